@@ -1,0 +1,116 @@
+"""MyTodoList: a mobile backend.
+
+A user signs up to the ``users`` pool and calls the REST API with their access
+token. Every todo is stored under its owner's ``sub`` as partition key, so a
+user can only ever read, list, change or delete their own todos: another
+user's todo id simply is not found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from typing import Any
+
+from stratus import App, BadRequest, Conflict, ConditionFailed, Context, NotFound, Request, Response
+
+app = App("todo")
+users = app.user_pool("users")
+todos = app.table("todos", partition_key="owner", sort_key="id")
+api = app.rest_api("api", authorizer=users, title="MyTodoList")
+
+FIELDS: dict[str, Any] = {
+    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "notes": {"type": "string", "maxLength": 4000},
+    "done": {"type": "boolean"},
+    "due": {"type": ["string", "null"], "format": "date", "description": "YYYY-MM-DD, or null for none"},
+    "tags": {"type": "array", "maxItems": 20, "uniqueItems": True,
+             "items": {"type": "string", "minLength": 1, "maxLength": 40}},
+}
+NEW_TODO = {"type": "object", "additionalProperties": False, "required": ["title"], "properties": FIELDS}
+TODO_CHANGES = {"type": "object", "additionalProperties": False, "properties": FIELDS}
+LIST_QUERY = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+    "next_token": {"type": "string", "maxLength": 2048},
+    "done": {"type": "boolean"},
+}
+_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _new_id(t: float) -> str:
+    """Time-ordered ids, so a user's list comes back oldest first."""
+    return f"{int(t * 1000):012x}{secrets.token_hex(6)}"
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != "owner"}
+
+
+def _key(req: Request) -> dict[str, str]:
+    assert req.user is not None
+    todo_id = req.path_params["id"]
+    if not _ID.match(todo_id):
+        raise NotFound(f"todo {todo_id} not found")
+    return {"owner": req.user.sub, "id": todo_id}
+
+
+@api.post("/todos", body=NEW_TODO, uses=[todos], status=201)
+def create_todo(req: Request, ctx: Context) -> Response:
+    """Create a todo."""
+    assert req.user is not None
+    now = ctx.now()
+    item = {"owner": req.user.sub, "id": _new_id(now), "title": req.json["title"], "notes": req.json.get("notes", ""),
+            "done": req.json.get("done", False), "due": req.json.get("due"), "tags": req.json.get("tags", []),
+            "created_at": _iso(now), "updated_at": _iso(now), "version": 1}
+    ctx.table(todos).put(item, if_absent=True)
+    return Response(201, _public(item), {"location": f"/todos/{item['id']}"})
+
+
+@api.get("/todos", query=LIST_QUERY, uses=[todos])
+def list_todos(req: Request, ctx: Context) -> dict[str, Any]:
+    """List the caller's todos, oldest first, a page at a time."""
+    assert req.user is not None
+    where = {"done": req.query["done"]} if "done" in req.query else None
+    page = ctx.table(todos).query(req.user.sub, where=where, limit=req.query.get("limit", 20),
+                                  next_token=req.query.get("next_token"))
+    return {"items": [_public(i) for i in page.items], "next_token": page.next_token}
+
+
+@api.get("/todos/{id}", uses=[todos])
+def get_todo(req: Request, ctx: Context) -> dict[str, Any]:
+    """Read one todo."""
+    item = ctx.table(todos).get(_key(req))
+    if item is None:
+        raise NotFound(f"todo {req.path_params['id']} not found")
+    return _public(item)
+
+
+@api.patch("/todos/{id}", body=TODO_CHANGES, uses=[todos])
+def update_todo(req: Request, ctx: Context) -> dict[str, Any]:
+    """Change any of title, notes, done, due and tags."""
+    key, table = _key(req), ctx.table(todos)
+    if not req.json:
+        raise BadRequest("nothing to update: send at least one of " + ", ".join(FIELDS))
+    current = table.get(key)
+    if current is None:
+        raise NotFound(f"todo {key['id']} not found")
+    changes = {**req.json, "updated_at": _iso(ctx.now()), "version": current["version"] + 1}
+    try:  # optimistic concurrency: the write only lands on the version just read
+        new = table.update(key, changes, expect={"version": current["version"]})
+    except ConditionFailed:
+        raise Conflict(f"todo {key['id']} was changed or deleted meanwhile; read it again") from None
+    return _public(new)
+
+
+@api.delete("/todos/{id}", uses=[todos], status=204)
+def delete_todo(req: Request, ctx: Context) -> None:
+    """Delete one todo."""
+    try:
+        ctx.table(todos).delete(_key(req), if_exists=True)
+    except ConditionFailed:
+        raise NotFound(f"todo {req.path_params['id']} not found") from None

@@ -1,0 +1,282 @@
+"""The app graph: what an app declares, as plain data.
+
+An app module builds an ``App`` at import time and declares its resources and
+handlers on it. Declaring does no I/O and touches no engine: the graph is data
+that each provider interprets. The local provider (``stratus.local``) runs it on
+embedded engines; the AWS provider synthesizes it into CloudFormation.
+
+Every resource has a ``kind``. A provider that meets a kind (or an option of a
+kind) it does not implement refuses the whole app with ``UnsupportedFeature``,
+naming it, instead of running half of it.
+
+Handlers name the resources they use (``uses=[todos]``). The local provider
+hands a handler only those resources, and the AWS provider derives each
+function's least-privilege role from the same list, so a missing declaration
+fails the same way in both places.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable
+
+from .errors import ConfigError
+from .schema import check_schema
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{kind} name {name!r}: use 1-40 of a-z, 0-9 and '-', starting with a letter")
+    return name
+
+
+class Resource:
+    """A declared resource; ``kind`` names it for providers and error messages."""
+
+    kind: ClassVar[str] = "resource"
+    name: str
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.name!r}>"
+
+
+# -- user pools -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 8
+    require_uppercase: bool = True
+    require_lowercase: bool = True
+    require_digits: bool = True
+    require_symbols: bool = False
+
+    def problems(self, password: str) -> list[str]:
+        out = []
+        if len(password) < self.min_length:
+            out.append(f"Password not long enough (minimum {self.min_length})")
+        if self.require_uppercase and not any(c.isupper() for c in password):
+            out.append("Password must have uppercase characters")
+        if self.require_lowercase and not any(c.islower() for c in password):
+            out.append("Password must have lowercase characters")
+        if self.require_digits and not any(c.isdigit() for c in password):
+            out.append("Password must have numeric characters")
+        if self.require_symbols and all(c.isalnum() for c in password):
+            out.append("Password must have symbol characters")
+        return out
+
+
+@dataclass(eq=False, repr=False)
+class UserPool(Resource):
+    """A managed user pool (Cognito user pool): self sign-up, email verification, JWTs.
+
+    ``username_is_email`` mirrors Cognito's ``UsernameAttributes=[email]``: users sign
+    up with their email address as the user name, and ``cognito:username`` is the sub.
+    """
+
+    kind: ClassVar[str] = "user_pool"
+    name: str
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    username_is_email: bool = True
+    clients: tuple[str, ...] = ("app",)
+    code_ttl: int = 24 * 3600
+    access_token_ttl: int = 3600
+    id_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 24 * 3600
+
+    def __post_init__(self) -> None:
+        _check_name(self.kind, self.name)
+        for c in self.clients:
+            _check_name("user pool client", c)
+        if not 300 <= self.access_token_ttl <= 86400 or not 300 <= self.id_token_ttl <= 86400:
+            raise ConfigError(f"user pool {self.name!r}: token lifetimes must be 5 minutes to 1 day, as on Cognito")
+        if not 3600 <= self.refresh_token_ttl <= 3650 * 86400:
+            raise ConfigError(f"user pool {self.name!r}: refresh token lifetime must be 1 hour to 10 years")
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+KEY_TYPES: dict[type, str] = {str: "S", int: "N"}
+
+
+@dataclass(frozen=True)
+class KeyAttr:
+    name: str
+    type: type = str
+
+    @property
+    def dynamo_type(self) -> str:
+        return KEY_TYPES[self.type]
+
+
+def _key_attr(spec: str | tuple[str, type] | KeyAttr, table: str) -> KeyAttr:
+    attr = spec if isinstance(spec, KeyAttr) else KeyAttr(spec) if isinstance(spec, str) else KeyAttr(*spec)
+    if attr.type not in KEY_TYPES:
+        raise ConfigError(f"table {table!r}: key {attr.name!r} must be str or int, not {attr.type!r}")
+    return attr
+
+
+@dataclass(eq=False, repr=False)
+class Table(Resource):
+    """A key-value table (DynamoDB): partition key, optional sort key, optional change stream."""
+
+    kind: ClassVar[str] = "table"
+    name: str
+    partition_key: KeyAttr
+    sort_key: KeyAttr | None = None
+    stream: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.kind, self.name)
+        self.partition_key = _key_attr(self.partition_key, self.name)
+        if self.sort_key is not None:
+            self.sort_key = _key_attr(self.sort_key, self.name)
+
+    def key_of(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The primary key of ``item``."""
+        names = [self.partition_key.name] + ([self.sort_key.name] if self.sort_key else [])
+        return {n: item[n] for n in names}
+
+
+# -- REST APIs ------------------------------------------------------------------------------
+
+Handler = Callable[..., Any]
+
+
+@dataclass(eq=False)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    public: bool = False
+    body: dict[str, Any] | None = None
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uses: tuple[Resource, ...] = ()
+    status: int = 200
+    summary: str = ""
+
+    @property
+    def params(self) -> list[str]:
+        return [m.group(1) for seg in self.path.split("/") if (m := _PARAM.match(seg))]
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+@dataclass(eq=False, repr=False)
+class RestApi(Resource):
+    """A REST API (API Gateway): routes, an optional user-pool authorizer, a body-size limit."""
+
+    kind: ClassVar[str] = "rest_api"
+    name: str
+    authorizer: UserPool | None = None
+    max_body: int = 1024 * 1024
+    title: str = ""
+    version: str = "1.0.0"
+    routes: list[Route] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check_name(self.kind, self.name)
+        if not 0 < self.max_body <= 10 * 1024 * 1024:
+            raise ConfigError(f"rest api {self.name!r}: max_body must be 1 byte to 10 MiB (API Gateway's limit)")
+
+    def route(self, method: str, path: str, *, public: bool = False, body: dict[str, Any] | None = None,
+              query: dict[str, dict[str, Any]] | None = None, uses: Iterable[Resource] = (),
+              status: int = 200, summary: str = "") -> Callable[[Handler], Handler]:
+        """Declare ``handler(request, ctx)`` for ``method path``; see ``get``/``post``/... for sugar."""
+        method = method.upper()
+        if method not in METHODS:
+            raise ConfigError(f"rest api {self.name!r}: unsupported method {method}")
+        _check_path(self.name, path)
+        if body is not None:
+            check_schema(body, f"{method} {path} body")
+        for qname, qschema in (query or {}).items():
+            check_schema(qschema, f"{method} {path} query {qname}")
+            if qschema.get("type", "string") not in ("string", "integer", "number", "boolean"):
+                raise ConfigError(f"{method} {path} query {qname}: query parameters must be scalars")
+        if not public and self.authorizer is None:
+            raise ConfigError(f"{method} {path}: route is not public but api {self.name!r} has no authorizer")
+
+        def register(handler: Handler) -> Handler:
+            new = Route(method, path, handler, public, body, dict(query or {}), tuple(uses), status,
+                        summary or (handler.__doc__ or "").strip().split("\n")[0])
+            for r in self.routes:
+                if r.method == method and _shape(r.path) == _shape(path):
+                    raise ConfigError(f"rest api {self.name!r}: {method} {path} clashes with {r.path}")
+            self.routes.append(new)
+            return handler
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
+
+def _check_path(api: str, path: str) -> None:
+    if not path.startswith("/") or "//" in path or (len(path) > 1 and path.endswith("/")):
+        raise ConfigError(f"rest api {api!r}: bad path {path!r} (absolute, no empty segments, no trailing /)")
+    segs = path.split("/")[1:]
+    seen = set()
+    for i, seg in enumerate(segs):
+        if "{" in seg or "}" in seg:
+            m = _PARAM.match(seg)
+            if not m:
+                raise ConfigError(f"rest api {api!r}: path segment {seg!r} must be a whole {{param}}")
+            if m.group(2) and i != len(segs) - 1:
+                raise ConfigError(f"rest api {api!r}: greedy {{{m.group(1)}+}} must be the last segment")
+            if m.group(1) in seen:
+                raise ConfigError(f"rest api {api!r}: parameter {m.group(1)!r} repeats in {path}")
+            seen.add(m.group(1))
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+# -- the app --------------------------------------------------------------------------------
+
+class App:
+    """One system: a name and the resources it declares, in declaration order."""
+
+    def __init__(self, name: str) -> None:
+        self.name = _check_name("app", name)
+        self.resources: dict[str, Resource] = {}
+
+    def add(self, resource: Resource) -> Any:
+        key = f"{resource.kind}:{resource.name}"
+        if key in self.resources:
+            raise ConfigError(f"app {self.name!r}: {resource.kind} {resource.name!r} is declared twice")
+        self.resources[key] = resource
+        return resource
+
+    def user_pool(self, name: str, **kw: Any) -> UserPool:
+        return self.add(UserPool(name, **kw))
+
+    def table(self, name: str, *, partition_key: str | tuple[str, type], sort_key: str | tuple[str, type] | None = None,
+              **kw: Any) -> Table:
+        return self.add(Table(name, partition_key, sort_key, **kw))  # type: ignore[arg-type]
+
+    def rest_api(self, name: str, **kw: Any) -> RestApi:
+        return self.add(RestApi(name, **kw))
+
+    def of_kind(self, cls: type[Any]) -> list[Any]:
+        return [r for r in self.resources.values() if isinstance(r, cls)]
+
+    def __repr__(self) -> str:
+        return f"<App {self.name!r}: {', '.join(self.resources)}>"

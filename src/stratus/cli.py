@@ -1,0 +1,108 @@
+"""The ``stratus`` command: thin commands over the local provider.
+
+Known failures (``StratusError``) print one line and exit 2; a traceback only
+with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .errors import StratusError
+
+DEFAULT_DATA_DIR = Path(".stratus")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stratus",
+        description="Run classic AWS serverless architectures whole on one machine.",
+        epilog="Working today: MyTodoList (apps/todo). See README.md.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="run apps locally over HTTPS until interrupted",
+                        description="Run apps on embedded engines, HTTPS with a local CA. Writes "
+                                    "<data-dir>/endpoints.json once ready; Ctrl-C or SIGTERM stops cleanly.")
+    up.add_argument("apps", nargs="*", type=Path, metavar="APP_DIR",
+                    help="app folders (default: every folder under ./apps that has an app.py)")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    up.add_argument("--port", type=int, default=4580, help="port to listen on; 0 picks a free one (default: 4580)")
+    up.add_argument("--smtp", metavar="HOST:PORT", help="send mail to this SMTP server instead of the outbox folder")
+    up.add_argument("--manual-clock", action="store_true",
+                    help="start a clock that only moves via POST /_stratus/clock (for tests)")
+    up.add_argument("--region", default="us-east-1", help="region reported to clients (default: us-east-1)")
+    up.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+
+    demo = sub.add_parser("demo", help="start a fresh system and walk its flows as a client would",
+                          description="Start a fresh system in a temporary data dir, walk each working app's "
+                                      "flows with real clients, print each step with its latency, and exit "
+                                      "non-zero if any step fails.")
+    demo.add_argument("--apps-dir", type=Path, help="folder holding the apps (default: ./apps)")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary data dir and print its path")
+
+    mail = sub.add_parser("mail", help="list the messages in the local mail outbox")
+    mail.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    mail.add_argument("--show", type=int, metavar="N", help="print message N (1 = oldest) in full")
+    return p
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from .local.loader import discover, load_app
+    from .local.server import UpOptions, serve
+
+    folders = args.apps or discover(Path("apps"))
+    if not folders:
+        raise StratusError("no apps to run: ./apps has no folder with an app.py")
+    apps = [load_app(f) for f in folders]
+    if not 0 <= args.port <= 65535:
+        raise StratusError(f"--port must be 0-65535, got {args.port}")
+    serve(apps, UpOptions(data_dir=args.data_dir, host=args.host, port=args.port, smtp=args.smtp,
+                          manual_clock=args.manual_clock, region=args.region, log_level=args.log_level))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    return run_demo(apps_dir=args.apps_dir, keep=args.keep)
+
+
+def _cmd_mail(args: argparse.Namespace) -> int:
+    from .local.mail import read_outbox
+    entries = read_outbox(args.data_dir / "outbox")
+    if args.show is not None:
+        if not 1 <= args.show <= len(entries):
+            raise StratusError(f"no message {args.show}; the outbox has {len(entries)}")
+        print(entries[args.show - 1].path.read_text())
+        return 0
+    if not entries:
+        print(f"no messages in {args.data_dir / 'outbox'}")
+        return 0
+    rows = [("#", "date", "to", "subject")] + [(str(i), e.date, e.to, e.subject) for i, e in enumerate(entries, 1)]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    commands = {"up": _cmd_up, "demo": _cmd_demo, "mail": _cmd_mail}
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except StratusError as exc:
+        if args.debug:
+            raise
+        print(f"stratus: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

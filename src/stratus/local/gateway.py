@@ -1,0 +1,190 @@
+"""The local REST gateway: API Gateway's request path for one declared ``RestApi``.
+
+For each request, in order: route (404, or 405 with ``Allow``), authorize
+(401 with ``WWW-Authenticate`` unless the route is public), read the body within
+the API's limit (413), parse and validate it and the query string against the
+route's declaration (400/415 naming each bad field), call the handler (sync
+handlers on the runtime's thread pool), and serialize what it returns. Errors a
+handler raises from the project's error tree become their status; anything else
+is logged and answered with a bare 500 that reveals nothing.
+
+Routes are compiled once: literal paths go in a dict, parameterised ones into
+per-method regexes, so routing costs a dict lookup on the common path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import uuid
+from concurrent.futures import Executor
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+
+from ..app import RestApi, Route
+from ..context import Context
+from ..errors import (BadRequest, ConditionFailed, HttpError, InvalidItem, InvalidToken, MethodNotAllowed, NotFound,
+                      Unauthorized, UnsupportedMediaType, ValidationError)
+from ..events import Principal, Request, Response
+from ..schema import coerce_query, validate
+from .http import Receive, Scope, Send, header, read_body, send_response
+from .openapi import openapi_document
+from .tokens import TokenRejected, TokenVerifier
+
+log = logging.getLogger("stratus.gateway")
+
+
+class _Compiled:
+    def __init__(self, route: Route, ctx: Context) -> None:
+        self.route = route
+        self.ctx = ctx
+        self.is_async = inspect.iscoroutinefunction(route.handler)
+        parts = []
+        for seg in route.path.split("/")[1:]:
+            m = re.fullmatch(r"\{(\w+)(\+?)\}", seg)
+            parts.append(f"(?P<{m.group(1)}>.+)" if m and m.group(2) else f"(?P<{m.group(1)}>[^/]+)" if m
+                         else re.escape(seg))
+        self.regex = re.compile("^/" + "/".join(parts) + "$")
+
+
+class Gateway:
+    """Serves one REST API below its base path."""
+
+    def __init__(self, app: str, api: RestApi, contexts: dict[Route, Context], verifier: TokenVerifier | None,
+                 client_ids: frozenset[str], executor: Executor, base_url: str) -> None:
+        self.app, self.api, self.executor = app, api, executor
+        self.verifier, self.client_ids = verifier, client_ids
+        self.static: dict[tuple[str, str], _Compiled] = {}
+        self.dynamic: dict[str, list[_Compiled]] = {}
+        for route in api.routes:
+            c = _Compiled(route, contexts[route])
+            if route.params:
+                self.dynamic.setdefault(route.method, []).append(c)
+            else:
+                self.static[(route.method, route.path)] = c
+        for routes in self.dynamic.values():  # literal segments win over parameters, as on API Gateway
+            routes.sort(key=lambda c: (c.route.path.count("{"), -len(c.route.path)))
+        self.openapi = orjson.dumps(openapi_document(api, base_url))
+
+    def _match(self, method: str, path: str) -> tuple[_Compiled, dict[str, str]]:
+        hit = self.static.get((method, path))
+        if hit is not None:
+            return hit, {}
+        for c in self.dynamic.get(method, ()):
+            m = c.regex.match(path)
+            if m:
+                return c, {k: unquote(v) for k, v in m.groupdict().items()}
+        allowed = sorted({m for (m, p) in self.static if p == path} |
+                         {m for m, cs in self.dynamic.items() for c in cs if c.regex.match(path)})
+        if allowed:
+            raise MethodNotAllowed(f"{method} is not allowed on {path}", headers={"allow": ", ".join(allowed)})
+        raise NotFound(f"no route for {method} {path}")
+
+    def _authorize(self, scope: Scope) -> Principal:
+        raw = header(scope, b"authorization")
+        if not raw:
+            raise Unauthorized("missing Authorization header", headers={"www-authenticate": 'Bearer'})
+        token = raw[7:] if raw[:7].lower() == "bearer " else raw
+        assert self.verifier is not None
+        try:
+            claims = self.verifier.verify(token.strip(), token_use="access", client_ids=self.client_ids)
+        except TokenRejected as exc:
+            desc = str(exc).replace('"', "'")
+            raise Unauthorized(f"Unauthorized: {exc}",
+                               headers={"www-authenticate": f'Bearer error="invalid_token", error_description="{desc}"'}
+                               ) from exc
+        return Principal(claims["sub"], claims.get("username", claims["sub"]), claims["client_id"], claims)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            status, body, headers = await self._handle(scope, receive, path, request_id)
+        except HttpError as exc:
+            status, body, headers = exc.status, orjson.dumps(exc.body()), exc.headers
+        headers["x-amzn-requestid"] = request_id
+        ctype = headers.pop("content-type", "application/json")
+        await send_response(send, status, body, headers, ctype)
+
+    async def _handle(self, scope: Scope, receive: Receive, path: str,
+                      request_id: str) -> tuple[int, bytes, dict[str, str]]:
+        method = scope["method"]
+        if method == "GET" and path == "/openapi.json" and ("GET", path) not in self.static:
+            return 200, self.openapi, {}
+        compiled, params = self._match(method, path)
+        route = compiled.route
+        user = None if route.public else self._authorize(scope)
+        body = await read_body(scope, receive, self.api.max_body)
+        query = self._query(route, scope)
+        data = self._body(route, scope, body)
+        req = Request(method, path, params, query, _Headers(scope), body, data, user, request_id)
+        try:
+            if compiled.is_async:
+                result = await route.handler(req, compiled.ctx)
+            else:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self.executor, route.handler, req, compiled.ctx)
+        except HttpError:
+            raise
+        except ConditionFailed as exc:
+            raise HttpError(str(exc), status=409) from exc
+        except (InvalidToken, InvalidItem) as exc:
+            raise BadRequest(str(exc)) from exc
+        except Exception:
+            log.exception("handler %s failed (request %s)", route.operation_id, request_id)
+            raise HttpError("Internal server error", status=500) from None
+        return _serialize(result, route.status)
+
+    def _query(self, route: Route, scope: Scope) -> dict[str, Any]:
+        raw = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        out, problems = {}, []
+        for name, schema in route.query.items():
+            if name not in raw:
+                continue
+            value, problem = coerce_query(schema, name, raw[name])
+            problems += [problem] if problem else validate(schema, value, name)
+            out[name] = value
+        if problems:
+            raise ValidationError(problems)
+        return out
+
+    def _body(self, route: Route, scope: Scope, body: bytes) -> Any:
+        if route.body is None:
+            return None
+        ctype = (header(scope, b"content-type") or "application/json").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise UnsupportedMediaType(f"request body must be application/json, not {ctype}")
+        if not body:
+            raise BadRequest("request body is required (a JSON object)")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        problems = validate(route.body, data)
+        if problems:
+            raise ValidationError(problems)
+        return data
+
+
+class _Headers(dict):  # type: ignore[type-arg]
+    """Request headers with lower-case names (the last value wins for repeats)."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+
+
+def _serialize(result: Any, default_status: int) -> tuple[int, bytes, dict[str, str]]:
+    if isinstance(result, Response):
+        headers = {k.lower(): v for k, v in result.headers.items()}
+        if result.body is None:
+            return result.status, b"", headers
+        if isinstance(result.body, (bytes, str)):
+            headers.setdefault("content-type", "text/plain; charset=utf-8")
+            return result.status, result.body.encode() if isinstance(result.body, str) else result.body, headers
+        return result.status, orjson.dumps(result.body), headers
+    if result is None:
+        return 204, b"", {}
+    return default_status, orjson.dumps(result), {}

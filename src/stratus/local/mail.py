@@ -1,0 +1,101 @@
+"""Local mail: the ``Mailer`` port as an outbox folder of .eml files, or SMTP.
+
+The outbox is the default so that a fresh machine needs no mail server: each
+message is one RFC 5322 file, written to a temporary name, fsynced and renamed,
+so a reader (``stratus mail``, a test) never sees half a message. With an SMTP
+server configured (``--smtp host:port``) messages go there instead, through a
+real SMTP exchange.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import os
+import smtplib
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+from ..clock import Clock, SystemClock
+from ..errors import ConfigError
+from ..ports.mailer import Mail
+
+
+def build_message(mail: Mail, when: float) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail.sender
+    msg["To"] = mail.to
+    msg["Subject"] = mail.subject
+    msg["Date"] = email.utils.formatdate(when, usegmt=True)
+    msg["Message-ID"] = email.utils.make_msgid(domain=mail.sender.rpartition("@")[2] or "stratus.local")
+    msg.set_content(mail.text)
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html")
+    return msg
+
+
+class OutboxMailer:
+    """Writes each message to ``<outbox>/<time>-<id>.eml``."""
+
+    def __init__(self, outbox: Path, clock: Clock | None = None) -> None:
+        self.outbox = outbox
+        self.clock = clock or SystemClock()
+        outbox.mkdir(parents=True, exist_ok=True)
+
+    def send(self, mail: Mail) -> str:
+        now = self.clock.now()
+        msg = build_message(mail, now)
+        name = f"{int(now * 1000):015d}-{uuid.uuid4().hex[:12]}.eml"
+        tmp = self.outbox / f".{name}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(msg.as_bytes(policy=email.policy.SMTP))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.outbox / name)
+        return str(msg["Message-ID"])
+
+
+class SmtpMailer:
+    """Sends each message to an SMTP server (``host:port``), with STARTTLS when the server offers it."""
+
+    def __init__(self, address: str, clock: Clock | None = None, timeout: float = 10.0) -> None:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"--smtp wants host:port, got {address!r}")
+        self.host, self.port = host, int(port)
+        self.clock = clock or SystemClock()
+        self.timeout = timeout
+
+    def send(self, mail: Mail) -> str:
+        msg = build_message(mail, self.clock.now())
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls()
+                smtp.ehlo()
+            smtp.send_message(msg)
+        return str(msg["Message-ID"])
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    path: Path
+    date: str
+    to: str
+    subject: str
+    body: str
+
+
+def read_outbox(outbox: Path) -> list[OutboxEntry]:
+    """The messages in an outbox, oldest first."""
+    out = []
+    for path in sorted(outbox.glob("*.eml")) if outbox.is_dir() else []:
+        with open(path, "rb") as f:
+            msg = BytesParser(policy=email.policy.default).parse(f)
+        part = msg.get_body(preferencelist=("plain",))
+        body = part.get_content() if part is not None else ""
+        out.append(OutboxEntry(path, str(msg["Date"]), str(msg["To"]), str(msg["Subject"]), body))
+    return out

@@ -1,0 +1,214 @@
+"""The local provider: wires an app graph onto embedded engines and serves it over one ASGI app.
+
+``LocalRuntime`` takes loaded apps and a data dir and builds, for each declared
+resource, the engine that runs it (``ENGINES`` maps each resource kind to its
+builder). A kind or option without an engine here stops the start-up with
+``UnsupportedFeature``, naming it.
+
+Everything is served on one origin:
+
+    POST /  (X-Amz-Target: AWSCognitoIdentityProviderService.*)   Cognito Identity Provider
+    GET  /<user pool id>/.well-known/{jwks.json,openid-configuration}
+    *    /_api/<app>/<api>/...                                      the apps' REST APIs
+    GET  /_stratus/health                                           liveness
+    POST /_stratus/clock   {"advance": seconds}                     only with a manual clock
+
+Paths under ``/_`` can never be S3 bucket names (no bucket name contains ``_``), so
+path-style S3 can take the rest of the namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..app import App, Resource, RestApi, Table, UserPool
+from ..clock import Clock, ManualClock
+from ..context import Context
+from ..errors import BadRequest, HttpError, NotFound, UnsupportedFeature
+from ..ports.mailer import Mailer
+from .cognito_wire import PREFIX as IDP_PREFIX
+from .cognito_wire import CognitoIdpWire
+from .gateway import Gateway
+from .http import Receive, Scope, Send, header, read_body, send_json, send_response
+from .tables import SqliteDatabase, SqliteTable
+from .userpool import UserPoolService, UserPoolStore
+
+log = logging.getLogger("stratus")
+API_PREFIX = "/_api/"
+
+
+@dataclass
+class AppState:
+    app: App
+    tables: dict[Table, SqliteTable] = field(default_factory=dict)
+    pools: dict[UserPool, UserPoolService] = field(default_factory=dict)
+    gateways: dict[RestApi, Gateway] = field(default_factory=dict)
+    db: SqliteDatabase | None = None  # the app's tables database, opened with its first table
+
+
+class LocalRuntime:
+    def __init__(self, apps: list[App], data_dir: Path, *, endpoint: str, clock: Clock, mailer: Mailer,
+                 region: str = "us-east-1", workers: int = 32) -> None:
+        self.data_dir, self.endpoint, self.clock, self.mailer, self.region = data_dir, endpoint, clock, mailer, region
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
+        names = [a.name for a in apps]
+        if len(set(names)) != len(names):
+            raise UnsupportedFeature(f"two apps share a name: {names}")
+        for app in apps:
+            for r in app.resources.values():
+                if r.kind not in ENGINES:
+                    raise UnsupportedFeature(
+                        f"app {app.name!r} declares {r!r}: the local provider has no engine for {r.kind!r} resources")
+        self.userpool_store = UserPoolStore(data_dir / "userpools.db")
+        self.apps: dict[str, AppState] = {}
+        for app in apps:
+            state = AppState(app)
+            self.apps[app.name] = state
+            order = sorted(app.resources.values(), key=lambda r: list(ENGINES).index(r.kind))
+            for r in order:
+                ENGINES[r.kind](self, state, r)
+        pools = [p for s in self.apps.values() for p in s.pools.values()]
+        self.idp = CognitoIdpWire(pools)
+        self.pools_by_id = {p.pool_id: p for p in pools}
+
+    # -- engine builders, one per resource kind
+
+    def _user_pool(self, state: AppState, pool: UserPool) -> None:
+        state.pools[pool] = UserPoolService(state.app.name, pool, self.userpool_store, self.data_dir / "keys",
+                                            self.mailer, self.clock, self.endpoint, self.region)
+
+    def _table(self, state: AppState, table: Table) -> None:
+        if state.db is None:
+            state.db = SqliteDatabase(self.data_dir / "apps" / state.app.name / "tables.db")
+        state.tables[table] = SqliteTable(table, state.db, self.clock)
+
+    def _rest_api(self, state: AppState, api: RestApi) -> None:
+        contexts = {}
+        for route in api.routes:
+            ports: dict[Resource, Any] = {}
+            for r in route.uses:
+                if isinstance(r, Table) and r in state.tables:
+                    ports[r] = state.tables[r]
+                else:
+                    raise UnsupportedFeature(f"{route.method} {route.path} uses {r!r}, which handlers cannot use "
+                                             f"here (declare it in app {state.app.name!r}; tables only so far)")
+            contexts[route] = Context(state.app.name, route.operation_id, ports, self.clock)
+        pool = state.pools.get(api.authorizer) if api.authorizer else None
+        if api.authorizer is not None and pool is None:
+            raise UnsupportedFeature(f"rest api {api.name!r}: its authorizer pool is not declared in the app")
+        state.gateways[api] = Gateway(state.app.name, api, contexts, pool.verifier if pool else None,
+                                      pool.client_ids if pool else frozenset(), self.executor, self.api_url(state.app, api))
+
+    # -- addresses
+
+    def api_url(self, app: App, api: RestApi) -> str:
+        return f"{self.endpoint}{API_PREFIX}{app.name}/{api.name}"
+
+    def endpoints(self, ca_file: Path) -> dict[str, Any]:
+        """The document clients read to find everything (``endpoints.json``)."""
+        apps: dict[str, Any] = {}
+        for name, state in self.apps.items():
+            entry: dict[str, Any] = {}
+            apis = {api.name: self.api_url(state.app, api) for api in state.gateways}
+            if apis:
+                entry["api"] = next(iter(apis.values()))
+                entry["apis"] = apis
+            pools = list(state.pools.values())
+            if pools:
+                entry["user_pool_id"] = pools[0].pool_id
+                entry["user_pool_client_id"] = next(iter(pools[0].clients.values()))
+                entry["user_pools"] = {p.decl.name: {"id": p.pool_id, "clients": p.clients, "issuer": p.issuer}
+                                       for p in pools}
+            apps[name] = entry
+        return {"region": self.region, "ca_file": str(ca_file), "aws_endpoint": self.endpoint, "apps": apps}
+
+    # -- the ASGI app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._http(scope, receive, send)
+        except HttpError as exc:
+            await send_json(send, exc.status, exc.body(), exc.headers)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path.startswith(API_PREFIX):
+            app_name, _, rest = path[len(API_PREFIX):].partition("/")
+            api_name, _, sub = rest.partition("/")
+            state = self.apps.get(app_name)
+            gw = next((g for a, g in state.gateways.items() if a.name == api_name), None) if state else None
+            if gw is None:
+                raise NotFound(f"no REST API at {API_PREFIX}{app_name}/{api_name}")
+            raw = scope.get("raw_path") or path.encode()
+            sub_raw = raw.decode("latin-1").split("?", 1)[0][len(API_PREFIX) + len(app_name) + len(api_name) + 1:]
+            await gw(scope, receive, send, sub_raw or "/")
+            return
+        target = header(scope, b"x-amz-target")
+        if target is not None and scope["method"] == "POST":
+            body = await read_body(scope, receive, 1024 * 1024)
+            if target.startswith(IDP_PREFIX):
+                status, headers, out = await self._in_thread(self.idp.handle, target, body)
+                ctype = headers.pop("content-type")
+                await send_response(send, status, out, headers, ctype)
+                return
+            service = target.split(".", 1)[0]
+            await send_json(send, 400, {"__type": "UnknownOperationException",
+                                        "message": f"The local endpoint does not serve {service} (target {target})."})
+            return
+        parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[1] == ".well-known" and parts[0] in self.pools_by_id:
+            pool = self.pools_by_id[parts[0]]
+            if parts[2] == "jwks.json":
+                return await send_json(send, 200, pool.jwks())
+            if parts[2] == "openid-configuration":
+                return await send_json(send, 200, pool.openid_configuration())
+        if path == "/_stratus/health":
+            return await send_json(send, 200, {"status": "ok", "apps": sorted(self.apps)})
+        if path == "/_stratus/clock" and isinstance(self.clock, ManualClock):
+            return await self._clock(scope, receive, send)
+        raise NotFound(f"nothing is served at {path}")
+
+    async def _clock(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert isinstance(self.clock, ManualClock)
+        if scope["method"] == "POST":
+            try:
+                seconds = orjson.loads(await read_body(scope, receive, 4096))["advance"]
+                if not isinstance(seconds, (int, float)) or seconds < 0:
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                raise BadRequest('send {"advance": <seconds >= 0>}') from None
+            self.clock.advance(seconds)
+        await send_json(send, 200, {"now": self.clock.now()})
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                self.executor.shutdown(wait=True, cancel_futures=False)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+ENGINES = {
+    # order matters: pools and tables exist before the APIs that use them
+    UserPool.kind: LocalRuntime._user_pool,
+    Table.kind: LocalRuntime._table,
+    RestApi.kind: LocalRuntime._rest_api,
+}

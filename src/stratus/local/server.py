@@ -1,0 +1,112 @@
+"""``stratus up``: bind, build the runtime, serve HTTPS, and publish ``endpoints.json`` once ready.
+
+The listening socket is bound before anything else, so ``--port 0`` (any free
+port) works and the URLs in ``endpoints.json`` are the real ones. The file is
+written atomically and last, after the server accepts connections: a client
+that sees it can use it. It is removed again on a clean shutdown (Ctrl-C or
+SIGTERM), so a stale file never points at a dead server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+import uvicorn
+
+from ..app import App
+from ..clock import Clock, ManualClock, SystemClock
+from ..ports.mailer import Mailer
+from .mail import OutboxMailer, SmtpMailer
+from .runtime import LocalRuntime
+from .tls import ensure_tls
+
+log = logging.getLogger("stratus")
+
+
+@dataclass
+class UpOptions:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 4580
+    smtp: str | None = None
+    manual_clock: bool = False
+    region: str = "us-east-1"
+    log_level: str = "warning"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_ready()
+
+
+def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = print) -> None:
+    """Run until interrupted."""
+    data_dir = opts.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tls = ensure_tls(data_dir / "tls")
+    family = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((opts.host, opts.port))
+    except OSError as exc:
+        from ..errors import ConfigError
+        raise ConfigError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}; pick another --port") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    port = sock.getsockname()[1]
+    host = f"[{opts.host}]" if ":" in opts.host else opts.host
+    endpoint = f"https://{host}:{port}"
+    clock: Clock = ManualClock() if opts.manual_clock else SystemClock()
+    mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
+    runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region)
+    endpoints_file = data_dir / "endpoints.json"
+    doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
+    doc["pid"] = os.getpid()
+
+    def ready() -> None:
+        write_atomic(endpoints_file, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        if tls.created_ca:
+            announce(f"created a local CA: {tls.ca_file}")
+        announce(f"stratus is up at {endpoint} (CA: {tls.ca_file})")
+        for name, entry in doc["apps"].items():
+            announce(f"  {name}: {entry.get('api', '(no api)')}")
+        announce(f"endpoints: {endpoints_file}")
+        sys.stdout.flush()
+
+    config = uvicorn.Config(runtime, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
+                            log_level=opts.log_level, access_log=False, lifespan="on", loop="auto",
+                            http="auto", server_header=False, timeout_keep_alive=30)
+    server = _Server(config, ready)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        try:
+            current = orjson.loads(endpoints_file.read_bytes())
+            if current.get("pid") == os.getpid():
+                endpoints_file.unlink()
+        except (OSError, ValueError):
+            pass
+        sock.close()

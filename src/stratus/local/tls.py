@@ -1,0 +1,94 @@
+"""The local certificate authority and the server certificate it signs.
+
+On first start the data dir gets a CA (``tls/ca.pem``, key ``tls/ca.key``) and a
+server certificate for ``localhost``, ``127.0.0.1`` and ``::1``. Clients trust
+the CA file (``ca_file`` in endpoints.json); nothing is added to the system
+trust store. Keys are written with mode 0600 and never leave the data dir.
+The server certificate is renewed when it nears expiry; the CA lasts 10 years.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .keys import write_private
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    created_ca: bool
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def ensure_tls(folder: Path, now: dt.datetime | None = None) -> TlsFiles:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_file, ca_key_file = folder / "ca.pem", folder / "ca.key"
+    cert_file, key_file = folder / "server.pem", folder / "server.key"
+    created = False
+    if ca_file.exists() and ca_key_file.exists():
+        ca = x509.load_pem_x509_certificate(ca_file.read_bytes())
+        ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stratus local CA"),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "stratus")])
+        ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+        ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ca_key.public_key())
+              .serial_number(x509.random_serial_number())
+              .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=3650))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                           content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                           key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+              .add_extension(ski, critical=False)
+              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+        write_private(ca_key_file, _pem_key(ca_key))
+        ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        created = True
+    if created or not _leaf_ok(cert_file, key_file, ca, now):
+        key = ec.generate_private_key(ec.SECP256R1())
+        san = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                           x509.IPAddress(ipaddress.ip_address("::1"))])
+        ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+                .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=397))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(san, critical=False)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
+                                             content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, encipher_only=False, decipher_only=False),
+                               critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        write_private(key_file, _pem_key(key))
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return TlsFiles(ca_file, cert_file, key_file, created)
+
+
+def _leaf_ok(cert_file: Path, key_file: Path, ca: x509.Certificate, now: dt.datetime) -> bool:
+    if not (cert_file.exists() and key_file.exists()):
+        return False
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    return cert.issuer == ca.subject and cert.not_valid_after_utc - now > dt.timedelta(days=30)

@@ -1,0 +1,367 @@
+"""The local managed user pool: Cognito user pool semantics on SQLite.
+
+This module is the domain: it decides who may sign up, what a confirmation
+code is worth, which tokens are issued and when they stop working. The wire
+protocol (``cognito_wire``) only translates JSON requests into these calls
+and ``CognitoError`` into Cognito's error bodies.
+
+Faithful to Cognito where a client can tell:
+- user names are email addresses (``UsernameAttributes=[email]``), so
+  ``cognito:username`` (and GetUser's ``Username``) is the user's sub;
+- user-existence errors are prevented: an unknown user and a wrong password
+  give the same ``NotAuthorizedException``;
+- a sign-in starts a session (``origin_jti``); refreshing keeps it; global
+  sign-out revokes every session of the user, after which refresh tokens fail
+  and GetUser refuses the old access tokens. (Like API Gateway's Cognito
+  authorizer, the REST gateway checks only the JWT, so a revoked access token
+  still passes there until it expires.)
+- confirmation codes are 6 digits, valid 24 hours, mailed to the user, and
+  refused after 5 wrong tries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+import orjson
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..app import UserPool
+from ..clock import Clock
+from ..ports.mailer import Mail, Mailer
+from .keys import SigningKey
+from .tables import SqliteDatabase
+from .tokens import TokenRejected, TokenVerifier
+
+CODE_ATTEMPTS = 5
+CODE_SENDER = "no-reply@verificationemail.com"
+STANDARD_ATTRIBUTES = frozenset({
+    "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+    "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "address",
+})
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# OWASP's minimum for argon2id: 19 MiB of memory, 2 passes.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_DUMMY_HASH = _hasher.hash("stratus-timing-equaliser")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pools (app TEXT, name TEXT, pool_id TEXT UNIQUE, PRIMARY KEY (app, name));
+CREATE TABLE IF NOT EXISTS clients (pool_id TEXT, name TEXT, client_id TEXT UNIQUE, PRIMARY KEY (pool_id, name));
+CREATE TABLE IF NOT EXISTS users (
+    pool_id TEXT NOT NULL, sub TEXT NOT NULL, email TEXT NOT NULL, password TEXT NOT NULL,
+    status TEXT NOT NULL, attributes TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (pool_id, sub), UNIQUE (pool_id, email));
+CREATE TABLE IF NOT EXISTS codes (
+    pool_id TEXT NOT NULL, sub TEXT NOT NULL, digest TEXT NOT NULL, expires REAL NOT NULL, attempts INT NOT NULL,
+    PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS sessions (
+    origin_jti TEXT PRIMARY KEY, pool_id TEXT NOT NULL, sub TEXT NOT NULL, client_id TEXT NOT NULL,
+    refresh TEXT UNIQUE NOT NULL, auth_time INT NOT NULL, expires REAL NOT NULL, revoked INT NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (pool_id, sub);
+"""
+
+
+class CognitoError(Exception):
+    """A Cognito error: ``code`` is the exception name clients see (``__type``)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _mask(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain[:1]}***"
+
+
+@dataclass(frozen=True)
+class User:
+    sub: str
+    email: str
+    status: str
+    attributes: dict[str, str]
+
+
+class UserPoolStore:
+    """The user pools' database (one per data dir)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = SqliteDatabase(path)
+        self.db.conn().executescript(_SCHEMA)
+
+    def ids(self, app: str, pool: UserPool, region: str) -> tuple[str, dict[str, str]]:
+        """The pool id and client ids of a declared pool: made once, then stable across restarts."""
+        with self.db.write() as c:
+            row = c.execute("SELECT pool_id FROM pools WHERE app=? AND name=?", (app, pool.name)).fetchone()
+            if row is None:
+                alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                pool_id = f"{region}_" + "".join(secrets.choice(alphabet) for _ in range(9))
+                c.execute("INSERT INTO pools VALUES (?,?,?)", (app, pool.name, pool_id))
+            else:
+                pool_id = row[0]
+            clients = {}
+            for name in pool.clients:
+                row = c.execute("SELECT client_id FROM clients WHERE pool_id=? AND name=?", (pool_id, name)).fetchone()
+                if row is None:
+                    cid = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(26))
+                    c.execute("INSERT INTO clients VALUES (?,?,?)", (pool_id, name, cid))
+                else:
+                    cid = row[0]
+                clients[name] = cid
+        return pool_id, clients
+
+
+class UserPoolService:
+    """One declared user pool, running."""
+
+    def __init__(self, app: str, decl: UserPool, store: UserPoolStore, key_dir: Path, mailer: Mailer,
+                 clock: Clock, endpoint: str, region: str) -> None:
+        self.app = app
+        self.decl = decl
+        self.db = store.db
+        self.mailer = mailer
+        self.clock = clock
+        self.pool_id, self.clients = store.ids(app, decl, region)
+        self.client_ids = frozenset(self.clients.values())
+        self.key = SigningKey(key_dir / f"{self.pool_id}.pem")
+        self.issuer = f"{endpoint}/{self.pool_id}"
+        self.verifier = TokenVerifier(self.issuer, self.jwks(), clock)
+
+    # -- discovery
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.key.jwk()]}
+
+    def openid_configuration(self) -> dict[str, Any]:
+        return {"issuer": self.issuer, "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "token"], "token_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post"], "scopes_supported": ["openid", "email", "profile"],
+                "claims_supported": ["sub", "email", "email_verified", "cognito:username", "iss", "aud", "exp", "iat"]}
+
+    # -- helpers
+
+    def _client(self, client_id: Any) -> str:
+        if not isinstance(client_id, str) or client_id not in self.client_ids:
+            raise CognitoError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
+        return client_id
+
+    def _find(self, username: str) -> User | None:
+        col = "email" if self.decl.username_is_email and "@" in username else "sub"
+        row = self.db.conn().execute(
+            f"SELECT sub, email, status, attributes FROM users WHERE pool_id=? AND {col}=?",
+            (self.pool_id, username.lower() if col == "email" else username)).fetchone()
+        if row is None:
+            return None
+        return User(row[0], row[1], row[2], orjson.loads(row[3]))
+
+    def _send_code(self, user: User) -> dict[str, str]:
+        code = f"{secrets.randbelow(10**6):06d}"
+        with self.db.write() as c:
+            c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
+                      (self.pool_id, user.sub, _digest(self.pool_id, user.sub, code),
+                       self.clock.now() + self.decl.code_ttl))
+        self.mailer.send(Mail(to=user.email, subject="Your verification code",
+                              text=f"Your verification code is {code}.", sender=CODE_SENDER))
+        return {"Destination": _mask(user.email), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+
+    # -- operations
+
+    def sign_up(self, client_id: Any, username: Any, password: Any, attributes: Any) -> dict[str, Any]:
+        self._client(client_id)
+        if not isinstance(username, str) or not username or len(username) > 128:
+            raise CognitoError("InvalidParameterException", "Username must be a string of 1-128 characters.")
+        if not isinstance(password, str) or not password:
+            raise CognitoError("InvalidParameterException", "Password must be a non-empty string.")
+        attrs = _attributes(attributes)
+        if self.decl.username_is_email:
+            if not _EMAIL.match(username):
+                raise CognitoError("InvalidParameterException", "Username should be an email.")
+            if "email" in attrs and attrs["email"].lower() != username.lower():
+                raise CognitoError("InvalidParameterException", "The email attribute must match the username.")
+            attrs["email"] = username.lower()
+        elif not _EMAIL.match(attrs.get("email", "")):
+            raise CognitoError("InvalidParameterException", "Attributes did not conform to the schema: email is required.")
+        problems = self.decl.password_policy.problems(password)
+        if problems:
+            raise CognitoError("InvalidPasswordException", "Password did not conform with policy: " + problems[0])
+        user = User(str(uuid.uuid4()), attrs["email"], "UNCONFIRMED", attrs)
+        try:
+            with self.db.write() as c:
+                c.execute("INSERT INTO users VALUES (?,?,?,?,?,?,?)",
+                          (self.pool_id, user.sub, user.email, _hasher.hash(password), user.status,
+                           orjson.dumps(attrs).decode(), self.clock.now()))
+        except sqlite3.IntegrityError:
+            raise CognitoError("UsernameExistsException", "An account with the given email already exists.") from None
+        delivery = self._send_code(user)
+        return {"UserConfirmed": False, "UserSub": user.sub, "CodeDeliveryDetails": delivery}
+
+    def confirm_sign_up(self, client_id: Any, username: Any, code: Any) -> dict[str, Any]:
+        self._client(client_id)
+        if not isinstance(code, str) or not re.fullmatch(r"\S{1,2048}", code):
+            raise CognitoError("InvalidParameterException", "ConfirmationCode must be a non-empty string.")
+        user = self._find(username) if isinstance(username, str) else None
+        if user is None:
+            raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+        if user.status == "CONFIRMED":
+            raise CognitoError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
+        error = None
+        with self.db.write() as c:
+            row = c.execute("SELECT digest, expires, attempts FROM codes WHERE pool_id=? AND sub=?",
+                            (self.pool_id, user.sub)).fetchone()
+            if row is None:
+                error = CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+            elif row[2] >= CODE_ATTEMPTS:
+                error = CognitoError("TooManyFailedAttemptsException",
+                                     "Too many failed attempts; request a new code with ResendConfirmationCode.")
+            elif not hmac.compare_digest(row[0], _digest(self.pool_id, user.sub, code)):
+                # the failed try is counted (and committed) before the error goes out
+                c.execute("UPDATE codes SET attempts=attempts+1 WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                error = CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+            elif self.clock.now() >= row[1]:
+                error = CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+            else:
+                c.execute("DELETE FROM codes WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                c.execute("UPDATE users SET status='CONFIRMED' WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+        if error is not None:
+            raise error
+        return {}
+
+    def resend_confirmation_code(self, client_id: Any, username: Any) -> dict[str, Any]:
+        self._client(client_id)
+        user = self._find(username) if isinstance(username, str) else None
+        if user is None:  # user-existence errors are prevented: answer as if mailed
+            return {"CodeDeliveryDetails": {"Destination": _mask(str(username)), "DeliveryMedium": "EMAIL",
+                                            "AttributeName": "email"}}
+        if user.status == "CONFIRMED":
+            raise CognitoError("InvalidParameterException", "User is already confirmed.")
+        return {"CodeDeliveryDetails": self._send_code(user)}
+
+    def initiate_auth(self, client_id: Any, flow: Any, params: Any) -> dict[str, Any]:
+        client_id = self._client(client_id)
+        params = params if isinstance(params, dict) else {}
+        if flow == "USER_PASSWORD_AUTH":
+            return self._password_auth(client_id, params)
+        if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            return self._refresh_auth(client_id, params)
+        raise CognitoError("InvalidParameterException",
+                           f"AuthFlow {flow} is not supported here; use USER_PASSWORD_AUTH or REFRESH_TOKEN_AUTH.")
+
+    def _password_auth(self, client_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        for p in ("USERNAME", "PASSWORD"):
+            if not isinstance(params.get(p), str):
+                raise CognitoError("InvalidParameterException", f"Missing required parameter {p}")
+        user = self._find(params["USERNAME"])
+        row = user and self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
+                                              (self.pool_id, user.sub)).fetchone()
+        try:
+            _hasher.verify(row[0] if row else _DUMMY_HASH, params["PASSWORD"])
+            ok = row is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user is None:
+            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+        if user.status != "CONFIRMED":
+            raise CognitoError("UserNotConfirmedException", "User is not confirmed.")
+        now = int(self.clock.now())
+        origin, refresh = str(uuid.uuid4()), secrets.token_urlsafe(96)
+        with self.db.write() as c:
+            c.execute("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,0)",
+                      (origin, self.pool_id, user.sub, client_id, _digest(refresh), now,
+                       now + self.decl.refresh_token_ttl))
+        result = self._tokens(user, client_id, origin, now)
+        result["RefreshToken"] = refresh
+        return {"ChallengeParameters": {}, "AuthenticationResult": result}
+
+    def _refresh_auth(self, client_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        token = params.get("REFRESH_TOKEN")
+        if not isinstance(token, str):
+            raise CognitoError("InvalidParameterException", "Missing required parameter REFRESH_TOKEN")
+        row = self.db.conn().execute(
+            "SELECT origin_jti, sub, client_id, auth_time, expires, revoked FROM sessions WHERE refresh=? AND pool_id=?",
+            (_digest(token), self.pool_id)).fetchone()
+        if row is None or row[2] != client_id:
+            raise CognitoError("NotAuthorizedException", "Invalid Refresh Token")
+        origin, sub, _, auth_time, expires, revoked = row
+        if revoked:
+            raise CognitoError("NotAuthorizedException", "Refresh Token has been revoked")
+        if self.clock.now() >= expires:
+            raise CognitoError("NotAuthorizedException", "Refresh Token has expired")
+        user = self._find(sub)
+        if user is None:
+            raise CognitoError("NotAuthorizedException", "Invalid Refresh Token")
+        return {"ChallengeParameters": {}, "AuthenticationResult": self._tokens(user, client_id, origin, auth_time)}
+
+    def _tokens(self, user: User, client_id: str, origin: str, auth_time: int) -> dict[str, Any]:
+        now = int(self.clock.now())
+        event = str(uuid.uuid4())
+        common = {"sub": user.sub, "iss": self.issuer, "origin_jti": origin, "event_id": event,
+                  "auth_time": auth_time, "iat": now}
+        access = {**common, "client_id": client_id, "token_use": "access", "scope": "aws.cognito.signin.user.admin",
+                  "exp": now + self.decl.access_token_ttl, "jti": str(uuid.uuid4()), "username": user.sub}
+        ident = {**common, "aud": client_id, "token_use": "id", "email": user.email, "email_verified": True,
+                 "cognito:username": user.sub, "exp": now + self.decl.id_token_ttl, "jti": str(uuid.uuid4())}
+        hdr = {"kid": self.key.kid}
+        return {"AccessToken": jwt.encode(access, self.key.private, algorithm="RS256", headers=hdr),
+                "ExpiresIn": self.decl.access_token_ttl, "TokenType": "Bearer",
+                "IdToken": jwt.encode(ident, self.key.private, algorithm="RS256", headers=hdr)}
+
+    def _session_claims(self, token: Any) -> dict[str, Any]:
+        """Claims of a live access token, as GetUser and GlobalSignOut require."""
+        if not isinstance(token, str):
+            raise CognitoError("InvalidParameterException", "Missing required parameter AccessToken")
+        try:
+            claims = self.verifier.verify(token, token_use="access", client_ids=self.client_ids)
+        except TokenRejected as exc:
+            msg = "Access Token has expired" if "expired" in str(exc) else "Invalid Access Token"
+            raise CognitoError("NotAuthorizedException", msg) from exc
+        row = self.db.conn().execute("SELECT revoked FROM sessions WHERE origin_jti=?",
+                                     (claims.get("origin_jti"),)).fetchone()
+        if row is None or row[0]:
+            raise CognitoError("NotAuthorizedException", "Access Token has been revoked")
+        return claims
+
+    def get_user(self, token: Any) -> dict[str, Any]:
+        claims = self._session_claims(token)
+        user = self._find(claims["sub"])
+        if user is None:
+            raise CognitoError("UserNotFoundException", "User does not exist.")
+        attrs = [{"Name": "sub", "Value": user.sub}, {"Name": "email_verified", "Value": "true"}]
+        attrs += [{"Name": k, "Value": v} for k, v in sorted(user.attributes.items())]
+        return {"Username": user.sub, "UserAttributes": attrs}
+
+    def global_sign_out(self, token: Any) -> dict[str, Any]:
+        claims = self._session_claims(token)
+        with self.db.write() as c:
+            c.execute("UPDATE sessions SET revoked=1 WHERE pool_id=? AND sub=?", (self.pool_id, claims["sub"]))
+        return {}
+
+
+def _attributes(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise CognitoError("InvalidParameterException", "UserAttributes must be a list of {Name, Value}.")
+    out = {}
+    for a in raw:
+        if not isinstance(a, dict) or not isinstance(a.get("Name"), str) or not isinstance(a.get("Value"), str):
+            raise CognitoError("InvalidParameterException", "Each user attribute needs a string Name and Value.")
+        if a["Name"] not in STANDARD_ATTRIBUTES:
+            raise CognitoError("InvalidParameterException", f"Attribute does not exist in the schema: {a['Name']}")
+        out[a["Name"]] = a["Value"]
+    return out

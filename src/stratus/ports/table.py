@@ -1,0 +1,93 @@
+"""The ``Table`` port: a DynamoDB-shaped key-value table.
+
+Items are JSON-like dicts. The contract, which every implementation keeps:
+
+- ``get`` returns the item or ``None``.
+- ``put``/``update``/``delete`` accept conditions: ``if_absent`` (no item with
+  this key), ``if_exists`` (an item with this key), and ``expect`` (each named
+  attribute equals the given value; ``None`` means the attribute is absent).
+  A condition that does not hold raises ``ConditionFailed`` and writes nothing.
+- ``update`` sets the given attributes (``None`` is stored as null), removes
+  those named in ``remove``, and returns the whole new item. Unlike DynamoDB's
+  UpdateItem it does not create a missing item unless ``if_exists=False``.
+- ``query`` reads one partition in sort-key order, optionally narrowed by a
+  ``KeyCondition`` on the sort key and an equality ``where`` filter, and returns
+  a ``Page`` of at most ``limit`` *matching* items plus an opaque ``next_token``
+  when more may follow. A token is only valid for the same table and partition;
+  anything else raises ``InvalidToken``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import InvalidToken
+
+Item = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KeyCondition:
+    """A condition on the sort key: eq, lt, le, gt, ge, between, begins_with."""
+
+    op: str
+    value: Any
+    upper: Any = None
+
+    @classmethod
+    def eq(cls, v: Any) -> KeyCondition: return cls("eq", v)
+    @classmethod
+    def lt(cls, v: Any) -> KeyCondition: return cls("lt", v)
+    @classmethod
+    def le(cls, v: Any) -> KeyCondition: return cls("le", v)
+    @classmethod
+    def gt(cls, v: Any) -> KeyCondition: return cls("gt", v)
+    @classmethod
+    def ge(cls, v: Any) -> KeyCondition: return cls("ge", v)
+    @classmethod
+    def between(cls, lo: Any, hi: Any) -> KeyCondition: return cls("between", lo, hi)
+    @classmethod
+    def begins_with(cls, prefix: str) -> KeyCondition: return cls("begins_with", prefix)
+
+
+@dataclass
+class Page:
+    items: list[Item] = field(default_factory=list)
+    next_token: str | None = None
+
+
+class TablePort(Protocol):
+    def get(self, key: Item) -> Item | None: ...
+
+    def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
+            expect: dict[str, Any] | None = None) -> None: ...
+
+    def update(self, key: Item, changes: dict[str, Any], *, remove: tuple[str, ...] = (), if_exists: bool = True,
+               expect: dict[str, Any] | None = None) -> Item: ...
+
+    def delete(self, key: Item, *, if_exists: bool = False,
+               expect: dict[str, Any] | None = None) -> Item | None: ...
+
+    def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
+              limit: int = 100, next_token: str | None = None, forward: bool = True) -> Page: ...
+
+
+def encode_token(table: str, partition: Any, last_sort: Any) -> str:
+    """The opaque continuation token after ``last_sort`` (shared by every implementation)."""
+    raw = json.dumps([table, partition, last_sort], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str, table: str, partition: Any) -> Any:
+    """The sort key a token continues after; ``InvalidToken`` unless it was made for this query."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        t, p, last = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise InvalidToken("next token is malformed") from exc
+    if t != table or p != partition:
+        raise InvalidToken("next token belongs to another query")
+    return last
