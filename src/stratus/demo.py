@@ -1,0 +1,194 @@
+"""``stratus demo``: a fresh system, toured the way a client uses it.
+
+Each step is what a mobile client would do, with the client it would use:
+boto3's ``cognito-idp`` for the user pool, plain HTTPS (trusting only the local
+CA) for the REST API. A step passes only if the answer is the one AWS would
+give; the tour prints each step with its latency and exits non-zero if any
+failed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import ssl
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from .errors import StratusError
+from .local.system import RunningSystem
+
+PASSWORD = "Demo-Passw0rd"
+
+
+class HttpsJson:
+    """A keep-alive HTTPS JSON client that trusts only the given CA."""
+
+    def __init__(self, base_url: str, ca_file: str) -> None:
+        u = urlsplit(base_url)
+        self.prefix = u.path
+        self.conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port,
+                                                context=ssl.create_default_context(cafile=ca_file), timeout=30)
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        self.conn.request(method, self.prefix + path, body=data, headers=headers)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else None
+
+
+class Tour:
+    def __init__(self) -> None:
+        self.failed = 0
+        self.passed = 0
+
+    def step(self, title: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            result = fn()
+            ok, detail = True, ""
+        except Exception as exc:  # a failed step is reported, and the tour goes on where it can
+            result, ok, detail = None, False, f"  ({type(exc).__name__}: {exc})"
+        ms = (time.perf_counter() - t0) * 1000
+        print(f"  {'PASS' if ok else 'FAIL'}  {ms:8.1f} ms  {title}{detail}", flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        return result
+
+
+def expect(cond: bool, what: str) -> None:
+    if not cond:
+        raise AssertionError(what)
+
+
+def _todo_tour(tour: Tour, system: RunningSystem) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    ep = system.endpoints
+    todo = ep["apps"]["todo"]
+    idp = boto3.client("cognito-idp", endpoint_url=ep["aws_endpoint"], region_name=ep["region"], verify=ep["ca_file"])
+    client_id = todo["user_pool_client_id"]
+    api = HttpsJson(todo["api"], ep["ca_file"])
+    run = uuid.uuid4().hex[:6]
+    tokens: dict[str, dict[str, str]] = {}
+
+    def onboard(name: str) -> None:
+        email = f"{name}-{run}@example.com"
+        tour.step(f"{name}: sign up to the user pool (cognito-idp SignUp)",
+                  lambda: expect(not idp.sign_up(ClientId=client_id, Username=email, Password=PASSWORD)["UserConfirmed"],
+                                 "new user should be unconfirmed"))
+        code = tour.step(f"{name}: read the confirmation code from the mail outbox", lambda: system.latest_code(email))
+        tour.step(f"{name}: confirm the sign-up with the code (ConfirmSignUp)",
+                  lambda: idp.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode=code))
+
+        def sign_in() -> None:
+            res = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD})["AuthenticationResult"]
+            tokens[name] = res
+        tour.step(f"{name}: sign in (InitiateAuth USER_PASSWORD_AUTH) and get RS256 tokens", sign_in)
+
+    print("MyTodoList (apps/todo)")
+    onboard("alice")
+    alice = lambda: tokens["alice"]["AccessToken"]  # noqa: E731
+    tour.step("anonymous GET /todos is refused with 401",
+              lambda: expect(api.call("GET", "/todos")[0] == 401, "expected 401"))
+    ids: list[str] = []
+
+    def create() -> None:
+        for title in ("buy milk", "write report", "call mom"):
+            status, body = api.call("POST", "/todos", {"title": title, "tags": ["demo"]}, alice())
+            expect(status == 201, f"create answered {status}: {body}")
+            ids.append(body["id"])
+    tour.step("alice: create 3 todos (POST /todos over HTTPS)", create)
+    tour.step("alice: list them, 2 per page, following next_token", lambda: _paginate(api, alice(), ids))
+    tour.step("alice: get one (GET /todos/{id})",
+              lambda: expect(api.call("GET", f"/todos/{ids[0]}", token=alice())[1]["title"] == "buy milk", "wrong todo"))
+    tour.step("alice: mark it done, set a due date (PATCH /todos/{id})",
+              lambda: expect(api.call("PATCH", f"/todos/{ids[0]}", {"done": True, "due": "2030-01-31"}, alice())[1]
+                             ["done"] is True, "not done"))
+    tour.step("alice: list only done todos (?done=true)",
+              lambda: expect([t["id"] for t in api.call("GET", "/todos?done=true", token=alice())[1]["items"]]
+                             == [ids[0]], "filter did not hold"))
+    tour.step("alice: a bad body is refused with a 400 naming the field",
+              lambda: expect(api.call("POST", "/todos", {"title": 7}, alice()) ==
+                             (400, {"message": "invalid request: title: must be string",
+                                    "errors": ["title: must be string"]}), "expected a 400 naming title"))
+    onboard("bob")
+    bob = lambda: tokens["bob"]["AccessToken"]  # noqa: E731
+    tour.step("bob: alice's todo id answers 404 for him",
+              lambda: expect(api.call("GET", f"/todos/{ids[0]}", token=bob())[0] == 404, "bob reached alice's todo"))
+    tour.step("bob: cannot change or delete it either (404)",
+              lambda: expect(api.call("PATCH", f"/todos/{ids[0]}", {"done": False}, bob())[0] == 404
+                             and api.call("DELETE", f"/todos/{ids[0]}", token=bob())[0] == 404, "bob changed it"))
+    tour.step("bob: his list is empty",
+              lambda: expect(api.call("GET", "/todos", token=bob())[1]["items"] == [], "bob sees todos"))
+
+    def refresh() -> None:
+        res = idp.initiate_auth(ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+                                AuthParameters={"REFRESH_TOKEN": tokens["alice"]["RefreshToken"]})
+        tokens["alice"]["AccessToken"] = res["AuthenticationResult"]["AccessToken"]
+    tour.step("alice: refresh her tokens (REFRESH_TOKEN_AUTH)", refresh)
+    tour.step("alice: delete a todo (204), then it is gone (404)",
+              lambda: expect(api.call("DELETE", f"/todos/{ids[1]}", token=alice())[0] == 204
+                             and api.call("GET", f"/todos/{ids[1]}", token=alice())[0] == 404, "not deleted"))
+
+    def sign_out() -> None:
+        idp.global_sign_out(AccessToken=alice())
+        try:
+            idp.initiate_auth(ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+                              AuthParameters={"REFRESH_TOKEN": tokens["alice"]["RefreshToken"]})
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "NotAuthorizedException", str(exc))
+        else:
+            raise AssertionError("refresh token still works after global sign-out")
+    tour.step("alice: global sign-out; her refresh token stops working", sign_out)
+
+
+def _paginate(api: HttpsJson, token: str, ids: list[str]) -> None:
+    seen, next_token, pages = [], None, 0
+    while True:
+        q = "/todos?limit=2" + (f"&next_token={next_token}" if next_token else "")
+        status, body = api.call("GET", q, token=token)
+        expect(status == 200, f"list answered {status}: {body}")
+        seen += [t["id"] for t in body["items"]]
+        pages += 1
+        next_token = body["next_token"]
+        if not next_token:
+            break
+    expect(seen == ids and pages == 2, f"expected {ids} over 2 pages, got {seen} over {pages}")
+
+
+def run_demo(apps_dir: Path | None = None, keep: bool = False) -> int:
+    apps_dir = apps_dir or Path("apps")
+    if not (apps_dir / "todo" / "app.py").is_file():
+        raise StratusError(f"no apps/todo under {apps_dir.resolve()}; run from the repository root or pass --apps-dir")
+    data_dir = Path(tempfile.mkdtemp(prefix="stratus-demo-"))
+    tour = Tour()
+    system = None
+    try:
+        print(f"starting a fresh system in {data_dir}")
+        system = tour.step("stratus up: HTTPS with a new local CA, ready to serve",
+                           lambda: RunningSystem.start(data_dir, [apps_dir / "todo"]))
+        if system is not None:
+            _todo_tour(tour, system)
+    finally:
+        if system is not None:
+            system.stop()
+        if keep:
+            print(f"data dir kept: {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"\n{tour.passed} passed, {tour.failed} failed")
+    return 1 if tour.failed else 0

@@ -1,0 +1,79 @@
+"""A ``stratus up`` in a child process, as the demo, the tests and the benchmarks drive it.
+
+``RunningSystem.start`` launches ``python -m stratus up`` on a free port and
+waits for ``endpoints.json`` (which the server writes only once it serves), so
+what they exercise is exactly what a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import StratusError
+from .mail import read_outbox
+
+
+@dataclass
+class RunningSystem:
+    proc: subprocess.Popen[bytes]
+    data_dir: Path
+    endpoints: dict[str, Any]
+    ready_seconds: float
+
+    @classmethod
+    def start(cls, data_dir: Path, apps: list[Path] | None = None, *, port: int = 0, extra: list[str] | None = None,
+              timeout: float = 60.0, log: Path | None = None) -> RunningSystem:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        endpoints_file = data_dir / "endpoints.json"
+        endpoints_file.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "stratus", "up", *(str(a) for a in apps or []), "--data-dir", str(data_dir),
+               "--port", str(port), *(extra or [])]
+        out = open(log or data_dir / "up.log", "ab")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        out.close()
+        while True:
+            if endpoints_file.exists():
+                doc = orjson.loads(endpoints_file.read_bytes())
+                if doc.get("pid") == proc.pid:
+                    return cls(proc, data_dir, doc, time.perf_counter() - t0)
+            if proc.poll() is not None:
+                tail = (log or data_dir / "up.log").read_text(errors="replace")[-2000:]
+                raise StratusError(f"stratus up exited with {proc.returncode}:\n{tail}")
+            if time.perf_counter() - t0 > timeout:
+                proc.kill()
+                raise StratusError(f"stratus up was not ready within {timeout:.0f}s")
+            time.sleep(0.02)
+
+    @property
+    def port(self) -> int:
+        return int(self.endpoints["aws_endpoint"].rsplit(":", 1)[1])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def latest_code(self, email: str) -> str:
+        """The newest confirmation code mailed to ``email`` (from the outbox)."""
+        for entry in reversed(read_outbox(self.data_dir / "outbox")):
+            if entry.to.lower() == email.lower():
+                m = re.search(r"\b(\d{6})\b", entry.body)
+                if m:
+                    return m.group(1)
+        raise StratusError(f"no confirmation code for {email} in the outbox")
