@@ -43,8 +43,8 @@ def _iso(t: float) -> str:
 
 
 def _new_id(t: float) -> str:
-    """Time-ordered ids, so a user's list comes back oldest first."""
-    return f"{int(t * 1000):012x}{secrets.token_hex(6)}"
+    """Time-ordered ids (microseconds, then randomness), so a user's list comes back oldest first."""
+    return f"{int(t * 1_000_000):013x}{secrets.token_hex(6)[:11]}"
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:

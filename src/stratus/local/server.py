@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -60,6 +61,16 @@ class _Server(uvicorn.Server):
         if self.started:
             self._on_ready()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # An idle keep-alive TLS connection would otherwise wait for the client's close_notify (which an
+        # idle client never sends) before the process can exit. Drop idle ones; in-flight requests finish.
+        for conn in list(self.server_state.connections):
+            cycle = getattr(conn, "cycle", None)
+            transport = getattr(conn, "transport", None)
+            if transport is not None and (cycle is None or cycle.response_complete):
+                transport.abort()
+        await super().shutdown(sockets)
+
 
 def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = print) -> None:
     """Run until interrupted."""
@@ -100,6 +111,14 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
                             log_level=opts.log_level, access_log=False, lifespan="on", loop="auto",
                             http="auto", server_header=False, timeout_keep_alive=30)
     server = _Server(config, ready)
+
+    def stopped(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    # uvicorn catches SIGINT/SIGTERM, drains, then re-raises the signal to the handler found here:
+    # exiting 0 from it lets the clean-up below run (the default SIGTERM action would kill us first).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stopped)
     try:
         server.run(sockets=[sock])
     finally:

@@ -1,0 +1,115 @@
+"""Shared fixtures: a running ``stratus up`` and real clients pointed at it."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from stratus.local.system import RunningSystem
+
+ROOT = Path(__file__).resolve().parents[1]
+TODO = ROOT / "apps" / "todo"
+OTHER = ROOT / "tests" / "apps" / "fixtures" / "other"
+PASSWORD = "Test-Passw0rd"
+
+
+@dataclass
+class User:
+    email: str
+    sub: str
+    access: str
+    id: str
+    refresh: str
+
+
+class Clients:
+    """boto3's cognito-idp and an HTTPS client, both trusting only the system's local CA."""
+
+    def __init__(self, system: RunningSystem, app: str = "todo") -> None:
+        self.system = system
+        ep = system.endpoints
+        self.ep = ep
+        self.app = ep["apps"][app]
+        self.client_id = self.app["user_pool_client_id"]
+        self.idp = boto3.client("cognito-idp", endpoint_url=ep["aws_endpoint"], region_name=ep["region"],
+                                verify=ep["ca_file"])
+        self.http = httpx.Client(verify=trust(ep), timeout=30)
+
+    def api(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {})
+        if token:
+            headers.setdefault("authorization", f"Bearer {token}")
+        return self.http.request(method, self.app["api"] + path, headers=headers, **kw)
+
+    def sign_up(self, email: str | None = None, password: str = PASSWORD) -> str:
+        email = email or f"u-{uuid.uuid4().hex[:10]}@example.com"
+        self.idp.sign_up(ClientId=self.client_id, Username=email, Password=password)
+        return email
+
+    def code(self, email: str) -> str:
+        return self.system.latest_code(email)
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> dict[str, str]:
+        return self.idp.initiate_auth(ClientId=self.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                      AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]
+
+    def user(self) -> User:
+        email = self.sign_up()
+        self.idp.confirm_sign_up(ClientId=self.client_id, Username=email, ConfirmationCode=self.code(email))
+        res = self.sign_in(email)
+        sub = self.idp.get_user(AccessToken=res["AccessToken"])["Username"]
+        return User(email, sub, res["AccessToken"], res["IdToken"], res["RefreshToken"])
+
+    def advance(self, seconds: float) -> None:
+        """Move the system's manual clock."""
+        r = self.http.post(self.ep["aws_endpoint"] + "/_stratus/clock", json={"advance": seconds})
+        assert r.status_code == 200, r.text
+
+
+def trust(ep: dict[str, Any]) -> ssl.SSLContext:
+    """An SSL context that trusts only the system's local CA."""
+    return ssl.create_default_context(cafile=ep["ca_file"])
+
+
+def start(tmp: Path, *apps: Path, extra: list[str] | None = None) -> RunningSystem:
+    return RunningSystem.start(tmp, list(apps), extra=extra)
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    s = start(tmp_path_factory.mktemp("system"), TODO, OTHER)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def clients(system: RunningSystem) -> Clients:
+    return Clients(system)
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
+    """A system of its own whose clock the test moves (``--manual-clock``)."""
+    s = start(tmp_path_factory.mktemp("clocked"), TODO, extra=["--manual-clock"])
+    yield Clients(s)
+    s.stop()
+
+
+def error_code(exc: Any) -> str:
+    return exc.value.response["Error"]["Code"]
+
+
+def message_of(exc: Any) -> str:
+    return exc.value.response["Error"]["Message"]
+
+
+CODE = re.compile(r"\b\d{6}\b")
