@@ -1,0 +1,156 @@
+"""The local Table engine on a real SQLite file: conditions, queries, pagination, the change log, threads."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from stratus import App, ConditionFailed, InvalidToken, KeyCondition
+from stratus.errors import InvalidItem
+from stratus.local.tables import SqliteDatabase, SqliteTable
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> SqliteDatabase:
+    return SqliteDatabase(tmp_path / "tables.db")
+
+
+@pytest.fixture()
+def table(db: SqliteDatabase) -> SqliteTable:
+    return SqliteTable(App("t").table("things", partition_key="p", sort_key="s", stream=True), db)
+
+
+@pytest.fixture()
+def numbered(db: SqliteDatabase) -> SqliteTable:
+    return SqliteTable(App("t").table("scores", partition_key="p", sort_key=("n", int)), db)
+
+
+def test_put_get_delete(table: SqliteTable) -> None:
+    table.put({"p": "a", "s": "1", "v": [1, {"x": None}]})
+    assert table.get({"p": "a", "s": "1"}) == {"p": "a", "s": "1", "v": [1, {"x": None}]}
+    assert table.get({"p": "a", "s": "2"}) is None
+    assert table.delete({"p": "a", "s": "1"}) == {"p": "a", "s": "1", "v": [1, {"x": None}]}
+    assert table.delete({"p": "a", "s": "1"}) is None
+
+
+def test_conditions(table: SqliteTable) -> None:
+    table.put({"p": "a", "s": "1", "version": 1}, if_absent=True)
+    with pytest.raises(ConditionFailed):
+        table.put({"p": "a", "s": "1", "version": 9}, if_absent=True)
+    with pytest.raises(ConditionFailed):
+        table.put({"p": "a", "s": "2"}, if_exists=True)
+    with pytest.raises(ConditionFailed):
+        table.update({"p": "a", "s": "1"}, {"version": 2}, expect={"version": 5})
+    with pytest.raises(ConditionFailed):
+        table.update({"p": "a", "s": "404"}, {"version": 2})
+    with pytest.raises(ConditionFailed):
+        table.delete({"p": "a", "s": "404"}, if_exists=True)
+    with pytest.raises(ConditionFailed):  # None means "absent", and version is present
+        table.delete({"p": "a", "s": "1"}, expect={"version": None})
+    assert table.get({"p": "a", "s": "1"}) == {"p": "a", "s": "1", "version": 1}  # nothing was written
+    assert table.update({"p": "a", "s": "1"}, {"version": 2, "note": None}, expect={"version": 1}) == \
+        {"p": "a", "s": "1", "version": 2, "note": None}
+    assert table.update({"p": "a", "s": "1"}, {}, remove=("note",)) == {"p": "a", "s": "1", "version": 2}
+    assert table.update({"p": "a", "s": "new"}, {"x": 1}, if_exists=False) == {"p": "a", "s": "new", "x": 1}
+    table.put({"p": "a", "s": "1", "v": 3}, expect={"version": 2, "missing": None})
+
+
+def test_bad_items(table: SqliteTable) -> None:
+    for item, msg in (({"s": "1"}, "'p' is missing"), ({"p": 1, "s": "1"}, "non-empty str"),
+                      ({"p": "", "s": "1"}, "non-empty str"), ({"p": "a", "s": "1", "x": object()}, "JSON"),
+                      ({"p": "a", "s": "1", "x": "y" * 500_000}, "400 KB")):
+        with pytest.raises(InvalidItem, match=msg):
+            table.put(item)
+    with pytest.raises(InvalidItem, match="key attributes"):
+        table.update({"p": "a", "s": "1"}, {"s": "2"}, if_exists=False)
+    with pytest.raises(InvalidItem, match="limit"):
+        table.query("a", limit=0)
+
+
+def test_query_order_conditions_and_pages(table: SqliteTable, numbered: SqliteTable) -> None:
+    for s in ("b1", "a2", "a1", "c", "a10"):
+        table.put({"p": "x", "s": s, "even": s.endswith(("2", "0"))})
+    table.put({"p": "y", "s": "a1"})
+    ids = lambda page: [i["s"] for i in page.items]  # noqa: E731
+    assert ids(table.query("x")) == ["a1", "a10", "a2", "b1", "c"]
+    assert ids(table.query("x", forward=False)) == ["c", "b1", "a2", "a10", "a1"]
+    assert ids(table.query("x", sort=KeyCondition.begins_with("a"))) == ["a1", "a10", "a2"]
+    assert ids(table.query("x", sort=KeyCondition.between("a10", "b1"))) == ["a10", "a2", "b1"]
+    assert ids(table.query("x", sort=KeyCondition.gt("a2"))) == ["b1", "c"]
+    assert ids(table.query("x", sort=KeyCondition.le("a10"))) == ["a1", "a10"]
+    assert ids(table.query("x", sort=KeyCondition.eq("c"))) == ["c"]
+    assert ids(table.query("x", where={"even": True})) == ["a10", "a2"]
+
+    p1 = table.query("x", limit=2)
+    assert ids(p1) == ["a1", "a10"] and p1.next_token
+    p2 = table.query("x", limit=2, next_token=p1.next_token)
+    assert ids(p2) == ["a2", "b1"]
+    p3 = table.query("x", limit=2, next_token=p2.next_token)
+    assert ids(p3) == ["c"] and p3.next_token is None
+    assert table.query("x", limit=5).next_token is None  # exactly full: no empty page follows
+    with pytest.raises(InvalidToken):
+        table.query("y", next_token=p1.next_token)
+
+    for n in (10, 9, 100, -1):
+        numbered.put({"p": "x", "n": n})
+    assert [i["n"] for i in numbered.query("x").items] == [-1, 9, 10, 100]  # numbers sort as numbers
+    assert [i["n"] for i in numbered.query("x", sort=KeyCondition.ge(10)).items] == [10, 100]
+    with pytest.raises(InvalidItem, match="needs a int"):
+        numbered.query("x", sort=KeyCondition.ge("10"))
+
+
+def test_filtered_pages_span_many_rows(table: SqliteTable) -> None:
+    for i in range(1000):
+        table.put({"p": "z", "s": f"{i:04d}", "hit": i % 97 == 0})
+    seen, token = [], None
+    while True:
+        page = table.query("z", where={"hit": True}, limit=3, next_token=token)
+        seen += [i["s"] for i in page.items]
+        token = page.next_token
+        if not token:
+            break
+    assert seen == [f"{i:04d}" for i in range(0, 1000, 97)]
+
+
+def test_change_log_is_written_with_the_write(table: SqliteTable) -> None:
+    table.put({"p": "a", "s": "1", "v": 1})
+    table.update({"p": "a", "s": "1"}, {"v": 2})
+    with pytest.raises(ConditionFailed):
+        table.put({"p": "a", "s": "1"}, if_absent=True)
+    table.delete({"p": "a", "s": "1"})
+    log = table.changes()
+    assert [(c["kind"], c["keys"]) for c in log] == [("INSERT", {"p": "a", "s": "1"}), ("MODIFY", {"p": "a", "s": "1"}),
+                                                     ("REMOVE", {"p": "a", "s": "1"})]
+    assert (log[1]["old"], log[1]["new"]) == ({"p": "a", "s": "1", "v": 1}, {"p": "a", "s": "1", "v": 2})
+    assert log[2]["new"] is None and [c["seq"] for c in table.changes(after=log[0]["seq"])] == \
+        [log[1]["seq"], log[2]["seq"]]
+
+
+def test_conditional_writes_are_atomic_across_threads(table: SqliteTable) -> None:
+    table.put({"p": "c", "s": "counter", "n": 0})
+    failures = []
+
+    def bump() -> None:
+        for _ in range(50):
+            while True:
+                cur = table.get({"p": "c", "s": "counter"})
+                assert cur is not None
+                try:
+                    table.update({"p": "c", "s": "counter"}, {"n": cur["n"] + 1}, expect={"n": cur["n"]})
+                    break
+                except ConditionFailed:
+                    failures.append(1)
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert table.get({"p": "c", "s": "counter"})["n"] == 400  # type: ignore[index]
+
+
+def test_durable_across_reopen(tmp_path: Path) -> None:
+    decl = App("t").table("things", partition_key="p")
+    SqliteTable(decl, SqliteDatabase(tmp_path / "db")).put({"p": "k", "v": 1})
+    assert SqliteTable(decl, SqliteDatabase(tmp_path / "db")).get({"p": "k"}) == {"p": "k", "v": 1}

@@ -1,0 +1,66 @@
+import pytest
+
+from stratus import App, PasswordPolicy
+from stratus.errors import ConfigError
+
+
+def _h(req, ctx):  # type: ignore[no-untyped-def]
+    return {}
+
+
+def test_declaring_builds_plain_data() -> None:
+    app = App("shop")
+    pool = app.user_pool("users")
+    orders = app.table("orders", partition_key="customer", sort_key=("placed", int), stream=True)
+    api = app.rest_api("api", authorizer=pool)
+    api.get("/orders/{id}", uses=[orders])(_h)
+    api.get("/orders", public=True)(_h)
+    assert list(app.resources) == ["user_pool:users", "table:orders", "rest_api:api"]
+    assert orders.sort_key is not None and orders.sort_key.dynamo_type == "N"
+    assert orders.key_of({"customer": "c", "placed": 3, "x": 1}) == {"customer": "c", "placed": 3}
+    route = api.routes[0]
+    assert (route.method, route.params, route.uses, route.operation_id) == ("GET", ["id"], (orders,), "_h")
+
+
+@pytest.mark.parametrize("declare, message", [
+    (lambda a: a.table("Bad_Name", partition_key="k"), "table name"),
+    (lambda a: a.table("t", partition_key=("k", float)), "must be str or int"),
+    (lambda a: a.user_pool("p", access_token_ttl=60), "5 minutes to 1 day"),
+    (lambda a: a.rest_api("api", max_body=20 * 1024 * 1024), "10 MiB"),
+    (lambda a: a.rest_api("api").get("/x")(_h), "has no authorizer"),
+    (lambda a: a.rest_api("api").get("x", public=True)(_h), "bad path"),
+    (lambda a: a.rest_api("api").get("/a/{p+}/b", public=True)(_h), "greedy"),
+    (lambda a: a.rest_api("api").get("/a/{p}/{p}", public=True)(_h), "repeats"),
+    (lambda a: a.rest_api("api").get("/a/x{p}", public=True)(_h), "whole {param}"),
+    (lambda a: a.rest_api("api").route("TRACE", "/a", public=True)(_h), "unsupported method"),
+    (lambda a: a.rest_api("api").post("/a", public=True, body={"type": "object", "anyOf": []})(_h), "anyOf"),
+    (lambda a: a.rest_api("api").get("/a", public=True, query={"q": {"type": "array"}})(_h), "scalars"),
+])
+def test_bad_declarations_fail_loudly(declare, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=message):
+        declare(App("x"))
+
+
+def test_clashing_routes_and_duplicates() -> None:
+    app = App("x")
+    api = app.rest_api("api")
+    api.get("/a/{id}", public=True)(_h)
+    with pytest.raises(ConfigError, match="clashes"):
+        api.get("/a/{other}", public=True)(_h)
+    api.post("/a/{other}", public=True)(_h)  # another method is fine
+    with pytest.raises(ConfigError, match="declared twice"):
+        app.rest_api("api")
+
+
+def test_password_policy() -> None:
+    p = PasswordPolicy()
+    assert p.problems("Passw0rdX") == []
+    assert p.problems("pass") == ["Password not long enough (minimum 8)", "Password must have uppercase characters",
+                                  "Password must have numeric characters"]
+    assert PasswordPolicy(require_symbols=True).problems("Passw0rdX") == ["Password must have symbol characters"]
+
+
+def test_app_names() -> None:
+    with pytest.raises(ConfigError):
+        App("")
+    assert App("todo").name == "todo"
