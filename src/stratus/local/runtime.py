@@ -55,7 +55,7 @@ class AppState:
 
 class LocalRuntime:
     def __init__(self, apps: list[App], data_dir: Path, *, endpoint: str, clock: Clock, mailer: Mailer,
-                 region: str = "us-east-1", workers: int = 32) -> None:
+                 region: str = "us-east-1", workers: int = 8) -> None:
         self.data_dir, self.endpoint, self.clock, self.mailer, self.region = data_dir, endpoint, clock, mailer, region
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
         names = [a.name for a in apps]

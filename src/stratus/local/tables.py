@@ -189,7 +189,9 @@ class SqliteTable:
         after = decode_token(next_token, self.name, pk) if next_token else None
         items: list[Item] = []
         last_sk = None
-        for sk, item in self._scan(pk, sort, after, forward):
+        # read just past a page when nothing is filtered out; in bigger steps when a filter may skip rows
+        batch = limit + 1 if not where else min(max(4 * limit, 64), 1000)
+        for sk, item in self._scan(pk, sort, after, forward, batch):
             if where and any(item.get(a) != v for a, v in where.items()):
                 continue
             if len(items) == limit:  # a further match exists: hand out a token
@@ -199,7 +201,7 @@ class SqliteTable:
         return Page(items, None)
 
     def _scan(self, pk: Any, sort: KeyCondition | None, after: Any, forward: bool,
-              batch: int = 200) -> Iterator[tuple[Any, Item]]:
+              batch: int) -> Iterator[tuple[Any, Item]]:
         conds, args = ["tbl=?", "pk=?"], [self.name, pk]
         if sort is not None:
             if self._sk is None:
