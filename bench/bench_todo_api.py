@@ -23,10 +23,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HERE, ROOT, cpu_seconds, machine, run_wrk  # noqa: E402
-
 import boto3  # noqa: E402
 import httpx  # noqa: E402
+from _common import HERE, ROOT, cpu_seconds, machine, run_wrk  # noqa: E402
 
 from stratus.local.system import RunningSystem  # noqa: E402
 

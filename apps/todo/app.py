@@ -13,7 +13,7 @@ import re
 import secrets
 from typing import Any
 
-from stratus import App, BadRequest, Conflict, ConditionFailed, Context, NotFound, Request, Response
+from stratus import App, BadRequest, ConditionFailed, Conflict, Context, NotFound, Request, Response
 
 app = App("todo")
 users = app.user_pool("users")
@@ -39,7 +39,7 @@ _ID = re.compile(r"^[0-9a-f]{24}$")
 
 
 def _iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _new_id(t: float) -> str:

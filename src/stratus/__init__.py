@@ -6,8 +6,7 @@ that take typed events and a ``Context``, and let a provider run them.
 
 from .app import App, PasswordPolicy, RestApi, Table, UserPool
 from .context import Context
-from .errors import (BadRequest, ConditionFailed, Conflict, Forbidden, HttpError, InvalidToken, NotFound,
-                     StratusError)
+from .errors import BadRequest, ConditionFailed, Conflict, Forbidden, HttpError, InvalidToken, NotFound, StratusError
 from .events import Principal, Request, Response
 from .ports.table import KeyCondition, Page
 

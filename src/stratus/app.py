@@ -18,8 +18,9 @@ fails the same way in both places.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, ClassVar
 
 from .errors import ConfigError
 from .schema import check_schema

@@ -85,7 +85,7 @@ def _cmd_mail(args: argparse.Namespace) -> int:
     rows = [("#", "date", "to", "subject")] + [(str(i), e.date, e.to, e.subject) for i, e in enumerate(entries, 1)]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     return 0
 
 

@@ -7,7 +7,8 @@ loudly, which is what the least-privilege role does on AWS.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .app import Resource, Table
 from .clock import Clock, SystemClock
@@ -35,4 +36,4 @@ class Context:
                 f"add it to uses=[...]") from None
 
     def table(self, table: Table) -> TablePort:
-        return self._port(table)  # type: ignore[no-any-return]
+        return self._port(table)

@@ -10,7 +10,8 @@ with an error that names it.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jwt
 import orjson

@@ -27,8 +27,18 @@ import orjson
 
 from ..app import RestApi, Route
 from ..context import Context
-from ..errors import (BadRequest, ConditionFailed, HttpError, InvalidItem, InvalidToken, MethodNotAllowed, NotFound,
-                      Unauthorized, UnsupportedMediaType, ValidationError)
+from ..errors import (
+    BadRequest,
+    ConditionFailed,
+    HttpError,
+    InvalidItem,
+    InvalidToken,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from ..events import Principal, Request, Response
 from ..schema import coerce_query, validate
 from .http import Receive, Scope, Send, header, read_body, send_response
@@ -169,7 +179,7 @@ class Gateway:
         return data
 
 
-class _Headers(dict):  # type: ignore[type-arg]
+class _Headers(dict[str, str]):
     """Request headers with lower-case names (the last value wins for repeats)."""
 
     def __init__(self, scope: Scope) -> None:

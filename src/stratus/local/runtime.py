@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +207,7 @@ class LocalRuntime:
                 return
 
 
-ENGINES = {
+ENGINES: dict[str, Callable[[LocalRuntime, AppState, Any], None]] = {
     # order matters: pools and tables exist before the APIs that use them
     UserPool.kind: LocalRuntime._user_pool,
     Table.kind: LocalRuntime._table,

@@ -36,7 +36,7 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def ensure_tls(folder: Path, now: dt.datetime | None = None) -> TlsFiles:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     folder.mkdir(parents=True, exist_ok=True)
     ca_file, ca_key_file = folder / "ca.pem", folder / "ca.key"
     cert_file, key_file = folder / "server.pem", folder / "server.key"

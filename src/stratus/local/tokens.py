@@ -10,7 +10,8 @@ unexpired ``exp``, the expected ``token_use``, and (for access tokens) a
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import jwt
 
