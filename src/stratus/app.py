@@ -75,14 +75,13 @@ class PasswordPolicy:
 class UserPool(Resource):
     """A managed user pool (Cognito user pool): self sign-up, email verification, JWTs.
 
-    ``username_is_email`` mirrors Cognito's ``UsernameAttributes=[email]``: users sign
-    up with their email address as the user name, and ``cognito:username`` is the sub.
+    Users sign up with their email address as the user name, as with Cognito's
+    ``UsernameAttributes=[email]``; ``cognito:username`` is then the user's sub.
     """
 
     kind: ClassVar[str] = "user_pool"
     name: str
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
-    username_is_email: bool = True
     clients: tuple[str, ...] = ("app",)
     code_ttl: int = 24 * 3600
     access_token_ttl: int = 3600

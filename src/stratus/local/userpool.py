@@ -162,7 +162,7 @@ class UserPoolService:
         return client_id
 
     def _find(self, username: str) -> User | None:
-        col = "email" if self.decl.username_is_email and "@" in username else "sub"
+        col = "email" if "@" in username else "sub"  # an email address, or the sub (cognito:username)
         row = self.db.conn().execute(
             f"SELECT sub, email, status, attributes FROM users WHERE pool_id=? AND {col}=?",
             (self.pool_id, username.lower() if col == "email" else username)).fetchone()
@@ -189,14 +189,11 @@ class UserPoolService:
         if not isinstance(password, str) or not password:
             raise CognitoError("InvalidParameterException", "Password must be a non-empty string.")
         attrs = _attributes(attributes)
-        if self.decl.username_is_email:
-            if not _EMAIL.match(username):
-                raise CognitoError("InvalidParameterException", "Username should be an email.")
-            if "email" in attrs and attrs["email"].lower() != username.lower():
-                raise CognitoError("InvalidParameterException", "The email attribute must match the username.")
-            attrs["email"] = username.lower()
-        elif not _EMAIL.match(attrs.get("email", "")):
-            raise CognitoError("InvalidParameterException", "Attributes did not conform to the schema: email is required.")
+        if not _EMAIL.match(username):
+            raise CognitoError("InvalidParameterException", "Username should be an email.")
+        if "email" in attrs and attrs["email"].lower() != username.lower():
+            raise CognitoError("InvalidParameterException", "The email attribute must match the username.")
+        attrs["email"] = username.lower()
         problems = self.decl.password_policy.problems(password)
         if problems:
             raise CognitoError("InvalidPasswordException", "Password did not conform with policy: " + problems[0])

@@ -1,9 +1,16 @@
-"""The local Table engine on a real SQLite file: conditions, queries, pagination, the change log, threads."""
+"""The Table port's contract, run against every implementation of it.
+
+``make`` builds a port for a declared table on each provider's engine; every test
+below must hold for all of them. (The AWS adapter joins the parameter list when it
+lands; the change-log test is local-only because DynamoDB Streams are read differently.)
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,23 +18,29 @@ from stratus import App, ConditionFailed, InvalidToken, KeyCondition
 from stratus.errors import InvalidItem
 from stratus.local.tables import SqliteDatabase, SqliteTable
 
+Make = Callable[..., Any]
+
+
+@pytest.fixture(params=["local"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Make:
+    db = SqliteDatabase(tmp_path / "tables.db")
+
+    def build(name: str, **kw: Any) -> Any:
+        return SqliteTable(App("t").table(name, **kw), db)
+    return build
+
 
 @pytest.fixture()
-def db(tmp_path: Path) -> SqliteDatabase:
-    return SqliteDatabase(tmp_path / "tables.db")
+def table(make: Make) -> Any:
+    return make("things", partition_key="p", sort_key="s", stream=True)
 
 
 @pytest.fixture()
-def table(db: SqliteDatabase) -> SqliteTable:
-    return SqliteTable(App("t").table("things", partition_key="p", sort_key="s", stream=True), db)
+def numbered(make: Make) -> Any:
+    return make("scores", partition_key="p", sort_key=("n", int))
 
 
-@pytest.fixture()
-def numbered(db: SqliteDatabase) -> SqliteTable:
-    return SqliteTable(App("t").table("scores", partition_key="p", sort_key=("n", int)), db)
-
-
-def test_put_get_delete(table: SqliteTable) -> None:
+def test_put_get_delete(table: Any) -> None:
     table.put({"p": "a", "s": "1", "v": [1, {"x": None}]})
     assert table.get({"p": "a", "s": "1"}) == {"p": "a", "s": "1", "v": [1, {"x": None}]}
     assert table.get({"p": "a", "s": "2"}) is None
@@ -35,7 +48,7 @@ def test_put_get_delete(table: SqliteTable) -> None:
     assert table.delete({"p": "a", "s": "1"}) is None
 
 
-def test_conditions(table: SqliteTable) -> None:
+def test_conditions(table: Any) -> None:
     table.put({"p": "a", "s": "1", "version": 1}, if_absent=True)
     with pytest.raises(ConditionFailed):
         table.put({"p": "a", "s": "1", "version": 9}, if_absent=True)
@@ -57,7 +70,7 @@ def test_conditions(table: SqliteTable) -> None:
     table.put({"p": "a", "s": "1", "v": 3}, expect={"version": 2, "missing": None})
 
 
-def test_bad_items(table: SqliteTable) -> None:
+def test_bad_items(table: Any) -> None:
     for item, msg in (({"s": "1"}, "'p' is missing"), ({"p": 1, "s": "1"}, "non-empty str"),
                       ({"p": "", "s": "1"}, "non-empty str"), ({"p": "a", "s": "1", "x": object()}, "JSON"),
                       ({"p": "a", "s": "1", "x": "y" * 500_000}, "400 KB")):
@@ -69,7 +82,7 @@ def test_bad_items(table: SqliteTable) -> None:
         table.query("a", limit=0)
 
 
-def test_query_order_conditions_and_pages(table: SqliteTable, numbered: SqliteTable) -> None:
+def test_query_order_conditions_and_pages(table: Any, numbered: Any) -> None:
     for s in ("b1", "a2", "a1", "c", "a10"):
         table.put({"p": "x", "s": s, "even": s.endswith(("2", "0"))})
     table.put({"p": "y", "s": "a1"})
@@ -101,7 +114,7 @@ def test_query_order_conditions_and_pages(table: SqliteTable, numbered: SqliteTa
         numbered.query("x", sort=KeyCondition.ge("10"))
 
 
-def test_filtered_pages_span_many_rows(table: SqliteTable) -> None:
+def test_filtered_pages_span_many_rows(table: Any) -> None:
     for i in range(1000):
         table.put({"p": "z", "s": f"{i:04d}", "hit": i % 97 == 0})
     seen, token = [], None
@@ -114,7 +127,7 @@ def test_filtered_pages_span_many_rows(table: SqliteTable) -> None:
     assert seen == [f"{i:04d}" for i in range(0, 1000, 97)]
 
 
-def test_change_log_is_written_with_the_write(table: SqliteTable) -> None:
+def test_change_log_is_written_with_the_write(table: Any) -> None:
     table.put({"p": "a", "s": "1", "v": 1})
     table.update({"p": "a", "s": "1"}, {"v": 2})
     with pytest.raises(ConditionFailed):
@@ -128,7 +141,7 @@ def test_change_log_is_written_with_the_write(table: SqliteTable) -> None:
         [log[1]["seq"], log[2]["seq"]]
 
 
-def test_conditional_writes_are_atomic_across_threads(table: SqliteTable) -> None:
+def test_conditional_writes_are_atomic_across_threads(table: Any) -> None:
     table.put({"p": "c", "s": "counter", "n": 0})
     failures = []
 

@@ -1,0 +1,51 @@
+"""The local CA and server certificate; secrets at rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import sqlite3
+from pathlib import Path
+
+from cryptography import x509
+
+from stratus.app import UserPool
+from stratus.clock import ManualClock
+from stratus.local.mail import OutboxMailer
+from stratus.local.tls import ensure_tls
+from stratus.local.userpool import UserPoolService, UserPoolStore
+
+
+def test_ca_and_server_certificate(tmp_path: Path) -> None:
+    files = ensure_tls(tmp_path)
+    assert files.created_ca
+    ca = x509.load_pem_x509_certificate(files.ca_file.read_bytes())
+    leaf = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    leaf.verify_directly_issued_by(ca)
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert set(san.get_values_for_type(x509.IPAddress)) == {ipaddress.ip_address("127.0.0.1"),
+                                                             ipaddress.ip_address("::1")}
+    again = ensure_tls(tmp_path)  # a restart keeps both
+    assert not again.created_ca and again.cert_file.read_bytes() == files.cert_file.read_bytes()
+
+
+def test_server_certificate_is_renewed_near_expiry(tmp_path: Path) -> None:
+    ensure_tls(tmp_path)
+    ca_before = (tmp_path / "ca.pem").read_bytes()
+    leaf_before = (tmp_path / "server.pem").read_bytes()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=380)
+    ensure_tls(tmp_path, now=later)
+    assert (tmp_path / "ca.pem").read_bytes() == ca_before
+    leaf = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
+    assert (tmp_path / "server.pem").read_bytes() != leaf_before and leaf.not_valid_after_utc > later
+
+
+def test_passwords_are_stored_as_argon2id(tmp_path: Path) -> None:
+    pool = UserPoolService("app", UserPool("users"), UserPoolStore(tmp_path / "u.db"), tmp_path / "keys",
+                           OutboxMailer(tmp_path / "outbox"), ManualClock(), "https://127.0.0.1:1", "us-east-1")
+    pool.sign_up(next(iter(pool.client_ids)), "pw@example.com", "Secret-Passw0rd", None)
+    (stored,) = sqlite3.connect(tmp_path / "u.db").execute("SELECT password FROM users").fetchone()
+    assert stored.startswith("$argon2id$") and "Secret-Passw0rd" not in stored
+    assert b"Secret-Passw0rd" not in (tmp_path / "u.db").read_bytes()
