@@ -27,6 +27,7 @@ from .schema import check_schema
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
+_PARAM_NAMES = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -120,15 +121,36 @@ def _key_attr(spec: str | tuple[str, type] | KeyAttr, table: str) -> KeyAttr:
     return attr
 
 
+@dataclass(frozen=True)
+class TableCache:
+    """A DAX-style read-through/write-through cache in front of a table.
+
+    The item cache (get) and the query cache (query) are separate, each with its own
+    TTL (DAX's default: 5 minutes) and both bounded by entries and bytes (LRU).
+    """
+
+    item_ttl: float = 300.0
+    query_ttl: float = 300.0
+    max_entries: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.item_ttl <= 0 or self.query_ttl <= 0:
+            raise ConfigError("table cache TTLs must be positive seconds")
+        if self.max_entries < 1 or self.max_bytes < 1024:
+            raise ConfigError("table cache bounds: at least 1 entry and 1 KiB")
+
+
 @dataclass(eq=False, repr=False)
 class Table(Resource):
-    """A key-value table (DynamoDB): partition key, optional sort key, optional change stream."""
+    """A key-value table (DynamoDB): partition key, optional sort key, change stream, DAX-style cache."""
 
     kind: ClassVar[str] = "table"
     name: str
     partition_key: KeyAttr
     sort_key: KeyAttr | None = None
     stream: bool = False
+    cache: TableCache | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.kind, self.name)
@@ -146,6 +168,42 @@ class Table(Resource):
 
 Handler = Callable[..., Any]
 
+REFRESH_STRATEGIES = ("FAIL_WITH_403", "SUCCEED_WITH_RESPONSE_HEADER", "SUCCEED_WITHOUT_RESPONSE_HEADER")
+
+
+@dataclass(frozen=True)
+class ApiCache:
+    """API Gateway's stage cache: off unless declared; GET routes cached unless a route opts out.
+
+    ``ttl`` defaults to 300 s, at most 3600, and 0 turns caching off. A client may send
+    ``Cache-Control: max-age=0`` to refresh its entry; with ``require_authorization_for_refresh``
+    (AWS's default) callers without the right to invalidate (user-pool callers have none)
+    are handled by ``unauthorized_refresh``, one of AWS's three strategies.
+    """
+
+    ttl: int = 300
+    max_bytes: int = 256 * 1024 * 1024
+    require_authorization_for_refresh: bool = True
+    unauthorized_refresh: str = "SUCCEED_WITH_RESPONSE_HEADER"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.ttl <= 3600:
+            raise ConfigError(f"api cache ttl must be 0-3600 seconds, got {self.ttl}")
+        if self.unauthorized_refresh not in REFRESH_STRATEGIES:
+            raise ConfigError(f"unauthorized_refresh must be one of {', '.join(REFRESH_STRATEGIES)}")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A token bucket: ``rate`` requests per second, bursts of up to ``burst`` (AWS's defaults)."""
+
+    rate: float = 10_000.0
+    burst: int = 5_000
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ConfigError("throttle rate must be positive and burst at least 1")
+
 
 @dataclass(eq=False)
 class Route:
@@ -158,6 +216,10 @@ class Route:
     uses: tuple[Resource, ...] = ()
     status: int = 200
     summary: str = ""
+    cache: bool | None = None
+    cache_ttl: int | None = None
+    throttle: Throttle | None = None
+    invalidates: tuple[str, ...] = ()
 
     @property
     def params(self) -> list[str]:
@@ -178,6 +240,8 @@ class RestApi(Resource):
     max_body: int = 1024 * 1024
     title: str = ""
     version: str = "1.0.0"
+    cache: ApiCache | None = None
+    throttle: Throttle = field(default_factory=Throttle)
     routes: list[Route] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -187,8 +251,15 @@ class RestApi(Resource):
 
     def route(self, method: str, path: str, *, public: bool = False, body: dict[str, Any] | None = None,
               query: dict[str, dict[str, Any]] | None = None, uses: Iterable[Resource] = (),
-              status: int = 200, summary: str = "") -> Callable[[Handler], Handler]:
-        """Declare ``handler(request, ctx)`` for ``method path``; see ``get``/``post``/... for sugar."""
+              status: int = 200, summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
+              throttle: Throttle | None = None, invalidates: Iterable[str] = ()) -> Callable[[Handler], Handler]:
+        """Declare ``handler(request, ctx)`` for ``method path``; see ``get``/``post``/... for sugar.
+
+        ``cache`` opts a route in or out of the API's response cache (default: GET routes are in),
+        ``cache_ttl`` overrides the API's TTL, ``throttle`` overrides the API's bucket, and
+        ``invalidates`` names cached paths (using this route's parameters) whose entries for the
+        same caller a successful call drops, e.g. a write dropping the caller's cached list.
+        """
         method = method.upper()
         if method not in METHODS:
             raise ConfigError(f"rest api {self.name!r}: unsupported method {method}")
@@ -201,10 +272,20 @@ class RestApi(Resource):
                 raise ConfigError(f"{method} {path} query {qname}: query parameters must be scalars")
         if not public and self.authorizer is None:
             raise ConfigError(f"{method} {path}: route is not public but api {self.name!r} has no authorizer")
+        if cache_ttl is not None and not 0 <= cache_ttl <= 3600:
+            raise ConfigError(f"{method} {path}: cache_ttl must be 0-3600 seconds")
+        if (cache or cache_ttl) and self.cache is None:
+            raise ConfigError(f"{method} {path}: route caching needs api {self.name!r} to declare cache=ApiCache()")
+        own = set(_PARAM_NAMES.findall(path))
+        for target in invalidates:
+            _check_path(self.name, target)
+            if not set(_PARAM_NAMES.findall(target)) <= own:
+                raise ConfigError(f"{method} {path}: invalidates {target} uses parameters this route lacks")
 
         def register(handler: Handler) -> Handler:
             new = Route(method, path, handler, public, body, dict(query or {}), tuple(uses), status,
-                        summary or (handler.__doc__ or "").strip().split("\n")[0])
+                        summary or (handler.__doc__ or "").strip().split("\n")[0], cache, cache_ttl, throttle,
+                        tuple(invalidates))
             for r in self.routes:
                 if r.method == method and _shape(r.path) == _shape(path):
                     raise ConfigError(f"rest api {self.name!r}: {method} {path} clashes with {r.path}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import StratusError
@@ -37,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
                     help="start a clock that only moves via POST /_stratus/clock (for tests)")
     up.add_argument("--region", default="us-east-1", help="region reported to clients (default: us-east-1)")
     up.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    up.add_argument("--no-table-cache", action="store_true", help="run declared table caches as plain tables")
+    up.add_argument("--no-api-cache", action="store_true", help="run declared API stage caches as off")
+
+    stats = sub.add_parser("stats", help="show per-app request, latency, throttling and cache figures",
+                           description="Read the running system's figures (requests, latency percentiles, "
+                                       "throttled requests, response and table cache hit ratios).")
+    stats.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    stats.add_argument("--json", action="store_true", help="print the raw JSON")
+
+    flush = sub.add_parser("flush-cache", help="empty the API response caches of a running system")
+    flush.add_argument("app", nargs="?", help="only this app's APIs")
+    flush.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
 
     demo = sub.add_parser("demo", help="start a fresh system and walk its flows as a client would",
                           description="Start a fresh system in a temporary data dir, walk each working app's "
@@ -62,8 +75,67 @@ def _cmd_up(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise StratusError(f"--port must be 0-65535, got {args.port}")
     serve(apps, UpOptions(data_dir=args.data_dir, host=args.host, port=args.port, smtp=args.smtp,
-                          manual_clock=args.manual_clock, region=args.region, log_level=args.log_level))
+                          manual_clock=args.manual_clock, region=args.region, log_level=args.log_level,
+                          table_cache=not args.no_table_cache, api_cache=not args.no_api_cache))
     return 0
+
+
+def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | None = None) -> object:
+    """Call the running system's admin endpoint, found through its endpoints.json."""
+    import http.client
+    import json
+    import ssl
+    from urllib.parse import urlsplit
+
+    try:
+        ep = json.loads((data_dir / "endpoints.json").read_text())
+    except (OSError, ValueError):
+        raise StratusError(f"no running system found: {data_dir / 'endpoints.json'} is missing") from None
+    u = urlsplit(ep["aws_endpoint"])
+    conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port, timeout=10,
+                                       context=ssl.create_default_context(cafile=ep["ca_file"]))
+    try:
+        conn.request(method, path, headers=headers or {})
+        return json.loads(conn.getresponse().read())
+    except OSError as exc:
+        raise StratusError(f"the system at {ep['aws_endpoint']} does not answer: {exc}") from None
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    import json
+    doc: dict = _admin(args.data_dir, "GET", "/_stratus/stats")  # type: ignore[assignment]
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    rows = [("app/api", "requests", "p50 ms", "p99 ms", "throttled", "api cache hit %")]
+    for app, a in doc["apps"].items():
+        for api, s in a["apis"].items():
+            rc = s["response_cache"]
+            ratio = "off" if rc is None else "-" if rc["hit_ratio"] is None else f"{rc['hit_ratio'] * 100:.1f}"
+            rows.append((f"{app}/{api}", str(s["requests"]), str(s["latency_ms"]["p50"]),
+                         str(s["latency_ms"]["p99"]), str(s["throttled"]), ratio))
+    _table(rows)
+    caches = [(f"{app}/{t}", kind, str(c["hits"]), str(c["misses"]), str(c["evictions"]),
+               f"{c['hits'] / (c['hits'] + c['misses']) * 100:.1f}" if c["hits"] + c["misses"] else "-")
+              for app, a in doc["apps"].items() for t, tc in a["table_caches"].items()
+              for kind, c in (("item", tc["item_cache"]), ("query", tc["query_cache"]))]
+    if caches:
+        print()
+        _table([("app/table", "cache", "hits", "misses", "evictions", "hit %"), *caches])
+    return 0
+
+
+def _cmd_flush(args: argparse.Namespace) -> int:
+    doc: dict = _admin(args.data_dir, "POST", "/_stratus/cache/flush",  # type: ignore[assignment]
+                       {"x-stratus-app": args.app} if args.app else None)
+    print("flushed: " + (", ".join(doc["flushed"]) or "nothing (no API response cache is on)"))
+    return 0
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -82,17 +154,14 @@ def _cmd_mail(args: argparse.Namespace) -> int:
     if not entries:
         print(f"no messages in {args.data_dir / 'outbox'}")
         return 0
-    rows = [("#", "date", "to", "subject")] + [(str(i), e.date, e.to, e.subject) for i, e in enumerate(entries, 1)]
-    widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    _table([("#", "date", "to", "subject")] + [(str(i), e.date, e.to, e.subject) for i, e in enumerate(entries, 1)])
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"up": _cmd_up, "demo": _cmd_demo, "mail": _cmd_mail}
+    commands = {"up": _cmd_up, "demo": _cmd_demo, "mail": _cmd_mail, "stats": _cmd_stats, "flush-cache": _cmd_flush}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

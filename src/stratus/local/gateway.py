@@ -1,7 +1,9 @@
 """The local REST gateway: API Gateway's request path for one declared ``RestApi``.
 
-For each request, in order: route (404, or 405 with ``Allow``), authorize
-(401 with ``WWW-Authenticate`` unless the route is public), read the body within
+For each request, in order: route (404, or 405 with ``Allow``), throttle (429
+with ``Retry-After``), authorize (401 with ``WWW-Authenticate`` unless the route
+is public), answer from the stage cache when the route is cached (on the event
+loop, no handler call), read the body within
 the API's limit (413), parse and validate it and the query string against the
 route's declaration (400/415 naming each bad field), call the handler (sync
 handlers on the runtime's thread pool), and serialize what it returns. Errors a
@@ -18,6 +20,7 @@ import asyncio
 import inspect
 import logging
 import re
+import time
 import uuid
 from concurrent.futures import Executor
 from typing import Any
@@ -26,10 +29,12 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from ..app import RestApi, Route
+from ..clock import Clock
 from ..context import Context
 from ..errors import (
     BadRequest,
     ConditionFailed,
+    Forbidden,
     HttpError,
     InvalidItem,
     InvalidToken,
@@ -42,17 +47,27 @@ from ..errors import (
 from ..events import Principal, Request, Response
 from ..schema import coerce_query, validate
 from .http import Receive, Scope, Send, header, read_body, send_response
+from .metrics import ApiMetrics
 from .openapi import openapi_document
+from .stagecache import StageCache
+from .throttle import TokenBucket
 from .tokens import TokenRejected, TokenVerifier
 
 log = logging.getLogger("stratus.gateway")
 
 
+CACHE_HEADER = "x-stratus-cache"
+
+
 class _Compiled:
-    def __init__(self, route: Route, ctx: Context) -> None:
+    def __init__(self, route: Route, ctx: Context, api: RestApi, clock: Clock) -> None:
         self.route = route
         self.ctx = ctx
         self.is_async = inspect.iscoroutinefunction(route.handler)
+        self.bucket = TokenBucket(route.throttle, clock) if route.throttle else None
+        cached = route.cache if route.cache is not None else route.method == "GET"
+        ttl = route.cache_ttl if route.cache_ttl is not None else api.cache.ttl if api.cache else 0
+        self.cache_ttl = ttl if api.cache is not None and cached else 0
         parts = []
         for seg in route.path.split("/")[1:]:
             m = re.fullmatch(r"\{(\w+)(\+?)\}", seg)
@@ -65,13 +80,17 @@ class Gateway:
     """Serves one REST API below its base path."""
 
     def __init__(self, app: str, api: RestApi, contexts: dict[Route, Context], verifier: TokenVerifier | None,
-                 client_ids: frozenset[str], executor: Executor, base_url: str) -> None:
+                 client_ids: frozenset[str], executor: Executor, base_url: str, clock: Clock,
+                 cache_enabled: bool = True) -> None:
         self.app, self.api, self.executor = app, api, executor
         self.verifier, self.client_ids = verifier, client_ids
+        self.bucket = TokenBucket(api.throttle, clock)
+        self.cache = StageCache(api.cache, clock) if api.cache is not None and cache_enabled else None
+        self.metrics = ApiMetrics()
         self.static: dict[tuple[str, str], _Compiled] = {}
         self.dynamic: dict[str, list[_Compiled]] = {}
         for route in api.routes:
-            c = _Compiled(route, contexts[route])
+            c = _Compiled(route, contexts[route], api, clock)
             if route.params:
                 self.dynamic.setdefault(route.method, []).append(c)
             else:
@@ -110,14 +129,24 @@ class Gateway:
         return Principal(claims["sub"], claims.get("username", claims["sub"]), claims["client_id"], claims)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        t0 = time.perf_counter()
         request_id = str(uuid.uuid4())
         try:
             status, body, headers = await self._handle(scope, receive, path, request_id)
         except HttpError as exc:
-            status, body, headers = exc.status, orjson.dumps(exc.body()), exc.headers
+            status, body, headers = exc.status, orjson.dumps(exc.body()), dict(exc.headers)
         headers["x-amzn-requestid"] = request_id
         ctype = headers.pop("content-type", "application/json")
         await send_response(send, status, body, headers, ctype)
+        self.metrics.record(status, (time.perf_counter() - t0) * 1000)
+
+    def stats(self) -> dict[str, object]:
+        throttled = self.bucket.throttled + sum(c.bucket.throttled for c in self._all() if c.bucket)
+        return {**self.metrics.snapshot(), "throttled": throttled,
+                "response_cache": self.cache.stats() if self.cache else None}
+
+    def _all(self) -> list[_Compiled]:
+        return list(self.static.values()) + [c for cs in self.dynamic.values() for c in cs]
 
     async def _handle(self, scope: Scope, receive: Receive, path: str,
                       request_id: str) -> tuple[int, bytes, dict[str, str]]:
@@ -126,9 +155,30 @@ class Gateway:
             return 200, self.openapi, {}
         compiled, params = self._match(method, path)
         route = compiled.route
+        wait = (compiled.bucket or self.bucket).take()
+        if wait is not None:
+            raise HttpError("Too Many Requests", status=429, headers={"retry-after": str(wait)})
         user = None if route.public else self._authorize(scope)
         body = await read_body(scope, receive, self.api.max_body)
         query = self._query(route, scope)
+        key, note = None, "miss"
+        if compiled.cache_ttl and self.cache is not None:
+            key = StageCache.key(method, path, query, user.sub if user else None)
+            refresh = "max-age=0" in (header(scope, b"cache-control") or "")
+            if refresh and self.cache.settings.require_authorization_for_refresh:
+                strategy = self.cache.settings.unauthorized_refresh
+                if strategy == "FAIL_WITH_403":
+                    raise Forbidden("not authorized to invalidate the cache (Cache-Control: max-age=0)")
+                refresh, note = False, "miss; refresh-unauthorized" if strategy.startswith("SUCCEED_WITH_") else note
+            if refresh:
+                self.cache.refreshes += 1
+                note = "refresh"
+            else:
+                hit = self.cache.get(key)
+                if hit is not None:
+                    h = dict(hit[2])
+                    h[CACHE_HEADER] = "hit" if note == "miss" else note.replace("miss", "hit")
+                    return hit[0], hit[1], h
         data = self._body(route, scope, body)
         req = Request(method, path, params, query, _Headers(scope), body, data, user, request_id)
         try:
@@ -146,7 +196,14 @@ class Gateway:
         except Exception:
             log.exception("handler %s failed (request %s)", route.operation_id, request_id)
             raise HttpError("Internal server error", status=500) from None
-        return _serialize(result, route.status)
+        status, out, headers = _serialize(result, route.status)
+        if self.cache is not None and 200 <= status < 300:
+            if key is not None:
+                self.cache.put(key, (status, out, dict(headers)), compiled.cache_ttl)
+                headers[CACHE_HEADER] = note
+            for target in route.invalidates:  # a successful write drops the caller's cached reads
+                self.cache.drop_path(_fill(target, params), user.sub if user else None)
+        return status, out, headers
 
     def _query(self, route: Route, scope: Scope) -> dict[str, Any]:
         raw = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
@@ -184,6 +241,10 @@ class _Headers(dict[str, str]):
 
     def __init__(self, scope: Scope) -> None:
         super().__init__((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+
+
+def _fill(template: str, params: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\+?\}", lambda m: params[m.group(1)], template)
 
 
 def _serialize(result: Any, default_status: int) -> tuple[int, bytes, dict[str, str]]:

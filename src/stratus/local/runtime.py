@@ -34,8 +34,10 @@ from ..clock import Clock, ManualClock
 from ..context import Context
 from ..errors import BadRequest, HttpError, NotFound, UnsupportedFeature
 from ..ports.mailer import Mailer
+from ..ports.table import TablePort
 from .cognito_wire import PREFIX as IDP_PREFIX
 from .cognito_wire import CognitoIdpWire
+from .dax import CachedTable
 from .gateway import Gateway
 from .http import Receive, Scope, Send, header, read_body, send_json, send_response
 from .tables import SqliteDatabase, SqliteTable
@@ -48,7 +50,7 @@ API_PREFIX = "/_api/"
 @dataclass
 class AppState:
     app: App
-    tables: dict[Table, SqliteTable] = field(default_factory=dict)
+    tables: dict[Table, TablePort] = field(default_factory=dict)
     pools: dict[UserPool, UserPoolService] = field(default_factory=dict)
     gateways: dict[RestApi, Gateway] = field(default_factory=dict)
     db: SqliteDatabase | None = None  # the app's tables database, opened with its first table
@@ -56,8 +58,9 @@ class AppState:
 
 class LocalRuntime:
     def __init__(self, apps: list[App], data_dir: Path, *, endpoint: str, clock: Clock, mailer: Mailer,
-                 region: str = "us-east-1", workers: int = 8) -> None:
+                 region: str = "us-east-1", workers: int = 8, table_cache: bool = True, api_cache: bool = True) -> None:
         self.data_dir, self.endpoint, self.clock, self.mailer, self.region = data_dir, endpoint, clock, mailer, region
+        self.table_cache, self.api_cache = table_cache, api_cache
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
         names = [a.name for a in apps]
         if len(set(names)) != len(names):
@@ -88,7 +91,10 @@ class LocalRuntime:
     def _table(self, state: AppState, table: Table) -> None:
         if state.db is None:
             state.db = SqliteDatabase(self.data_dir / "apps" / state.app.name / "tables.db")
-        state.tables[table] = SqliteTable(table, state.db, self.clock)
+        port: TablePort = SqliteTable(table, state.db, self.clock)
+        if table.cache is not None and self.table_cache:
+            port = CachedTable(table, port, table.cache, self.clock)
+        state.tables[table] = port
 
     def _rest_api(self, state: AppState, api: RestApi) -> None:
         contexts = {}
@@ -105,7 +111,8 @@ class LocalRuntime:
         if api.authorizer is not None and pool is None:
             raise UnsupportedFeature(f"rest api {api.name!r}: its authorizer pool is not declared in the app")
         state.gateways[api] = Gateway(state.app.name, api, contexts, pool.verifier if pool else None,
-                                      pool.client_ids if pool else frozenset(), self.executor, self.api_url(state.app, api))
+                                      pool.client_ids if pool else frozenset(), self.executor, self.api_url(state.app, api),
+                                      self.clock, cache_enabled=self.api_cache)
 
     # -- addresses
 
@@ -129,6 +136,30 @@ class LocalRuntime:
                                        for p in pools}
             apps[name] = entry
         return {"region": self.region, "ca_file": str(ca_file), "aws_endpoint": self.endpoint, "apps": apps}
+
+    # -- operations
+
+    def stats(self) -> dict[str, Any]:
+        """Per app: each REST API's requests, latency, throttling and response cache; each table cache."""
+        out: dict[str, Any] = {}
+        for name, state in self.apps.items():
+            out[name] = {
+                "apis": {api.name: gw.stats() for api, gw in state.gateways.items()},
+                "table_caches": {t.name: port.stats() for t, port in state.tables.items()
+                                 if isinstance(port, CachedTable)},
+            }
+        return {"apps": out}
+
+    def flush(self, app: str | None = None) -> list[str]:
+        """Empty the stage caches (of one app, or all); the names of the APIs flushed."""
+        done = []
+        for name, state in self.apps.items():
+            if app in (None, "", name):
+                for api, gw in state.gateways.items():
+                    if gw.cache is not None:
+                        gw.cache.flush()
+                        done.append(f"{name}/{api.name}")
+        return done
 
     # -- the ASGI app
 
@@ -175,6 +206,10 @@ class LocalRuntime:
                 return await send_json(send, 200, pool.jwks())
             if parts[2] == "openid-configuration":
                 return await send_json(send, 200, pool.openid_configuration())
+        if path == "/_stratus/stats" and scope["method"] == "GET":
+            return await send_json(send, 200, self.stats())
+        if path == "/_stratus/cache/flush" and scope["method"] == "POST":
+            return await send_json(send, 200, {"flushed": self.flush(header(scope, b"x-stratus-app"))})
         if path == "/_stratus/health":
             return await send_json(send, 200, {"status": "ok", "apps": sorted(self.apps)})
         if path == "/_stratus/clock" and isinstance(self.clock, ManualClock):

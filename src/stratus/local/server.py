@@ -41,6 +41,8 @@ class UpOptions:
     manual_clock: bool = False
     region: str = "us-east-1"
     log_level: str = "warning"
+    table_cache: bool = True
+    api_cache: bool = True
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -93,7 +95,8 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     endpoint = f"https://{host}:{port}"
     clock: Clock = ManualClock() if opts.manual_clock else SystemClock()
     mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
-    runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region)
+    runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
+                           table_cache=opts.table_cache, api_cache=opts.api_cache)
     endpoints_file = data_dir / "endpoints.json"
     doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
     doc["pid"] = os.getpid()

@@ -140,7 +140,7 @@ class SqliteTable:
 
     # -- the port
 
-    def get(self, key: Item) -> Item | None:
+    def get(self, key: Item, *, consistent: bool = False) -> Item | None:
         pk, sk = self._keyvals(key)
         return self._read(self.db.conn(), pk, sk)
 
@@ -183,7 +183,8 @@ class SqliteTable:
         return old
 
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
-              limit: int = 100, next_token: str | None = None, forward: bool = True) -> Page:
+              limit: int = 100, next_token: str | None = None, forward: bool = True,
+              consistent: bool = False) -> Page:
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidItem(f"table {self.name!r}: limit must be 1-1000, got {limit!r}")
         pk = self._check_key({self._pk.name: partition}, self._pk.name, self._pk.type)

@@ -2,7 +2,8 @@
 
 Items are JSON-like dicts. The contract, which every implementation keeps:
 
-- ``get`` returns the item or ``None``.
+- ``get`` returns the item or ``None``. ``get`` and ``query`` take
+  ``consistent=True`` to read the table itself, past any cache.
 - ``put``/``update``/``delete`` accept conditions: ``if_absent`` (no item with
   this key), ``if_exists`` (an item with this key), and ``expect`` (each named
   attribute equals the given value; ``None`` means the attribute is absent).
@@ -60,7 +61,7 @@ class Page:
 
 
 class TablePort(Protocol):
-    def get(self, key: Item) -> Item | None: ...
+    def get(self, key: Item, *, consistent: bool = False) -> Item | None: ...
 
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
             expect: dict[str, Any] | None = None) -> None: ...
@@ -72,7 +73,8 @@ class TablePort(Protocol):
                expect: dict[str, Any] | None = None) -> Item | None: ...
 
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
-              limit: int = 100, next_token: str | None = None, forward: bool = True) -> Page: ...
+              limit: int = 100, next_token: str | None = None, forward: bool = True,
+              consistent: bool = False) -> Page: ...
 
 
 def encode_token(table: str, partition: Any, last_sort: Any) -> str:
