@@ -68,7 +68,7 @@ def create_todo(req: Request, ctx: Context) -> Response:
             "done": req.json.get("done", False), "due": req.json.get("due"), "tags": req.json.get("tags", []),
             "created_at": _iso(now), "updated_at": _iso(now), "version": 1}
     ctx.table(todos).put(item, if_absent=True)
-    return Response(201, _public(item), {"location": f"/todos/{item['id']}"})
+    return Response(201, _public(item), {"location": f"{req.base_url}/todos/{item['id']}"})
 
 
 @api.get("/todos", query=LIST_QUERY, uses=[todos])

@@ -49,6 +49,9 @@ class Resource:
 
 # -- user pools -----------------------------------------------------------------------------
 
+_SYMBOLS = frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
+
+
 @dataclass(frozen=True)
 class PasswordPolicy:
     min_length: int = 8
@@ -58,16 +61,17 @@ class PasswordPolicy:
     require_symbols: bool = False
 
     def problems(self, password: str) -> list[str]:
+        """What ``password`` lacks; Cognito counts only ASCII letters and digits in each class."""
         out = []
         if len(password) < self.min_length:
             out.append(f"Password not long enough (minimum {self.min_length})")
-        if self.require_uppercase and not any(c.isupper() for c in password):
+        if self.require_uppercase and not any("A" <= c <= "Z" for c in password):
             out.append("Password must have uppercase characters")
-        if self.require_lowercase and not any(c.islower() for c in password):
+        if self.require_lowercase and not any("a" <= c <= "z" for c in password):
             out.append("Password must have lowercase characters")
-        if self.require_digits and not any(c.isdigit() for c in password):
+        if self.require_digits and not any("0" <= c <= "9" for c in password):
             out.append("Password must have numeric characters")
-        if self.require_symbols and all(c.isalnum() for c in password):
+        if self.require_symbols and not any(c in _SYMBOLS for c in password):
             out.append("Password must have symbol characters")
         return out
 

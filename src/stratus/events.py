@@ -41,6 +41,7 @@ class Request:
     user: Principal | None = None
     request_id: str = ""
     stage: str = "local"
+    base_url: str = ""  # the API's own URL (scheme, host, stage path), for links such as Location
 
 
 @dataclass

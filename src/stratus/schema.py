@@ -24,7 +24,12 @@ KEYWORDS = frozenset({
 })
 FORMATS = frozenset({"date", "date-time", "email"})
 _TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# a plain ASCII addr-spec: nothing a mail header could read as a group, a comment or a second address
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+                   r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_INT = re.compile(r"^-?[0-9]{1,18}$")
+_NUM = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
 
 
 def check_schema(schema: dict[str, Any], where: str) -> dict[str, Any]:
@@ -70,14 +75,13 @@ def _type_ok(value: Any, t: str) -> bool:
 def _format_ok(value: str, fmt: str) -> bool:
     try:
         if fmt == "date":
-            _dt.date.fromisoformat(value)
-            return len(value) == 10
+            return bool(_DATE.match(value)) and bool(_dt.date.fromisoformat(value))
         if fmt == "date-time":
             _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             return True
     except ValueError:
         return False
-    return bool(_EMAIL.match(value))  # "email"
+    return bool(EMAIL.match(value))  # "email"
 
 
 def validate(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
@@ -138,15 +142,9 @@ def coerce_query(schema: dict[str, Any], name: str, raw: str) -> tuple[Any, str 
     """Turn a query-string value into the type its schema declares; (value, problem)."""
     t = schema.get("type", "string")
     if t == "integer":
-        try:
-            return int(raw), None
-        except ValueError:
-            return raw, f"{name}: must be an integer"
+        return (int(raw), None) if _INT.match(raw) else (raw, f"{name}: must be an integer")
     if t == "number":
-        try:
-            return float(raw), None
-        except ValueError:
-            return raw, f"{name}: must be a number"
+        return (float(raw), None) if _NUM.match(raw) else (raw, f"{name}: must be a number")
     if t == "boolean":
         if raw in ("true", "false"):
             return raw == "true", None

@@ -24,7 +24,8 @@ def test_create_get_update_delete(clients: Clients, alice: User) -> None:
                     json={"title": "buy milk", "notes": "2 litres", "due": "2030-05-01", "tags": ["shop", "food"]})
     assert r.status_code == 201, r.text
     todo = r.json()
-    assert r.headers["location"] == f"/todos/{todo['id']}"
+    assert r.headers["location"] == f"{clients.app['api']}/todos/{todo['id']}"
+    assert clients.http.get(r.headers["location"], headers={"authorization": f"Bearer {alice.access}"}).json() == todo
     assert todo | {"id": None, "created_at": None, "updated_at": None} == {
         "id": None, "title": "buy milk", "notes": "2 litres", "done": False, "due": "2030-05-01",
         "tags": ["shop", "food"], "created_at": None, "updated_at": None, "version": 1}

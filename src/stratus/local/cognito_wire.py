@@ -25,7 +25,7 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 class CognitoIdpWire:
     def __init__(self, pools: list[UserPoolService]) -> None:
         self.by_client = {cid: p for p in pools for cid in p.client_ids}
-        self.by_issuer = {p.issuer: p for p in pools}
+        self.by_issuer = {iss: p for p in pools for iss in p.issuers}
         self.ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "SignUp": lambda b: self._pool(b).sign_up(b.get("ClientId"), b.get("Username"), b.get("Password"),
                                                      b.get("UserAttributes")),

@@ -97,6 +97,7 @@ class Gateway:
                 self.static[(route.method, route.path)] = c
         for routes in self.dynamic.values():  # literal segments win over parameters, as on API Gateway
             routes.sort(key=lambda c: (c.route.path.count("{"), -len(c.route.path)))
+        self.base_url = base_url
         self.openapi = orjson.dumps(openapi_document(api, base_url))
 
     def _match(self, method: str, path: str) -> tuple[_Compiled, dict[str, str]]:
@@ -180,7 +181,8 @@ class Gateway:
                     h[CACHE_HEADER] = "hit" if note == "miss" else note.replace("miss", "hit")
                     return hit[0], hit[1], h
         data = self._body(route, scope, body)
-        req = Request(method, path, params, query, _Headers(scope), body, data, user, request_id)
+        req = Request(method, path, params, query, _Headers(scope), body, data, user, request_id,
+                      base_url=self.base_url)
         try:
             if compiled.is_async:
                 result = await route.handler(req, compiled.ctx)
@@ -221,9 +223,11 @@ class Gateway:
     def _body(self, route: Route, scope: Scope, body: bytes) -> Any:
         if route.body is None:
             return None
-        ctype = (header(scope, b"content-type") or "application/json").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise UnsupportedMediaType(f"request body must be application/json, not {ctype}")
+        raw_type = (header(scope, b"content-type") or "application/json").lower()
+        ctype, _, params = raw_type.partition(";")
+        charset = params.split("charset=", 1)[1].strip().strip('"') if "charset=" in params else "utf-8"
+        if ctype.strip() != "application/json" or charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(f"request body must be application/json in UTF-8, not {ascii(raw_type)[:80]}")
         if not body:
             raise BadRequest("request body is required (a JSON object)")
         try:

@@ -45,7 +45,7 @@ async def send_response(send: Send, status: int, body: bytes, headers: dict[str,
                         content_type: str = "application/json") -> None:
     hdrs = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     for k, v in (headers or {}).items():
-        hdrs.append((k.lower().encode("latin-1"), v.encode("latin-1")))
+        hdrs.append((k.lower().encode("latin-1"), v.encode("ascii", "replace")))
     await send({"type": "http.response.start", "status": status, "headers": hdrs})
     await send({"type": "http.response.body", "body": body})
 

@@ -26,13 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
 from ..app import App, Resource, RestApi, Table, UserPool
 from ..clock import Clock, ManualClock
 from ..context import Context
-from ..errors import BadRequest, HttpError, NotFound, UnsupportedFeature
+from ..errors import BadRequest, HttpError, NotFound, PayloadTooLarge, UnsupportedFeature
 from ..ports.mailer import Mailer
 from ..ports.table import TablePort
 from .cognito_wire import PREFIX as IDP_PREFIX
@@ -62,6 +63,8 @@ class LocalRuntime:
         self.data_dir, self.endpoint, self.clock, self.mailer, self.region = data_dir, endpoint, clock, mailer, region
         self.table_cache, self.api_cache = table_cache, api_cache
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
+        # password hashing is slow by design: it gets threads of its own so sign-ins never starve the APIs
+        self.auth_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
         names = [a.name for a in apps]
         if len(set(names)) != len(names):
             raise UnsupportedFeature(f"two apps share a name: {names}")
@@ -177,21 +180,25 @@ class LocalRuntime:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path.startswith(API_PREFIX):
-            app_name, _, rest = path[len(API_PREFIX):].partition("/")
-            api_name, _, sub = rest.partition("/")
+            raw = (scope.get("raw_path") or path.encode()).decode("latin-1").split("?", 1)[0]
+            app_raw, _, rest = raw[len(API_PREFIX):].partition("/")
+            api_raw, _, sub = rest.partition("/")
+            app_name, api_name = unquote(app_raw), unquote(api_raw)
             state = self.apps.get(app_name)
             gw = next((g for a, g in state.gateways.items() if a.name == api_name), None) if state else None
             if gw is None:
                 raise NotFound(f"no REST API at {API_PREFIX}{app_name}/{api_name}")
-            raw = scope.get("raw_path") or path.encode()
-            sub_raw = raw.decode("latin-1").split("?", 1)[0][len(API_PREFIX) + len(app_name) + len(api_name) + 1:]
-            await gw(scope, receive, send, sub_raw or "/")
+            await gw(scope, receive, send, "/" + sub)
             return
         target = header(scope, b"x-amz-target")
         if target is not None and scope["method"] == "POST":
-            body = await read_body(scope, receive, 1024 * 1024)
+            try:
+                body = await read_body(scope, receive, 1024 * 1024)
+            except PayloadTooLarge as exc:
+                return await send_json(send, 413, {"__type": "RequestEntityTooLargeException", "message": exc.message})
             if target.startswith(IDP_PREFIX):
-                status, headers, out = await self._in_thread(self.idp.handle, target, body)
+                loop = asyncio.get_running_loop()
+                status, headers, out = await loop.run_in_executor(self.auth_executor, self.idp.handle, target, body)
                 ctype = headers.pop("content-type")
                 await send_response(send, status, out, headers, ctype)
                 return
@@ -228,9 +235,6 @@ class LocalRuntime:
             self.clock.advance(seconds)
         await send_json(send, 200, {"now": self.clock.now()})
 
-    async def _in_thread(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             msg = await receive()
@@ -238,6 +242,7 @@ class LocalRuntime:
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 self.executor.shutdown(wait=True, cancel_futures=False)
+                self.auth_executor.shutdown(wait=True, cancel_futures=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -79,6 +79,8 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     """Run until interrupted."""
     data_dir = opts.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    endpoints_file = data_dir / "endpoints.json"
+    endpoints_file.unlink(missing_ok=True)  # a file left by a crashed run must not point clients at a dead port
     tls = ensure_tls(data_dir / "tls")
     family = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -91,13 +93,13 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     sock.listen(2048)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
-    host = f"[{opts.host}]" if ":" in opts.host else opts.host
-    endpoint = f"https://{host}:{port}"
+    # listening on every address: advertise loopback, which the certificate covers
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(opts.host, opts.host)
+    endpoint = f"https://{f'[{shown}]' if ':' in shown else shown}:{port}"
     clock: Clock = ManualClock() if opts.manual_clock else SystemClock()
     mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
     runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
                            table_cache=opts.table_cache, api_cache=opts.api_cache)
-    endpoints_file = data_dir / "endpoints.json"
     doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
     doc["pid"] = os.getpid()
 

@@ -188,7 +188,7 @@ class SqliteTable:
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidItem(f"table {self.name!r}: limit must be 1-1000, got {limit!r}")
         pk = self._check_key({self._pk.name: partition}, self._pk.name, self._pk.type)
-        after = decode_token(next_token, self.name, pk) if next_token else None
+        after = decode_token(next_token, self.name, pk, self._sk.type if self._sk else str) if next_token else None
         items: list[Item] = []
         last_sk = None
         # read just past a page when nothing is filtered out; in bigger steps when a filter may skip rows

@@ -23,8 +23,8 @@ class TokenRejected(Exception):
 
 
 class TokenVerifier:
-    def __init__(self, issuer: str, jwks: dict[str, Any], clock: Clock, *, cache_size: int = 10_000) -> None:
-        self.issuer = issuer
+    def __init__(self, issuers: list[str], jwks: dict[str, Any], clock: Clock, *, cache_size: int = 10_000) -> None:
+        self.issuers = frozenset(issuers)
         self.clock = clock
         self._keys = {k["kid"]: jwt.PyJWK(k, algorithm="RS256").key for k in jwks["keys"]}
         # Verified tokens, keyed by the token itself: a signature check is the costly part of a request,
@@ -55,12 +55,12 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise TokenRejected("token is not a well-formed JWT") from exc
         if header.get("alg") != "RS256":
-            raise TokenRejected(f"token algorithm {header.get('alg')!r} is not accepted (RS256 only)")
+            raise TokenRejected(f"token algorithm {ascii(header.get('alg'))[:32]} is not accepted (RS256 only)")
         key = self._keys.get(header.get("kid", ""))
         if key is None:
             raise TokenRejected("token was not signed by this user pool's keys")
         try:
-            claims = jwt.decode(token, key, algorithms=["RS256"], issuer=self.issuer,
+            claims = jwt.decode(token, key, algorithms=["RS256"], issuer=list(self.issuers),
                                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
                                          "verify_aud": False, "require": ["exp", "iat", "iss", "sub", "token_use"]})
         except jwt.InvalidIssuerError as exc:

@@ -39,6 +39,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from ..app import UserPool
 from ..clock import Clock
 from ..ports.mailer import Mail, Mailer
+from ..schema import EMAIL
 from .keys import SigningKey
 from .tables import SqliteDatabase
 from .tokens import TokenRejected, TokenVerifier
@@ -49,7 +50,6 @@ STANDARD_ATTRIBUTES = frozenset({
     "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
     "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "address",
 })
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # OWASP's minimum for argon2id: 19 MiB of memory, 2 passes.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -57,6 +57,7 @@ _DUMMY_HASH = _hasher.hash("stratus-timing-equaliser")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pools (app TEXT, name TEXT, pool_id TEXT UNIQUE, PRIMARY KEY (app, name));
+CREATE TABLE IF NOT EXISTS issuers (pool_id TEXT NOT NULL, issuer TEXT NOT NULL, PRIMARY KEY (pool_id, issuer));
 CREATE TABLE IF NOT EXISTS clients (pool_id TEXT, name TEXT, client_id TEXT UNIQUE, PRIMARY KEY (pool_id, name));
 CREATE TABLE IF NOT EXISTS users (
     pool_id TEXT NOT NULL, sub TEXT NOT NULL, email TEXT NOT NULL, password TEXT NOT NULL,
@@ -125,6 +126,17 @@ class UserPoolStore:
                 clients[name] = cid
         return pool_id, clients
 
+    def issuers(self, pool_id: str, current: str) -> list[str]:
+        """Every issuer the pool has had (the endpoint may move between runs), current one first.
+
+        Tokens carry the issuer of the run that minted them; a restart on another port must not
+        invalidate them, as the key that signed them is the same.
+        """
+        with self.db.write() as c:
+            c.execute("INSERT OR IGNORE INTO issuers VALUES (?,?)", (pool_id, current))
+            rows = c.execute("SELECT issuer FROM issuers WHERE pool_id=?", (pool_id,)).fetchall()
+        return [current] + sorted(r[0] for r in rows if r[0] != current)
+
 
 class UserPoolService:
     """One declared user pool, running."""
@@ -140,7 +152,8 @@ class UserPoolService:
         self.client_ids = frozenset(self.clients.values())
         self.key = SigningKey(key_dir / f"{self.pool_id}.pem")
         self.issuer = f"{endpoint}/{self.pool_id}"
-        self.verifier = TokenVerifier(self.issuer, self.jwks(), clock)
+        self.issuers = store.issuers(self.pool_id, self.issuer)
+        self.verifier = TokenVerifier(self.issuers, self.jwks(), clock)
 
     # -- discovery
 
@@ -176,8 +189,12 @@ class UserPoolService:
             c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
                       (self.pool_id, user.sub, _digest(self.pool_id, user.sub, code),
                        self.clock.now() + self.decl.code_ttl))
-        self.mailer.send(Mail(to=user.email, subject="Your verification code",
-                              text=f"Your verification code is {code}.", sender=CODE_SENDER))
+        try:
+            self.mailer.send(Mail(to=user.email, subject="Your verification code",
+                                  text=f"Your verification code is {code}.", sender=CODE_SENDER))
+        except Exception as exc:  # any mailer failure (SMTP refused, disk full) is the same to the client
+            raise CognitoError("CodeDeliveryFailureException",
+                               f"Unable to deliver the verification code: {type(exc).__name__}") from exc
         return {"Destination": _mask(user.email), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
 
     # -- operations
@@ -186,10 +203,11 @@ class UserPoolService:
         self._client(client_id)
         if not isinstance(username, str) or not username or len(username) > 128:
             raise CognitoError("InvalidParameterException", "Username must be a string of 1-128 characters.")
-        if not isinstance(password, str) or not password:
-            raise CognitoError("InvalidParameterException", "Password must be a non-empty string.")
+        if not isinstance(password, str) or not 1 <= len(password) <= 256 or password != password.strip():
+            raise CognitoError("InvalidParameterException",
+                               "Password must be 1-256 characters without leading or trailing whitespace.")
         attrs = _attributes(attributes)
-        if not _EMAIL.match(username):
+        if not EMAIL.match(username):
             raise CognitoError("InvalidParameterException", "Username should be an email.")
         if "email" in attrs and attrs["email"].lower() != username.lower():
             raise CognitoError("InvalidParameterException", "The email attribute must match the username.")
@@ -205,14 +223,20 @@ class UserPoolService:
                            orjson.dumps(attrs).decode(), self.clock.now()))
         except sqlite3.IntegrityError:
             raise CognitoError("UsernameExistsException", "An account with the given email already exists.") from None
-        delivery = self._send_code(user)
+        try:
+            delivery = self._send_code(user)
+        except CognitoError:  # no code reached the user: leave no account behind that could never be confirmed
+            with self.db.write() as c:
+                c.execute("DELETE FROM codes WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                c.execute("DELETE FROM users WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+            raise
         return {"UserConfirmed": False, "UserSub": user.sub, "CodeDeliveryDetails": delivery}
 
     def confirm_sign_up(self, client_id: Any, username: Any, code: Any) -> dict[str, Any]:
         self._client(client_id)
         if not isinstance(code, str) or not re.fullmatch(r"\S{1,2048}", code):
             raise CognitoError("InvalidParameterException", "ConfirmationCode must be a non-empty string.")
-        user = self._find(username) if isinstance(username, str) else None
+        user = self._find(_username(username))
         if user is None:
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
         if user.status == "CONFIRMED":
@@ -241,7 +265,7 @@ class UserPoolService:
 
     def resend_confirmation_code(self, client_id: Any, username: Any) -> dict[str, Any]:
         self._client(client_id)
-        user = self._find(username) if isinstance(username, str) else None
+        user = self._find(_username(username))
         if user is None:  # user-existence errors are prevented: answer as if mailed
             return {"CodeDeliveryDetails": {"Destination": _mask(str(username)), "DeliveryMedium": "EMAIL",
                                             "AttributeName": "email"}}
@@ -347,6 +371,12 @@ class UserPoolService:
         with self.db.write() as c:
             c.execute("UPDATE sessions SET revoked=1 WHERE pool_id=? AND sub=?", (self.pool_id, claims["sub"]))
         return {}
+
+
+def _username(raw: Any) -> str:
+    if not isinstance(raw, str) or not 1 <= len(raw) <= 128:
+        raise CognitoError("InvalidParameterException", "Username must be a string of 1-128 characters.")
+    return raw
 
 
 def _attributes(raw: Any) -> dict[str, str]:

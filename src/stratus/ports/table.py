@@ -83,7 +83,7 @@ def encode_token(table: str, partition: Any, last_sort: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str, table: str, partition: Any) -> Any:
+def decode_token(token: str, table: str, partition: Any, sort_type: type = str) -> Any:
     """The sort key a token continues after; ``InvalidToken`` unless it was made for this query."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -92,4 +92,6 @@ def decode_token(token: str, table: str, partition: Any) -> Any:
         raise InvalidToken("next token is malformed") from exc
     if t != table or p != partition:
         raise InvalidToken("next token belongs to another query")
+    if type(last) is not sort_type or (isinstance(last, int) and not -(2**63) <= last < 2**63):
+        raise InvalidToken("next token is malformed")
     return last
