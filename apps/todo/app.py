@@ -4,6 +4,16 @@ A user signs up to the ``users`` pool and calls the REST API with their access
 token. Every todo is stored under its owner's ``sub`` as partition key, so a
 user can only ever read, list, change or delete their own todos: another
 user's todo id simply is not found.
+
+Reads dominate, so both caches are on, and no handler knows it:
+- the table has a DAX-style cache. Its item cache is write-through, so reading a
+  todo after changing it is always current. Its query cache is not invalidated by
+  writes (DAX's rule), so the list query carries the user's *list version* in its
+  sort-key condition: every write bumps the version (an item, so write-through),
+  which moves the list to a new query-cache key; old keys age out by TTL.
+- the API has a stage cache keyed by caller, path and declared query parameters;
+  each write route declares the cached paths it makes stale (``invalidates``), and
+  the gateway drops just that caller's entries for them.
 """
 
 from __future__ import annotations
@@ -13,12 +23,25 @@ import re
 import secrets
 from typing import Any
 
-from stratus import App, BadRequest, ConditionFailed, Conflict, Context, NotFound, Request, Response
+from stratus import (
+    ApiCache,
+    App,
+    BadRequest,
+    ConditionFailed,
+    Conflict,
+    Context,
+    KeyCondition,
+    NotFound,
+    Request,
+    Response,
+    TableCache,
+)
 
 app = App("todo")
 users = app.user_pool("users")
-todos = app.table("todos", partition_key="owner", sort_key="id")
-api = app.rest_api("api", authorizer=users, title="MyTodoList")
+todos = app.table("todos", partition_key="owner", sort_key="id", cache=TableCache())
+lists = app.table("list-versions", partition_key="owner", cache=TableCache())
+api = app.rest_api("api", authorizer=users, title="MyTodoList", cache=ApiCache(ttl=300))
 
 FIELDS: dict[str, Any] = {
     "title": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -51,6 +74,22 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k != "owner"}
 
 
+def _bump_list(req: Request, ctx: Context) -> None:
+    """A new list version for the caller: their next list query is a new query-cache key.
+
+    A compare-and-set counter, so two writes never share a version (the clock may not move).
+    """
+    assert req.user is not None
+    table, key = ctx.table(lists), {"owner": req.user.sub}
+    while True:
+        current = (table.get(key, consistent=True) or {}).get("v")
+        try:
+            table.put({**key, "v": (current or 0) + 1}, expect={"v": current})
+            return
+        except ConditionFailed:
+            continue
+
+
 def _key(req: Request) -> dict[str, str]:
     assert req.user is not None
     todo_id = req.path_params["id"]
@@ -59,7 +98,7 @@ def _key(req: Request) -> dict[str, str]:
     return {"owner": req.user.sub, "id": todo_id}
 
 
-@api.post("/todos", body=NEW_TODO, uses=[todos], status=201)
+@api.post("/todos", body=NEW_TODO, uses=[todos, lists], status=201, invalidates=["/todos"])
 def create_todo(req: Request, ctx: Context) -> Response:
     """Create a todo."""
     assert req.user is not None
@@ -68,16 +107,19 @@ def create_todo(req: Request, ctx: Context) -> Response:
             "done": req.json.get("done", False), "due": req.json.get("due"), "tags": req.json.get("tags", []),
             "created_at": _iso(now), "updated_at": _iso(now), "version": 1}
     ctx.table(todos).put(item, if_absent=True)
+    _bump_list(req, ctx)
     return Response(201, _public(item), {"location": f"{req.base_url}/todos/{item['id']}"})
 
 
-@api.get("/todos", query=LIST_QUERY, uses=[todos])
+@api.get("/todos", query=LIST_QUERY, uses=[todos, lists])
 def list_todos(req: Request, ctx: Context) -> dict[str, Any]:
     """List the caller's todos, oldest first, a page at a time."""
     assert req.user is not None
     where = {"done": req.query["done"]} if "done" in req.query else None
-    page = ctx.table(todos).query(req.user.sub, where=where, limit=req.query.get("limit", 20),
-                                  next_token=req.query.get("next_token"))
+    version = (ctx.table(lists).get({"owner": req.user.sub}) or {"v": 0})["v"]
+    # every id is lowercase hex, so this condition selects them all; it differs per list version
+    page = ctx.table(todos).query(req.user.sub, sort=KeyCondition.lt(f"~{version}"), where=where,
+                                  limit=req.query.get("limit", 20), next_token=req.query.get("next_token"))
     return {"items": [_public(i) for i in page.items], "next_token": page.next_token}
 
 
@@ -90,7 +132,7 @@ def get_todo(req: Request, ctx: Context) -> dict[str, Any]:
     return _public(item)
 
 
-@api.patch("/todos/{id}", body=TODO_CHANGES, uses=[todos])
+@api.patch("/todos/{id}", body=TODO_CHANGES, uses=[todos, lists], invalidates=["/todos", "/todos/{id}"])
 def update_todo(req: Request, ctx: Context) -> dict[str, Any]:
     """Change any of title, notes, done, due and tags."""
     key, table = _key(req), ctx.table(todos)
@@ -104,13 +146,15 @@ def update_todo(req: Request, ctx: Context) -> dict[str, Any]:
         new = table.update(key, changes, expect={"version": current["version"]})
     except ConditionFailed:
         raise Conflict(f"todo {key['id']} was changed or deleted meanwhile; read it again") from None
+    _bump_list(req, ctx)
     return _public(new)
 
 
-@api.delete("/todos/{id}", uses=[todos], status=204)
+@api.delete("/todos/{id}", uses=[todos, lists], status=204, invalidates=["/todos", "/todos/{id}"])
 def delete_todo(req: Request, ctx: Context) -> None:
     """Delete one todo."""
     try:
         ctx.table(todos).delete(_key(req), if_exists=True)
     except ConditionFailed:
         raise NotFound(f"todo {req.path_params['id']} not found") from None
+    _bump_list(req, ctx)
