@@ -76,6 +76,8 @@ def run_wrk(url: str, headers: dict[str, str], *, connections: int = 32, seconds
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed:\n{out}")
+    if "Non-2xx or 3xx responses" in out or "Socket errors" in out:  # a figure for failures is no figure
+        raise RuntimeError(f"wrk saw failed requests; the run does not count:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     pct = {p: _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M)}
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]

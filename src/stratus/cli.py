@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     up.add_argument("--no-table-cache", action="store_true", help="run declared table caches as plain tables")
     up.add_argument("--no-api-cache", action="store_true", help="run declared API stage caches as off")
+    up.add_argument("--no-throttle", action="store_true", help="do not throttle the REST APIs (for load tests)")
 
     stats = sub.add_parser("stats", help="show per-app request, latency, throttling and cache figures",
                            description="Read the running system's figures (requests, latency percentiles, "
@@ -76,7 +77,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         raise StratusError(f"--port must be 0-65535, got {args.port}")
     serve(apps, UpOptions(data_dir=args.data_dir, host=args.host, port=args.port, smtp=args.smtp,
                           manual_clock=args.manual_clock, region=args.region, log_level=args.log_level,
-                          table_cache=not args.no_table_cache, api_cache=not args.no_api_cache))
+                          table_cache=not args.no_table_cache, api_cache=not args.no_api_cache,
+                          throttle=not args.no_throttle))
     return 0
 
 

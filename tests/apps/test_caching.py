@@ -156,3 +156,17 @@ def test_todo_stays_correct_with_both_caches(sys_: Clients) -> None:
     assert todo.api("GET", "/todos", other.access).json() == other_list.json()  # untouched by u's writes
     caches = todo.http.get(todo.ep["aws_endpoint"] + "/_stratus/stats").json()["apps"]["todo"]["table_caches"]
     assert caches["list-versions"]["item_cache"]["hits"] > 0
+
+
+def test_switches_turn_caches_and_throttling_off(tmp_path: Path) -> None:
+    s = start(tmp_path, CACHED, extra=["--no-api-cache", "--no-throttle", "--manual-clock"])
+    try:
+        c = Clients(s, app="cached")
+        u = c.user()
+        first, second = get(c, "api", "/count", u), get(c, "api", "/count", u)
+        assert first.json() != second.json() and "x-stratus-cache" not in second.headers
+        assert [get(c, "api", "/limited", None).status_code for _ in range(10)] == [200] * 10
+        assert c.http.get(c.ep["aws_endpoint"] + "/_stratus/stats").json()["apps"]["cached"]["apis"]["api"][
+            "response_cache"] is None
+    finally:
+        s.stop()

@@ -48,6 +48,16 @@ def test_put_get_delete(table: Any) -> None:
     assert table.delete({"p": "a", "s": "1"}) is None
 
 
+def test_batch_get_keeps_key_order(table: Any) -> None:
+    for s in ("1", "2", "3"):
+        table.put({"p": "b", "s": s, "v": int(s)})
+    got = table.batch_get([{"p": "b", "s": "3"}, {"p": "b", "s": "404"}, {"p": "b", "s": "1"}])
+    assert [g and g["v"] for g in got] == [3, None, 1]
+    assert table.batch_get([]) == []
+    with pytest.raises(InvalidItem, match="at most 100"):
+        table.batch_get([{"p": "b", "s": str(i)} for i in range(101)])
+
+
 def test_conditions(table: Any) -> None:
     table.put({"p": "a", "s": "1", "version": 1}, if_absent=True)
     with pytest.raises(ConditionFailed):

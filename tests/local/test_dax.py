@@ -39,6 +39,20 @@ def test_item_cache_hits_and_ttl(tmp_path: Path, clock: ManualClock) -> None:
     assert cached.items.stats()["expirations"] == 1
 
 
+def test_batch_get_uses_the_item_cache(tmp_path: Path, clock: ManualClock) -> None:
+    cached, raw = _make(tmp_path, clock)
+    raw.put({"owner": "a", "id": "1", "v": 1})
+    raw.put({"owner": "a", "id": "2", "v": 2})
+    assert cached.get({"owner": "a", "id": "1"})["v"] == 1  # type: ignore[index]
+    raw.put({"owner": "a", "id": "1", "v": 10})  # behind the cache's back
+    keys = [{"owner": "a", "id": "2"}, {"owner": "a", "id": "1"}, {"owner": "a", "id": "3"}]
+    assert [i and i["v"] for i in cached.batch_get(keys)] == [2, 1, None]  # "1" from the cache
+    raw.put({"owner": "a", "id": "3", "v": 3})
+    assert [i and i["v"] for i in cached.batch_get(keys)] == [2, 1, None]  # all three cached now, the empty one too
+    assert [i and i["v"] for i in cached.batch_get(keys, consistent=True)] == [2, 10, 3]
+    assert cached.items.stats()["hits"] == 4
+
+
 def test_empty_results_are_cached(tmp_path: Path, clock: ManualClock) -> None:
     cached, raw = _make(tmp_path, clock)
     assert cached.get({"owner": "a", "id": "missing"}) is None
@@ -136,3 +150,13 @@ def test_separate_ttls(tmp_path: Path, clock: ManualClock) -> None:
     clock.advance(11)
     assert cached.get({"owner": "a", "id": "1"})["v"] == 2  # type: ignore[index]
     assert cached.query("a").items[0]["v"] == 1
+
+
+def test_malformed_keys_are_the_tables_error(tmp_path: Path, clock: ManualClock) -> None:
+    from stratus.errors import InvalidItem
+    cached, _ = _make(tmp_path, clock)
+    for bad in ({"owner": "a"}, {"owner": ["x"], "id": "1"}, {}):
+        with pytest.raises(InvalidItem):
+            cached.get(bad)
+        with pytest.raises(InvalidItem):
+            cached.batch_get([bad])

@@ -19,6 +19,7 @@ change the cache, and the byte bound counts real sizes.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import orjson
@@ -34,22 +35,46 @@ class CachedTable:
 
     def __init__(self, decl: Table, table: TablePort, settings: TableCache, clock: Clock) -> None:
         self.decl, self.table = decl, table
+        names = [decl.partition_key.name] + ([decl.sort_key.name] if decl.sort_key else [])
+        self._key = operator.itemgetter(*names)  # the primary key of a key or item, hashable
         self.items = LruTtlCache(settings.item_ttl, settings.max_entries, settings.max_bytes, clock)
         self.queries = LruTtlCache(settings.query_ttl, settings.max_entries, settings.max_bytes, clock)
-
-    def _key(self, key: Item) -> tuple[Any, ...]:
-        return tuple(self.decl.key_of(key).values())
 
     def get(self, key: Item, *, consistent: bool = False) -> Item | None:
         if consistent:
             return self.table.get(key, consistent=True)
-        k = self._key(key)
+        try:
+            k = self._key(key)
+            hash(k)
+        except (KeyError, TypeError):  # a malformed key: the table's own checks say what is wrong
+            return self.table.get(key)
         raw = self.items.get(k)
         if raw is not None:
             return orjson.loads(raw)
         item = self.table.get(key)
         self.items.put(k, orjson.dumps(item))
         return item
+
+    def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
+        """Each key from the item cache when there; the misses in one batch read, then cached."""
+        try:
+            hash(tuple(self._key(k) for k in keys))
+        except (KeyError, TypeError):  # a malformed key: the table's own checks say what is wrong
+            consistent = True
+        if consistent:
+            return self.table.batch_get(keys, consistent=True)
+        out: list[Item | None] = []
+        missing: list[int] = []
+        for i, key in enumerate(keys):
+            raw = self.items.get(self._key(key))
+            out.append(None if raw is None else orjson.loads(raw))
+            if raw is None:
+                missing.append(i)
+        if missing:
+            for i, item in zip(missing, self.table.batch_get([keys[i] for i in missing]), strict=True):
+                out[i] = item
+                self.items.put(self._key(keys[i]), orjson.dumps(item))
+        return out
 
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
               limit: int = 100, next_token: str | None = None, forward: bool = True,

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -81,12 +83,14 @@ class Gateway:
 
     def __init__(self, app: str, api: RestApi, contexts: dict[Route, Context], verifier: TokenVerifier | None,
                  client_ids: frozenset[str], executor: Executor, base_url: str, clock: Clock,
-                 cache_enabled: bool = True) -> None:
+                 cache_enabled: bool = True, throttle_enabled: bool = True) -> None:
         self.app, self.api, self.executor = app, api, executor
         self.verifier, self.client_ids = verifier, client_ids
         self.bucket = TokenBucket(api.throttle, clock)
+        self.throttle_enabled = throttle_enabled
         self.cache = StageCache(api.cache, clock) if api.cache is not None and cache_enabled else None
         self.metrics = ApiMetrics()
+        self._request_ids = _request_ids()
         self.static: dict[tuple[str, str], _Compiled] = {}
         self.dynamic: dict[str, list[_Compiled]] = {}
         for route in api.routes:
@@ -131,7 +135,7 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         t0 = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = next(self._request_ids)
         try:
             status, body, headers = await self._handle(scope, receive, path, request_id)
         except HttpError as exc:
@@ -156,7 +160,7 @@ class Gateway:
             return 200, self.openapi, {}
         compiled, params = self._match(method, path)
         route = compiled.route
-        wait = (compiled.bucket or self.bucket).take()
+        wait = (compiled.bucket or self.bucket).take() if self.throttle_enabled else None
         if wait is not None:
             raise HttpError("Too Many Requests", status=429, headers={"retry-after": str(wait)})
         user = None if route.public else self._authorize(scope)
@@ -245,6 +249,13 @@ class _Headers(dict[str, str]):
 
     def __init__(self, scope: Scope) -> None:
         super().__init__((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+
+
+def _request_ids() -> Iterator[str]:
+    """UUID-shaped request ids: a random prefix per gateway and a counter (uuid4 per request costs a syscall)."""
+    prefix = uuid.uuid4().hex
+    for n in itertools.count(1):
+        yield f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{prefix[16:20]}-{n:012x}"
 
 
 def _fill(template: str, params: dict[str, str]) -> str:

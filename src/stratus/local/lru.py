@@ -3,7 +3,9 @@
 LRU order, a TTL per entry read from the injectable clock, and two bounds:
 entry count and bytes (each entry's size as given, plus a fixed overhead).
 Counters say how it did: hits, misses, evictions (pushed out by a bound) and
-expirations (found past their TTL). Thread-safe.
+expirations (found past their TTL). Thread-safe: writes take a lock; a hit
+does not (each OrderedDict call is atomic under the GIL), which keeps the hot
+path short; counters may then miss an increment under contention.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ class LruTtlCache:
 
     def get(self, key: Any) -> Any:
         """The cached value, or None on a miss."""
+        entry = self._data.get(key)
+        if entry is not None and entry[0] > self.clock.now():
+            try:
+                self._data.move_to_end(key)
+            except KeyError:  # removed by another thread since: this read still saw a live entry
+                pass
+            self.hits += 1
+            return entry[2]
         with self._lock:
             entry = self._data.get(key)
             if entry is not None:

@@ -59,9 +59,10 @@ class AppState:
 
 class LocalRuntime:
     def __init__(self, apps: list[App], data_dir: Path, *, endpoint: str, clock: Clock, mailer: Mailer,
-                 region: str = "us-east-1", workers: int = 8, table_cache: bool = True, api_cache: bool = True) -> None:
+                 region: str = "us-east-1", workers: int = 8, table_cache: bool = True, api_cache: bool = True,
+                 throttle: bool = True) -> None:
         self.data_dir, self.endpoint, self.clock, self.mailer, self.region = data_dir, endpoint, clock, mailer, region
-        self.table_cache, self.api_cache = table_cache, api_cache
+        self.table_cache, self.api_cache, self.throttle = table_cache, api_cache, throttle
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
         # password hashing is slow by design: it gets threads of its own so sign-ins never starve the APIs
         self.auth_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
@@ -115,7 +116,7 @@ class LocalRuntime:
             raise UnsupportedFeature(f"rest api {api.name!r}: its authorizer pool is not declared in the app")
         state.gateways[api] = Gateway(state.app.name, api, contexts, pool.verifier if pool else None,
                                       pool.client_ids if pool else frozenset(), self.executor, self.api_url(state.app, api),
-                                      self.clock, cache_enabled=self.api_cache)
+                                      self.clock, cache_enabled=self.api_cache, throttle_enabled=self.throttle)
 
     # -- addresses
 

@@ -43,6 +43,7 @@ class UpOptions:
     log_level: str = "warning"
     table_cache: bool = True
     api_cache: bool = True
+    throttle: bool = True
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -99,7 +100,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     clock: Clock = ManualClock() if opts.manual_clock else SystemClock()
     mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
     runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
-                           table_cache=opts.table_cache, api_cache=opts.api_cache)
+                           table_cache=opts.table_cache, api_cache=opts.api_cache, throttle=opts.throttle)
     doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
     doc["pid"] = os.getpid()
 

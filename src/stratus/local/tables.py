@@ -144,6 +144,17 @@ class SqliteTable:
         pk, sk = self._keyvals(key)
         return self._read(self.db.conn(), pk, sk)
 
+    def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
+        if len(keys) > 100:
+            raise InvalidItem(f"table {self.name!r}: batch_get takes at most 100 keys, got {len(keys)}")
+        wanted = [self._keyvals(k) for k in keys]
+        c = self.db.conn()
+        c.execute("BEGIN")  # one snapshot for the whole batch
+        try:
+            return [self._read(c, pk, sk) for pk, sk in wanted]
+        finally:
+            c.execute("COMMIT")
+
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
             expect: dict[str, Any] | None = None) -> None:
         pk, sk = self._keyvals(item)

@@ -2,8 +2,9 @@
 
 Items are JSON-like dicts. The contract, which every implementation keeps:
 
-- ``get`` returns the item or ``None``. ``get`` and ``query`` take
-  ``consistent=True`` to read the table itself, past any cache.
+- ``get`` returns the item or ``None``; ``batch_get`` does the same for up to
+  100 keys at once, answering in the keys' order. ``get``, ``batch_get`` and
+  ``query`` take ``consistent=True`` to read the table itself, past any cache.
 - ``put``/``update``/``delete`` accept conditions: ``if_absent`` (no item with
   this key), ``if_exists`` (an item with this key), and ``expect`` (each named
   attribute equals the given value; ``None`` means the attribute is absent).
@@ -62,6 +63,8 @@ class Page:
 
 class TablePort(Protocol):
     def get(self, key: Item, *, consistent: bool = False) -> Item | None: ...
+
+    def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]: ...
 
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
             expect: dict[str, Any] | None = None) -> None: ...
