@@ -44,6 +44,7 @@ class HttpsJson:
         self.conn.request(method, self.prefix + path, body=data, headers=headers)
         resp = self.conn.getresponse()
         raw = resp.read()
+        self.last_headers = {k.lower(): v for k, v in resp.getheaders()}
         return resp.status, json.loads(raw) if raw else None
 
 
@@ -119,6 +120,12 @@ def _todo_tour(tour: Tour, system: RunningSystem) -> None:
     tour.step("alice: mark it done, set a due date (PATCH /todos/{id})",
               lambda: expect(api.call("PATCH", f"/todos/{ids[0]}", {"done": True, "due": "2030-01-31"}, alice())[1]
                              ["done"] is True, "not done"))
+    def cached() -> None:
+        first = api.call("GET", "/todos", token=alice())
+        expect(api.last_headers.get("x-stratus-cache") in ("hit", "miss"), "no cache header")
+        again = api.call("GET", "/todos", token=alice())
+        expect(api.last_headers.get("x-stratus-cache") == "hit" and again == first, "second read was not a hit")
+    tour.step("alice: read her list twice; the second answer comes from the API cache", cached)
     tour.step("alice: list only done todos (?done=true)",
               lambda: expect([t["id"] for t in api.call("GET", "/todos?done=true", token=alice())[1]["items"]]
                              == [ids[0]], "filter did not hold"))

@@ -64,3 +64,38 @@ def test_app_names() -> None:
     with pytest.raises(ConfigError):
         App("")
     assert App("todo").name == "todo"
+
+
+def test_cache_and_throttle_declarations() -> None:
+    from stratus import ApiCache, TableCache, Throttle
+    for bad in (lambda: ApiCache(ttl=3601), lambda: ApiCache(ttl=-1), lambda: ApiCache(unauthorized_refresh="x"),
+                lambda: TableCache(item_ttl=0), lambda: TableCache(max_bytes=10), lambda: Throttle(rate=0),
+                lambda: Throttle(burst=0)):
+        with pytest.raises(ConfigError):
+            bad()
+    assert (ApiCache().ttl, Throttle().rate, Throttle().burst) == (300, 10_000, 5_000)
+    assert (TableCache().item_ttl, TableCache().query_ttl) == (300, 300)
+    app = App("x")
+    plain = app.rest_api("plain", authorizer=app.user_pool("p"))
+    with pytest.raises(ConfigError, match="declare cache=ApiCache"):
+        plain.get("/a", cache=True)(_h)
+    cached = app.rest_api("cached", authorizer=app.user_pool("q"), cache=ApiCache(ttl=0))
+    with pytest.raises(ConfigError, match="0-3600"):
+        cached.get("/a", cache_ttl=4000)(_h)
+    with pytest.raises(ConfigError, match="parameters this route lacks"):
+        cached.post("/a", invalidates=["/b/{id}"])(_h)
+
+
+def test_ttl_zero_turns_the_cache_off() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stratus import ApiCache, Context
+    from stratus.clock import ManualClock
+    from stratus.local.gateway import Gateway
+    app = App("x")
+    api = app.rest_api("api", cache=ApiCache(ttl=0))
+    api.get("/a", public=True)(_h)
+    api.get("/b", public=True, cache_ttl=30)(_h)
+    gw = Gateway("x", api, {r: Context("x", "h", {}) for r in api.routes}, None, frozenset(),
+                 ThreadPoolExecutor(1), "https://h", ManualClock())
+    assert {c.route.path: c.cache_ttl for c in gw.static.values()} == {"/a": 0, "/b": 30}
