@@ -69,6 +69,28 @@ class Clients:
         sub = self.idp.get_user(AccessToken=res["AccessToken"])["Username"]
         return User(email, sub, res["AccessToken"], res["IdToken"], res["RefreshToken"])
 
+    def identity(self, user: User) -> dict[str, Any]:
+        """Temporary AWS credentials for ``user`` from the app's identity pool, as a mobile client gets them."""
+        ci = boto3.client("cognito-identity", endpoint_url=self.ep["aws_endpoint"], region_name=self.ep["region"],
+                          verify=self.ep["ca_file"])
+        provider = self.app["user_pools"]["users"]["issuer"].split("://", 1)[1]
+        logins = {provider: user.id}
+        identity_id = ci.get_id(IdentityPoolId=self.app["identity_pool_id"], Logins=logins)["IdentityId"]
+        res = ci.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)
+        return {"identity_id": identity_id, **res["Credentials"], "logins": logins}
+
+    def s3(self, creds: dict[str, Any] | None = None, **config: Any) -> Any:
+        """A boto3 S3 client on the local endpoint: with identity credentials, or the admin's."""
+        from botocore.config import Config
+        if creds is None:
+            admin = self.ep["admin_credentials"]
+            keys = {"aws_access_key_id": admin["access_key_id"], "aws_secret_access_key": admin["secret_access_key"]}
+        else:
+            keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretKey"],
+                    "aws_session_token": creds["SessionToken"]}
+        return boto3.client("s3", endpoint_url=self.ep["aws_endpoint"], region_name=self.ep["region"],
+                            verify=self.ep["ca_file"], config=Config(s3={"addressing_style": "path"}, **config), **keys)
+
     def advance(self, seconds: float) -> None:
         """Move the system's manual clock."""
         r = self.http.post(self.ep["aws_endpoint"] + "/_stratus/clock", json={"advance": seconds})

@@ -5,6 +5,11 @@ token. Every todo is stored under its owner's ``sub`` as partition key, so a
 user can only ever read, list, change or delete their own todos: another
 user's todo id simply is not found.
 
+Files (attachments, photos) do not go through the API: the client trades its ID
+token at the ``identities`` pool for temporary AWS credentials and talks to the
+``files`` bucket directly, confined by the role policy below to its own folder,
+``<identity id>/``. No long-lived credential ever ships in the app.
+
 Reads dominate, so both caches are on, and no handler knows it:
 - the table has a DAX-style cache. Its item cache is write-through, so reading a
   todo after changing it is always current. Its query cache is not invalidated by
@@ -42,6 +47,16 @@ users = app.user_pool("users")
 todos = app.table("todos", partition_key="owner", sort_key="id", cache=TableCache())
 lists = app.table("list-versions", partition_key="owner", cache=TableCache())
 api = app.rest_api("api", authorizer=users, title="MyTodoList", cache=ApiCache(ttl=300))
+files = app.bucket("files")
+identities = app.identity_pool("identities", user_pool=users, authenticated_policy={
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+         "Resource": [f"{files.arn}/${{cognito-identity.amazonaws.com:sub}}/*"]},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": files.arn,
+         "Condition": {"StringLike": {"s3:prefix": ["${cognito-identity.amazonaws.com:sub}/*"]}}},
+    ],
+})
 
 FIELDS: dict[str, Any] = {
     "title": {"type": "string", "minLength": 1, "maxLength": 200},

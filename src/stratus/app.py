@@ -168,6 +168,56 @@ class Table(Resource):
         return {n: item[n] for n in names}
 
 
+# -- object storage and identity pools -------------------------------------------------------
+
+@dataclass(eq=False, repr=False)
+class Bucket(Resource):
+    """An object store bucket (S3). Private: only the platform and policies that name it reach it.
+
+    The real bucket name is chosen by the provider (globally unique on AWS); ``arn`` is a
+    placeholder, usable in policy documents, that each provider resolves to the real ARN.
+    """
+
+    kind: ClassVar[str] = "bucket"
+    name: str
+
+    def __post_init__(self) -> None:
+        _check_name(self.kind, self.name)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{bucket_placeholder(self.name)}"
+
+
+def bucket_placeholder(name: str) -> str:
+    """The token a provider replaces with the real name of bucket ``name`` in policy documents."""
+    return f"<<bucket:{name}>>"
+
+
+@dataclass(eq=False, repr=False)
+class IdentityPool(Resource):
+    """An identity pool (Cognito Identity): trades a user pool's ID token for temporary AWS credentials.
+
+    ``authenticated_policy`` is the IAM policy document of the authenticated role, written as
+    on AWS; ``${cognito-identity.amazonaws.com:sub}`` in it is the caller's identity id.
+    """
+
+    kind: ClassVar[str] = "identity_pool"
+    name: str
+    user_pool: UserPool
+    authenticated_policy: dict[str, Any]
+    credential_ttl: int = 3600
+
+    def __post_init__(self) -> None:
+        _check_name(self.kind, self.name)
+        if not isinstance(self.user_pool, UserPool):
+            raise ConfigError(f"identity pool {self.name!r}: user_pool must be a declared UserPool")
+        if not 900 <= self.credential_ttl <= 43200:
+            raise ConfigError(f"identity pool {self.name!r}: credential_ttl must be 15 minutes to 12 hours")
+        if not isinstance(self.authenticated_policy, dict) or "Statement" not in self.authenticated_policy:
+            raise ConfigError(f"identity pool {self.name!r}: authenticated_policy must be an IAM policy document")
+
+
 # -- REST APIs ------------------------------------------------------------------------------
 
 Handler = Callable[..., Any]
@@ -359,6 +409,13 @@ class App:
 
     def rest_api(self, name: str, **kw: Any) -> RestApi:
         return self.add(RestApi(name, **kw))
+
+    def bucket(self, name: str) -> Bucket:
+        return self.add(Bucket(name))
+
+    def identity_pool(self, name: str, *, user_pool: UserPool, authenticated_policy: dict[str, Any],
+                      **kw: Any) -> IdentityPool:
+        return self.add(IdentityPool(name, user_pool, authenticated_policy, **kw))
 
     def of_kind(self, cls: type[Any]) -> list[Any]:
         return [r for r in self.resources.values() if isinstance(r, cls)]

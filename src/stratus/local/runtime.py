@@ -8,13 +8,15 @@ builder). A kind or option without an engine here stops the start-up with
 Everything is served on one origin:
 
     POST /  (X-Amz-Target: AWSCognitoIdentityProviderService.*)   Cognito Identity Provider
+    POST /  (X-Amz-Target: AWSCognitoIdentityService.*)           Cognito Identity
     GET  /<user pool id>/.well-known/{jwks.json,openid-configuration}
     *    /_api/<app>/<api>/...                                      the apps' REST APIs
-    GET  /_stratus/health                                           liveness
+    GET  /_stratus/health | stats, POST /_stratus/cache/flush       operations
     POST /_stratus/clock   {"advance": seconds}                     only with a manual clock
+    *    everything else                                            S3 (path style, or <bucket>.localhost)
 
-Paths under ``/_`` can never be S3 bucket names (no bucket name contains ``_``), so
-path-style S3 can take the rest of the namespace.
+Paths under ``/_`` can never be S3 bucket names (no bucket name contains ``_``), nor can
+user pool ids (``us-east-1_...``), so path-style S3 takes the rest of the namespace.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from ..app import App, Resource, RestApi, Table, UserPool
+from ..app import App, Bucket, IdentityPool, Resource, RestApi, Table, UserPool, bucket_placeholder
 from ..clock import Clock, ManualClock
 from ..context import Context
 from ..errors import BadRequest, HttpError, NotFound, PayloadTooLarge, UnsupportedFeature
@@ -41,6 +43,10 @@ from .cognito_wire import CognitoIdpWire
 from .dax import CachedTable
 from .gateway import Gateway
 from .http import Receive, Scope, Send, header, read_body, send_json, send_response
+from .identitypool import PREFIX as IDENTITY_PREFIX
+from .identitypool import CognitoIdentityWire, CredentialStore, IdentityPoolService
+from .objects import ObjectStore
+from .s3_wire import S3Endpoint
 from .tables import SqliteDatabase, SqliteTable
 from .userpool import UserPoolService, UserPoolStore
 
@@ -54,6 +60,8 @@ class AppState:
     tables: dict[Table, TablePort] = field(default_factory=dict)
     pools: dict[UserPool, UserPoolService] = field(default_factory=dict)
     gateways: dict[RestApi, Gateway] = field(default_factory=dict)
+    buckets: dict[Bucket, str] = field(default_factory=dict)  # declared bucket -> its real name
+    identity_pools: dict[IdentityPool, IdentityPoolService] = field(default_factory=dict)
     db: SqliteDatabase | None = None  # the app's tables database, opened with its first table
 
 
@@ -75,6 +83,9 @@ class LocalRuntime:
                     raise UnsupportedFeature(
                         f"app {app.name!r} declares {r!r}: the local provider has no engine for {r.kind!r} resources")
         self.userpool_store = UserPoolStore(data_dir / "userpools.db")
+        self.objects = ObjectStore(data_dir / "s3", clock)
+        self.credentials = CredentialStore(data_dir)
+        self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, self.executor)
         self.apps: dict[str, AppState] = {}
         for app in apps:
             state = AppState(app)
@@ -84,6 +95,8 @@ class LocalRuntime:
                 ENGINES[r.kind](self, state, r)
         pools = [p for s in self.apps.values() for p in s.pools.values()]
         self.idp = CognitoIdpWire(pools)
+        self.identity = CognitoIdentityWire([p for s in self.apps.values() for p in s.identity_pools.values()])
+        self.json_services = {IDP_PREFIX: self.idp, IDENTITY_PREFIX: self.identity}
         self.pools_by_id = {p.pool_id: p for p in pools}
 
     # -- engine builders, one per resource kind
@@ -99,6 +112,23 @@ class LocalRuntime:
         if table.cache is not None and self.table_cache:
             port = CachedTable(table, port, table.cache, self.clock)
         state.tables[table] = port
+
+    def _bucket(self, state: AppState, bucket: Bucket) -> None:
+        state.buckets[bucket] = self.objects.declared_bucket(state.app.name, bucket.name)
+
+    def _identity_pool(self, state: AppState, pool: IdentityPool) -> None:
+        users = state.pools.get(pool.user_pool)
+        if users is None:
+            raise UnsupportedFeature(f"identity pool {pool.name!r}: its user pool is not declared in app {state.app.name!r}")
+        text = orjson.dumps(pool.authenticated_policy).decode()
+        for bucket, real in state.buckets.items():
+            text = text.replace(bucket_placeholder(bucket.name), real)
+        if "<<bucket:" in text:
+            raise UnsupportedFeature(f"identity pool {pool.name!r}: its policy names a bucket app "
+                                     f"{state.app.name!r} does not declare")
+        state.identity_pools[pool] = IdentityPoolService(
+            state.app.name, pool, orjson.loads(text), users, self.credentials, self.data_dir / "keys", self.clock,
+            self.endpoint, self.region)
 
     def _rest_api(self, state: AppState, api: RestApi) -> None:
         contexts = {}
@@ -133,13 +163,21 @@ class LocalRuntime:
                 entry["api"] = next(iter(apis.values()))
                 entry["apis"] = apis
             pools = list(state.pools.values())
+            if state.identity_pools:
+                entry["identity_pool_id"] = next(iter(state.identity_pools.values())).pool_id
+            if state.buckets:
+                entry["buckets"] = {b.name: real for b, real in state.buckets.items()}
             if pools:
                 entry["user_pool_id"] = pools[0].pool_id
                 entry["user_pool_client_id"] = next(iter(pools[0].clients.values()))
                 entry["user_pools"] = {p.decl.name: {"id": p.pool_id, "clients": p.clients, "issuer": p.issuer}
                                        for p in pools}
             apps[name] = entry
-        return {"region": self.region, "ca_file": str(ca_file), "aws_endpoint": self.endpoint, "apps": apps}
+        admin = self.credentials.admin
+        return {"region": self.region, "ca_file": str(ca_file), "aws_endpoint": self.endpoint,
+                "admin_credentials": {"access_key_id": admin.access_key_id,
+                                      "secret_access_key": admin.secret_access_key},
+                "apps": apps}
 
     # -- operations
 
@@ -197,9 +235,10 @@ class LocalRuntime:
                 body = await read_body(scope, receive, 1024 * 1024)
             except PayloadTooLarge as exc:
                 return await send_json(send, 413, {"__type": "RequestEntityTooLargeException", "message": exc.message})
-            if target.startswith(IDP_PREFIX):
+            json_service = self.json_services.get(target.split(".", 1)[0] + ".")
+            if json_service is not None:
                 loop = asyncio.get_running_loop()
-                status, headers, out = await loop.run_in_executor(self.auth_executor, self.idp.handle, target, body)
+                status, headers, out = await loop.run_in_executor(self.auth_executor, json_service.handle, target, body)
                 ctype = headers.pop("content-type")
                 await send_response(send, status, out, headers, ctype)
                 return
@@ -222,7 +261,11 @@ class LocalRuntime:
             return await send_json(send, 200, {"status": "ok", "apps": sorted(self.apps)})
         if path == "/_stratus/clock" and isinstance(self.clock, ManualClock):
             return await self._clock(scope, receive, send)
-        raise NotFound(f"nothing is served at {path}")
+        if path.startswith("/_"):
+            raise NotFound(f"nothing is served at {path}")
+        host = (header(scope, b"host") or "").rsplit(":", 1)[0].lower()
+        vhost = host[: -len(".localhost")] if host.endswith(".localhost") else None
+        await self.s3(scope, receive, send, vhost)
 
     async def _clock(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert isinstance(self.clock, ManualClock)
@@ -252,5 +295,7 @@ ENGINES: dict[str, Callable[[LocalRuntime, AppState, Any], None]] = {
     # order matters: pools and tables exist before the APIs that use them
     UserPool.kind: LocalRuntime._user_pool,
     Table.kind: LocalRuntime._table,
+    Bucket.kind: LocalRuntime._bucket,
+    IdentityPool.kind: LocalRuntime._identity_pool,
     RestApi.kind: LocalRuntime._rest_api,
 }

@@ -40,6 +40,7 @@ from ..app import UserPool
 from ..clock import Clock
 from ..ports.mailer import Mail, Mailer
 from ..schema import EMAIL
+from .awsjson import CognitoError
 from .keys import SigningKey
 from .tables import SqliteDatabase
 from .tokens import TokenRejected, TokenVerifier
@@ -71,14 +72,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     refresh TEXT UNIQUE NOT NULL, auth_time INT NOT NULL, expires REAL NOT NULL, revoked INT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (pool_id, sub);
 """
-
-
-class CognitoError(Exception):
-    """A Cognito error: ``code`` is the exception name clients see (``__type``)."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 def _digest(*parts: str) -> str:
