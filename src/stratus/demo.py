@@ -1,7 +1,8 @@
 """``stratus demo``: a fresh system, toured the way a client uses it.
 
 Each step is what a mobile client would do, with the client it would use:
-boto3's ``cognito-idp`` for the user pool, plain HTTPS (trusting only the local
+boto3's ``cognito-idp`` for the user pool, ``cognito-identity`` and ``s3`` for
+the user's own folder in object storage, plain HTTPS (trusting only the local
 CA) for the REST API. A step passes only if the answer is the one AWS would
 give; the tour prints each step with its latency and exits non-zero if any
 failed.
@@ -143,6 +144,8 @@ def _todo_tour(tour: Tour, system: RunningSystem) -> None:
     tour.step("bob: his list is empty",
               lambda: expect(api.call("GET", "/todos", token=bob())[1]["items"] == [], "bob sees todos"))
 
+    _folder_tour(tour, ep, tokens)
+
     def refresh() -> None:
         res = idp.initiate_auth(ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH",
                                 AuthParameters={"REFRESH_TOKEN": tokens["alice"]["RefreshToken"]})
@@ -162,6 +165,47 @@ def _todo_tour(tour: Tour, system: RunningSystem) -> None:
         else:
             raise AssertionError("refresh token still works after global sign-out")
     tour.step("alice: global sign-out; her refresh token stops working", sign_out)
+
+
+def _folder_tour(tour: Tour, ep: dict[str, Any], tokens: dict[str, dict[str, str]]) -> None:
+    """Each user's own folder in the files bucket, reached directly with identity-pool credentials."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    todo = ep["apps"]["todo"]
+    bucket = todo["buckets"]["files"]
+    ci = boto3.client("cognito-identity", endpoint_url=ep["aws_endpoint"], region_name=ep["region"], verify=ep["ca_file"])
+    provider = todo["user_pools"]["users"]["issuer"].split("://", 1)[1]
+    s3: dict[str, Any] = {}
+    ids: dict[str, str] = {}
+
+    def credentials(name: str) -> None:
+        logins = {provider: tokens[name]["IdToken"]}
+        ids[name] = ci.get_id(IdentityPoolId=todo["identity_pool_id"], Logins=logins)["IdentityId"]
+        c = ci.get_credentials_for_identity(IdentityId=ids[name], Logins=logins)["Credentials"]
+        s3[name] = boto3.client("s3", endpoint_url=ep["aws_endpoint"], region_name=ep["region"], verify=ep["ca_file"],
+                                aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretKey"],
+                                aws_session_token=c["SessionToken"], config=Config(s3={"addressing_style": "path"}))
+    body = b"shopping list: milk, bread\n" * 100
+    tour.step("alice: trade her ID token for temporary AWS credentials (identity pool)", lambda: credentials("alice"))
+    tour.step("alice: upload a file to her own folder (s3 PutObject, SigV4)",
+              lambda: s3["alice"].put_object(Bucket=bucket, Key=f"{ids['alice']}/list.txt", Body=body))
+    tour.step("alice: list her folder and download the file back",
+              lambda: expect([o["Key"] for o in s3["alice"].list_objects_v2(Bucket=bucket, Prefix=f"{ids['alice']}/")
+                              ["Contents"]] == [f"{ids['alice']}/list.txt"] and
+                             s3["alice"].get_object(Bucket=bucket, Key=f"{ids['alice']}/list.txt")["Body"].read() == body,
+                             "folder did not round-trip"))
+    tour.step("bob: gets credentials of his own", lambda: credentials("bob"))
+
+    def refused() -> None:
+        try:
+            s3["bob"].get_object(Bucket=bucket, Key=f"{ids['alice']}/list.txt")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "AccessDenied", str(exc))
+        else:
+            raise AssertionError("bob read alice's file")
+    tour.step("bob: reading alice's folder is refused (AccessDenied)", refused)
 
 
 def _paginate(api: HttpsJson, token: str, ids: list[str]) -> None:

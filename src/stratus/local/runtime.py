@@ -13,7 +13,7 @@ Everything is served on one origin:
     *    /_api/<app>/<api>/...                                      the apps' REST APIs
     GET  /_stratus/health | stats, POST /_stratus/cache/flush       operations
     POST /_stratus/clock   {"advance": seconds}                     only with a manual clock
-    *    everything else                                            S3 (path style, or <bucket>.localhost)
+    *    everything else                                            S3 (path style)
 
 Paths under ``/_`` can never be S3 bucket names (no bucket name contains ``_``), nor can
 user pool ids (``us-east-1_...``), so path-style S3 takes the rest of the namespace.
@@ -263,9 +263,7 @@ class LocalRuntime:
             return await self._clock(scope, receive, send)
         if path.startswith("/_"):
             raise NotFound(f"nothing is served at {path}")
-        host = (header(scope, b"host") or "").rsplit(":", 1)[0].lower()
-        vhost = host[: -len(".localhost")] if host.endswith(".localhost") else None
-        await self.s3(scope, receive, send, vhost)
+        await self.s3(scope, receive, send)
 
     async def _clock(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert isinstance(self.clock, ManualClock)

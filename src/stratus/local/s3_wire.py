@@ -1,7 +1,6 @@
 """The S3 REST protocol over the local object store, with SigV4 and IAM-style policies.
 
-Every request is, in order: located (path style ``/<bucket>/<key>``, or virtual-host
-style ``<bucket>.localhost``), authenticated (SigV4 header or presigned query; a
+Every request is, in order: located (path style ``/<bucket>/<key>``), authenticated (SigV4 header or presigned query; a
 session token must match the temporary key it came with; anonymous requests are
 refused), mapped to its IAM action and resource, authorized (the admin key may do
 anything; an identity-pool identity only what its role policy allows, with
@@ -70,7 +69,7 @@ class S3Endpoint:
 
     # -- the ASGI entry
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any, vhost_bucket: str | None = None) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         request_id = uuid.uuid4().hex[:16].upper()
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         query_string = scope.get("query_string", b"").decode("latin-1")
@@ -87,11 +86,8 @@ class S3Endpoint:
             done = done or msg["type"] == "http.disconnect" or not msg.get("more_body", False)
             return msg
         try:
-            if vhost_bucket is not None:
-                bucket, key = vhost_bucket, unquote(raw_path[1:])
-            else:
-                bucket, _, rest = raw_path[1:].partition("/")
-                bucket, key = unquote(bucket), unquote(rest)
+            bucket, _, rest = raw_path[1:].partition("/")
+            bucket, key = unquote(bucket), unquote(rest)
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             req = S3Request(method, bucket, key, query, headers, raw_headers,
                             (scope.get("client") or ("127.0.0.1", 0))[0], request_id)

@@ -6,14 +6,19 @@ what botocore sends, refuse what S3 refuses, and answer with S3's error codes.
 
 How: the canonical request, string to sign and signature are computed by
 botocore's own ``S3SigV4Auth`` on an ``AWSRequest`` rebuilt from the wire, so the
-two sides cannot drift apart. Three hooks of that signer are replaced: the
-headers to sign are exactly the client's ``SignedHeaders`` (botocore's
-blacklist and host guessing are client-side policy), the payload hash is the one
-the client declared, and the path is the raw path as received. S3 does not
-normalise paths (``a//b`` and ``a/./b`` are distinct keys), so the raw path is
-tried first; the path and query re-encoded the AWS way are tried second, for
-clients that put unreserved bytes on the wire differently from how they signed
-them. Both forms name the same key, so accepting either grants nothing new.
+two sides cannot drift apart. Two hooks of that signer are replaced: the headers
+to sign are exactly the client's ``SignedHeaders`` (botocore's blacklist and host
+guessing are client-side policy) and the payload hash is the one the client
+declared. Like S3, the signer leaves the path alone (``a//b`` and ``a/./b`` are
+distinct keys), so the raw path and query as received are tried first; the same
+path and query re-encoded the AWS way are tried second, for clients that put
+bytes on the wire spelt differently from how they signed them. Both spellings
+name the same key, so accepting either grants nothing new.
+
+Refusals carry S3's codes and statuses (the error list in S3's API reference:
+ExpiredToken and InvalidToken are 400, not 403). A temporary key sent without
+its session token is answered ``InvalidAccessKeyId``, as S3 does: such keys only
+exist together with their token. Every ``x-amz-*`` header must be signed.
 
 Streaming uploads (``Content-Encoding: aws-chunked``) are decoded by
 :class:`ChunkedDecoder`, which checks each chunk signature as it goes (signed
