@@ -1,0 +1,239 @@
+"""Benchmark: the S3 endpoint of `stratus up` against moto's server and ministack, with boto3.
+
+Run from the repository root:  python bench/bench_s3.py [--n-small 300] [--n-large 20]
+(needs  pip install 'moto[server]' ministack  in the same environment)
+
+Side by side in one run on this machine, three targets on loopback, each started by this script:
+  stratus    `stratus up apps/todo` (RunningSystem): HTTPS, SigV4 verified with the admin keys,
+             objects written to files on disk and fsynced, metadata in SQLite
+  moto       `python -m moto.server -H 127.0.0.1 -p PORT`: plain HTTP, in memory
+  ministack  `python -m ministack` with GATEWAY_PORT=PORT BIND_HOST=127.0.0.1: plain HTTP, in memory
+Each runs as it does by default: the comparison is as-is, what a user gets out of the box.
+
+For each target and each size (1 KiB and 8 MiB, the same random payload for every target), one
+boto3 client (path-style addressing, no retries, so a failed request is not hidden) makes a short
+warm-up, then N PUTs of distinct keys, then N GETs of those keys reading the whole body, one after
+the other. Wall time with time.perf_counter gives operations/s and MB/s (10^6 bytes). After the
+timed loops, every ETag must be the payload's MD5 and every body's SHA-256 the payload's, or the
+cell is void: a target that answers wrongly cannot look fast. The server's and this process's
+CPU seconds show where the time went (the client is this process: boto3 signs, and over HTTPS
+encrypts; over plain HTTP botocore instead hashes the whole body with SHA-256 to sign it).
+
+Writes bench/results/s3.json and prints the Markdown table for bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import boto3  # noqa: E402
+import botocore.config  # noqa: E402
+from _common import HERE, ROOT, cpu_seconds, machine  # noqa: E402
+
+from stratus.local.system import RunningSystem  # noqa: E402
+
+TODO = ROOT / "apps" / "todo"
+BUCKET = "bench-objects"
+SIZES = {"1KiB": 1024, "8MiB": 8 * 1024 * 1024}
+TARGETS = ("stratus", "moto", "ministack")
+PEER_REGION = "us-east-1"
+NOTE = ("stratus serves HTTPS with real SigV4 verification and durable writes (a file per object, fsynced, "
+        "metadata in SQLite); moto and ministack serve plain HTTP and keep objects in memory. The comparison "
+        "is as-is: each is what a user gets by default.")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _fs_type(path: Path) -> str:
+    """The file system a path lives on (fsync on tmpfs is free, on a disk it is not)."""
+    best, kind = "", "unknown"
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, mount, fs = line.split()[:3]
+        if str(path).startswith(mount) and len(mount) > len(best):
+            best, kind = mount, fs
+    return kind
+
+
+def _client(endpoint: str, region: str, key_id: str, secret: str, verify: str | bool) -> Any:
+    config = botocore.config.Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1})
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region, aws_access_key_id=key_id,
+                        aws_secret_access_key=secret, verify=verify, config=config)
+
+
+@contextmanager
+def _peer(cmd: list[str], env: dict[str, str], port: int, log: Path, timeout: float = 60.0) -> Iterator[Any]:
+    """Start a peer server as a child process; yield a boto3 client and the pid once it answers; always kill it."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **env})
+    try:
+        client = _client(f"http://127.0.0.1:{port}", PEER_REGION, "bench", "bench-secret", False)
+        t0 = time.perf_counter()
+        while True:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{cmd} exited with {proc.returncode}:\n{tail}")
+            try:
+                client.list_buckets()
+                break
+            except Exception as exc:  # not listening yet
+                if time.perf_counter() - t0 > timeout:
+                    raise RuntimeError(f"{cmd} did not answer within {timeout:.0f}s: {exc!r}") from None
+                time.sleep(0.1)
+        yield client, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextmanager
+def stratus(tmp: Path) -> Iterator[Any]:
+    s = RunningSystem.start(tmp / "stratus", [TODO])
+    try:
+        ep = s.endpoints
+        creds = ep["admin_credentials"]
+        client = _client(ep["aws_endpoint"], ep["region"], creds["access_key_id"], creds["secret_access_key"],
+                         ep["ca_file"])
+        yield client, s.proc.pid
+    finally:
+        s.stop()
+
+
+def moto(tmp: Path) -> Any:
+    port = _free_port()
+    return _peer([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], {}, port,
+                 tmp / "moto.log")
+
+
+def ministack(tmp: Path) -> Any:
+    port = _free_port()
+    home = tmp / "ministack"
+    home.mkdir()
+    # GATEWAY_PORT sets the port (default 4566), BIND_HOST the interface (default 0.0.0.0); its pid file goes to
+    # TMPDIR and S3_DATA_DIR is only used with S3_PERSIST=1 (off by default): both point into our temp dir.
+    env = {"GATEWAY_PORT": str(port), "BIND_HOST": "127.0.0.1", "TMPDIR": str(home), "S3_DATA_DIR": str(home / "s3")}
+    return _peer([sys.executable, "-m", "ministack"], env, port, tmp / "ministack.log")
+
+
+def cell(client: Any, pid: int, size: str, payload: bytes, n: int, warmup: int) -> dict[str, Any]:
+    """N PUTs of distinct keys, then N GETs of them (whole body), timed separately; verified afterwards."""
+    md5 = f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"'
+    sha = hashlib.sha256(payload).digest()
+    for i in range(warmup):
+        client.put_object(Bucket=BUCKET, Key=f"warmup/{size}/{i}", Body=payload)
+        assert client.get_object(Bucket=BUCKET, Key=f"warmup/{size}/{i}")["Body"].read() == payload
+    keys = [f"{size}/{i:05d}" for i in range(n)]
+    out: dict[str, Any] = {}
+    etags, bodies = [], []
+    for op in ("put", "get"):
+        srv0, cli0 = cpu_seconds(pid), time.process_time()
+        t0 = time.perf_counter()
+        if op == "put":
+            for k in keys:
+                etags.append(client.put_object(Bucket=BUCKET, Key=k, Body=payload)["ETag"])
+        else:
+            for k in keys:
+                bodies.append(client.get_object(Bucket=BUCKET, Key=k)["Body"].read())
+        wall = time.perf_counter() - t0
+        out[op] = {"ops_per_s": round(n / wall, 1), "mb_per_s": round(n * len(payload) / wall / 1e6, 1), "n": n,
+                   "seconds": round(wall, 3), "server_cpu_s": round(cpu_seconds(pid) - srv0, 2),
+                   "client_cpu_s": round(time.process_time() - cli0, 2)}
+    bad_etags = sum(e != md5 for e in etags)
+    bad_bodies = sum(len(b) != len(payload) or hashlib.sha256(b).digest() != sha for b in bodies)
+    if bad_etags or bad_bodies:
+        raise RuntimeError(f"{size}: {bad_etags} PUTs answered a wrong ETag, {bad_bodies} GETs a wrong body")
+    return out
+
+
+def run_target(name: str, tmp: Path, payloads: dict[str, bytes], counts: dict[str, int]) -> dict[str, Any]:
+    starter = {"stratus": stratus, "moto": moto, "ministack": ministack}[name]
+    try:
+        with starter(tmp) as (client, pid):
+            client.create_bucket(Bucket=BUCKET)
+            return {size: cell(client, pid, size, payloads[size], counts[size], warmup=3 if size == "1KiB" else 2)
+                    for size in SIZES}
+    except Exception as exc:  # a peer that cannot start or answers wrongly is recorded, not faked
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any], size: str, op: str) -> float | None:
+    if "error" in a or "error" in b:
+        return None
+    return round(a[size][op]["ops_per_s"] / b[size][op]["ops_per_s"], 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-small", type=int, default=300, help="operations per 1 KiB cell")
+    ap.add_argument("--n-large", type=int, default=20, help="operations per 8 MiB cell")
+    args = ap.parse_args()
+    counts = {"1KiB": args.n_small, "8MiB": args.n_large}
+    rng = os.urandom(SIZES["8MiB"])
+    payloads = {size: rng[:n] for size, n in SIZES.items()}
+    tmp = Path(tempfile.mkdtemp(prefix="stratus-bench-s3-"))
+    try:
+        fs = _fs_type(tmp)
+        results = {name: run_target(name, tmp, payloads, counts) for name in TARGETS}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ratios = {f"stratus/{peer}": {f"{size} {op}": _ratio(results["stratus"], results[peer], size, op)
+                                  for size in SIZES for op in ("put", "get")} for peer in ("moto", "ministack")}
+    result = {"machine": machine(), "note": NOTE, "stratus_data_dir_fs": fs,
+              "versions": {p: version(p) for p in ("moto", "ministack", "boto3", "botocore")},
+              "results": results, "ratios": ratios}
+    out = HERE / "results" / "s3.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+    def ops(name: str, size: str, op: str) -> str:
+        r = results[name]
+        return "error" if "error" in r else f"{r[size][op]['ops_per_s']:.1f} ({r[size][op]['mb_per_s']:.1f} MB/s)"
+
+    def ratio(peer: str, size: str, op: str) -> str:
+        v = ratios[f"stratus/{peer}"][f"{size} {op}"]
+        return "n/a" if v is None else f"{v:.2f}"
+
+    print(f"\n{NOTE}\n\n| size | op | stratus ops/s | moto ops/s | ministack ops/s | stratus / moto | stratus / ministack |")
+    print("|---|---|---|---|---|---|---|")
+    for size in SIZES:
+        for op in ("put", "get"):
+            print(f"| {size} | {op.upper()} | {ops('stratus', size, op)} | {ops('moto', size, op)} | "
+                  f"{ops('ministack', size, op)} | {ratio('moto', size, op)} | {ratio('ministack', size, op)} |")
+    print("\n| size | op | server CPU s: stratus | moto | ministack | client CPU s: stratus | moto | ministack |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size in SIZES:
+        for op in ("put", "get"):
+            cpu = [("-" if "error" in results[t] else str(results[t][size][op][k]))
+                   for k in ("server_cpu_s", "client_cpu_s") for t in TARGETS]
+            print(f"| {size} | {op.upper()} | " + " | ".join(cpu) + " |")
+    for name in TARGETS:
+        if "error" in results[name]:
+            print(f"\n{name} failed: {results[name]['error']}")
+
+
+if __name__ == "__main__":
+    main()
