@@ -88,8 +88,9 @@ class Clients:
         else:
             keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretKey"],
                     "aws_session_token": creds["SessionToken"]}
+        config.setdefault("s3", {"addressing_style": "path"})
         return boto3.client("s3", endpoint_url=self.ep["aws_endpoint"], region_name=self.ep["region"],
-                            verify=self.ep["ca_file"], config=Config(s3={"addressing_style": "path"}, **config), **keys)
+                            verify=self.ep["ca_file"], config=Config(**config), **keys)
 
     def advance(self, seconds: float) -> None:
         """Move the system's manual clock."""
