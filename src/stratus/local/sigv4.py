@@ -277,7 +277,7 @@ def _verify(claim: _Claim, method: str, raw_path: str, params: list[tuple[str, s
     if unsigned:
         raise SigV4Error("AccessDenied", "There were headers present in the request which were not signed: "
                          + ", ".join(unsigned))
-    cred = _credential(lookup(akid), claim.token, now)
+    cred = resolve_credential(lookup(akid), claim.token, now)
     if claim.presigned and now > when + claim.expires:
         raise SigV4Error("AccessDenied", "Request has expired")
     if claim.presigned and when - now > MAX_SKEW:
@@ -308,7 +308,8 @@ def _verify(claim: _Claim, method: str, raw_path: str, params: list[tuple[str, s
     raise SigV4Error("SignatureDoesNotMatch", _MISMATCH)
 
 
-def _credential(cred: Credential | None, token: str | None, now: float) -> Credential:
+def resolve_credential(cred: Credential | None, token: str | None, now: float) -> Credential:
+    """The credential a request may use: a temporary key only with its own session token, and not once expired."""
     # Temporary keys exist only together with their session token: S3 answers a missing token as an unknown key.
     if cred is None or (cred.session_token is not None and token is None):
         raise SigV4Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
