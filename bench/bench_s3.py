@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -139,14 +139,14 @@ def ministack(tmp: Path) -> Any:
     return _peer([sys.executable, "-m", "ministack"], env, port, tmp / "ministack.log")
 
 
-def cell(client: Any, pid: int, size: str, payload: bytes, n: int, warmup: int) -> dict[str, Any]:
+def cell(client: Any, pid: int, size: str, payload: bytes, n: int, prefix: str) -> dict[str, Any]:
     """N PUTs of distinct keys, then N GETs of them (whole body), each timed alone and checked outside the timing."""
     md5 = f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"'
     sha = hashlib.sha256(payload).digest()
-    for i in range(warmup):
-        client.put_object(Bucket=BUCKET, Key=f"warmup/{size}/{i}", Body=payload)
-        assert client.get_object(Bucket=BUCKET, Key=f"warmup/{size}/{i}")["Body"].read() == payload
-    keys = [f"{size}/{i:05d}" for i in range(n)]
+    for i in range(3 if len(payload) < 1 << 20 else 2):  # warm-up: connection, code paths
+        client.put_object(Bucket=BUCKET, Key=f"{prefix}/warmup/{i}", Body=payload)
+        assert client.get_object(Bucket=BUCKET, Key=f"{prefix}/warmup/{i}")["Body"].read() == payload
+    keys = [f"{prefix}/{i:05d}" for i in range(n)]
     out: dict[str, Any] = {}
     bad = {"put": 0, "get": 0}
     for op in ("put", "get"):
@@ -161,23 +161,50 @@ def cell(client: Any, pid: int, size: str, payload: bytes, n: int, warmup: int) 
             wall += time.perf_counter() - t0
             client_cpu += time.process_time() - c0
             bad[op] += got != md5 if op == "put" else len(got) != len(payload) or hashlib.sha256(got).digest() != sha
-        out[op] = {"ops_per_s": round(n / wall, 1), "mb_per_s": round(n * len(payload) / wall / 1e6, 1), "n": n,
-                   "seconds": round(wall, 3), "server_cpu_s": round(cpu_seconds(pid) - srv0, 2),
-                   "client_cpu_s": round(client_cpu, 2)}
+        out[op] = {"ops_per_s": n / wall, "server_cpu_s": cpu_seconds(pid) - srv0, "client_cpu_s": client_cpu}
     if bad["put"] or bad["get"]:
         raise RuntimeError(f"{size}: {bad['put']} PUTs answered a wrong ETag, {bad['get']} GETs a wrong body")
+    for i in range(0, n, 1000):  # untimed: keep the peers' memory and our disk bounded across rounds
+        batch = keys[i:i + 1000]
+        client.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
     return out
 
 
-def run_target(name: str, tmp: Path, payloads: dict[str, bytes], counts: dict[str, int]) -> dict[str, Any]:
-    starter = {"stratus": stratus, "moto": moto, "ministack": ministack}[name]
-    try:
-        with starter(tmp) as (client, pid):
-            client.create_bucket(Bucket=BUCKET)
-            return {size: cell(client, pid, size, payloads[size], counts[size], warmup=3 if size == "1KiB" else 2)
-                    for size in SIZES}
-    except Exception as exc:  # a peer that cannot start or answers wrongly is recorded, not faked
-        return {"error": f"{type(exc).__name__}: {exc}"}
+def run(tmp: Path, payloads: dict[str, bytes], counts: dict[str, int], rounds: int) -> dict[str, Any]:
+    """Start every target, then run all cells target after target, ``rounds`` times; the median round per cell."""
+    starters = {"stratus": stratus, "moto": moto, "ministack": ministack}
+    results: dict[str, Any] = {}
+    with ExitStack() as stack:
+        live = {}
+        for name in TARGETS:
+            try:
+                client, pid = stack.enter_context(starters[name](tmp))
+                client.create_bucket(Bucket=BUCKET)
+                live[name] = (client, pid)
+            except Exception as exc:  # a target that cannot start is recorded, not faked
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        seen: dict[str, dict[str, dict[str, list[dict[str, float]]]]] = {
+            name: {size: {"put": [], "get": []} for size in SIZES} for name in live}
+        for r in range(rounds):
+            for name, (client, pid) in list(live.items()):
+                try:
+                    for size, payload in payloads.items():
+                        for op, v in cell(client, pid, size, payload, counts[size], f"r{r}/{size}").items():
+                            seen[name][size][op].append(v)
+                except Exception as exc:  # a target that fails or answers wrongly is recorded, not faked
+                    results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                    del live[name]
+    for name in live:
+        results[name] = {}
+        for size in SIZES:
+            results[name][size] = {}
+            for op, runs in seen[name][size].items():
+                mid = sorted(runs, key=lambda v: v["ops_per_s"])[len(runs) // 2]
+                results[name][size][op] = {
+                    "ops_per_s": round(mid["ops_per_s"], 1), "mb_per_s": round(mid["ops_per_s"] * SIZES[size] / 1e6, 1),
+                    "n": counts[size], "rounds_ops_per_s": [round(v["ops_per_s"], 1) for v in runs],
+                    "server_cpu_s": round(mid["server_cpu_s"], 2), "client_cpu_s": round(mid["client_cpu_s"], 2)}
+    return {name: results[name] for name in TARGETS}
 
 
 def _ratio(a: dict[str, Any], b: dict[str, Any], size: str, op: str) -> float | None:
@@ -190,6 +217,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-small", type=int, default=1000, help="operations per 1 KiB cell")
     ap.add_argument("--n-large", type=int, default=60, help="operations per 8 MiB cell")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of every cell; the median counts")
     args = ap.parse_args()
     counts = {"1KiB": args.n_small, "8MiB": args.n_large}
     rng = os.urandom(SIZES["8MiB"])
@@ -197,14 +225,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="stratus-bench-s3-"))
     try:
         fs = _fs_type(tmp)
-        results = {name: run_target(name, tmp, payloads, counts) for name in TARGETS}
+        results = run(tmp, payloads, counts, args.rounds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     ratios = {f"stratus/{peer}": {f"{size} {op}": _ratio(results["stratus"], results[peer], size, op)
                                   for size in SIZES for op in ("put", "get")} for peer in ("moto", "ministack")}
     result = {"machine": machine(), "note": NOTE, "stratus_data_dir_fs": fs,
               "versions": {p: version(p) for p in ("moto", "ministack", "boto3", "botocore")},
-              "results": results, "ratios": ratios}
+              "rounds": args.rounds, "results": results, "ratios": ratios}
     out = HERE / "results" / "s3.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -307,16 +307,21 @@ class ObjectStore:
         if prev:
             self._drop_blobs([prev[0]])
 
-    def copy(self, src: ObjectMeta, bucket: str, key: str, content_type: str, metadata: dict[str, str]) -> ObjectMeta:
-        w = self.writer(tuple(src.checksums))
+    def _concat(self, blobs: list[str], algorithms: tuple[str, ...] = ()) -> Blob:
+        """A new durable blob holding the given blobs' bytes, one after another."""
+        w = self.writer(algorithms)
         try:
-            with self.open(src) as f:
-                while chunk := f.read(1024 * 1024):
-                    w.write(chunk)
+            for blob in blobs:
+                with open(self.blob_path(blob), "rb") as f:
+                    while chunk := f.read(1024 * 1024):
+                        w.write(chunk)
         except BaseException:
             w.abort()
             raise
-        blob = w.finish()
+        return w.finish()
+
+    def copy(self, src: ObjectMeta, bucket: str, key: str, content_type: str, metadata: dict[str, str]) -> ObjectMeta:
+        blob = self._concat([src.blob], tuple(src.checksums))
         return self.commit(bucket, key, blob, content_type, metadata, "ObjectCreated:Copy",
                            etag=src.etag if src.parts is None else None)
 
@@ -420,16 +425,7 @@ class ObjectStore:
                 raise ObjectError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
                                   "object size.", PartNumber=str(n))
             chosen.append(part)
-        w = self.writer()
-        try:
-            for part in chosen:
-                with open(self.blob_path(part["blob"]), "rb") as f:
-                    while chunk := f.read(1024 * 1024):
-                        w.write(chunk)
-        except BaseException:
-            w.abort()
-            raise
-        blob = w.finish()
+        blob = self._concat([p["blob"] for p in chosen])
         digest = hashlib.md5(b"".join(bytes.fromhex(p["etag"].strip('"')) for p in chosen), usedforsecurity=False)
         algo = up["algorithm"]
         if algo and all(algo in p["checksums"] for p in chosen):  # S3's composite checksum: hash of part checksums
