@@ -26,8 +26,8 @@ import orjson
 
 from ..app import Table
 from ..clock import Clock, SystemClock
-from ..errors import ConditionFailed, InvalidItem
-from ..ports.table import Item, KeyCondition, Page, decode_token, encode_token
+from ..errors import InvalidItem
+from ..ports.table import Item, KeyCondition, Page, check_conditions, check_limit, decode_token, encode_token, key_values
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
 
@@ -93,17 +93,7 @@ class SqliteTable:
     # -- keys and documents
 
     def _keyvals(self, key: Item) -> tuple[Any, Any]:
-        pk = self._check_key(key, self._pk.name, self._pk.type)
-        sk = self._check_key(key, self._sk.name, self._sk.type) if self._sk else ""
-        return pk, sk
-
-    def _check_key(self, item: Item, name: str, typ: type) -> Any:
-        if name not in item:
-            raise InvalidItem(f"table {self.name!r}: key attribute {name!r} is missing")
-        v = item[name]
-        if type(v) is not typ or (typ is str and v == ""):
-            raise InvalidItem(f"table {self.name!r}: key attribute {name!r} must be a non-empty {typ.__name__}")
-        return v
+        return key_values(self.decl, key)
 
     def _dump(self, item: Item) -> bytes:
         try:
@@ -117,14 +107,7 @@ class SqliteTable:
     # -- conditions and the change log
 
     def _check(self, old: Item | None, if_absent: bool, if_exists: bool, expect: dict[str, Any] | None) -> None:
-        if if_absent and old is not None:
-            raise ConditionFailed(f"table {self.name!r}: an item with this key already exists")
-        if if_exists and old is None:
-            raise ConditionFailed(f"table {self.name!r}: no item with this key")
-        for attr, want in (expect or {}).items():
-            have = None if old is None else old.get(attr)
-            if have != want or (want is not None and old is not None and attr not in old):
-                raise ConditionFailed(f"table {self.name!r}: expected {attr}={want!r}, found {have!r}")
+        check_conditions(self.decl, old, if_absent, if_exists, expect)
 
     def _read(self, c: sqlite3.Connection, pk: Any, sk: Any) -> Item | None:
         row = c.execute("SELECT doc FROM items WHERE tbl=? AND pk=? AND sk=?", (self.name, pk, sk)).fetchone()
@@ -196,9 +179,9 @@ class SqliteTable:
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
               limit: int = 100, next_token: str | None = None, forward: bool = True,
               consistent: bool = False) -> Page:
-        if not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise InvalidItem(f"table {self.name!r}: limit must be 1-1000, got {limit!r}")
-        pk = self._check_key({self._pk.name: partition}, self._pk.name, self._pk.type)
+        check_limit(self.decl, limit)
+        pk = key_values(self.decl, {self._pk.name: partition, **({self._sk.name: "x" if self._sk.type is str else 0}
+                                                                  if self._sk else {})})[0]
         after = decode_token(next_token, self.name, pk, self._sk.type if self._sk else str) if next_token else None
         items: list[Item] = []
         last_sk = None

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import InvalidToken
+from ..errors import ConditionFailed, InvalidItem, InvalidToken
 
 Item = dict[str, Any]
 
@@ -78,6 +78,46 @@ class TablePort(Protocol):
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
               limit: int = 100, next_token: str | None = None, forward: bool = True,
               consistent: bool = False) -> Page: ...
+
+
+def _key_attr(decl: Any, item: Item, name: str, typ: type) -> Any:
+    if name not in item:
+        raise InvalidItem(f"table {decl.name!r}: key attribute {name!r} is missing")
+    v = item[name]
+    if type(v) is not typ or (typ is str and v == ""):
+        raise InvalidItem(f"table {decl.name!r}: key attribute {name!r} must be a non-empty {typ.__name__}")
+    return v
+
+
+def key_values(decl: Any, item: Item) -> tuple[Any, Any]:
+    """The (partition, sort) key values of ``item`` for table ``decl`` (sort is ``""`` without a sort key),
+    checked as every implementation must: present, of the declared type, a string not empty."""
+    pk = _key_attr(decl, item, decl.partition_key.name, decl.partition_key.type)
+    return pk, _key_attr(decl, item, decl.sort_key.name, decl.sort_key.type) if decl.sort_key else ""
+
+
+def partition_value(decl: Any, value: Any) -> Any:
+    """A partition key value for a query, checked like ``key_values`` checks it."""
+    return _key_attr(decl, {decl.partition_key.name: value}, decl.partition_key.name, decl.partition_key.type)
+
+
+def check_limit(decl: Any, limit: Any) -> None:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+        raise InvalidItem(f"table {decl.name!r}: limit must be 1-1000, got {limit!r}")
+
+
+def check_conditions(decl: Any, old: Item | None, if_absent: bool, if_exists: bool,
+                     expect: dict[str, Any] | None) -> None:
+    """Raise ``ConditionFailed`` unless ``old`` (the stored item, or None) meets the write's conditions."""
+    if if_absent and old is not None:
+        raise ConditionFailed(f"table {decl.name!r}: an item with this key already exists")
+    if if_exists and old is None:
+        raise ConditionFailed(f"table {decl.name!r}: no item with this key")
+    for attr, want in (expect or {}).items():
+        present = old is not None and attr in old
+        if (want is None and present) or (want is not None and (not present or old[attr] != want)):  # type: ignore[index]
+            have = old.get(attr) if old is not None else None
+            raise ConditionFailed(f"table {decl.name!r}: expected {attr}={want!r}, found {have!r}")
 
 
 def encode_token(table: str, partition: Any, last_sort: Any) -> str:
