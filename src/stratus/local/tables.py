@@ -27,7 +27,17 @@ import orjson
 from ..app import Table
 from ..clock import Clock, SystemClock
 from ..errors import InvalidItem
-from ..ports.table import Item, KeyCondition, Page, check_conditions, check_limit, decode_token, encode_token, key_values
+from ..ports.table import (
+    Item,
+    KeyCondition,
+    Page,
+    check_conditions,
+    check_limit,
+    decode_token,
+    encode_token,
+    key_values,
+    partition_value,
+)
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
 
@@ -180,8 +190,7 @@ class SqliteTable:
               limit: int = 100, next_token: str | None = None, forward: bool = True,
               consistent: bool = False) -> Page:
         check_limit(self.decl, limit)
-        pk = key_values(self.decl, {self._pk.name: partition, **({self._sk.name: "x" if self._sk.type is str else 0}
-                                                                  if self._sk else {})})[0]
+        pk = partition_value(self.decl, partition)
         after = decode_token(next_token, self.name, pk, self._sk.type if self._sk else str) if next_token else None
         items: list[Item] = []
         last_sk = None
