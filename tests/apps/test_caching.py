@@ -171,3 +171,15 @@ def test_switches_turn_caches_and_throttling_off(tmp_path: Path) -> None:
             "response_cache"] is None
     finally:
         s.stop()
+
+
+def test_percent_encoded_paths_are_invalidated_too(sys_: Clients) -> None:
+    todo = Clients(sys_.system, app="todo")
+    u = todo.user()
+    created = todo.api("POST", "/todos", u.access, json={"title": "one"}).json()
+    encoded = "/todos/%" + format(ord(created["id"][0]), "02X") + created["id"][1:]
+    assert todo.api("GET", encoded, u.access).json()["title"] == "one"
+    assert todo.api("GET", encoded, u.access).headers["x-stratus-cache"] == "hit"
+    todo.api("PATCH", f"/todos/{created['id']}", u.access, json={"title": "two"})
+    again = todo.api("GET", encoded, u.access)
+    assert again.headers["x-stratus-cache"] == "miss" and again.json()["title"] == "two"

@@ -160,3 +160,35 @@ def test_malformed_keys_are_the_tables_error(tmp_path: Path, clock: ManualClock)
             cached.get(bad)
         with pytest.raises(InvalidItem):
             cached.batch_get([bad])
+
+
+def test_a_read_miss_never_overwrites_a_racing_write(tmp_path: Path, clock: ManualClock) -> None:
+    """The miss reads the old item; a write lands and caches the new one; the miss must not cache the old."""
+    cached, raw = _make(tmp_path, clock)
+    raw.put({"owner": "a", "id": "1", "v": 1})
+
+    class Racing:
+        def get(self, key: dict, *, consistent: bool = False) -> dict | None:  # type: ignore[type-arg]
+            old = raw.get(key)
+            cached.put({"owner": "a", "id": "1", "v": 2})  # a concurrent writer, between read and fill
+            return old
+
+        def put(self, item: dict, **kw: object) -> None:  # type: ignore[type-arg]
+            raw.put(item)
+    cached.table = Racing()  # type: ignore[assignment]
+    assert cached.get({"owner": "a", "id": "1"})["v"] == 1  # type: ignore[index]
+    cached.table = raw
+    assert cached.get({"owner": "a", "id": "1"})["v"] == 2  # type: ignore[index]
+
+
+def test_the_stage_cache_refuses_a_response_computed_before_an_invalidation() -> None:
+    from stratus import ApiCache
+    from stratus.local.stagecache import StageCache
+    cache = StageCache(ApiCache(), ManualClock(0))
+    key = StageCache.key("GET", "/todos", {}, "alice")
+    before = cache.generation(key)
+    cache.drop_path("/todos", "alice")  # a write lands while the GET is computing
+    assert not cache.put(key, (200, b"stale", {}), 300, before)
+    assert cache.get(key) is None
+    assert cache.put(key, (200, b"fresh", {}), 300, cache.generation(key))
+    assert cache.get(key) == (200, b"fresh", {})

@@ -8,7 +8,8 @@
 - ``consistent=True`` reads go to the table and leave the caches alone;
 - writes are **write-through**: the table is written first, and only when that
   succeeds is the item cache updated with the new item (a failed conditional
-  write leaves the cache as it was);
+  write leaves the cache as it was); a read miss that raced a write never puts
+  the older item it read over the newer one the write cached (``fill``);
 - writes do **not** invalidate the query cache: a cached query stays stale until
   its TTL runs out, exactly as on DAX;
 - both caches are LRU, bounded by entry count and by bytes.
@@ -52,7 +53,7 @@ class CachedTable:
         if raw is not None:
             return orjson.loads(raw)
         item = self.table.get(key)
-        self.items.put(k, orjson.dumps(item))
+        self.items.fill(k, orjson.dumps(item))  # a concurrent write-through put wins
         return item
 
     def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
@@ -73,7 +74,7 @@ class CachedTable:
         if missing:
             for i, item in zip(missing, self.table.batch_get([keys[i] for i in missing]), strict=True):
                 out[i] = item
-                self.items.put(self._key(keys[i]), orjson.dumps(item))
+                self.items.fill(self._key(keys[i]), orjson.dumps(item))
         return out
 
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
@@ -90,7 +91,7 @@ class CachedTable:
             return Page(items, token)
         page = self.table.query(partition, sort=sort, where=where, limit=limit, next_token=next_token,
                                 forward=forward)
-        self.queries.put(k, orjson.dumps([page.items, page.next_token]))
+        self.queries.fill(k, orjson.dumps([page.items, page.next_token]))
         return page
 
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,

@@ -168,7 +168,8 @@ class Gateway:
         query = self._query(route, scope)
         key, note = None, "miss"
         if compiled.cache_ttl and self.cache is not None:
-            key = StageCache.key(method, path, query, user.sub if user else None)
+            # the decoded path: /todos/%61b and /todos/ab are one resource, cached and invalidated as one
+            key = StageCache.key(method, _fill(route.path, params), query, user.sub if user else None)
             refresh = "max-age=0" in (header(scope, b"cache-control") or "")
             if refresh and self.cache.settings.require_authorization_for_refresh:
                 strategy = self.cache.settings.unauthorized_refresh
@@ -184,6 +185,7 @@ class Gateway:
                     h = dict(hit[2])
                     h[CACHE_HEADER] = "hit" if note == "miss" else note.replace("miss", "hit")
                     return hit[0], hit[1], h
+        generation = self.cache.generation(key) if key is not None and self.cache is not None else 0
         data = self._body(route, scope, body)
         req = Request(method, path, params, query, _Headers(scope), body, data, user, request_id,
                       base_url=self.base_url)
@@ -205,7 +207,7 @@ class Gateway:
         status, out, headers = _serialize(result, route.status)
         if self.cache is not None and 200 <= status < 300:
             if key is not None:
-                self.cache.put(key, (status, out, dict(headers)), compiled.cache_ttl)
+                self.cache.put(key, (status, out, dict(headers)), compiled.cache_ttl, generation)
                 headers[CACHE_HEADER] = note
             for target in route.invalidates:  # a successful write drops the caller's cached reads
                 self.cache.drop_path(_fill(target, params), user.sub if user else None)

@@ -54,17 +54,33 @@ class LruTtlCache:
 
     def put(self, key: Any, value: Any, *, size: int | None = None, ttl: float | None = None) -> None:
         """Cache ``value`` (a bytes value's size is its length; give ``size`` for anything else)."""
+        with self._lock:
+            self._put(key, value, size, ttl)
+
+    def _put(self, key: Any, value: Any, size: int | None, ttl: float | None) -> None:
+        """``put`` with the lock held."""
         size = (len(value) if size is None else size) + OVERHEAD
         if size > self.max_bytes:
             return
+        if key in self._data:
+            self._remove(key)
+        self._data[key] = (self.clock.now() + (self.ttl if ttl is None else ttl), size, value)
+        self._bytes += size
+        while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
+            self._remove(next(iter(self._data)))
+            self.evictions += 1
+
+    def fill(self, key: Any, value: Any, *, size: int | None = None, ttl: float | None = None) -> None:
+        """Cache what a read miss found, unless a live entry appeared meanwhile.
+
+        A write-through ``put`` that landed while the miss was reading its source is newer than what
+        the miss read, so it must win; ``fill`` therefore never replaces a live entry.
+        """
         with self._lock:
-            if key in self._data:
-                self._remove(key)
-            self._data[key] = (self.clock.now() + (self.ttl if ttl is None else ttl), size, value)
-            self._bytes += size
-            while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
-                self._remove(next(iter(self._data)))
-                self.evictions += 1
+            entry = self._data.get(key)
+            if entry is not None and entry[0] > self.clock.now():
+                return
+            self._put(key, value, size, ttl)
 
     def drop(self, key: Any) -> None:
         with self._lock:

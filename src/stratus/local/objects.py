@@ -48,10 +48,11 @@ CREATE TABLE IF NOT EXISTS declared (app TEXT, name TEXT, bucket TEXT UNIQUE NOT
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     content_type TEXT NOT NULL, metadata TEXT NOT NULL, checksums TEXT NOT NULL, modified REAL NOT NULL,
-    parts INTEGER, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+    parts INTEGER, extra TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, content_type TEXT NOT NULL,
-    metadata TEXT NOT NULL, algorithm TEXT, created REAL NOT NULL);
+    metadata TEXT NOT NULL, algorithm TEXT, created REAL NOT NULL, headers TEXT NOT NULL,
+    completing INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS parts (
     upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     checksums TEXT NOT NULL, modified REAL NOT NULL, PRIMARY KEY (upload_id, number)) WITHOUT ROWID;
@@ -67,6 +68,11 @@ class ObjectError(Exception):
     def __init__(self, code: str, message: str, status: int = 400, **extra: str) -> None:
         super().__init__(message)
         self.code, self.message, self.status, self.extra = code, message, status, extra
+
+
+def _no_upload(upload_id: str) -> ObjectError:
+    return ObjectError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the "
+                       "upload may have been aborted or completed.", 404, UploadId=upload_id)
 
 
 def check_key(key: str) -> str:
@@ -171,6 +177,8 @@ class ObjectMeta:
     checksums: dict[str, str]
     modified: float
     parts: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Disposition, ... as stored
+    part_sizes: list[int] | None = None  # a multipart object's part sizes, for GET ?partNumber=
 
 
 @dataclass
@@ -260,8 +268,23 @@ class ObjectStore:
     # -- objects
 
     def _row(self, row: tuple[Any, ...]) -> ObjectMeta:
-        b, k, blob, size, etag, ctype, meta, sums, modified, parts = row
-        return ObjectMeta(b, k, blob, size, etag, ctype, orjson.loads(meta), orjson.loads(sums), modified, parts)
+        b, k, blob, size, etag, ctype, meta, sums, modified, parts, extra = row
+        more = orjson.loads(extra)
+        return ObjectMeta(b, k, blob, size, etag, ctype, orjson.loads(meta), orjson.loads(sums), modified, parts,
+                          more.get("headers", {}), more.get("part_sizes"))
+
+    def open_object(self, bucket: str, key: str) -> tuple[ObjectMeta, BinaryIO]:
+        """The current object and its blob opened for reading, as one consistent pair.
+
+        An overwrite may replace and delete the blob between reading the row and opening the file; the
+        row is then read again. Once open, the file stays readable whatever happens to the object.
+        """
+        while True:
+            meta = self.head(bucket, key)
+            try:
+                return meta, open(self.blob_path(meta.blob), "rb")  # noqa: SIM115 (the caller closes it)
+            except FileNotFoundError:
+                continue
 
     def head(self, bucket: str, key: str) -> ObjectMeta:
         row = self.db.conn().execute("SELECT * FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
@@ -271,20 +294,34 @@ class ObjectStore:
         return self._row(row)
 
     def commit(self, bucket: str, key: str, blob: Blob, content_type: str, metadata: dict[str, str], kind: str,
-               etag: str | None = None, parts: int | None = None) -> ObjectMeta:
-        """Make ``blob`` the object at bucket/key, with its event, in one transaction."""
+               etag: str | None = None, parts: list[int] | None = None, headers: dict[str, str] | None = None,
+               if_none_match: bool = False, if_match: str | None = None) -> ObjectMeta:
+        """Make ``blob`` the object at bucket/key, with its event, in one transaction.
+
+        ``if_none_match`` (S3's ``If-None-Match: *``) and ``if_match`` (an ETag) make it a conditional
+        write, decided inside the same transaction.
+        """
         meta = ObjectMeta(bucket, key, blob.id, blob.size, etag or f'"{blob.md5.hex()}"', content_type, metadata,
-                          blob.checksums, self.clock.now(), parts)
+                          blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts)
         old = None
         try:
             with self.db.write() as c:
                 if not c.execute("SELECT 1 FROM buckets WHERE name=?", (bucket,)).fetchone():
                     raise ObjectError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
-                prev = c.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+                prev = c.execute("SELECT blob, etag FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+                if if_none_match and prev is not None:
+                    raise ObjectError("PreconditionFailed", "At least one of the pre-conditions you specified did "
+                                      "not hold", 412, Condition="If-None-Match")
+                if if_match is not None and (prev is None or prev[1].strip('"') != if_match.strip().strip('"')):
+                    if prev is None:
+                        raise ObjectError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+                    raise ObjectError("PreconditionFailed", "At least one of the pre-conditions you specified did "
+                                      "not hold", 412, Condition="If-Match")
                 old = prev[0] if prev else None
-                c.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?,?)",
+                c.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                           (bucket, key, blob.id, blob.size, meta.etag, content_type, orjson.dumps(metadata).decode(),
-                           orjson.dumps(blob.checksums).decode(), meta.modified, parts))
+                           orjson.dumps(blob.checksums).decode(), meta.modified, meta.parts,
+                           orjson.dumps({"headers": meta.headers, "part_sizes": parts}).decode()))
                 c.execute("INSERT INTO events (bucket, key, kind, size, etag, at) VALUES (?,?,?,?,?,?)",
                           (bucket, key, kind, blob.size, meta.etag, meta.modified))
         except BaseException:
@@ -307,12 +344,12 @@ class ObjectStore:
         if prev:
             self._drop_blobs([prev[0]])
 
-    def _concat(self, blobs: list[str], algorithms: tuple[str, ...] = ()) -> Blob:
-        """A new durable blob holding the given blobs' bytes, one after another."""
+    def _concat(self, sources: list[BinaryIO], algorithms: tuple[str, ...] = ()) -> Blob:
+        """A new durable blob holding the open sources' bytes, one after another; closes them."""
         w = self.writer(algorithms)
         try:
-            for blob in blobs:
-                with open(self.blob_path(blob), "rb") as f:
+            for f in sources:
+                with f:
                     while chunk := f.read(1024 * 1024):
                         w.write(chunk)
         except BaseException:
@@ -320,10 +357,12 @@ class ObjectStore:
             raise
         return w.finish()
 
-    def copy(self, src: ObjectMeta, bucket: str, key: str, content_type: str, metadata: dict[str, str]) -> ObjectMeta:
-        blob = self._concat([src.blob], tuple(src.checksums))
+    def copy(self, src: ObjectMeta, source: BinaryIO, bucket: str, key: str, content_type: str,
+             metadata: dict[str, str], headers: dict[str, str]) -> ObjectMeta:
+        """Copy the object ``src`` (``source`` is its blob, opened by ``open_object``) to bucket/key."""
+        blob = self._concat([source], tuple(a for a in src.checksums if not src.checksums[a].count("-")))
         return self.commit(bucket, key, blob, content_type, metadata, "ObjectCreated:Copy",
-                           etag=src.etag if src.parts is None else None)
+                           etag=src.etag if src.parts is None else None, headers=headers)
 
     def list_objects(self, bucket: str, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000) -> Listing:
         """Keys (and, with a delimiter, common prefixes) after ``after``, in UTF-8 byte order, S3's order."""
@@ -334,6 +373,9 @@ class ObjectStore:
         c = self.db.conn()
         cursor = max(after, prefix) if after >= prefix else prefix
         inclusive = not after or after < prefix
+        skip = ""  # a common prefix already returned: nothing under it is listed again
+        if delimiter and after.startswith(prefix) and after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
+            skip, cursor, inclusive = after, after + "\U0010ffff", True  # resuming after a common prefix
         while True:
             rows = c.execute(
                 f"SELECT * FROM objects WHERE bucket=? AND key {'>=' if inclusive else '>'} ? ORDER BY key LIMIT 1001",
@@ -344,13 +386,15 @@ class ObjectStore:
                 key = row[1]
                 if not key.startswith(prefix):
                     return out
+                if skip and key.startswith(skip):
+                    continue
                 if len(out.objects) + len(out.prefixes) == max_keys:
                     out.truncated = True
                     return out
                 if delimiter and (i := key.find(delimiter, len(prefix))) >= 0:
                     common = key[: i + len(delimiter)]
                     out.prefixes.append(common)
-                    out.last = common
+                    out.last = skip = common
                     cursor, inclusive = common + "\U0010ffff", True  # skip everything under this prefix
                     break
                 out.objects.append(self._row(row))
@@ -363,22 +407,32 @@ class ObjectStore:
     # -- multipart uploads
 
     def create_upload(self, bucket: str, key: str, content_type: str, metadata: dict[str, str],
-                      algorithm: str | None) -> str:
+                      algorithm: str | None, headers: dict[str, str] | None = None) -> str:
         self.require_bucket(bucket)
         upload_id = secrets.token_urlsafe(48)
         with self.db.write() as c:
-            c.execute("INSERT INTO uploads VALUES (?,?,?,?,?,?,?)", (upload_id, bucket, key, content_type,
-                                                                     orjson.dumps(metadata).decode(), algorithm,
-                                                                     self.clock.now()))
+            c.execute("INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?,0)",
+                      (upload_id, bucket, key, content_type, orjson.dumps(metadata).decode(), algorithm,
+                       self.clock.now(), orjson.dumps(headers or {}).decode()))
         return upload_id
 
     def upload(self, bucket: str, key: str, upload_id: str) -> dict[str, Any]:
-        row = self.db.conn().execute("SELECT bucket, key, content_type, metadata, algorithm, created FROM uploads "
-                                     "WHERE upload_id=?", (upload_id,)).fetchone()
+        row = self.db.conn().execute("SELECT bucket, key, content_type, metadata, algorithm, created, headers FROM "
+                                     "uploads WHERE upload_id=? AND completing=0", (upload_id,)).fetchone()
         if row is None or row[0] != bucket or row[1] != key:
-            raise ObjectError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
-                              "or the upload may have been aborted or completed.", 404, UploadId=upload_id)
-        return {"content_type": row[2], "metadata": orjson.loads(row[3]), "algorithm": row[4], "created": row[5]}
+            raise _no_upload(upload_id)
+        return {"content_type": row[2], "metadata": orjson.loads(row[3]), "algorithm": row[4], "created": row[5],
+                "headers": orjson.loads(row[6])}
+
+    def _claim(self, upload_id: str) -> None:
+        """Take an upload for completing or aborting: only one caller ever gets it."""
+        with self.db.write() as c:
+            if c.execute("UPDATE uploads SET completing=1 WHERE upload_id=? AND completing=0", (upload_id,)).rowcount != 1:
+                raise _no_upload(upload_id)
+
+    def _release(self, upload_id: str) -> None:
+        with self.db.write() as c:
+            c.execute("UPDATE uploads SET completing=0 WHERE upload_id=?", (upload_id,))
 
     def put_part(self, bucket: str, key: str, upload_id: str, number: int, blob: Blob) -> str:
         etag = f'"{blob.md5.hex()}"'
@@ -425,7 +479,12 @@ class ObjectStore:
                 raise ObjectError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
                                   "object size.", PartNumber=str(n))
             chosen.append(part)
-        blob = self._concat([p["blob"] for p in chosen])
+        self._claim(upload_id)
+        try:
+            blob = self._concat([open(self.blob_path(p["blob"]), "rb") for p in chosen])  # noqa: SIM115 (closed there)
+        except BaseException:
+            self._release(upload_id)
+            raise
         digest = hashlib.md5(b"".join(bytes.fromhex(p["etag"].strip('"')) for p in chosen), usedforsecurity=False)
         algo = up["algorithm"]
         if algo and all(algo in p["checksums"] for p in chosen):  # S3's composite checksum: hash of part checksums
@@ -433,13 +492,19 @@ class ObjectStore:
             for p in chosen:
                 h.update(base64.b64decode(p["checksums"][algo]))
             blob.checksums = {algo: f"{h.b64()}-{len(chosen)}"}
-        meta = self.commit(bucket, key, blob, up["content_type"], up["metadata"], "ObjectCreated:CompleteMultipartUpload",
-                           etag=f'"{digest.hexdigest()}-{len(chosen)}"', parts=len(chosen))
+        try:
+            meta = self.commit(bucket, key, blob, up["content_type"], up["metadata"],
+                               "ObjectCreated:CompleteMultipartUpload", etag=f'"{digest.hexdigest()}-{len(chosen)}"',
+                               parts=[p["size"] for p in chosen], headers=up["headers"])
+        except BaseException:
+            self._release(upload_id)
+            raise
         self._end_upload(upload_id)
         return meta
 
     def abort(self, bucket: str, key: str, upload_id: str) -> None:
         self.upload(bucket, key, upload_id)
+        self._claim(upload_id)
         self._end_upload(upload_id)
 
     def _end_upload(self, upload_id: str) -> None:
@@ -450,9 +515,10 @@ class ObjectStore:
         self._drop_blobs(blobs)
 
     def uploads(self, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+        """The bucket's uploads in progress, by key then by upload id (S3's order)."""
         self.require_bucket(bucket)
-        rows = self.db.conn().execute("SELECT upload_id, key, created FROM uploads WHERE bucket=? ORDER BY key, created",
-                                      (bucket,)).fetchall()
+        rows = self.db.conn().execute("SELECT upload_id, key, created FROM uploads WHERE bucket=? AND completing=0 "
+                                      "ORDER BY key, upload_id", (bucket,)).fetchall()
         return [{"upload_id": u, "key": k, "created": t} for u, k, t in rows if k.startswith(prefix)]
 
     # -- events

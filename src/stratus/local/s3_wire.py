@@ -20,17 +20,18 @@ import datetime as dt
 import email.utils
 import hashlib
 import logging
+import re
 import uuid
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, unquote
 
 from ..clock import Clock
 from . import s3_xml as X
 from .iam import RequestContext, evaluate
 from .identitypool import AdminPrincipal, CredentialStore, IdentityPrincipal
-from .objects import CHECKSUMS, MAX_PARTS, ObjectError, ObjectMeta, ObjectStore, check_bucket_name, check_key
+from .objects import CHECKSUMS, MAX_PARTS, ObjectError, ObjectMeta, ObjectStore, _Hasher, check_bucket_name, check_key
 from .sigv2 import is_sigv2_query, verify_query_v2
 from .sigv4 import ChunkedDecoder, SigV4Error, Verified, is_signed, verify_request
 
@@ -38,6 +39,12 @@ log = logging.getLogger("stratus.s3")
 XML_BODY_LIMIT = 1024 * 1024
 STREAM_CHUNK = 256 * 1024
 # sub-resources that name an operation this endpoint does not implement
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+_RESPONSE_OVERRIDES = {"response-content-type": "content-type", "response-content-language": "content-language",
+                       "response-expires": "expires", "response-cache-control": "cache-control",
+                       "response-content-disposition": "content-disposition",
+                       "response-content-encoding": "content-encoding"}
+STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
 UNSUPPORTED = ("acl", "policy", "cors", "lifecycle", "tagging", "versioning", "website", "notification",
                "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
                "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
@@ -333,6 +340,7 @@ class S3Endpoint:
     def _object_headers(self, meta: ObjectMeta, req: S3Request) -> dict[str, str]:
         hdrs = {"etag": meta.etag, "last-modified": X.http_date(meta.modified), "accept-ranges": "bytes",
                 "content-type": meta.content_type, "x-amz-request-id": req.request_id}
+        hdrs.update(meta.headers)
         hdrs.update({f"x-amz-meta-{k}": v for k, v in meta.metadata.items()})
         if req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
             hdrs.update({f"x-amz-checksum-{a}": val for a, val in meta.checksums.items()})
@@ -341,6 +349,17 @@ class S3Endpoint:
         if meta.parts:
             hdrs["x-amz-mp-parts-count"] = str(meta.parts)
         return hdrs
+
+    @staticmethod
+    def _stored_headers(req: S3Request) -> dict[str, str]:
+        """The standard headers S3 keeps with an object (``aws-chunked`` is transport, not content)."""
+        out = {k: req.headers[k] for k in STORED_HEADERS if k in req.headers}
+        if "content-encoding" in out:
+            kept = [e.strip() for e in out["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
+            out.pop("content-encoding")
+            if kept:
+                out["content-encoding"] = ", ".join(kept)
+        return out
 
     def _metadata(self, req: S3Request) -> tuple[str, dict[str, str]]:
         meta = {k[11:]: v for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
@@ -352,7 +371,13 @@ class S3Endpoint:
         self.store.require_bucket(req.bucket)
         ctype, meta = self._metadata(req)
         blob = await self._receive_blob(req, v, receive)
-        obj = await self._run(self.store.commit, req.bucket, req.key, blob, ctype, meta, "ObjectCreated:Put")
+        none_match = req.headers.get("if-none-match")
+        if none_match is not None and none_match.strip() != "*":
+            raise ObjectError("NotImplemented", "If-None-Match on PutObject takes only '*'.", 501)
+        obj = await self._run(lambda: self.store.commit(req.bucket, req.key, blob, ctype, meta, "ObjectCreated:Put",
+                                                        headers=self._stored_headers(req),
+                                                        if_none_match=none_match is not None,
+                                                        if_match=req.headers.get("if-match")))
         hdrs = {"etag": obj.etag, "x-amz-request-id": req.request_id}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in obj.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
@@ -368,8 +393,10 @@ class S3Endpoint:
                 return int(parsed.timestamp())
             except (KeyError, TypeError, ValueError):
                 return None
-        if "if-match" in h and etag not in {t.strip().strip('"') for t in h["if-match"].split(",")} | {"*"} - {""}:
-            return 412
+        if "if-match" in h:
+            tags = {t.strip().strip('"') for t in h["if-match"].split(",")}
+            if "*" not in tags and etag not in tags:
+                return 412
         unmod = since("if-unmodified-since")
         if "if-match" not in h and unmod is not None and modified > unmod:
             return 412
@@ -382,54 +409,77 @@ class S3Endpoint:
         return None
 
     async def _get(self, req: S3Request, send: Any) -> None:
-        meta = await self._run(self.store.head, req.bucket, req.key)
-        hdrs = self._object_headers(meta, req)
+        meta, f = await self._run(self.store.open_object, req.bucket, req.key)  # opened before any header goes out
+        try:
+            await self._send_object(req, meta, f, send)
+        finally:
+            f.close()
+
+    def _span(self, req: S3Request, meta: ObjectMeta) -> tuple[int, int, bool]:
+        """(start, end, partial) of what a GET/HEAD answers: a part (?partNumber=), a Range, or the whole."""
+        if "partNumber" in req.query:
+            try:
+                n = int(req.query["partNumber"])
+                if not 1 <= n <= MAX_PARTS:
+                    raise ValueError
+            except ValueError:
+                raise ObjectError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
+                                  ArgumentName="partNumber") from None
+            sizes = meta.part_sizes or [meta.size]
+            if n > len(sizes):
+                raise ObjectError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416)
+            start = sum(sizes[: n - 1])
+            return start, start + sizes[n - 1] - 1, True
+        m = _RANGE.match(req.headers.get("range", ""))
+        if m is None:  # absent, several ranges, or not a byte range: S3 answers the whole object
+            return 0, meta.size - 1, False
+        first, last = m.group(1), m.group(2)
+        if first == "" and last == "":
+            return 0, meta.size - 1, False
+        if first == "":
+            start, end = max(0, meta.size - int(last)), meta.size - 1
+            satisfiable = int(last) > 0 and meta.size > 0
+        else:
+            start, end = int(first), min(int(last), meta.size - 1) if last else meta.size - 1
+            if last and int(last) < start:  # syntactically invalid: ignored
+                return 0, meta.size - 1, False
+            satisfiable = start < meta.size
+        if not satisfiable:
+            raise ObjectError("InvalidRange", "The requested range is not satisfiable", 416,
+                              RangeRequested=req.headers["range"], ActualObjectSize=str(meta.size))
+        return start, end, True
+
+    async def _send_object(self, req: S3Request, meta: ObjectMeta, f: BinaryIO, send: Any) -> None:
         cond = self._precondition(meta, req.headers)
         if cond == 412:
             raise ObjectError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
                               412, Condition="If-Match")
+        hdrs = self._object_headers(meta, req)
         if cond == 304:
             return await self._reply(send, 304, headers={k: v for k, v in hdrs.items() if k in ("etag", "last-modified")},
                                      content_type=None)
-        start, end, status = 0, meta.size - 1, 200
-        rng = req.headers.get("range", "")
-        if rng.startswith("bytes=") and "," not in rng:
-            first, _, last = rng[6:].strip().partition("-")
-            try:
-                if first == "":
-                    n = int(last)
-                    start, end = max(0, meta.size - n), meta.size - 1
-                else:
-                    start, end = int(first), min(int(last), meta.size - 1) if last else meta.size - 1
-                valid = start <= end and start < meta.size and (first != "" or int(last) > 0)
-            except ValueError:
-                valid = True  # a malformed range is ignored, as S3 does
-                start, end = 0, meta.size - 1
-            else:
-                if not valid:
-                    raise ObjectError("InvalidRange", "The requested range is not satisfiable", 416,
-                                      RangeRequested=rng, ActualObjectSize=str(meta.size))
-                status = 206
-                hdrs["content-range"] = f"bytes {start}-{end}/{meta.size}"
+        start, end, partial = self._span(req, meta)
+        if partial:
+            hdrs = {k: v for k, v in hdrs.items() if not k.startswith("x-amz-checksum-")}  # not the whole object's
+            hdrs["content-range"] = f"bytes {start}-{end}/{meta.size}"
         length = max(0, end - start + 1)
         hdrs["content-length"] = str(length)
-        await send({"type": "http.response.start", "status": status,
+        for param, name in _RESPONSE_OVERRIDES.items():
+            if param in req.query:
+                hdrs[name] = req.query[param]
+        await send({"type": "http.response.start", "status": 206 if partial else 200,
                     "headers": [(k.encode(), v.encode("utf-8")) for k, v in hdrs.items()]})
         if req.method == "HEAD" or length == 0:
             await send({"type": "http.response.body", "body": b""})
             return
-        f = await self._run(self.store.open, meta)
-        try:
-            await self._run(f.seek, start)
-            remaining = length
-            while remaining > 0:
-                chunk = await self._run(f.read, min(STREAM_CHUNK, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
-        finally:
-            f.close()
+        await self._run(f.seek, start)
+        remaining = length
+        while remaining > 0:
+            chunk = await self._run(f.read, min(STREAM_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
 
     async def _copy(self, req: S3Request, v: Verified, obj_arn: str, receive: Any, send: Any) -> None:
         source = unquote(req.headers["x-amz-copy-source"]).lstrip("/")
@@ -443,23 +493,29 @@ class S3Endpoint:
         self._authorize(v, req, "s3:GetObject", f"arn:aws:s3:::{src_bucket}/{src_key}")
         self._authorize(v, req, "s3:PutObject", obj_arn)
         await self._read_small(receive)
-        src = await self._run(self.store.head, src_bucket, src_key)
-        cond = self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
-                                        if k.startswith("x-amz-copy-source-if-")})
-        if cond is not None:
-            raise ObjectError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
-        directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
-        if directive not in ("COPY", "REPLACE"):
-            raise ObjectError("InvalidArgument", "Unknown metadata directive.")
-        if directive == "COPY":
-            ctype, meta = src.content_type, src.metadata
-            if (src_bucket, src_key) == (req.bucket, req.key):
-                raise ObjectError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
-                                  "object to itself without changing the object's metadata, storage class, website "
-                                  "redirect location or encryption attributes.")
-        else:
-            ctype, meta = self._metadata(req)
-        obj = await self._run(self.store.copy, src, req.bucket, req.key, ctype, meta)
+        check_key(src_key)
+        src, source = await self._run(self.store.open_object, src_bucket, src_key)
+        try:
+            cond = self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
+                                            if k.startswith("x-amz-copy-source-if-")})
+            if cond is not None:
+                raise ObjectError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                                  412)
+            directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
+            if directive not in ("COPY", "REPLACE"):
+                raise ObjectError("InvalidArgument", "Unknown metadata directive.")
+            if directive == "COPY":
+                ctype, meta, headers = src.content_type, src.metadata, src.headers
+                if (src_bucket, src_key) == (req.bucket, req.key):
+                    raise ObjectError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
+                                      "object to itself without changing the object's metadata, storage class, website "
+                                      "redirect location or encryption attributes.")
+            else:
+                (ctype, meta), headers = self._metadata(req), self._stored_headers(req)
+        except BaseException:
+            source.close()
+            raise
+        obj = await self._run(self.store.copy, src, source, req.bucket, req.key, ctype, meta, headers)
         await self._reply(send, 200, X.document("CopyObjectResult", [X.el("LastModified", X.iso(obj.modified)),
                                                                      X.el("ETag", obj.etag)]))
 
@@ -471,6 +527,13 @@ class S3Endpoint:
         if "content-md5" in req.headers and base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()
                                                              ).decode() != req.headers["content-md5"]:
             raise ObjectError("BadDigest", "The Content-MD5 you specified did not match what we received.")
+        for a in CHECKSUMS:
+            if f"x-amz-checksum-{a}" in req.headers:
+                h = _Hasher(a)
+                h.update(body)
+                if h.b64() != req.headers[f"x-amz-checksum-{a}"]:
+                    raise ObjectError("BadDigest", f"The {a.upper()} you specified did not match the calculated "
+                                      "checksum.")
         doc = X.parse(body, "Delete")
         quiet = (X.text(doc, "Quiet") or "").lower() == "true"
         objects = X.children(doc, "Object")
@@ -565,7 +628,8 @@ class S3Endpoint:
         if algo is not None and algo not in CHECKSUMS:
             raise ObjectError("InvalidRequest", f"Checksum algorithm {algo.upper()} is not supported by the local object "
                               "store (supported: CRC32, CRC32C, SHA1, SHA256).")
-        upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo)
+        upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo,
+                                    self._stored_headers(req))
         hdrs = {"x-amz-checksum-algorithm": algo.upper()} if algo else {}
         await self._reply(send, 200, X.document("InitiateMultipartUploadResult", [
             X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", upload_id)]), headers=hdrs)
@@ -604,8 +668,11 @@ class S3Endpoint:
         try:
             marker = int(req.query.get("part-number-marker", "0"))
             max_parts = min(int(req.query.get("max-parts", "1000")), 1000)
+            if marker < 0 or max_parts < 1:
+                raise ValueError
         except ValueError:
-            raise ObjectError("InvalidArgument", "part-number-marker and max-parts must be integers") from None
+            raise ObjectError("InvalidArgument", "part-number-marker must be a non-negative integer and max-parts a "
+                              "positive one") from None
         parts = [p for p in await self._run(self.store.parts, req.query["uploadId"]) if p["number"] > marker]
         page, truncated = parts[:max_parts], len(parts) > max_parts
         out = [X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", req.query["uploadId"]),
@@ -617,9 +684,45 @@ class S3Endpoint:
         await self._reply(send, 200, X.document("ListPartsResult", out))
 
     async def _list_uploads(self, req: S3Request, send: Any) -> None:
-        ups = await self._run(self.store.uploads, req.bucket, req.query.get("prefix", ""))
-        out = [X.el("Bucket", req.bucket), X.el("KeyMarker", ""), X.el("UploadIdMarker", ""),
-               X.el("MaxUploads", 1000), X.el("IsTruncated", False)]
-        out += [X.el("Upload", [X.el("Key", u["key"]), X.el("UploadId", u["upload_id"]),
-                                X.el("Initiated", X.iso(u["created"])), X.el("StorageClass", "STANDARD")]) for u in ups]
+        q = req.query
+        try:
+            max_uploads = min(int(q.get("max-uploads", "1000")), 1000)
+            if max_uploads < 1:
+                raise ValueError
+        except ValueError:
+            raise ObjectError("InvalidArgument", "max-uploads must be a positive integer",
+                              ArgumentName="max-uploads") from None
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        key_marker, id_marker = q.get("key-marker", ""), q.get("upload-id-marker", "")
+        ups = [u for u in await self._run(self.store.uploads, req.bucket, prefix)
+               if (u["key"], u["upload_id"]) > (key_marker, id_marker if id_marker else "\U0010ffff") or not key_marker]
+        entries: list[str] = []
+        prefixes: list[str] = []
+        truncated, next_key, next_id = False, "", ""
+        for u in ups:
+            if delimiter and (i := u["key"].find(delimiter, len(prefix))) >= 0:
+                common = u["key"][: i + len(delimiter)]
+                if common in prefixes:
+                    continue
+                if len(entries) + len(prefixes) == max_uploads:
+                    truncated = True
+                    break
+                prefixes.append(common)
+                next_key, next_id = common, ""
+                continue
+            if len(entries) + len(prefixes) == max_uploads:
+                truncated = True
+                break
+            entries.append(X.el("Upload", [X.el("Key", u["key"]), X.el("UploadId", u["upload_id"]),
+                                           X.el("Initiated", X.iso(u["created"])), X.el("StorageClass", "STANDARD")]))
+            next_key, next_id = u["key"], u["upload_id"]
+        out = [X.el("Bucket", req.bucket), X.el("KeyMarker", key_marker), X.el("UploadIdMarker", id_marker)]
+        if truncated:
+            out += [X.el("NextKeyMarker", next_key), X.el("NextUploadIdMarker", next_id)]
+        out += [X.el("MaxUploads", max_uploads), X.el("IsTruncated", truncated)]
+        if prefix:
+            out.append(X.el("Prefix", prefix))
+        if delimiter:
+            out.append(X.el("Delimiter", delimiter))
+        out += entries + [X.el("CommonPrefixes", [X.el("Prefix", p)]) for p in prefixes]
         await self._reply(send, 200, X.document("ListMultipartUploadsResult", out))

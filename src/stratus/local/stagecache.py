@@ -26,9 +26,11 @@ class StageCache:
     def __init__(self, settings: ApiCache, clock: Clock) -> None:
         self.settings = settings
         self._index: dict[tuple[str, str | None], set[CacheKey]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # eviction calls back into _unindex while put holds it
         self.lru = LruTtlCache(settings.ttl, 1_000_000, settings.max_bytes, clock, on_remove=self._unindex)
         self.refreshes = 0
+        # bumped by every invalidation of (path, caller): a response computed before it must not be cached after it
+        self._generations: dict[tuple[str, str | None], int] = {}
 
     @staticmethod
     def key(method: str, path: str, query: dict[str, Any], caller: str | None) -> CacheKey:
@@ -37,17 +39,26 @@ class StageCache:
     def get(self, key: CacheKey) -> CachedResponse | None:
         return self.lru.get(key)
 
-    def put(self, key: CacheKey, response: CachedResponse, ttl: float) -> bool:
+    def generation(self, key: CacheKey) -> int:
+        """Take before computing a response; hand to ``put`` so an invalidation in between wins."""
+        return self._generations.get((key[1], key[3]), 0)
+
+    def put(self, key: CacheKey, response: CachedResponse, ttl: float, generation: int) -> bool:
         status, body, headers = response
         if not 200 <= status < 300 or len(body) > MAX_ITEM_BYTES:
             return False
         with self._lock:
+            if self._generations.get((key[1], key[3]), 0) != generation:
+                return False  # invalidated while this response was being computed: it may be stale
             self._index.setdefault((key[1], key[3]), set()).add(key)
-        self.lru.put(key, response, size=len(body) + sum(len(k) + len(v) for k, v in headers.items()), ttl=ttl)
+            self.lru.put(key, response, size=len(body) + sum(len(k) + len(v) for k, v in headers.items()), ttl=ttl)
         return True
 
     def drop_path(self, path: str, caller: str | None) -> None:
         with self._lock:
+            if len(self._generations) > 100_000:  # bounded; a response from before the reset is refused either way
+                self._generations.clear()
+            self._generations[(path, caller)] = self._generations.get((path, caller), 0) + 1
             keys = list(self._index.get((path, caller), ()))
         for k in keys:
             self.lru.drop(k)
