@@ -7,9 +7,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import ROOT, TODO, Clients, User, start
+from tests.conftest import ROOT, TODO, Clients, User, start, trust
 
 CACHED = ROOT / "tests" / "apps" / "fixtures" / "cached"
 
@@ -183,3 +184,30 @@ def test_percent_encoded_paths_are_invalidated_too(sys_: Clients) -> None:
     todo.api("PATCH", f"/todos/{created['id']}", u.access, json={"title": "two"})
     again = todo.api("GET", encoded, u.access)
     assert again.headers["x-stratus-cache"] == "miss" and again.json()["title"] == "two"
+
+
+def test_writes_are_seen_while_others_keep_reading(sys_: Clients) -> None:
+    """Concurrent readers keep refilling both caches; the writer must still read its own writes every time."""
+    import threading
+    todo = Clients(sys_.system, app="todo")
+    u = todo.user()
+    stop = threading.Event()
+
+    def reader() -> None:
+        c = httpx.Client(verify=trust(todo.ep), timeout=20)
+        while not stop.is_set():
+            c.get(todo.app["api"] + "/todos", params={"limit": 100}, headers={"authorization": f"Bearer {u.access}"})
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        stale = 0
+        for i in range(25):
+            new = todo.api("POST", "/todos", u.access, json={"title": f"t{i}"}).json()["id"]
+            listed = todo.api("GET", "/todos", u.access, params={"limit": 100}).json()["items"]
+            stale += new not in [t["id"] for t in listed]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert stale == 0

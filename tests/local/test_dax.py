@@ -192,3 +192,15 @@ def test_the_stage_cache_refuses_a_response_computed_before_an_invalidation() ->
     assert cache.get(key) is None
     assert cache.put(key, (200, b"fresh", {}), 300, cache.generation(key))
     assert cache.get(key) == (200, b"fresh", {})
+
+
+def test_an_entry_put_twice_is_still_invalidated() -> None:
+    """Two concurrent misses cache the same key; the second put must stay reachable by drop_path."""
+    from stratus import ApiCache
+    from stratus.local.stagecache import StageCache
+    cache = StageCache(ApiCache(), ManualClock(0))
+    key = StageCache.key("GET", "/todos", {"limit": 100}, "alice")
+    cache.put(key, (200, b"first", {}), 300, cache.generation(key))
+    cache.put(key, (200, b"second", {}), 300, cache.generation(key))
+    cache.drop_path("/todos", "alice")
+    assert cache.get(key) is None

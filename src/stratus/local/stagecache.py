@@ -50,8 +50,9 @@ class StageCache:
         with self._lock:
             if self._generations.get((key[1], key[3]), 0) != generation:
                 return False  # invalidated while this response was being computed: it may be stale
-            self._index.setdefault((key[1], key[3]), set()).add(key)
+            # into the cache first: replacing a live entry calls _unindex for the key, which must not undo this index
             self.lru.put(key, response, size=len(body) + sum(len(k) + len(v) for k, v in headers.items()), ttl=ttl)
+            self._index.setdefault((key[1], key[3]), set()).add(key)
         return True
 
     def drop_path(self, path: str, caller: str | None) -> None:
