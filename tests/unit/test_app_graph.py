@@ -98,4 +98,4 @@ def test_ttl_zero_turns_the_cache_off() -> None:
     api.get("/b", public=True, cache_ttl=30)(_h)
     gw = Gateway("x", api, {r: Context("x", "h", {}) for r in api.routes}, None, frozenset(),
                  ThreadPoolExecutor(1), "https://h", ManualClock())
-    assert {c.route.path: c.cache_ttl for c in gw.static.values()} == {"/a": 0, "/b": 30}
+    assert {r.path: c.cache_ttl for r, c in gw.routes.by_template.values()} == {"/a": 0, "/b": 30}

@@ -10,8 +10,8 @@ handlers on the runtime's thread pool), and serialize what it returns. Errors a
 handler raises from the project's error tree become their status; anything else
 is logged and answered with a bare 500 that reveals nothing.
 
-Routes are compiled once: literal paths go in a dict, parameterised ones into
-per-method regexes, so routing costs a dict lookup on the common path.
+Matching, validation, handler errors and serialization are ``stratus.routing``'s,
+shared with the Lambda entry point, so both providers answer a request alike.
 """
 
 from __future__ import annotations
@@ -20,34 +20,20 @@ import asyncio
 import inspect
 import itertools
 import logging
-import re
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 import orjson
 
 from ..app import RestApi, Route
 from ..clock import Clock
 from ..context import Context
-from ..errors import (
-    BadRequest,
-    ConditionFailed,
-    Forbidden,
-    HttpError,
-    InvalidItem,
-    InvalidToken,
-    MethodNotAllowed,
-    NotFound,
-    Unauthorized,
-    UnsupportedMediaType,
-    ValidationError,
-)
-from ..events import Principal, Request, Response
-from ..schema import coerce_query, validate
+from ..errors import Forbidden, HttpError, Unauthorized
+from ..events import Principal, Request
+from ..routing import RouteTable, fill, handler_error, parse_body, parse_query, serialize
 from .http import Receive, Scope, Send, header, read_body, send_response
 from .metrics import ApiMetrics
 from .openapi import openapi_document
@@ -62,6 +48,8 @@ CACHE_HEADER = "x-stratus-cache"
 
 
 class _Compiled:
+    """What the local gateway keeps per route: its handler context, its bucket, its cache TTL."""
+
     def __init__(self, route: Route, ctx: Context, api: RestApi, clock: Clock) -> None:
         self.route = route
         self.ctx = ctx
@@ -70,12 +58,6 @@ class _Compiled:
         cached = route.cache if route.cache is not None else route.method == "GET"
         ttl = route.cache_ttl if route.cache_ttl is not None else api.cache.ttl if api.cache else 0
         self.cache_ttl = ttl if api.cache is not None and cached else 0
-        parts = []
-        for seg in route.path.split("/")[1:]:
-            m = re.fullmatch(r"\{(\w+)(\+?)\}", seg)
-            parts.append(f"(?P<{m.group(1)}>.+)" if m and m.group(2) else f"(?P<{m.group(1)}>[^/]+)" if m
-                         else re.escape(seg))
-        self.regex = re.compile("^/" + "/".join(parts) + "$")
 
 
 class Gateway:
@@ -91,32 +73,9 @@ class Gateway:
         self.cache = StageCache(api.cache, clock) if api.cache is not None and cache_enabled else None
         self.metrics = ApiMetrics()
         self._request_ids = _request_ids()
-        self.static: dict[tuple[str, str], _Compiled] = {}
-        self.dynamic: dict[str, list[_Compiled]] = {}
-        for route in api.routes:
-            c = _Compiled(route, contexts[route], api, clock)
-            if route.params:
-                self.dynamic.setdefault(route.method, []).append(c)
-            else:
-                self.static[(route.method, route.path)] = c
-        for routes in self.dynamic.values():  # literal segments win over parameters, as on API Gateway
-            routes.sort(key=lambda c: (c.route.path.count("{"), -len(c.route.path)))
+        self.routes = RouteTable([(r, _Compiled(r, contexts[r], api, clock)) for r in api.routes])
         self.base_url = base_url
         self.openapi = orjson.dumps(openapi_document(api, base_url))
-
-    def _match(self, method: str, path: str) -> tuple[_Compiled, dict[str, str]]:
-        hit = self.static.get((method, path))
-        if hit is not None:
-            return hit, {}
-        for c in self.dynamic.get(method, ()):
-            m = c.regex.match(path)
-            if m:
-                return c, {k: unquote(v) for k, v in m.groupdict().items()}
-        allowed = sorted({m for (m, p) in self.static if p == path} |
-                         {m for m, cs in self.dynamic.items() for c in cs if c.regex.match(path)})
-        if allowed:
-            raise MethodNotAllowed(f"{method} is not allowed on {path}", headers={"allow": ", ".join(allowed)})
-        raise NotFound(f"no route for {method} {path}")
 
     def _authorize(self, scope: Scope) -> Principal:
         raw = header(scope, b"authorization")
@@ -146,30 +105,28 @@ class Gateway:
         self.metrics.record(status, (time.perf_counter() - t0) * 1000)
 
     def stats(self) -> dict[str, object]:
-        throttled = self.bucket.throttled + sum(c.bucket.throttled for c in self._all() if c.bucket)
+        throttled = self.bucket.throttled + sum(c.bucket.throttled for _, c in self.routes.by_template.values()
+                                                if c.bucket)
         return {**self.metrics.snapshot(), "throttled": throttled,
                 "response_cache": self.cache.stats() if self.cache else None}
-
-    def _all(self) -> list[_Compiled]:
-        return list(self.static.values()) + [c for cs in self.dynamic.values() for c in cs]
 
     async def _handle(self, scope: Scope, receive: Receive, path: str,
                       request_id: str) -> tuple[int, bytes, dict[str, str]]:
         method = scope["method"]
-        if method == "GET" and path == "/openapi.json" and ("GET", path) not in self.static:
+        if method == "GET" and path == "/openapi.json" and ("GET", path) not in self.routes.static:
             return 200, self.openapi, {}
-        compiled, params = self._match(method, path)
-        route = compiled.route
+        route, compiled, params = self.routes.match(method, path)
         wait = (compiled.bucket or self.bucket).take() if self.throttle_enabled else None
         if wait is not None:
             raise HttpError("Too Many Requests", status=429, headers={"retry-after": str(wait)})
         user = None if route.public else self._authorize(scope)
         body = await read_body(scope, receive, self.api.max_body)
-        query = self._query(route, scope)
+        query = parse_query(route, dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                                  keep_blank_values=True)))
         key, note = None, "miss"
         if compiled.cache_ttl and self.cache is not None:
             # the decoded path: /todos/%61b and /todos/ab are one resource, cached and invalidated as one
-            key = StageCache.key(method, _fill(route.path, params), query, user.sub if user else None)
+            key = StageCache.key(method, fill(route.path, params), query, user.sub if user else None)
             refresh = "max-age=0" in (header(scope, b"cache-control") or "")
             if refresh and self.cache.settings.require_authorization_for_refresh:
                 strategy = self.cache.settings.unauthorized_refresh
@@ -186,7 +143,7 @@ class Gateway:
                     h[CACHE_HEADER] = "hit" if note == "miss" else note.replace("miss", "hit")
                     return hit[0], hit[1], h
         generation = self.cache.generation(key) if key is not None and self.cache is not None else 0
-        data = self._body(route, scope, body)
+        data = parse_body(route, header(scope, b"content-type"), body)
         req = Request(method, path, params, query, _Headers(scope), body, data, user, request_id,
                       base_url=self.base_url)
         try:
@@ -195,56 +152,16 @@ class Gateway:
             else:
                 loop = asyncio.get_running_loop()
                 result = await loop.run_in_executor(self.executor, route.handler, req, compiled.ctx)
-        except HttpError:
-            raise
-        except ConditionFailed as exc:
-            raise HttpError(str(exc), status=409) from exc
-        except (InvalidToken, InvalidItem) as exc:
-            raise BadRequest(str(exc)) from exc
-        except Exception:
-            log.exception("handler %s failed (request %s)", route.operation_id, request_id)
-            raise HttpError("Internal server error", status=500) from None
-        status, out, headers = _serialize(result, route.status)
+        except Exception as exc:
+            raise handler_error(exc, route, request_id) from None
+        status, out, headers = serialize(result, route.status)
         if self.cache is not None and 200 <= status < 300:
             if key is not None:
                 self.cache.put(key, (status, out, dict(headers)), compiled.cache_ttl, generation)
                 headers[CACHE_HEADER] = note
             for target in route.invalidates:  # a successful write drops the caller's cached reads
-                self.cache.drop_path(_fill(target, params), user.sub if user else None)
+                self.cache.drop_path(fill(target, params), user.sub if user else None)
         return status, out, headers
-
-    def _query(self, route: Route, scope: Scope) -> dict[str, Any]:
-        raw = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        out, problems = {}, []
-        for name, schema in route.query.items():
-            if name not in raw:
-                continue
-            value, problem = coerce_query(schema, name, raw[name])
-            problems += [problem] if problem else validate(schema, value, name)
-            out[name] = value
-        if problems:
-            raise ValidationError(problems)
-        return out
-
-    def _body(self, route: Route, scope: Scope, body: bytes) -> Any:
-        if route.body is None:
-            return None
-        raw_type = (header(scope, b"content-type") or "application/json").lower()
-        ctype, _, params = raw_type.partition(";")
-        charset = params.split("charset=", 1)[1].strip().strip('"') if "charset=" in params else "utf-8"
-        if ctype.strip() != "application/json" or charset not in ("utf-8", "utf8"):
-            raise UnsupportedMediaType(f"request body must be application/json in UTF-8, not {ascii(raw_type)[:80]}")
-        if not body:
-            raise BadRequest("request body is required (a JSON object)")
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from None
-        problems = validate(route.body, data)
-        if problems:
-            raise ValidationError(problems)
-        return data
-
 
 class _Headers(dict[str, str]):
     """Request headers with lower-case names (the last value wins for repeats)."""
@@ -260,19 +177,3 @@ def _request_ids() -> Iterator[str]:
         yield f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{prefix[16:20]}-{n:012x}"
 
 
-def _fill(template: str, params: dict[str, str]) -> str:
-    return re.sub(r"\{(\w+)\+?\}", lambda m: params[m.group(1)], template)
-
-
-def _serialize(result: Any, default_status: int) -> tuple[int, bytes, dict[str, str]]:
-    if isinstance(result, Response):
-        headers = {k.lower(): v for k, v in result.headers.items()}
-        if result.body is None:
-            return result.status, b"", headers
-        if isinstance(result.body, (bytes, str)):
-            headers.setdefault("content-type", "text/plain; charset=utf-8")
-            return result.status, result.body.encode() if isinstance(result.body, str) else result.body, headers
-        return result.status, orjson.dumps(result.body), headers
-    if result is None:
-        return 204, b"", {}
-    return default_status, orjson.dumps(result), {}
