@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from .local.loader import discover, load_app
+    from .loader import discover, load_app
     from .local.server import UpOptions, serve
 
     folders = args.apps or discover(Path("apps"))

@@ -12,8 +12,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from ..app import App
-from ..errors import ConfigError
+from .app import App
+from .errors import ConfigError
 
 
 def discover(root: Path) -> list[Path]:

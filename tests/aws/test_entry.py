@@ -1,0 +1,171 @@
+"""The Lambda entry point with API Gateway REST proxy events, through the todo handlers, on moto's DynamoDB.
+
+The events follow the REST API proxy-integration shape AWS documents (resource, path, httpMethod, headers,
+multiValue* parameters, pathParameters, requestContext with the Cognito authorizer's claims, body,
+isBase64Encoded); ``rest_event`` builds one per request.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stratus.aws import entry
+from stratus.errors import UnsupportedFeature
+from tests.conftest import TODO
+
+
+def rest_event(method: str, resource: str, *, sub: str | None, path_params: dict[str, str] | None = None,
+               query: dict[str, str] | None = None, body: Any = None, raw_body: str | None = None) -> dict[str, Any]:
+    path = resource
+    for k, v in (path_params or {}).items():
+        path = path.replace("{" + k + "}", v)
+    claims = None if sub is None else {
+        "sub": sub, "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example", "client_id": "exampleclient",
+        "origin_jti": str(uuid.uuid4()), "token_use": "access", "scope": "aws.cognito.signin.user.admin",
+        "auth_time": "1763870000", "exp": "Mon Nov 23 06:00:00 UTC 2026", "iat": "Mon Nov 23 05:00:00 UTC 2026",
+        "jti": str(uuid.uuid4()), "username": sub}
+    headers = {"Accept": "application/json", "Content-Type": "application/json",
+               "Host": "abc123.execute-api.us-east-1.amazonaws.com", "X-Forwarded-Proto": "https"}
+    return {
+        "resource": resource, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "pathParameters": path_params, "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "authorizer": {"claims": claims},
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com", "domainPrefix": "abc123",
+            "extendedRequestId": "c1", "httpMethod": method, "identity": {"sourceIp": "198.51.100.7", "userAgent": "ua"},
+            "path": f"/prod{path}", "protocol": "HTTP/1.1", "requestId": str(uuid.uuid4()),
+            "requestTime": "23/Nov/2026:05:00:00 +0000", "requestTimeEpoch": 1795410000000, "resourceId": "r1",
+            "resourcePath": resource, "stage": "prod"},
+        "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.fixture()
+def lambda_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1"), ("STRATUS_APP_DIR", str(TODO)),
+                       ("STRATUS_TABLE_TODOS", "todo-todos-1A2B"), ("STRATUS_TABLE_LIST_VERSIONS", "todo-lists-3C4D")):
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("STRATUS_DAX_ENDPOINT", raising=False)
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        db.create_table(TableName="todo-todos-1A2B", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+                        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"},
+                                              {"AttributeName": "id", "AttributeType": "S"}])
+        db.create_table(TableName="todo-lists-3C4D", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"}])
+        monkeypatch.setattr(entry, "_loaded", None)
+        yield
+
+
+def call(event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    res = entry.handler(event, None)
+    assert set(res) == {"statusCode", "headers", "body", "isBase64Encoded"} and res["isBase64Encoded"] is False
+    return res["statusCode"], json.loads(res["body"]) if res["body"] else None, res["headers"]
+
+
+def test_the_todo_flow_through_lambda(lambda_app: None) -> None:
+    alice = str(uuid.uuid4())
+    status, todo, headers = call(rest_event("POST", "/todos", sub=alice, body={"title": "milk", "tags": ["shop"]}))
+    assert status == 201 and todo["title"] == "milk" and todo["version"] == 1
+    assert headers["location"] == f"https://abc123.execute-api.us-east-1.amazonaws.com/prod/todos/{todo['id']}"
+    status, listing, _ = call(rest_event("GET", "/todos", sub=alice, query={"limit": "10"}))
+    assert status == 200 and [t["id"] for t in listing["items"]] == [todo["id"]] and listing["next_token"] is None
+    ids = {"id": todo["id"]}
+    assert call(rest_event("GET", "/todos/{id}", sub=alice, path_params=ids))[1] == todo
+    status, changed, _ = call(rest_event("PATCH", "/todos/{id}", sub=alice, path_params=ids, body={"done": True}))
+    assert status == 200 and changed["done"] is True and changed["version"] == 2
+    assert call(rest_event("GET", "/todos", sub=alice, query={"done": "true"}))[1]["items"] == [changed]
+    # the item is in DynamoDB itself, under the owner's sub
+    raw = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName="todo-todos-1A2B", Key={"owner": {"S": alice}, "id": {"S": todo["id"]}})["Item"]
+    assert raw["title"] == {"S": "milk"} and raw["version"] == {"N": "2"}
+    status, body, _ = call(rest_event("DELETE", "/todos/{id}", sub=alice, path_params=ids))
+    assert status == 204 and body is None
+    assert call(rest_event("GET", "/todos/{id}", sub=alice, path_params=ids))[0] == 404
+
+
+def test_users_are_isolated_on_aws_too(lambda_app: None) -> None:
+    alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    todo = call(rest_event("POST", "/todos", sub=alice, body={"title": "secret"}))[1]
+    for method, body in (("GET", None), ("PATCH", {"title": "x"}), ("DELETE", None)):
+        assert call(rest_event(method, "/todos/{id}", sub=bob, path_params={"id": todo["id"]}, body=body))[0] == 404
+    assert call(rest_event("GET", "/todos", sub=bob))[1]["items"] == []
+
+
+def test_pagination_through_lambda(lambda_app: None) -> None:
+    alice = str(uuid.uuid4())
+    made = [call(rest_event("POST", "/todos", sub=alice, body={"title": f"t{i}"}))[1]["id"] for i in range(5)]
+    seen, token = [], None
+    while True:
+        q = {"limit": "2"} | ({"next_token": token} if token else {})
+        page = call(rest_event("GET", "/todos", sub=alice, query=q))[1]
+        seen += [t["id"] for t in page["items"]]
+        token = page["next_token"]
+        if not token:
+            break
+    assert seen == made
+    status, body, _ = call(rest_event("GET", "/todos", sub=str(uuid.uuid4()), query={"next_token": token or "x"}))
+    assert status == 400
+
+
+def test_bad_input_is_answered_as_locally(lambda_app: None) -> None:
+    alice = str(uuid.uuid4())
+    status, body, _ = call(rest_event("POST", "/todos", sub=alice, body={"title": 5, "owner": "x"}))
+    assert status == 400 and sorted(body["errors"]) == ["owner: unknown field", "title: must be string"]
+    status, body, _ = call(rest_event("POST", "/todos", sub=alice, raw_body="{nope"))
+    assert status == 400 and "not valid JSON" in body["message"]
+    status, body, _ = call(rest_event("GET", "/todos", sub=alice, query={"limit": "0"}))
+    assert status == 400 and body["errors"] == ["limit: must be >= 1"]
+    assert call(rest_event("GET", "/nowhere", sub=alice))[0] == 404
+    assert call(rest_event("GET", "/todos", sub=None))[0] == 401  # API Gateway's authorizer stops these first
+
+
+@pytest.mark.parametrize("event, kind", [
+    ({"Records": [{"eventSource": "aws:s3", "s3": {}}]}, "s3"),
+    ({"Records": [{"eventSource": "aws:dynamodb", "dynamodb": {}}]}, "dynamodb-stream"),
+    ({"Records": [{"eventSource": "aws:sqs", "body": "x"}]}, "sqs"),
+    ({"Records": [{"EventSource": "aws:sns", "Sns": {}}]}, "sns"),
+    ({"Records": [{"eventSource": "aws:kinesis", "kinesis": {}}]}, "kinesis"),
+    ({"deliveryStreamArn": "arn:aws:firehose:us-east-1:1:deliverystream/x", "records": []}, "firehose-transform"),
+    ({"version": "2.0", "routeKey": "GET /x"}, "apigateway-http"),
+])
+def test_other_event_shapes_are_recognised_and_refused_by_name(lambda_app: None, event: dict[str, Any],
+                                                               kind: str) -> None:
+    assert entry.event_kind(event) == kind
+    with pytest.raises(UnsupportedFeature, match=kind):
+        entry.handler(event, None)
+
+
+def test_cold_start_makes_no_client(lambda_app: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    real = boto3.client
+    monkeypatch.setattr(boto3, "client", lambda name, *a, **kw: made.append(name) or real(name, *a, **kw))
+    loaded = entry.load()
+    assert made == [] and set(loaded.apis) == {"api"}
+    monkeypatch.setattr(entry, "_loaded", loaded)
+    call(rest_event("GET", "/todos", sub=str(uuid.uuid4())))
+    assert made == ["dynamodb"]
+
+
+def test_the_lambda_runtime_imports_nothing_local() -> None:
+    """What ships to Lambda needs only the core and boto3: no server, no local engines, no CLI."""
+    import subprocess
+    import sys
+    code = ("import sys, stratus.aws.entry; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'uvicorn', 'jwt', 'argon2', 'crc32c', 'httpx'} "
+            "or m.startswith(('stratus.local', 'stratus.cli', 'stratus.demo'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
