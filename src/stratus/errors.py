@@ -6,6 +6,7 @@
     ├── ConditionFailed        a conditional table write whose condition did not hold
     ├── InvalidToken           a pagination (or other opaque) token that is not ours
     ├── InvalidItem            an item a table cannot store (missing or mistyped key, too big)
+    ├── MailRejected           a message the mail service would not take or could not deliver
     └── HttpError              anything that answers an HTTP client; carries its status
         ├── BadRequest (400) ── ValidationError (400, names the bad fields)
         ├── Unauthorized (401)
@@ -45,6 +46,10 @@ class InvalidToken(StratusError):
 
 class InvalidItem(StratusError):
     """An item a table cannot store: a missing or mistyped key, a value JSON cannot hold, over 400 KB."""
+
+
+class MailRejected(StratusError):
+    """A message the mail service refused or could not deliver; the message says why."""
 
 
 class HttpError(StratusError):

@@ -15,26 +15,12 @@ import os
 import smtplib
 import uuid
 from dataclasses import dataclass
-from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
-from ..errors import ConfigError
-from ..ports.mailer import Mail
-
-
-def build_message(mail: Mail, when: float) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = mail.sender
-    msg["To"] = mail.to
-    msg["Subject"] = mail.subject
-    msg["Date"] = email.utils.formatdate(when, usegmt=True)
-    msg["Message-ID"] = email.utils.make_msgid(domain=mail.sender.rpartition("@")[2] or "stratus.local")
-    msg.set_content(mail.text)
-    if mail.html is not None:
-        msg.add_alternative(mail.html, subtype="html")
-    return msg
+from ..errors import ConfigError, MailRejected
+from ..ports.mailer import Mail, to_mime
 
 
 class OutboxMailer:
@@ -47,14 +33,17 @@ class OutboxMailer:
 
     def send(self, mail: Mail) -> str:
         now = self.clock.now()
-        msg = build_message(mail, now)
+        msg = to_mime(mail, now)
         name = f"{int(now * 1000):015d}-{uuid.uuid4().hex[:12]}.eml"
         tmp = self.outbox / f".{name}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(msg.as_bytes(policy=email.policy.SMTP))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.outbox / name)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(msg.as_bytes(policy=email.policy.SMTP))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.outbox / name)
+        except OSError as exc:
+            raise MailRejected(f"the outbox {self.outbox} cannot take the message to {mail.to}: {exc}") from exc
         return str(msg["Message-ID"])
 
 
@@ -70,13 +59,16 @@ class SmtpMailer:
         self.timeout = timeout
 
     def send(self, mail: Mail) -> str:
-        msg = build_message(mail, self.clock.now())
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                smtp.starttls()
+        msg = to_mime(mail, self.clock.now())
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.ehlo()
-            smtp.send_message(msg)
+                if smtp.has_extn("starttls"):
+                    smtp.starttls()
+                    smtp.ehlo()
+                smtp.send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailRejected(f"SMTP server {self.host}:{self.port} did not take the message to {mail.to}: {exc}") from exc
         return str(msg["Message-ID"])
 
 
