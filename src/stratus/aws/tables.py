@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from ..app import Table
 from ..errors import ConditionFailed, InvalidItem
 from ..ports.table import (
+    MAX_ITEM_BYTES,
     Item,
     KeyCondition,
     Page,
@@ -40,7 +41,6 @@ from ..ports.table import (
     partition_value,
 )
 
-MAX_ITEM_BYTES = 400 * 1024
 _ser, _de = TypeSerializer(), TypeDeserializer()
 
 

@@ -207,9 +207,6 @@ class ObjectStore:
     def writer(self, algorithms: tuple[str, ...] = (), want_sha256: bool = False) -> BlobWriter:
         return BlobWriter(self, algorithms, want_sha256)
 
-    def open(self, meta: ObjectMeta) -> BinaryIO:
-        return open(self.blob_path(meta.blob), "rb")
-
     def _drop_blobs(self, blobs: list[str]) -> None:
         for b in blobs:
             self.blob_path(b).unlink(missing_ok=True)

@@ -33,7 +33,7 @@ from .iam import RequestContext, evaluate
 from .identitypool import AdminPrincipal, CredentialStore, IdentityPrincipal
 from .objects import CHECKSUMS, MAX_PARTS, ObjectError, ObjectMeta, ObjectStore, _Hasher, check_bucket_name, check_key
 from .sigv2 import is_sigv2_query, verify_query_v2
-from .sigv4 import ChunkedDecoder, SigV4Error, Verified, is_signed, verify_request
+from .sigv4 import ChunkedDecoder, SigV4Error, Verified, check_payload_sha256, is_signed, verify_request
 
 log = logging.getLogger("stratus.s3")
 XML_BODY_LIMIT = 1024 * 1024
@@ -315,9 +315,8 @@ class S3Endpoint:
             if expected_len is not None and expected_len.isdigit() and int(expected_len) != blob.size:
                 raise ObjectError("IncompleteBody", "You did not provide the number of bytes specified by the "
                                   "Content-Length HTTP header.")
-            if hex_payload and blob.sha256 != v.payload:  # streamed, so the digest is compared here, not on bytes
-                raise ObjectError("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not "
-                                  "match what was computed.")
+            if hex_payload and blob.sha256 is not None:
+                check_payload_sha256(v, blob.sha256)  # the digest computed while streaming
             if "content-md5" in h:
                 try:
                     want = base64.b64decode(h["content-md5"], validate=True)

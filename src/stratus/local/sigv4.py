@@ -159,10 +159,14 @@ def verify_request(method: str, raw_path: str, query_string: str, headers: Seque
     return _verify(claim, method, raw_path, params, hmap, lookup, now, region, service)
 
 
-def check_payload_sha256(verified: Verified, body: bytes) -> None:
-    """For a request that declared the hex sha256 of its body, check the body that arrived against it."""
-    if _HEX64.fullmatch(verified.payload) and not hmac.compare_digest(
-            hashlib.sha256(body).hexdigest().encode(), verified.payload.lower().encode()):
+def check_payload_sha256(verified: Verified, body: bytes | str) -> None:
+    """For a request that declared the hex sha256 of its body, check what arrived against it.
+
+    ``body`` is the body itself, or (for a body streamed elsewhere) the hex sha256 computed of it.
+    """
+    digest = body if isinstance(body, str) else hashlib.sha256(body).hexdigest()
+    if _HEX64.fullmatch(verified.payload) and not hmac.compare_digest(digest.lower().encode(),
+                                                                      verified.payload.lower().encode()):
         raise SigV4Error("XAmzContentSHA256Mismatch",
                          "The provided 'x-amz-content-sha256' header does not match what was computed.")
 

@@ -28,6 +28,7 @@ from ..app import Table
 from ..clock import Clock, SystemClock
 from ..errors import InvalidItem
 from ..ports.table import (
+    MAX_ITEM_BYTES,
     Item,
     KeyCondition,
     Page,
@@ -38,8 +39,6 @@ from ..ports.table import (
     key_values,
     partition_value,
 )
-
-MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from ..errors import ConditionFailed, InvalidItem, InvalidToken
 
 Item = dict[str, Any]
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, kept by every implementation
 
 
 @dataclass(frozen=True)
