@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .app import Resource, Table
+from .app import Bucket, Resource, Table
 from .clock import Clock, SystemClock
 from .errors import ConfigError
+from .ports.objects import ObjectStorePort
 from .ports.table import TablePort
 
 
@@ -37,3 +38,6 @@ class Context:
 
     def table(self, table: Table) -> TablePort:
         return self._port(table)
+
+    def bucket(self, bucket: Bucket) -> ObjectStorePort:
+        return self._port(bucket)

@@ -189,3 +189,15 @@ def test_delete_objects_checks_its_checksum(admin: Any, bucket: str) -> None:
     finally:
         admin.meta.events.unregister("before-sign.s3.DeleteObjects", corrupt)
     assert admin.get_object(Bucket=bucket, Key="keep-me")["Body"].read() == b"x"
+
+
+def test_handlers_and_s3_clients_share_a_bucket(clients: Clients) -> None:
+    other = clients.ep["apps"]["other"]
+    r = clients.http.put(other["api"] + "/notes/hello", json={"text": "written by a handler"})
+    assert r.status_code == 200, r.text
+    got = clients.s3().get_object(Bucket=other["buckets"]["notes"], Key="notes/hello.txt")
+    assert got["Body"].read() == b"written by a handler" and got["Metadata"] == {"via": "handler"}
+    clients.s3().put_object(Bucket=other["buckets"]["notes"], Key="notes/from-s3.txt", Body=b"written over S3",
+                            ContentType="text/plain")
+    assert clients.http.get(other["api"] + "/notes/from-s3").text == "written over S3"
+    assert clients.http.get(other["api"] + "/notes/missing").status_code == 404

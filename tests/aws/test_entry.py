@@ -169,3 +169,25 @@ def test_the_lambda_runtime_imports_nothing_local() -> None:
             "or m.startswith(('stratus.local', 'stratus.cli', 'stratus.demo'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_handler_uses_its_bucket_on_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import OTHER
+    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1"), ("STRATUS_APP_DIR", str(OTHER)),
+                       ("STRATUS_BUCKET_NOTES", "other-notes-9z")):
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="other-notes-9z")
+        monkeypatch.setattr(entry, "_loaded", None)
+        status, body, _ = call(rest_event("PUT", "/notes/{name}", sub=None, path_params={"name": "n1"},
+                                          body={"text": "on S3"}))
+        assert status == 200 and body["key"] == "notes/n1.txt"
+        assert s3.get_object(Bucket="other-notes-9z", Key="notes/n1.txt")["Body"].read() == b"on S3"
+        res = entry.handler(rest_event("GET", "/notes/{name}", sub=None, path_params={"name": "n1"}), None)
+        assert res["statusCode"] == 200 and res["body"] == "on S3"
+        monkeypatch.delenv("STRATUS_BUCKET_NOTES")
+        monkeypatch.setattr(entry, "_loaded", None)
+        missing = entry.handler(rest_event("GET", "/notes/{name}", sub=None, path_params={"name": "n1"}), None)
+        assert missing["statusCode"] == 500  # a deployment without the bucket: logged, and a bare 500 to the client

@@ -10,6 +10,7 @@ Configuration comes from the function's environment, which synthesis writes:
     STRATUS_APP_DIR or STRATUS_APP     the app folder (default: $LAMBDA_TASK_ROOT/apps/$STRATUS_APP)
     STRATUS_API                        the REST API this function serves (default: the app's only one)
     STRATUS_TABLE_<NAME>               the DynamoDB table behind declared table <name> (upper case, - as _)
+    STRATUS_BUCKET_<NAME>              the S3 bucket behind declared bucket <name>
     STRATUS_DAX_ENDPOINT               a DAX cluster endpoint: tables that declare a cache read through it
 
 Nothing is done at import time, and the first invocation does only what it must: the app is
@@ -25,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..app import App, Resource, RestApi, Table
+from ..app import App, Bucket, Resource, RestApi, Table
 from ..context import Context
 from ..errors import ConfigError, HttpError, Unauthorized, UnsupportedFeature
 from ..events import Principal, Request
 from ..loader import load_app
 from ..routing import RouteTable, dumps, fill, handler_error, parse_body, parse_query, serialize
+from .buckets import S3Bucket
 from .tables import DynamoTable
 
 
@@ -99,6 +101,11 @@ def load(environ: dict[str, str] | None = None) -> LambdaApp:
         if var in env:
             client = cached if table.cache is not None and env.get("STRATUS_DAX_ENDPOINT") else plain
             ports[table] = DynamoTable(table, client, env[var])
+    s3 = _LazyClient(lambda: __import__("boto3").client("s3"))
+    for bucket in app.of_kind(Bucket):
+        var = "STRATUS_BUCKET_" + bucket.name.upper().replace("-", "_")
+        if var in env:
+            ports[bucket] = S3Bucket(s3, env[var])
     apis: dict[str, RouteTable[Context]] = {}
     for api in app.of_kind(RestApi):
         entries: list[tuple[Any, Context]] = []
@@ -120,8 +127,9 @@ class _Missing(Context):
         self.missing = missing
 
     def _port(self, resource: Resource) -> Any:
+        kind = "TABLE" if isinstance(resource, Table) else "BUCKET"
         raise ConfigError(f"handler {self.handler!r}: the function's environment names no "
-                          f"STRATUS_TABLE_{resource.name.upper().replace('-', '_')} for {resource!r}")
+                          f"STRATUS_{kind}_{resource.name.upper().replace('-', '_')} for {resource!r}")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

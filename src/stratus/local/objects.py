@@ -35,12 +35,12 @@ import crc32c
 import orjson
 
 from ..clock import Clock
+from ..ports.objects import key_problem
 from .tables import SqliteDatabase
 
 MIN_PART = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 _BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_BAD_KEY_CHARS = {chr(c) for c in range(0x20) if c not in (9, 10, 13)} | {"\ufffe", "\uffff"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL);
@@ -76,11 +76,13 @@ def _no_upload(upload_id: str) -> ObjectError:
 
 
 def check_key(key: str) -> str:
-    if not key:
+    """An object key, or S3's error for it (the rule is the port's ``key_problem``)."""
+    problem = key_problem(key)
+    if problem == "empty":
         raise ObjectError("InvalidArgument", "Object keys must not be empty.")
-    if len(key.encode("utf-8", "surrogatepass")) > 1024:
+    if problem == "too long":
         raise ObjectError("KeyTooLongError", "Your key is too long (the limit is 1024 bytes of UTF-8).")
-    if any(c in _BAD_KEY_CHARS for c in key) or any(0xD800 <= ord(c) <= 0xDFFF for c in key):
+    if problem is not None:
         raise ObjectError("InvalidArgument", "Object keys must not contain control characters or invalid UTF-8.")
     return key
 

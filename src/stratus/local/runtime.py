@@ -38,6 +38,7 @@ from ..context import Context
 from ..errors import BadRequest, HttpError, NotFound, PayloadTooLarge, UnsupportedFeature
 from ..ports.mailer import Mailer
 from ..ports.table import TablePort
+from .buckets import LocalBucket
 from .cognito_wire import PREFIX as IDP_PREFIX
 from .cognito_wire import CognitoIdpWire
 from .dax import CachedTable
@@ -137,9 +138,11 @@ class LocalRuntime:
             for r in route.uses:
                 if isinstance(r, Table) and r in state.tables:
                     ports[r] = state.tables[r]
+                elif isinstance(r, Bucket) and r in state.buckets:
+                    ports[r] = LocalBucket(self.objects, state.buckets[r])
                 else:
                     raise UnsupportedFeature(f"{route.method} {route.path} uses {r!r}, which handlers cannot use "
-                                             f"here (declare it in app {state.app.name!r}; tables only so far)")
+                                             f"here (declare it in app {state.app.name!r}; tables and buckets so far)")
             contexts[route] = Context(state.app.name, route.operation_id, ports, self.clock)
         pool = state.pools.get(api.authorizer) if api.authorizer else None
         if api.authorizer is not None and pool is None:

@@ -6,6 +6,8 @@ implementation.
 """
 
 from .mailer import Mail, Mailer
+from .objects import ObjectInfo, ObjectPage, ObjectStorePort, StoredObject
 from .table import KeyCondition, Page, TablePort
 
-__all__ = ["KeyCondition", "Mail", "Mailer", "Page", "TablePort"]
+__all__ = ["KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page", "StoredObject",
+           "TablePort"]

@@ -1,0 +1,80 @@
+"""The ObjectStore port's contract, against the local object engine and S3 (on moto)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratus.errors import InvalidItem, InvalidToken
+
+
+@pytest.fixture(params=["local", "aws"])
+def bucket(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if request.param == "local":
+        from stratus.clock import ManualClock
+        from stratus.local.buckets import LocalBucket
+        from stratus.local.objects import ObjectStore
+        store = ObjectStore(tmp_path, ManualClock(1000.0))
+        store.create_bucket("files-1")
+        yield LocalBucket(store, "files-1")
+        return
+    import boto3
+    from moto import mock_aws
+
+    from stratus.aws.buckets import S3Bucket
+    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="files-1")
+        yield S3Bucket(s3, "files-1")
+
+
+def test_put_get_head_delete(bucket: Any) -> None:
+    info = bucket.put("a/photo.jpg", b"\xff\xd8jpeg", content_type="image/jpeg", metadata={"owner": "ann"})
+    import hashlib
+    assert (info.key, info.size, info.etag) == ("a/photo.jpg", 6, hashlib.md5(b"\xff\xd8jpeg").hexdigest())
+    got = bucket.get("a/photo.jpg")
+    assert got.data == b"\xff\xd8jpeg" and got.info.content_type == "image/jpeg" and got.info.metadata == {"owner": "ann"}
+    assert got.info.etag == info.etag and len(info.etag) == 32
+    assert bucket.head("a/photo.jpg").size == 6
+    bucket.delete("a/photo.jpg")
+    bucket.delete("a/photo.jpg")  # deleting what is not there is fine, as on S3
+    assert bucket.get("a/photo.jpg") is None and bucket.head("a/photo.jpg") is None
+
+
+def test_list_pages_by_prefix_in_key_order(bucket: Any) -> None:
+    for k in ("p/b", "p/a", "p/c", "q/x", "p/é"):
+        bucket.put(k, b"x")
+    seen, token = [], None
+    while True:
+        page = bucket.list("p/", limit=2, next_token=token)
+        seen += [o.key for o in page.objects]
+        token = page.next_token
+        if token is None:
+            break
+    assert seen == ["p/a", "p/b", "p/c", "p/é"]
+    assert [o.key for o in bucket.list().objects] == ["p/a", "p/b", "p/c", "p/é", "q/x"]
+    first = bucket.list("p/", limit=1)
+    with pytest.raises(InvalidToken):
+        bucket.list("q/", next_token=first.next_token)
+    with pytest.raises(InvalidToken):
+        bucket.list("p/", next_token="%%%")
+
+
+@pytest.mark.parametrize("key", ["", "x" * 1025, "nul\x00", "ctl\x01"])
+def test_bad_keys_are_invalid_items(bucket: Any, key: str) -> None:
+    with pytest.raises(InvalidItem):
+        bucket.put(key, b"x")
+    with pytest.raises(InvalidItem):
+        bucket.get(key)
+
+
+def test_bad_limits(bucket: Any) -> None:
+    for limit in (0, 1001, True):
+        with pytest.raises(InvalidItem):
+            bucket.list(limit=limit)
