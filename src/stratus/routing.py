@@ -42,14 +42,22 @@ try:  # fast where installed (locally); the standard library's where not (the La
     def loads(raw: bytes | str) -> Any:
         return orjson.loads(raw)
     JSONError: type[Exception] = orjson.JSONDecodeError
-except ImportError:  # pragma: no cover - exercised in the Lambda runtime
+except ImportError:  # the Lambda asset: the standard library, held to what orjson accepts
     import json
 
+    def _no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
     def dumps(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
     def loads(raw: bytes | str) -> Any:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant)
+        try:  # a lone surrogate escape ("\ud800") decodes, but is not text: orjson refuses it, and so do we
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("a string holds an unpaired surrogate") from exc
+        return value
     JSONError = ValueError
 
 log = logging.getLogger("stratus.routing")

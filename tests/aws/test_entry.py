@@ -191,3 +191,34 @@ def test_a_handler_uses_its_bucket_on_s3(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setattr(entry, "_loaded", None)
         missing = entry.handler(rest_event("GET", "/notes/{name}", sub=None, path_params={"name": "n1"}), None)
         assert missing["statusCode"] == 500  # a deployment without the bucket: logged, and a bare 500 to the client
+
+
+def test_odd_events_get_4xx_not_crashes(lambda_app: None) -> None:
+    bad_b64 = rest_event("POST", "/todos", sub=str(uuid.uuid4()), raw_body="not base64!!") | {"isBase64Encoded": True}
+    assert call(bad_b64)[0] == 400
+    no_sub = rest_event("GET", "/todos", sub="x")
+    no_sub["requestContext"]["authorizer"]["claims"] = {"username": "bob"}
+    status, _, headers = call(no_sub)
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+    for raw in ('{"title": NaN}', '{"title": "\\ud800"}', '{"title": Infinity}'):
+        assert call(rest_event("POST", "/todos", sub=str(uuid.uuid4()), raw_body=raw))[0] == 400, raw
+    nulls = rest_event("GET", "/todos", sub=str(uuid.uuid4())) | {"headers": None, "multiValueHeaders": None,
+                                                                   "queryStringParameters": None}
+    assert call(nulls)[0] == 200
+
+
+def test_the_standard_library_json_is_held_to_orjsons_rules() -> None:
+    """The Lambda asset has no orjson: routing's fallback must refuse what orjson refuses."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['orjson'] = None\n"
+            "from stratus import routing\n"
+            "bad = 0\n"
+            "for raw in (b'NaN', b'[Infinity]', b'{\"a\": -Infinity}', b'\"\\\\ud800\"'):\n"
+            "    try: routing.loads(raw)\n"
+            "    except routing.JSONError: bad += 1\n"
+            "try: routing.dumps(float('nan'))\n"
+            "except ValueError: bad += 1\n"
+            "print(bad, routing.loads(b'{\"ok\": [1, 2.5, \"\\\\u00e9\"]}'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "5 {'ok': [1, 2.5, 'é']}"

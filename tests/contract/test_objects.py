@@ -78,3 +78,24 @@ def test_bad_limits(bucket: Any) -> None:
     for limit in (0, 1001, True):
         with pytest.raises(InvalidItem):
             bucket.list(limit=limit)
+
+
+def test_put_rules_hold_everywhere(bucket: Any) -> None:
+    info = bucket.put("m", b"x", content_type="", metadata={"Owner": "Ann"})
+    assert info.content_type == "binary/octet-stream" and info.metadata == {"owner": "Ann"}
+    got = bucket.get("m")
+    assert got.info.content_type == "binary/octet-stream" and got.info.metadata == {"owner": "Ann"}
+    for bad in ({"o": "é"}, {"é": "x"}, {"o": "line\nbreak"}, {"o": "x" * 3000}):
+        with pytest.raises(InvalidItem):
+            bucket.put("m", b"x", metadata=bad)
+    with pytest.raises(InvalidItem):
+        bucket.put("m", "text, not bytes")
+    listed = bucket.list().objects[0]
+    assert (listed.key, listed.size, listed.content_type, listed.metadata) == ("m", 1, "", {})
+
+
+@pytest.mark.parametrize("token", ["AA", "!!!", "", "_w"])
+def test_tokens_that_no_listing_made_are_refused(bucket: Any, token: str) -> None:
+    bucket.put("k", b"x")
+    with pytest.raises(InvalidToken):
+        bucket.list(next_token=token)

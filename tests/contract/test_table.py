@@ -101,7 +101,7 @@ def test_conditions(table: Any) -> None:
 
 def test_bad_items(table: Any) -> None:
     for item, msg in (({"s": "1"}, "'p' is missing"), ({"p": 1, "s": "1"}, "non-empty str"),
-                      ({"p": "", "s": "1"}, "non-empty str"), ({"p": "a", "s": "1", "x": object()}, "JSON"),
+                      ({"p": "", "s": "1"}, "non-empty str"), ({"p": "a", "s": "1", "x": object()}, "cannot store"),
                       ({"p": "a", "s": "1", "x": "y" * 500_000}, "400 KB")):
         with pytest.raises(InvalidItem, match=msg):
             table.put(item)
@@ -139,7 +139,7 @@ def test_query_order_conditions_and_pages(table: Any, numbered: Any) -> None:
         numbered.put({"p": "x", "n": n})
     assert [i["n"] for i in numbered.query("x").items] == [-1, 9, 10, 100]  # numbers sort as numbers
     assert [i["n"] for i in numbered.query("x", sort=KeyCondition.ge(10)).items] == [10, 100]
-    with pytest.raises(InvalidItem, match="needs a int"):
+    with pytest.raises(InvalidItem, match="needs a non-empty int"):
         numbered.query("x", sort=KeyCondition.ge("10"))
 
 
@@ -193,3 +193,50 @@ def test_conditional_writes_are_atomic_across_threads(table: Any) -> None:
         writes = [c for c in sent if c["op"] != "GetItem"]
         assert {c["op"] for c in writes} == {"UpdateItem"} and len(writes) == 20
         assert all("#e0 = :e0" in c["ConditionExpression"] for c in writes)
+
+
+def test_numbers_are_what_dynamodb_holds(table: Any, numbered: Any) -> None:
+    table.put({"p": "n", "s": "1", "whole": 1.0, "neg": -0.0, "big": 1e20, "frac": 0.25, "nested": {"f": 2.0}})
+    got = table.get({"p": "n", "s": "1"})
+    assert got == {"p": "n", "s": "1", "whole": 1, "neg": 0, "big": 1e20, "frac": 0.25, "nested": {"f": 2}}
+    assert type(got["big"]) is float  # integral, but beyond 64 bits
+    assert type(got["whole"]) is int and type(got["frac"]) is float
+    for bad in (float("nan"), float("inf"), 1e300, 1e-200, 10**40, 2**63):
+        with pytest.raises(InvalidItem):
+            table.put({"p": "n", "s": "2", "v": bad})
+        with pytest.raises(InvalidItem):
+            table.update({"p": "n", "s": "1"}, {"v": bad})
+    with pytest.raises(InvalidItem):
+        numbered.put({"p": "x", "n": 2**63})
+    with pytest.raises(InvalidItem):
+        table.put({"p": "n", "s": "3", "m": {1: "int key"}})
+    with pytest.raises(InvalidItem):
+        table.update({"p": "n", "s": "1"}, {"x": object()})
+
+
+def test_size_counts_utf8_bytes(table: Any) -> None:
+    table.put({"p": "z", "s": "1", "text": "é" * 150_000})  # 300 KB of UTF-8
+    assert len(table.get({"p": "z", "s": "1"})["text"]) == 150_000
+    with pytest.raises(InvalidItem, match="400 KB"):
+        table.put({"p": "z", "s": "2", "text": "é" * 210_000})
+
+
+def test_update_rules_hold_everywhere(table: Any) -> None:
+    table.put({"p": "u", "s": "1", "x": 1})
+    with pytest.raises(InvalidItem, match="both set and removed"):
+        table.update({"p": "u", "s": "1"}, {"x": 2}, remove=("x",))
+    assert table.update({"p": "u", "s": "new"}, {}, if_exists=False) == {"p": "u", "s": "new"}
+    assert table.get({"p": "u", "s": "new"}) == {"p": "u", "s": "new"}
+    assert table.update({"p": "u", "s": "1"}, {}, remove=("absent",)) == {"p": "u", "s": "1", "x": 1}
+
+
+def test_query_rules_hold_everywhere(table: Any) -> None:
+    table.put({"p": "w", "s": "1", "tag": None})
+    table.put({"p": "w", "s": "2"})
+    table.put({"p": "w", "s": "3", "tag": "t"})
+    assert [i["s"] for i in table.query("w", where={"tag": None}).items] == ["1", "2"]  # null or absent
+    for bad in (KeyCondition.begins_with(""), KeyCondition.gt(""), KeyCondition.between("", "2")):
+        with pytest.raises(InvalidItem):
+            table.query("w", sort=bad)
+    with pytest.raises(InvalidItem, match="key attribute"):
+        table.query("w", where={"s": "1"})

@@ -6,14 +6,20 @@ on both providers; S3's ``StartAfter`` resumes from it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import InvalidToken
-from ..ports.objects import ObjectInfo, ObjectPage, StoredObject, check_object_key, check_page_limit
+from ..ports.objects import (
+    ObjectInfo,
+    ObjectPage,
+    StoredObject,
+    check_object_key,
+    check_page_limit,
+    check_put,
+    decode_list_token,
+    encode_list_token,
+)
 
 
 class S3Bucket:
@@ -23,9 +29,10 @@ class S3Bucket:
     def put(self, key: str, data: bytes, *, content_type: str = "binary/octet-stream",
             metadata: dict[str, str] | None = None) -> ObjectInfo:
         check_object_key(key)
-        res = self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type,
-                                     Metadata=dict(metadata or {}))
-        return ObjectInfo(key, len(data), res["ETag"].strip('"'), content_type, dict(metadata or {}))
+        content_type, meta = check_put(data, content_type, metadata)
+        res = self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), ContentType=content_type,
+                                     Metadata=meta)
+        return ObjectInfo(key, len(data), res["ETag"].strip('"'), content_type, meta)
 
     def _missing(self, exc: ClientError) -> bool:
         return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
@@ -60,15 +67,8 @@ class S3Bucket:
         check_page_limit(limit)
         kw: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": limit}
         if next_token is not None:
-            try:
-                after = base64.urlsafe_b64decode(next_token.encode() + b"==").decode()
-            except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-                raise InvalidToken("next token is malformed") from exc
-            if not after.startswith(prefix):
-                raise InvalidToken("next token belongs to another listing")
-            kw["StartAfter"] = after
+            kw["StartAfter"] = decode_list_token(next_token, prefix)
         res = self.client.list_objects_v2(**kw)
         objects = [ObjectInfo(o["Key"], o["Size"], o["ETag"].strip('"'), "", {}) for o in res.get("Contents", [])]
-        token = base64.urlsafe_b64encode(objects[-1].key.encode()).decode().rstrip("=") \
-            if res.get("IsTruncated") and objects else None
+        token = encode_list_token(objects[-1].key) if res.get("IsTruncated") and objects else None
         return ObjectPage(objects, token)

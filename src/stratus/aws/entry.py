@@ -20,6 +20,7 @@ loaded and the routes compiled once, and AWS clients are made when a handler fir
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any
 
 from ..app import App, Bucket, Resource, RestApi, Table
 from ..context import Context
-from ..errors import ConfigError, HttpError, Unauthorized, UnsupportedFeature
+from ..errors import BadRequest, ConfigError, HttpError, Unauthorized, UnsupportedFeature
 from ..events import Principal, Request
 from ..loader import load_app
 from ..routing import RouteTable, dumps, fill, handler_error, parse_body, parse_query, serialize
@@ -100,7 +101,7 @@ def load(environ: dict[str, str] | None = None) -> LambdaApp:
         var = "STRATUS_TABLE_" + table.name.upper().replace("-", "_")
         if var in env:
             client = cached if table.cache is not None and env.get("STRATUS_DAX_ENDPOINT") else plain
-            ports[table] = DynamoTable(table, client, env[var])
+            ports[table] = DynamoTable(table, client, env[var], strongly_consistent=client is plain)
     s3 = _LazyClient(lambda: __import__("boto3").client("s3"))
     for bucket in app.of_kind(Bucket):
         var = "STRATUS_BUCKET_" + bucket.name.upper().replace("-", "_")
@@ -137,7 +138,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _loaded is None:
         _loaded = load()
     kind = event_kind(event)
-    if kind == "apigateway-rest":
+    if kind == "apigateway-rest" and _loaded.apis:
         return _rest(_loaded, event)
     raise UnsupportedFeature(f"app {_loaded.app.name!r} declares no handler for {kind!r} events "
                              f"(this function serves REST API requests)")
@@ -155,17 +156,20 @@ def _rest(loaded: LambdaApp, event: dict[str, Any]) -> dict[str, Any]:
         route, context = hit
         claims = (ctx_.get("authorizer") or {}).get("claims")
         user = None
-        if claims:
+        if isinstance(claims, dict) and isinstance(claims.get("sub"), str):
             user = Principal(claims["sub"], claims.get("username") or claims.get("cognito:username") or claims["sub"],
                              claims.get("client_id") or claims.get("aud", ""), claims)
         if user is None and not route.public:
-            raise Unauthorized("Unauthorized")
+            raise Unauthorized("Unauthorized", headers={"www-authenticate": "Bearer"})
         params = {k: v for k, v in (event.get("pathParameters") or {}).items()}
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         multi = event.get("multiValueQueryStringParameters") or {}
         raw_query = {k: v[-1] for k, v in multi.items() if v} or dict(event.get("queryStringParameters") or {})
         body = event.get("body") or ""
-        raw_body = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+        try:
+            raw_body = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+        except (binascii.Error, ValueError):
+            raise BadRequest("the request body is not valid base64") from None
         query = parse_query(route, raw_query)
         data = parse_body(route, headers.get("content-type"), raw_body)
         domain, stage = ctx_.get("domainName", ""), ctx_.get("stage", "")

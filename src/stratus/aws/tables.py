@@ -4,14 +4,15 @@ The contract is the port's (see ``stratus.ports.table``), held to by the same
 contract suite as the local engine. Where DynamoDB's own API differs, this
 adapter bridges it:
 
-- reads are strongly consistent (the port promises read-your-writes; caching,
-  and its staleness, is the table cache's business);
+- reads are strongly consistent (the port promises read-your-writes), except
+  through DAX (``strongly_consistent=False``), where only ``consistent=True`` reads
+  go past the cache, as the port's callers ask;
 - ``update`` does not create a missing item unless told to (``if_exists=False``);
 - ``query`` returns up to ``limit`` *matching* items: DynamoDB applies ``Limit``
   before the filter, so the adapter reads on until it has one match past the page,
   and then hands out the port's own token (made from the last item returned) rather
   than DynamoDB's ``LastEvaluatedKey``;
-- numbers come back as ``int`` (or ``float``), not ``Decimal``.
+- numbers come back as the port's ``int`` or ``float`` (``normalize``), not ``Decimal``.
 
 botocore errors are translated here, once: a failed condition becomes
 ``ConditionFailed``, an item DynamoDB will not store becomes ``InvalidItem``.
@@ -29,15 +30,17 @@ from botocore.exceptions import ClientError
 from ..app import Table
 from ..errors import ConditionFailed, InvalidItem
 from ..ports.table import (
-    MAX_ITEM_BYTES,
     Item,
     KeyCondition,
     Page,
+    check_changes,
     check_conditions,
     check_limit,
+    check_query,
     decode_token,
     encode_token,
     key_values,
+    normalize,
     partition_value,
 )
 
@@ -55,8 +58,8 @@ def _to_dynamo(value: Any) -> Any:
 
 
 def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Decimal):  # the port's numbers: an int when integral within 64 bits, else a float
+        return int(value) if value == value.to_integral_value() and -(2**63) <= value < 2**63 else float(value)
     if isinstance(value, dict):
         return {k: _from_dynamo(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -67,8 +70,9 @@ def _from_dynamo(value: Any) -> Any:
 class DynamoTable:
     """The ``Table`` port for one declared table, on the DynamoDB table ``table_name``."""
 
-    def __init__(self, decl: Table, client: Any, table_name: str) -> None:
+    def __init__(self, decl: Table, client: Any, table_name: str, *, strongly_consistent: bool = True) -> None:
         self.decl, self.client, self.table_name = decl, client, table_name
+        self.strongly_consistent = strongly_consistent
         self.name = decl.name
         self._pk = decl.partition_key.name
         self._sk = decl.sort_key.name if decl.sort_key else None
@@ -76,13 +80,11 @@ class DynamoTable:
     # -- conversions
 
     def _item(self, item: Item) -> dict[str, Any]:
-        try:
-            size = len(json.dumps(item, separators=(",", ":")))
-        except (TypeError, ValueError) as exc:
-            raise InvalidItem(f"table {self.name!r}: item is not JSON-serializable: {exc}") from exc
-        if size > MAX_ITEM_BYTES:
-            raise InvalidItem(f"table {self.name!r}: item is {size} bytes, over the 400 KB limit")
+        """A ``normalize``d item in DynamoDB's attribute-value form."""
         return {k: _ser.serialize(_to_dynamo(v)) for k, v in item.items()}
+
+    def _consistent(self, asked: bool) -> bool:
+        return self.strongly_consistent or asked
 
     def _plain(self, raw: dict[str, Any] | None) -> Item | None:
         return None if raw is None else {k: _from_dynamo(_de.deserialize(v)) for k, v in raw.items()}
@@ -130,7 +132,8 @@ class DynamoTable:
     # -- the port
 
     def get(self, key: Item, *, consistent: bool = False) -> Item | None:
-        res = self._call("get_item", TableName=self.table_name, Key=self._key(key), ConsistentRead=True)
+        res = self._call("get_item", TableName=self.table_name, Key=self._key(key),
+                         ConsistentRead=self._consistent(consistent))
         return self._plain(res.get("Item"))
 
     def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
@@ -139,7 +142,8 @@ class DynamoTable:
         wanted = [self._key(k) for k in keys]
         unique = list({json.dumps(w, sort_keys=True): w for w in wanted}.values())
         found: dict[str, Item] = {}
-        request: dict[str, Any] = {self.table_name: {"Keys": unique, "ConsistentRead": True}} if unique else {}
+        request: dict[str, Any] = {self.table_name: {"Keys": unique, "ConsistentRead": self._consistent(consistent)}} \
+            if unique else {}
         while request:
             res = self._call("batch_get_item", RequestItems=request)
             for raw in res.get("Responses", {}).get(self.table_name, []):
@@ -151,6 +155,7 @@ class DynamoTable:
 
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
             expect: dict[str, Any] | None = None) -> None:
+        item = normalize(self.decl, item)
         self._key(item)
         self._call("put_item", TableName=self.table_name, Item=self._item(item),
                    **self._condition(if_absent, if_exists, expect))
@@ -158,13 +163,14 @@ class DynamoTable:
     def update(self, key: Item, changes: dict[str, Any], *, remove: tuple[str, ...] = (), if_exists: bool = True,
                expect: dict[str, Any] | None = None) -> Item:
         dkey = self._key(key)
-        touched = {self._pk, *([self._sk] if self._sk else [])} & (set(changes) | set(remove))
-        if touched:
-            raise InvalidItem(f"table {self.name!r}: key attributes cannot be updated: {sorted(touched)}")
-        if not changes and not remove:  # nothing to write: the conditions still decide the answer
-            old = self.get(key)
+        changes = check_changes(self.decl, key, changes, remove)
+        if not changes and not remove:  # nothing to set: the conditions decide; a missing item is created bare
+            old = self.get(key, consistent=True)
             check_conditions(self.decl, old, False, if_exists, expect)
-            return old if old is not None else self.decl.key_of(key)
+            if old is None:
+                self.put(self.decl.key_of(key), if_absent=True)
+                return self.decl.key_of(key)
+            return old
         cond = self._condition(False, if_exists, expect)
         names = dict(cond.pop("ExpressionAttributeNames", {}))
         values = dict(cond.pop("ExpressionAttributeValues", {}))
@@ -181,7 +187,6 @@ class DynamoTable:
         kw: dict[str, Any] = {"ExpressionAttributeNames": names, **cond}
         if values:
             kw["ExpressionAttributeValues"] = values
-        self._item({**changes})  # the same checks as a put, on the new values
         res = self._call("update_item", TableName=self.table_name, Key=dkey, UpdateExpression=expr,
                          ReturnValues="ALL_NEW", **kw)
         new = self._plain(res.get("Attributes"))
@@ -197,18 +202,16 @@ class DynamoTable:
               limit: int = 100, next_token: str | None = None, forward: bool = True,
               consistent: bool = False) -> Page:
         check_limit(self.decl, limit)
+        check_query(self.decl, sort, where)
         pk = partition_value(self.decl, partition)
-        sort_type = self.decl.sort_key.type if self.decl.sort_key else str
+        sort_type = self.decl.sort_key.type if self.decl.sort_key else None
         after = decode_token(next_token, self.name, pk, sort_type) if next_token else None
+        if self._sk is None and after is not None:
+            return Page([], None)  # a partition of a table without a sort key holds one item, already returned
         names, values = {"#pk": self._pk}, {":pk": _ser.serialize(pk)}
         expr = "#pk = :pk"
-        if sort is not None:
-            if self._sk is None or self.decl.sort_key is None:
-                raise InvalidItem(f"table {self.name!r} has no sort key to put a condition on")
-            for v in [sort.value] + ([sort.upper] if sort.op == "between" else []):
-                if type(v) is not self.decl.sort_key.type:
-                    raise InvalidItem(f"table {self.name!r}: sort key condition needs a "
-                                      f"{self.decl.sort_key.type.__name__}")
+        if sort is not None:  # vetted by check_query
+            assert self._sk is not None
             names["#sk"] = self._sk
             values[":s1"] = _ser.serialize(sort.value)
             ops = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -217,20 +220,17 @@ class DynamoTable:
             elif sort.op == "between":
                 values[":s2"] = _ser.serialize(sort.upper)
                 expr += " AND #sk BETWEEN :s1 AND :s2"
-            elif sort.op == "begins_with":
-                if self.decl.sort_key.type is not str:
-                    raise InvalidItem(f"table {self.name!r}: begins_with needs a string sort key")
-                expr += " AND begins_with(#sk, :s1)"
             else:
-                raise InvalidItem(f"unknown sort key condition {sort.op!r}")
-        kw: dict[str, Any] = {"TableName": self.table_name, "KeyConditionExpression": expr, "ConsistentRead": True,
-                              "ScanIndexForward": forward}
+                expr += " AND begins_with(#sk, :s1)"
+        kw: dict[str, Any] = {"TableName": self.table_name, "KeyConditionExpression": expr,
+                              "ConsistentRead": self._consistent(consistent), "ScanIndexForward": forward}
         if where:
             filters = []
             for i, (attr, want) in enumerate(where.items()):
                 names[f"#w{i}"] = attr
                 values[f":w{i}"] = _ser.serialize(_to_dynamo(want))
-                filters.append(f"#w{i} = :w{i}")
+                # None matches an absent attribute as well as a null one, as the port says
+                filters.append(f"(attribute_not_exists(#w{i}) OR #w{i} = :w{i})" if want is None else f"#w{i} = :w{i}")
             kw["FilterExpression"] = " AND ".join(filters)
         kw["ExpressionAttributeNames"], kw["ExpressionAttributeValues"] = names, values
         kw["Limit"] = limit + 1 if not where else min(max(4 * limit, 64), 1000)

@@ -6,11 +6,16 @@ what a handler stores is what an S3 client then reads, and the other way round.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
-from ..errors import InvalidToken
-from ..ports.objects import ObjectInfo, ObjectPage, StoredObject, check_object_key, check_page_limit
+from ..ports.objects import (
+    ObjectInfo,
+    ObjectPage,
+    StoredObject,
+    check_object_key,
+    check_page_limit,
+    check_put,
+    decode_list_token,
+    encode_list_token,
+)
 from .objects import ObjectError, ObjectMeta, ObjectStore
 
 
@@ -25,10 +30,10 @@ class LocalBucket:
     def put(self, key: str, data: bytes, *, content_type: str = "binary/octet-stream",
             metadata: dict[str, str] | None = None) -> ObjectInfo:
         check_object_key(key)
+        content_type, meta = check_put(data, content_type, metadata)
         w = self.store.writer()
-        w.write(data)
-        return _info(self.store.commit(self.bucket, key, w.finish(), content_type, dict(metadata or {}),
-                                       "ObjectCreated:Put"))
+        w.write(bytes(data))
+        return _info(self.store.commit(self.bucket, key, w.finish(), content_type, meta, "ObjectCreated:Put"))
 
     def head(self, key: str) -> ObjectInfo | None:
         check_object_key(key)
@@ -55,15 +60,8 @@ class LocalBucket:
 
     def list(self, prefix: str = "", *, limit: int = 1000, next_token: str | None = None) -> ObjectPage:
         check_page_limit(limit)
-        after = ""
-        if next_token is not None:
-            try:
-                after = base64.urlsafe_b64decode(next_token.encode() + b"==").decode()
-            except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-                raise InvalidToken("next token is malformed") from exc
-            if not after.startswith(prefix):
-                raise InvalidToken("next token belongs to another listing")
+        after = decode_list_token(next_token, prefix) if next_token is not None else ""
         listing = self.store.list_objects(self.bucket, prefix, "", after, limit)
-        token = base64.urlsafe_b64encode(listing.last.encode()).decode().rstrip("=") if listing.truncated and \
-            listing.last else None
-        return ObjectPage([_info(m) for m in listing.objects], token)
+        token = encode_list_token(listing.last) if listing.truncated and listing.last else None
+        # what S3's listings carry: key, size and ETag
+        return ObjectPage([ObjectInfo(m.key, m.size, m.etag.strip('"'), "", {}) for m in listing.objects], token)

@@ -144,7 +144,8 @@ class Gateway:
                     return hit[0], hit[1], h
         generation = self.cache.generation(key) if key is not None and self.cache is not None else 0
         data = parse_body(route, header(scope, b"content-type"), body)
-        req = Request(method, path, params, query, _Headers(scope), body, data, user, request_id,
+        # the decoded path, as API Gateway hands it to Lambda: a handler sees the same on both providers
+        req = Request(method, fill(route.path, params), params, query, _Headers(scope), body, data, user, request_id,
                       base_url=self.base_url)
         try:
             if compiled.is_async:

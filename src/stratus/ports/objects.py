@@ -1,17 +1,26 @@
 """The ``ObjectStore`` port: a handler's view of one bucket.
 
 Handlers store and read whole objects by key; listing pages by prefix with an opaque
-token, in key order. Missing objects read as ``None``. A key must be 1 to 1024 bytes of
-UTF-8 without control characters (``InvalidItem`` otherwise), as the local engine and S3
-both require.
+token, in key order. Missing objects read as ``None``. What every implementation
+requires (``InvalidItem`` otherwise), as S3 does:
+
+- a key is 1 to 1024 bytes of UTF-8 without control characters;
+- data is bytes; an empty content type means ``binary/octet-stream``;
+- metadata names are lower-cased (HTTP headers carry them), names and values are
+  printable ASCII, 2 KB in all.
+
+A listing's ``ObjectInfo`` carries key, size and ETag only (S3's listings do not
+carry content type or metadata); ``head`` or ``get`` give the whole of it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..errors import InvalidItem
+from ..errors import InvalidItem, InvalidToken
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,38 @@ def check_object_key(key: object) -> str:
         raise InvalidItem(f"object key {key!r} is not usable ({problem}): keys are 1-1024 bytes of UTF-8 "
                           "without control characters")
     return key  # type: ignore[return-value]
+
+
+def check_put(data: object, content_type: str, metadata: dict[str, str] | None) -> tuple[str, dict[str, str]]:
+    """A put's content type and metadata in the form every implementation stores."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise InvalidItem(f"object data must be bytes, not {type(data).__name__}")
+    out = {}
+    for name, value in (metadata or {}).items():
+        if not (isinstance(name, str) and isinstance(value, str) and name and name.isascii() and value.isascii()
+                and name.isprintable() and value.isprintable()):
+            raise InvalidItem(f"metadata {name!r}: names and values must be printable ASCII")
+        out[name.lower()] = value
+    if sum(len(k) + len(v) for k, v in out.items()) > 2048:
+        raise InvalidItem("metadata is over 2 KB")
+    return content_type or "binary/octet-stream", out
+
+
+def encode_list_token(last_key: str) -> str:
+    return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
+
+
+def decode_list_token(token: str, prefix: str) -> str:
+    """The key a listing resumes after; ``InvalidToken`` unless a listing of ``prefix`` made the token."""
+    try:
+        after = base64.b64decode(token.encode() + b"=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidToken("next token is malformed") from exc
+    if key_problem(after) is not None:
+        raise InvalidToken("next token is malformed")
+    if not after.startswith(prefix):
+        raise InvalidToken("next token belongs to another listing")
+    return after
 
 
 def check_page_limit(limit: object) -> int:

@@ -10,8 +10,16 @@ Items are JSON-like dicts. The contract, which every implementation keeps:
   attribute equals the given value; ``None`` means the attribute is absent).
   A condition that does not hold raises ``ConditionFailed`` and writes nothing.
 - ``update`` sets the given attributes (``None`` is stored as null), removes
-  those named in ``remove``, and returns the whole new item. Unlike DynamoDB's
-  UpdateItem it does not create a missing item unless ``if_exists=False``.
+  those named in ``remove`` (an attribute cannot be in both), and returns the
+  whole new item. Unlike DynamoDB's UpdateItem it does not create a missing
+  item unless ``if_exists=False``.
+- Values are what DynamoDB can hold, checked the same way everywhere
+  (``normalize``): strings, booleans, null, lists and maps with string keys,
+  integers within 64 bits, and finite floats in DynamoDB's range; a float with an
+  integral value within 64 bits is stored and returned as an int, as DynamoDB
+  returns it. Anything else is ``InvalidItem``.
+- ``where`` filters by equality on non-key attributes; ``None`` matches an absent
+  attribute or a null one.
 - ``query`` reads one partition in sort-key order, optionally narrowed by a
   ``KeyCondition`` on the sort key and an equality ``where`` filter, and returns
   a ``Page`` of at most ``limit`` *matching* items plus an opaque ``next_token``
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -85,9 +94,74 @@ def _key_attr(decl: Any, item: Item, name: str, typ: type) -> Any:
     if name not in item:
         raise InvalidItem(f"table {decl.name!r}: key attribute {name!r} is missing")
     v = item[name]
-    if type(v) is not typ or (typ is str and v == ""):
-        raise InvalidItem(f"table {decl.name!r}: key attribute {name!r} must be a non-empty {typ.__name__}")
+    if type(v) is not typ or (typ is str and v == "") or (isinstance(v, int) and not -(2**63) <= v < 2**63):
+        raise InvalidItem(f"table {decl.name!r}: key attribute {name!r} must be a non-empty {typ.__name__}"
+                          + (" within 64 bits" if typ is int else ""))
     return v
+
+
+def _value(decl: Any, value: Any, where: str) -> Any:
+    """``value`` as every implementation stores it, or ``InvalidItem`` naming ``where``."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise InvalidItem(f"table {decl.name!r}: {where} is an integer beyond 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value) or (value != 0 and not 1e-130 <= abs(value) < 1e126):
+            raise InvalidItem(f"table {decl.name!r}: {where} is {value!r}, which DynamoDB cannot store")
+        return int(value) if value.is_integer() and -(2**63) <= value < 2**63 else value
+    if isinstance(value, list):
+        return [_value(decl, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        for k in value:
+            if not isinstance(k, str) or not k:
+                raise InvalidItem(f"table {decl.name!r}: {where} has a key {k!r}; map keys are non-empty strings")
+        return {k: _value(decl, v, f"{where}.{k}") for k, v in value.items()}
+    raise InvalidItem(f"table {decl.name!r}: {where} is a {type(value).__name__}, which a table cannot store")
+
+
+def normalize(decl: Any, item: Item) -> Item:
+    """A checked copy of ``item`` in the form every implementation stores and returns, within 400 KB."""
+    out = _value(decl, item, "item")
+    size = len(json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_ITEM_BYTES:
+        raise InvalidItem(f"table {decl.name!r}: item is {size} bytes, over the 400 KB limit")
+    return out
+
+
+def check_changes(decl: Any, key: Item, changes: dict[str, Any], remove: tuple[str, ...]) -> dict[str, Any]:
+    """An update's changes, checked: no key attribute touched, nothing both set and removed, values storable."""
+    names = {decl.partition_key.name, *([decl.sort_key.name] if decl.sort_key else [])}
+    touched = names & (set(changes) | set(remove))
+    if touched:
+        raise InvalidItem(f"table {decl.name!r}: key attributes cannot be updated: {sorted(touched)}")
+    both = set(changes) & set(remove)
+    if both:
+        raise InvalidItem(f"table {decl.name!r}: attributes both set and removed: {sorted(both)}")
+    return _value(decl, changes, "changes")
+
+
+def check_query(decl: Any, sort: KeyCondition | None, where: dict[str, Any] | None) -> None:
+    """A query's sort condition and filter, as every implementation accepts them."""
+    keys = {decl.partition_key.name, *([decl.sort_key.name] if decl.sort_key else [])}
+    if sort is not None:
+        if decl.sort_key is None:
+            raise InvalidItem(f"table {decl.name!r} has no sort key to put a condition on")
+        if sort.op not in ("eq", "lt", "le", "gt", "ge", "between", "begins_with"):
+            raise InvalidItem(f"unknown sort key condition {sort.op!r}")
+        for v in [sort.value] + ([sort.upper] if sort.op == "between" else []):
+            if type(v) is not decl.sort_key.type or v == "":
+                raise InvalidItem(f"table {decl.name!r}: sort key condition needs a non-empty "
+                                  f"{decl.sort_key.type.__name__}")
+        if sort.op == "begins_with" and decl.sort_key.type is not str:
+            raise InvalidItem(f"table {decl.name!r}: begins_with needs a string sort key")
+    for attr in where or {}:
+        if attr in keys:
+            raise InvalidItem(f"table {decl.name!r}: filter on key attribute {attr!r}; use the partition or a sort "
+                              "condition")
+        _value(decl, (where or {})[attr], f"where.{attr}")
 
 
 def key_values(decl: Any, item: Item) -> tuple[Any, Any]:
@@ -127,7 +201,7 @@ def encode_token(table: str, partition: Any, last_sort: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str, table: str, partition: Any, sort_type: type = str) -> Any:
+def decode_token(token: str, table: str, partition: Any, sort_type: type | None = str) -> Any:
     """The sort key a token continues after; ``InvalidToken`` unless it was made for this query."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -136,6 +210,10 @@ def decode_token(token: str, table: str, partition: Any, sort_type: type = str) 
         raise InvalidToken("next token is malformed") from exc
     if t != table or p != partition:
         raise InvalidToken("next token belongs to another query")
-    if type(last) is not sort_type or (isinstance(last, int) and not -(2**63) <= last < 2**63):
+    if sort_type is None:  # a table without a sort key pages after its one item: the token holds ""
+        if last != "":
+            raise InvalidToken("next token is malformed")
+        return last
+    if type(last) is not sort_type or last == "" or (isinstance(last, int) and not -(2**63) <= last < 2**63):
         raise InvalidToken("next token is malformed")
     return last
