@@ -6,6 +6,7 @@ import re
 import ssl
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,17 @@ class Clients:
         """Move the system's manual clock."""
         r = self.http.post(self.ep["aws_endpoint"] + "/_stratus/clock", json={"advance": seconds})
         assert r.status_code == 200, r.text
+
+
+@contextmanager
+def aws_mock(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[None]:
+    """moto's AWS, with fake credentials and any extra environment, for the AWS adapters' side of the tests."""
+    from moto import mock_aws
+    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", **env}.items():
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        yield
 
 
 def trust(ep: dict[str, Any]) -> ssl.SSLContext:

@@ -14,11 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from stratus.aws import entry
 from stratus.errors import UnsupportedFeature
-from tests.conftest import TODO
+from tests.conftest import TODO, aws_mock
 
 
 def rest_event(method: str, resource: str, *, sub: str | None, path_params: dict[str, str] | None = None,
@@ -52,12 +51,9 @@ def rest_event(method: str, resource: str, *, sub: str | None, path_params: dict
 
 @pytest.fixture()
 def lambda_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1"), ("STRATUS_APP_DIR", str(TODO)),
-                       ("STRATUS_TABLE_TODOS", "todo-todos-1A2B"), ("STRATUS_TABLE_LIST_VERSIONS", "todo-lists-3C4D")):
-        monkeypatch.setenv(var, value)
     monkeypatch.delenv("STRATUS_DAX_ENDPOINT", raising=False)
-    with mock_aws():
+    with aws_mock(monkeypatch, STRATUS_APP_DIR=str(TODO), STRATUS_TABLE_TODOS="todo-todos-1A2B",
+                  STRATUS_TABLE_LIST_VERSIONS="todo-lists-3C4D"):
         db = boto3.client("dynamodb", region_name="us-east-1")
         db.create_table(TableName="todo-todos-1A2B", BillingMode="PAY_PER_REQUEST",
                         KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
@@ -173,11 +169,7 @@ def test_the_lambda_runtime_imports_nothing_local() -> None:
 
 def test_a_handler_uses_its_bucket_on_s3(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.conftest import OTHER
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1"), ("STRATUS_APP_DIR", str(OTHER)),
-                       ("STRATUS_BUCKET_NOTES", "other-notes-9z")):
-        monkeypatch.setenv(var, value)
-    with mock_aws():
+    with aws_mock(monkeypatch, STRATUS_APP_DIR=str(OTHER), STRATUS_BUCKET_NOTES="other-notes-9z"):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="other-notes-9z")
         monkeypatch.setattr(entry, "_loaded", None)

@@ -17,6 +17,7 @@ import pytest
 
 from stratus.errors import MailRejected
 from stratus.ports.mailer import Mail
+from tests.conftest import aws_mock
 
 Delivered = dict[str, str | None]
 
@@ -54,15 +55,11 @@ def mailer(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
             ctl.stop()
     else:
         import boto3
-        from moto import mock_aws
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 
         from stratus.aws.mail import SesMailer
-        for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                           ("AWS_DEFAULT_REGION", "us-east-1")):
-            monkeypatch.setenv(var, value)
-        with mock_aws():
+        with aws_mock(monkeypatch):
             ses = boto3.client("ses", region_name="us-east-1")
             ses.verify_email_identity(EmailAddress="no-reply@stratus.local")
             backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]

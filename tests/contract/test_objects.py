@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from stratus.errors import InvalidItem, InvalidToken
+from tests.conftest import aws_mock
 
 
 @pytest.fixture(params=["local", "aws"])
@@ -22,13 +23,9 @@ def bucket(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
         yield LocalBucket(store, "files-1")
         return
     import boto3
-    from moto import mock_aws
 
     from stratus.aws.buckets import S3Bucket
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(var, value)
-    with mock_aws():
+    with aws_mock(monkeypatch):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="files-1")
         yield S3Bucket(s3, "files-1")

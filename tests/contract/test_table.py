@@ -17,6 +17,7 @@ import pytest
 from stratus import App, ConditionFailed, InvalidToken, KeyCondition
 from stratus.errors import InvalidItem
 from stratus.local.tables import SqliteDatabase, SqliteTable
+from tests.conftest import aws_mock
 
 Make = Callable[..., Any]
 
@@ -29,13 +30,9 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
         yield lambda name, **kw: SqliteTable(App("t").table(name, **kw), db)
         return
     import boto3
-    from moto import mock_aws
 
     from stratus.aws.tables import DynamoTable
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(var, value)
-    with mock_aws():
+    with aws_mock(monkeypatch):
         client = boto3.client("dynamodb", region_name="us-east-1")
 
         def build(name: str, **kw: Any) -> Any:
