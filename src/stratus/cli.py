@@ -114,8 +114,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         for api, s in a["apis"].items():
             rc = s["response_cache"]
             ratio = "off" if rc is None else "-" if rc["hit_ratio"] is None else f"{rc['hit_ratio'] * 100:.1f}"
-            rows.append((f"{app}/{api}", str(s["requests"]), str(s["latency_ms"]["p50"]),
-                         str(s["latency_ms"]["p99"]), str(s["throttled"]), ratio))
+            p50, p99 = s["latency_ms"]["p50"], s["latency_ms"]["p99"]
+            rows.append((f"{app}/{api}", str(s["requests"]), "-" if p50 is None else str(p50),
+                         "-" if p99 is None else str(p99), str(s["throttled"]), ratio))
     _table(rows)
     caches = [(f"{app}/{t}", kind, str(c["hits"]), str(c["misses"]), str(c["evictions"]),
                f"{c['hits'] / (c['hits'] + c['misses']) * 100:.1f}" if c["hits"] + c["misses"] else "-")
@@ -130,6 +131,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 def _cmd_flush(args: argparse.Namespace) -> int:
     doc: dict = _admin(args.data_dir, "POST", "/_stratus/cache/flush",  # type: ignore[assignment]
                        {"x-stratus-app": args.app} if args.app else None)
+    if "flushed" not in doc:
+        raise StratusError(str(doc.get("message", doc)))
     print("flushed: " + (", ".join(doc["flushed"]) or "nothing (no API response cache is on)"))
     return 0
 

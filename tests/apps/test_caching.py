@@ -211,3 +211,9 @@ def test_writes_are_seen_while_others_keep_reading(sys_: Clients) -> None:
         for t in threads:
             t.join()
     assert stale == 0
+
+
+def test_flush_of_an_unknown_app_is_an_error(sys_: Clients) -> None:
+    r = subprocess.run([sys.executable, "-m", "stratus", "flush-cache", "nosuchapp", "--data-dir",
+                        str(sys_.system.data_dir)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "no app named 'nosuchapp'" in r.stderr and "Traceback" not in r.stderr

@@ -450,3 +450,16 @@ def test_signed_streaming_chunks(clients: Clients, eve_id: dict[str, Any], bucke
     body = os.urandom(300 * 1024)
     s3.put_object(Bucket=bucket, Key=key, Body=body)
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_unimplemented_bucket_changes_are_denied_before_they_are_missing(clients: Clients, eve_id: dict[str, Any],
+                                                                          bucket: str) -> None:
+    s3 = clients.s3(eve_id)
+    for call in (lambda: s3.put_bucket_policy(Bucket=bucket, Policy="{}"),
+                 lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+                 lambda: s3.put_bucket_acl(Bucket=bucket, ACL="public-read"),
+                 lambda: s3.delete_bucket_policy(Bucket=bucket)):
+        denied(call)  # a user has no right to these: AccessDenied, as on S3
+    with pytest.raises(ClientError) as exc:  # the admin may, and is told it is not implemented
+        clients.s3().put_bucket_policy(Bucket=bucket, Policy="{}")
+    assert error_code(exc) == "NotImplemented"

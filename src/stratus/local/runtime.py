@@ -197,6 +197,8 @@ class LocalRuntime:
 
     def flush(self, app: str | None = None) -> list[str]:
         """Empty the stage caches (of one app, or all); the names of the APIs flushed."""
+        if app and app not in self.apps:
+            raise NotFound(f"no app named {app!r} is running (running: {', '.join(sorted(self.apps))})")
         done = []
         for name, state in self.apps.items():
             if app in (None, "", name):

@@ -174,6 +174,11 @@ class S3Endpoint:
         m, q = req.method, req.query
         for sub in UNSUPPORTED:
             if sub in q:
+                # authorized first, as S3 does: a caller without the right is told AccessDenied, not what is missing
+                verb = {"GET": "Get", "HEAD": "Get", "DELETE": "Delete"}.get(m, "Put")
+                noun = "Object" if req.key else "Bucket"
+                resource = f"arn:aws:s3:::{req.bucket}" + (f"/{req.key}" if req.key else "") if req.bucket else "*"
+                self._authorize(v, req, f"s3:{verb}{noun}{sub[:1].upper()}{sub[1:].replace('-', '')}", resource)
                 raise ObjectError("NotImplemented", f"The local object store does not implement the ?{sub} "
                                   f"sub-resource ({m}).", 501)
         if not req.bucket:
