@@ -123,10 +123,12 @@ class Gateway:
         body = await read_body(scope, receive, self.api.max_body)
         query = parse_query(route, dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
                                                   keep_blank_values=True)))
+        # the decoded path, as API Gateway hands it to Lambda: /todos/%61b and /todos/ab are one resource,
+        # cached and invalidated as one, and a handler sees the same path on both providers
+        resource = fill(route.path, params)
         key, note = None, "miss"
         if compiled.cache_ttl and self.cache is not None:
-            # the decoded path: /todos/%61b and /todos/ab are one resource, cached and invalidated as one
-            key = StageCache.key(method, fill(route.path, params), query, user.sub if user else None)
+            key = StageCache.key(method, resource, query, user.sub if user else None)
             refresh = "max-age=0" in (header(scope, b"cache-control") or "")
             if refresh and self.cache.settings.require_authorization_for_refresh:
                 strategy = self.cache.settings.unauthorized_refresh
@@ -144,8 +146,7 @@ class Gateway:
                     return hit[0], hit[1], h
         generation = self.cache.generation(key) if key is not None and self.cache is not None else 0
         data = parse_body(route, header(scope, b"content-type"), body)
-        # the decoded path, as API Gateway hands it to Lambda: a handler sees the same on both providers
-        req = Request(method, fill(route.path, params), params, query, _Headers(scope), body, data, user, request_id,
+        req = Request(method, resource, params, query, _Headers(scope), body, data, user, request_id,
                       base_url=self.base_url)
         try:
             if compiled.is_async:
@@ -163,6 +164,7 @@ class Gateway:
             for target in route.invalidates:  # a successful write drops the caller's cached reads
                 self.cache.drop_path(fill(target, params), user.sub if user else None)
         return status, out, headers
+
 
 class _Headers(dict[str, str]):
     """Request headers with lower-case names (the last value wins for repeats)."""

@@ -22,7 +22,6 @@ user pool ids (``us-east-1_...``), so path-style S3 takes the rest of the namesp
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,7 +50,6 @@ from .s3_wire import S3Endpoint
 from .tables import SqliteDatabase, SqliteTable
 from .userpool import UserPoolService, UserPoolStore
 
-log = logging.getLogger("stratus")
 API_PREFIX = "/_api/"
 
 
@@ -99,6 +97,7 @@ class LocalRuntime:
         self.identity = CognitoIdentityWire([p for s in self.apps.values() for p in s.identity_pools.values()])
         self.json_services = {IDP_PREFIX: self.idp, IDENTITY_PREFIX: self.identity}
         self.pools_by_id = {p.pool_id: p for p in pools}
+        self.gateways = {(name, api.name): gw for name, s in self.apps.items() for api, gw in s.gateways.items()}
 
     # -- engine builders, one per resource kind
 
@@ -228,8 +227,7 @@ class LocalRuntime:
             app_raw, _, rest = raw[len(API_PREFIX):].partition("/")
             api_raw, _, sub = rest.partition("/")
             app_name, api_name = unquote(app_raw), unquote(api_raw)
-            state = self.apps.get(app_name)
-            gw = next((g for a, g in state.gateways.items() if a.name == api_name), None) if state else None
+            gw = self.gateways.get((app_name, api_name))
             if gw is None:
                 raise NotFound(f"no REST API at {API_PREFIX}{app_name}/{api_name}")
             await gw(scope, receive, send, "/" + sub)
