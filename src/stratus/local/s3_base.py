@@ -1,0 +1,88 @@
+"""What every part of the S3 endpoint shares: the request it parses, its replies, and authorization.
+
+``S3Endpoint`` (``s3_wire``) routes requests; its object operations (``s3_objects``) and its
+listings (``s3_listing``) are mixins over this base, one concept per module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from .iam import RequestContext, evaluate
+from .identitypool import AdminPrincipal, CredentialStore, IdentityPrincipal
+from .objects import ObjectError, ObjectStore
+from .sigv4 import Verified
+
+XML_BODY_LIMIT = 1024 * 1024
+
+
+@dataclass
+class S3Request:
+    method: str
+    bucket: str
+    key: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    raw_headers: list[tuple[str, str]]
+    client_ip: str
+    request_id: str
+
+
+class S3Base:
+    def __init__(self, store: ObjectStore, creds: CredentialStore, clock: Clock, region: str, executor: Executor) -> None:
+        self.store, self.creds, self.clock, self.region, self.executor = store, creds, clock, region, executor
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def _reply(self, send: Any, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
+                     content_type: str | None = "application/xml") -> None:
+        hdrs = {"content-length": str(len(body)), **(headers or {})}
+        if content_type and body:
+            hdrs["content-type"] = content_type
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode("utf-8")) for k, v in hdrs.items()]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _read_small(self, receive: Any, limit: int = XML_BODY_LIMIT) -> bytes:
+        chunks, size = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                break
+            size += len(msg.get("body", b""))
+            if size > limit:
+                raise ObjectError("MaxMessageLengthExceeded", "Your request was too big.")
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    def _allowed(self, verified: Verified, req: S3Request, action: str, resource: str,
+                 extra: dict[str, str] | None = None) -> bool:
+        principal = verified.credential.principal
+        if isinstance(principal, AdminPrincipal):
+            return True
+        if not isinstance(principal, IdentityPrincipal):
+            return False
+        now = self.clock.now()
+        keys: dict[str, str | list[str]] = {
+            "cognito-identity.amazonaws.com:sub": principal.identity_id,
+            "cognito-identity.amazonaws.com:aud": principal.pool.pool_id,
+            "cognito-identity.amazonaws.com:amr": "authenticated",
+            "aws:SourceIp": req.client_ip, "aws:SecureTransport": "true",
+            "aws:CurrentTime": dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(now)), "aws:userid": f"{principal.pool.pool_id}:{principal.identity_id}",
+            **(extra or {})}
+        return evaluate([principal.pool.policy], RequestContext(action, resource, keys)) == "Allow"
+
+    def _authorize(self, verified: Verified, req: S3Request, action: str, resource: str,
+                   extra: dict[str, str] | None = None) -> None:
+        if not self._allowed(verified, req, action, resource, extra):
+            raise ObjectError("AccessDenied", "Access Denied", 403)
+
