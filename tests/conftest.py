@@ -119,6 +119,16 @@ def start(tmp: Path, *apps: Path, extra: list[str] | None = None) -> RunningSyst
     return RunningSystem.start(tmp, list(apps), extra=extra)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_leftover_systems() -> Iterator[None]:
+    """A test that failed half-way may leave its `stratus up` running: stop whatever is still up at the end."""
+    yield
+    from stratus.local.system import STARTED
+    for s in STARTED:
+        if s.proc.poll() is None:
+            s.stop()
+
+
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     s = start(tmp_path_factory.mktemp("system"), TODO, OTHER)

@@ -22,6 +22,8 @@ import orjson
 from ..errors import StratusError
 from .mail import read_outbox
 
+STARTED: list[RunningSystem] = []  # every system started in this process, so a test run can stop the ones left
+
 
 @dataclass
 class RunningSystem:
@@ -46,7 +48,9 @@ class RunningSystem:
             if endpoints_file.exists():
                 doc = orjson.loads(endpoints_file.read_bytes())
                 if doc.get("pid") == proc.pid:
-                    return cls(proc, data_dir, doc, time.perf_counter() - t0)
+                    system = cls(proc, data_dir, doc, time.perf_counter() - t0)
+                    STARTED.append(system)
+                    return system
             if proc.poll() is not None:
                 tail = (log or data_dir / "up.log").read_text(errors="replace")[-2000:]
                 raise StratusError(f"stratus up exited with {proc.returncode}:\n{tail}")
