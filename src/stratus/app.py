@@ -26,8 +26,9 @@ from .errors import ConfigError
 from .schema import check_schema
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
-_PARAM_NAMES = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
+# a path parameter: PARAM_SEGMENT is a whole segment ("{id}", greedy "{path+}"), PARAM one anywhere in a path
+PARAM_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
+PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -277,7 +278,7 @@ class Route:
 
     @property
     def params(self) -> list[str]:
-        return [m.group(1) for seg in self.path.split("/") if (m := _PARAM.match(seg))]
+        return [m.group(1) for seg in self.path.split("/") if (m := PARAM_SEGMENT.match(seg))]
 
     @property
     def operation_id(self) -> str:
@@ -330,10 +331,10 @@ class RestApi(Resource):
             raise ConfigError(f"{method} {path}: cache_ttl must be 0-3600 seconds")
         if (cache or cache_ttl) and self.cache is None:
             raise ConfigError(f"{method} {path}: route caching needs api {self.name!r} to declare cache=ApiCache()")
-        own = set(_PARAM_NAMES.findall(path))
+        own = {m.group(1) for m in PARAM.finditer(path)}
         for target in invalidates:
             _check_path(self.name, target)
-            if not set(_PARAM_NAMES.findall(target)) <= own:
+            if not {m.group(1) for m in PARAM.finditer(target)} <= own:
                 raise ConfigError(f"{method} {path}: invalidates {target} uses parameters this route lacks")
 
         def register(handler: Handler) -> Handler:
@@ -370,7 +371,7 @@ def _check_path(api: str, path: str) -> None:
     seen = set()
     for i, seg in enumerate(segs):
         if "{" in seg or "}" in seg:
-            m = _PARAM.match(seg)
+            m = PARAM_SEGMENT.match(seg)
             if not m:
                 raise ConfigError(f"rest api {api!r}: path segment {seg!r} must be a whole {{param}}")
             if m.group(2) and i != len(segs) - 1:
@@ -381,7 +382,7 @@ def _check_path(api: str, path: str) -> None:
 
 
 def _shape(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "{}", path)
+    return PARAM.sub("{}", path)
 
 
 # -- the app --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
-from .app import Route
+from .app import PARAM, PARAM_SEGMENT, Route
 from .errors import (
     BadRequest,
     ConditionFailed,
@@ -62,13 +62,12 @@ except ImportError:  # the Lambda asset: the standard library, held to what orjs
 
 log = logging.getLogger("stratus.routing")
 T = TypeVar("T")
-_PARAM = re.compile(r"\{(\w+)(\+?)\}")
 
 
 def _regex(path: str) -> re.Pattern[str]:
     parts = []
     for seg in path.split("/")[1:]:
-        m = re.fullmatch(r"\{(\w+)(\+?)\}", seg)
+        m = PARAM_SEGMENT.match(seg)
         parts.append(f"(?P<{m.group(1)}>.+)" if m and m.group(2) else f"(?P<{m.group(1)}>[^/]+)" if m
                      else re.escape(seg))
     return re.compile("^/" + "/".join(parts) + "$")
@@ -111,7 +110,7 @@ class RouteTable(Generic[T]):
 
 def fill(template: str, params: Mapping[str, str]) -> str:
     """A route template with its parameters put in (decoded): the resource a request names."""
-    return _PARAM.sub(lambda m: params[m.group(1)], template)
+    return PARAM.sub(lambda m: params[m.group(1)], template)
 
 
 def parse_query(route: Route, raw: Mapping[str, str]) -> dict[str, Any]:

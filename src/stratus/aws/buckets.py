@@ -34,6 +34,10 @@ class S3Bucket:
                                      Metadata=meta)
         return ObjectInfo(key, len(data), res["ETag"].strip('"'), content_type, meta)
 
+    @staticmethod
+    def _info(key: str, size: int, res: dict[str, Any]) -> ObjectInfo:
+        return ObjectInfo(key, size, res["ETag"].strip('"'), res.get("ContentType", ""), dict(res.get("Metadata", {})))
+
     def _missing(self, exc: ClientError) -> bool:
         return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
 
@@ -45,8 +49,7 @@ class S3Bucket:
             if self._missing(exc):
                 return None
             raise
-        return ObjectInfo(key, res["ContentLength"], res["ETag"].strip('"'), res.get("ContentType", ""),
-                          dict(res.get("Metadata", {})))
+        return self._info(key, res["ContentLength"], res)
 
     def get(self, key: str) -> StoredObject | None:
         check_object_key(key)
@@ -57,8 +60,7 @@ class S3Bucket:
                 return None
             raise
         data = res["Body"].read()
-        return StoredObject(ObjectInfo(key, len(data), res["ETag"].strip('"'), res.get("ContentType", ""),
-                                       dict(res.get("Metadata", {}))), data)
+        return StoredObject(self._info(key, len(data), res), data)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=check_object_key(key))
