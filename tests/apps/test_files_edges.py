@@ -201,3 +201,9 @@ def test_handlers_and_s3_clients_share_a_bucket(clients: Clients) -> None:
                             ContentType="text/plain")
     assert clients.http.get(other["api"] + "/notes/from-s3").text == "written over S3"
     assert clients.http.get(other["api"] + "/notes/missing").status_code == 404
+
+
+def test_request_ids_are_unique_and_shaped_like_s3s(admin: Any, bucket: str) -> None:
+    import re
+    ids = [admin.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"] for _ in range(5)]
+    assert len(set(ids)) == 5 and all(re.fullmatch(r"[0-9A-F]{16}", i) for i in ids)

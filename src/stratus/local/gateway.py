@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import logging
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import Executor
 from urllib.parse import parse_qsl
 
@@ -34,7 +31,7 @@ from ..context import Context
 from ..errors import Forbidden, HttpError, Unauthorized
 from ..events import Principal, Request
 from ..routing import RouteTable, fill, handler_error, parse_body, parse_query, serialize
-from .http import Receive, Scope, Send, header, read_body, send_response
+from .http import Receive, Scope, Send, header, read_body, request_ids, send_response
 from .metrics import ApiMetrics
 from .openapi import openapi_document
 from .stagecache import StageCache
@@ -72,7 +69,7 @@ class Gateway:
         self.throttle_enabled = throttle_enabled
         self.cache = StageCache(api.cache, clock) if api.cache is not None and cache_enabled else None
         self.metrics = ApiMetrics()
-        self._request_ids = _request_ids()
+        self._request_ids = request_ids()
         self.routes = RouteTable([(r, _Compiled(r, contexts[r], api, clock)) for r in api.routes])
         self.base_url = base_url
         self.openapi = orjson.dumps(openapi_document(api, base_url))
@@ -171,12 +168,3 @@ class _Headers(dict[str, str]):
 
     def __init__(self, scope: Scope) -> None:
         super().__init__((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-
-
-def _request_ids() -> Iterator[str]:
-    """UUID-shaped request ids: a random prefix per gateway and a counter (uuid4 per request costs a syscall)."""
-    prefix = uuid.uuid4().hex
-    for n in itertools.count(1):
-        yield f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{prefix[16:20]}-{n:012x}"
-
-

@@ -1,8 +1,10 @@
-"""Small ASGI helpers shared by every local endpoint: read a bounded body, send a reply."""
+"""Small ASGI helpers shared by every local endpoint: request ids, a bounded body, a reply."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -12,6 +14,17 @@ from ..errors import PayloadTooLarge
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def request_ids(s3: bool = False) -> Iterator[str]:
+    """Unique request ids: a random prefix per endpoint and a counter (uuid4 per request costs a syscall).
+
+    UUID-shaped, as API Gateway's are; or, with ``s3``, 16 upper-case hex digits, as S3's are.
+    """
+    prefix = uuid.uuid4().hex
+    for n in itertools.count(1):
+        yield f"{prefix[:4].upper()}{n:012X}" if s3 else \
+            f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{prefix[16:20]}-{n:012x}"
 
 
 def header(scope: Scope, name: bytes) -> str | None:

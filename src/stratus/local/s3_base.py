@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock
+from .http import request_ids
 from .iam import RequestContext, evaluate
 from .identitypool import AdminPrincipal, CredentialStore, IdentityPrincipal
 from .objects import ObjectError, ObjectStore
@@ -35,6 +36,7 @@ class S3Request:
 
 class S3Base:
     def __init__(self, store: ObjectStore, creds: CredentialStore, clock: Clock, region: str, executor: Executor) -> None:
+        self._request_ids = request_ids(s3=True)
         self.store, self.creds, self.clock, self.region, self.executor = store, creds, clock, region, executor
 
     async def _run(self, fn: Any, *args: Any) -> Any:

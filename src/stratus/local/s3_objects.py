@@ -88,7 +88,7 @@ class ObjectOps(S3Base):
 
     def _object_headers(self, meta: ObjectMeta, req: S3Request) -> dict[str, str]:
         hdrs = {"etag": meta.etag, "last-modified": X.http_date(meta.modified), "accept-ranges": "bytes",
-                "content-type": meta.content_type, "x-amz-request-id": req.request_id}
+                "content-type": meta.content_type}
         hdrs.update(meta.headers)
         hdrs.update({f"x-amz-meta-{k}": v for k, v in meta.metadata.items()})
         if req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
@@ -127,7 +127,7 @@ class ObjectOps(S3Base):
                                                         headers=self._stored_headers(req),
                                                         if_none_match=none_match is not None,
                                                         if_match=req.headers.get("if-match")))
-        hdrs = {"etag": obj.etag, "x-amz-request-id": req.request_id}
+        hdrs = {"etag": obj.etag}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in obj.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
 

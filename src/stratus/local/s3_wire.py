@@ -14,7 +14,6 @@ The object operations live in ``s3_objects``, the listings in ``s3_listing``.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -40,8 +39,8 @@ def _raise_for(exc: SigV4Error) -> ObjectError:
 class S3Endpoint(ObjectOps, Listings):
     # -- the ASGI entry
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        request_id = uuid.uuid4().hex[:16].upper()
+    async def __call__(self, scope: dict[str, Any], receive: Any, send_raw: Any) -> None:
+        request_id = next(self._request_ids)
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         query_string = scope.get("query_string", b"").decode("latin-1")
         raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -50,6 +49,12 @@ class S3Endpoint(ObjectOps, Listings):
             headers[k] = v
         method = scope["method"]
         done = False
+
+        async def send(message: dict[str, Any]) -> None:  # every answer, success or error, carries its request id
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-amz-request-id", request_id.encode())]}
+            await send_raw(message)
 
         async def tracked() -> dict[str, Any]:  # notes when the request body has been read to its end
             nonlocal done
@@ -62,7 +67,7 @@ class S3Endpoint(ObjectOps, Listings):
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             req = S3Request(method, bucket, key, query, headers, raw_headers,
                             (scope.get("client") or ("127.0.0.1", 0))[0], request_id)
-            verified = self._authenticate(method, raw_path, query_string, raw_headers)
+            verified = self._authenticate(method, raw_path, query_string, query, raw_headers)
             await self._dispatch(req, verified, tracked, send)
         except (ObjectError, SigV4Error) as exc:
             error = exc if isinstance(exc, ObjectError) else _raise_for(exc)
@@ -81,7 +86,7 @@ class S3Endpoint(ObjectOps, Listings):
 
     async def _error(self, send: Any, method: str, exc: ObjectError, request_id: str, close: bool = False) -> None:
         body = b"" if method == "HEAD" else X.error_document(exc.code, exc.message, request_id, exc.extra)
-        hdrs = [(b"content-type", b"application/xml"), (b"x-amz-request-id", request_id.encode())]
+        hdrs = [(b"content-type", b"application/xml")]
         if close:  # the rest of a big body is still on the wire: this connection cannot carry another request
             hdrs.append((b"connection", b"close"))
         if method != "HEAD":
@@ -89,11 +94,12 @@ class S3Endpoint(ObjectOps, Listings):
         await send({"type": "http.response.start", "status": exc.status, "headers": hdrs})
         await send({"type": "http.response.body", "body": body})
 
-    def _authenticate(self, method: str, raw_path: str, query_string: str, raw_headers: list[tuple[str, str]]) -> Verified:
+    def _authenticate(self, method: str, raw_path: str, query_string: str, query: dict[str, str],
+                      raw_headers: list[tuple[str, str]]) -> Verified:
         if not is_signed(query_string, raw_headers):
             raise ObjectError("AccessDenied", "Anonymous access is not allowed: sign requests with AWS Signature "
                               "Version 4 (credentials from the identity pool, or admin_credentials).", 403)
-        if is_sigv2_query(query_string):
+        if is_sigv2_query(query):
             return verify_query_v2(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now())
         return verify_request(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now(),
                               region=self.region)

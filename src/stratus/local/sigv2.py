@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import HmacV1Auth
@@ -26,9 +26,9 @@ AUTH_PARAMS = ("AWSAccessKeyId", "Signature", "Expires")
 _resource = HmacV1Auth(None).canonical_resource
 
 
-def is_sigv2_query(query_string: str) -> bool:
-    names = {k for k, _ in parse_qsl(query_string, keep_blank_values=True)}
-    return "AWSAccessKeyId" in names and "Signature" in names
+def is_sigv2_query(query: Mapping[str, str]) -> bool:
+    """Whether the (parsed) query string carries a SigV2 presigned signature."""
+    return "AWSAccessKeyId" in query and "Signature" in query
 
 
 def verify_query_v2(method: str, raw_path: str, query_string: str, headers: Sequence[tuple[str, str]],
