@@ -117,7 +117,7 @@ class Gateway:
         if wait is not None:
             raise HttpError("Too Many Requests", status=429, headers={"retry-after": str(wait)})
         user = None if route.public else self._authorize(scope)
-        body = await read_body(scope, receive, self.api.max_body)
+        body = await read_body(receive, self.api.max_body, header(scope, b"content-length"))
         query = parse_query(route, dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
                                                   keep_blank_values=True)))
         # the decoded path, as API Gateway hands it to Lambda: /todos/%61b and /todos/ab are one resource,

@@ -235,7 +235,7 @@ class LocalRuntime:
         target = header(scope, b"x-amz-target")
         if target is not None and scope["method"] == "POST":
             try:
-                body = await read_body(scope, receive, 1024 * 1024)
+                body = await read_body(receive, 1024 * 1024, header(scope, b"content-length"))
             except PayloadTooLarge as exc:
                 return await send_json(send, 413, {"__type": "RequestEntityTooLargeException", "message": exc.message})
             json_service = self.json_services.get(target.split(".", 1)[0] + ".")
@@ -272,7 +272,7 @@ class LocalRuntime:
         assert isinstance(self.clock, ManualClock)
         if scope["method"] == "POST":
             try:
-                seconds = orjson.loads(await read_body(scope, receive, 4096))["advance"]
+                seconds = orjson.loads(await read_body(receive, 4096, header(scope, b"content-length")))["advance"]
                 if not isinstance(seconds, (int, float)) or seconds < 0:
                     raise ValueError
             except (ValueError, KeyError, TypeError):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock
-from .http import request_ids
+from ..errors import PayloadTooLarge
+from .http import read_body, request_ids
 from .iam import RequestContext, evaluate
 from .identitypool import AdminPrincipal, CredentialStore, IdentityPrincipal
 from .objects import ObjectError, ObjectStore
@@ -52,18 +53,11 @@ class S3Base:
         await send({"type": "http.response.body", "body": body})
 
     async def _read_small(self, receive: Any, limit: int = XML_BODY_LIMIT) -> bytes:
-        chunks, size = [], 0
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                break
-            size += len(msg.get("body", b""))
-            if size > limit:
-                raise ObjectError("MaxMessageLengthExceeded", "Your request was too big.")
-            chunks.append(msg.get("body", b""))
-            if not msg.get("more_body"):
-                break
-        return b"".join(chunks)
+        """A small request body (XML, configuration), in S3's terms when it is too big."""
+        try:
+            return await read_body(receive, limit)
+        except PayloadTooLarge:
+            raise ObjectError("MaxMessageLengthExceeded", "Your request was too big.") from None
 
     def _allowed(self, verified: Verified, req: S3Request, action: str, resource: str,
                  extra: dict[str, str] | None = None) -> bool:
