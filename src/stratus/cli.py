@@ -84,21 +84,15 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | None = None) -> object:
     """Call the running system's admin endpoint, found through its endpoints.json."""
-    import http.client
     import json
-    import ssl
-    from urllib.parse import urlsplit
 
+    from ._https import HttpsJson
     try:
         ep = json.loads((data_dir / "endpoints.json").read_text())
     except (OSError, ValueError):
         raise StratusError(f"no running system found: {data_dir / 'endpoints.json'} is missing") from None
-    u = urlsplit(ep["aws_endpoint"])
-    conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port, timeout=10,
-                                       context=ssl.create_default_context(cafile=ep["ca_file"]))
     try:
-        conn.request(method, path, headers=headers or {})
-        return json.loads(conn.getresponse().read())
+        return HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(method, path, headers=headers)[1]
     except OSError as exc:
         raise StratusError(f"the system at {ep['aws_endpoint']} does not answer: {exc}") from None
 

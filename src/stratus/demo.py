@@ -10,43 +10,19 @@ failed.
 
 from __future__ import annotations
 
-import http.client
-import json
 import shutil
-import ssl
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from ._https import HttpsJson
 from .errors import StratusError
 from .local.system import RunningSystem
 
 PASSWORD = "Demo-Passw0rd"
-
-
-class HttpsJson:
-    """A keep-alive HTTPS JSON client that trusts only the given CA."""
-
-    def __init__(self, base_url: str, ca_file: str) -> None:
-        u = urlsplit(base_url)
-        self.prefix = u.path
-        self.conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port,
-                                                context=ssl.create_default_context(cafile=ca_file), timeout=30)
-
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-        headers = {"content-type": "application/json"}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        data = None if body is None else json.dumps(body).encode()
-        self.conn.request(method, self.prefix + path, body=data, headers=headers)
-        resp = self.conn.getresponse()
-        raw = resp.read()
-        self.last_headers = {k.lower(): v for k, v in resp.getheaders()}
-        return resp.status, json.loads(raw) if raw else None
 
 
 class Tour:
