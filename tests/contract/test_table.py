@@ -14,20 +14,33 @@ from typing import Any
 
 import pytest
 
-from stratus import App, ConditionFailed, InvalidToken, KeyCondition
+from stratus import App, ConditionFailed, InvalidToken, KeyCondition, TableCache
+from stratus.clock import SystemClock
 from stratus.errors import InvalidItem
+from stratus.local.dax import CachedTable
 from stratus.local.tables import SqliteDatabase, SqliteTable
 from tests.conftest import aws_mock
 
 Make = Callable[..., Any]
 
 
-@pytest.fixture(params=["local", "aws"])
+@pytest.fixture(params=["local", "local-cached", "aws", "aws-cached"])
 def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Make]:
-    """Builds a port for a declared table: SQLite locally; DynamoDB (moto) through the AWS adapter."""
-    if request.param == "local":
+    """Builds a port for a declared table: SQLite locally; DynamoDB (moto) through the AWS adapter.
+
+    The ``-cached`` variants are what a table declaring a ``TableCache`` gets: locally the DAX-style
+    cache in front of SQLite, on AWS the adapter as it runs through a DAX client (eventually
+    consistent reads unless asked otherwise; moto stands in for the cluster's table).
+    """
+    cached = request.param.endswith("-cached")
+    if request.param.startswith("local"):
         db = SqliteDatabase(tmp_path / "tables.db")
-        yield lambda name, **kw: SqliteTable(App("t").table(name, **kw), db)
+
+        def local(name: str, **kw: Any) -> Any:
+            decl = App("t").table(name, **kw, cache=TableCache() if cached else None)
+            port = SqliteTable(decl, db)
+            return CachedTable(decl, port, decl.cache, SystemClock()) if decl.cache else port
+        yield local
         return
     import boto3
 
@@ -42,7 +55,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
             client.create_table(TableName=f"t-{name}", BillingMode="PAY_PER_REQUEST",
                                 KeySchema=[{"AttributeName": k.name, "KeyType": t} for k, t in roles],
                                 AttributeDefinitions=[{"AttributeName": k.name, "AttributeType": k.dynamo_type} for k in keys])
-            return DynamoTable(decl, client, f"t-{name}")
+            return DynamoTable(decl, client, f"t-{name}", strongly_consistent=not cached)
         yield build
 
 

@@ -33,6 +33,7 @@ from ..ports.table import (
     Item,
     KeyCondition,
     Page,
+    check_batch,
     check_changes,
     check_conditions,
     check_limit,
@@ -137,8 +138,7 @@ class DynamoTable:
         return self._plain(res.get("Item"))
 
     def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
-        if len(keys) > 100:
-            raise InvalidItem(f"table {self.name!r}: batch_get takes at most 100 keys, got {len(keys)}")
+        check_batch(self.decl, keys)
         wanted = [self._key(k) for k in keys]
         unique = list({json.dumps(w, sort_keys=True): w for w in wanted}.values())
         found: dict[str, Item] = {}

@@ -27,7 +27,7 @@ import orjson
 
 from ..app import Table, TableCache
 from ..clock import Clock
-from ..ports.table import Item, KeyCondition, Page, TablePort
+from ..ports.table import MAX_BATCH, Item, KeyCondition, Page, TablePort, normalize
 from .lru import LruTtlCache
 
 
@@ -59,10 +59,11 @@ class CachedTable:
     def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
         """Each key from the item cache when there; the misses in one batch read, then cached."""
         try:
-            hash(tuple(self._key(k) for k in keys))
+            wanted = [self._key(k) for k in keys]
+            distinct = len(set(wanted)) == len(wanted)
         except (KeyError, TypeError):  # a malformed key: the table's own checks say what is wrong
             consistent = True
-        if consistent:
+        if consistent or not distinct or len(keys) > MAX_BATCH:  # the table refuses these as DAX does
             return self.table.batch_get(keys, consistent=True)
         out: list[Item | None] = []
         missing: list[int] = []
@@ -97,7 +98,8 @@ class CachedTable:
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
             expect: dict[str, Any] | None = None) -> None:
         self.table.put(item, if_absent=if_absent, if_exists=if_exists, expect=expect)
-        self.items.put(self._key(item), orjson.dumps(item))  # only reached when the write succeeded
+        # only reached when the write succeeded; cached as the table holds it (1.0 is 1, as in DynamoDB)
+        self.items.put(self._key(item), orjson.dumps(normalize(self.decl, item)))
 
     def update(self, key: Item, changes: dict[str, Any], *, remove: tuple[str, ...] = (), if_exists: bool = True,
                expect: dict[str, Any] | None = None) -> Item:

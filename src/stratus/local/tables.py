@@ -31,6 +31,7 @@ from ..ports.table import (
     Item,
     KeyCondition,
     Page,
+    check_batch,
     check_changes,
     check_conditions,
     check_limit,
@@ -134,8 +135,7 @@ class SqliteTable:
         return self._read(self.db.conn(), pk, sk)
 
     def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
-        if len(keys) > 100:
-            raise InvalidItem(f"table {self.name!r}: batch_get takes at most 100 keys, got {len(keys)}")
+        check_batch(self.decl, keys)
         wanted = [self._keyvals(k) for k in keys]
         c = self.db.conn()
         c.execute("BEGIN")  # one snapshot for the whole batch

@@ -122,6 +122,14 @@ def _value(decl: Any, value: Any, where: str) -> Any:
     raise InvalidItem(f"table {decl.name!r}: {where} is a {type(value).__name__}, which a table cannot store")
 
 
+MAX_BATCH = 100  # keys in one batch_get, as in BatchGetItem
+
+
+def check_batch(decl: Any, keys: list[Item]) -> None:
+    if len(keys) > MAX_BATCH:
+        raise InvalidItem(f"table {decl.name!r}: batch_get takes at most {MAX_BATCH} keys, got {len(keys)}")
+
+
 def normalize(decl: Any, item: Item) -> Item:
     """A checked copy of ``item`` in the form every implementation stores and returns, within 400 KB."""
     out = _value(decl, item, "item")
