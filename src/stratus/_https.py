@@ -1,4 +1,8 @@
-"""A small keep-alive HTTPS JSON client that trusts only the local CA (the demo's and the CLI's)."""
+"""A small keep-alive HTTPS JSON client, for the demo and the CLI's admin calls.
+
+It trusts the CA file it is given (a local system's own CA) or, given none, the
+system trust store (a deployment on AWS).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from urllib.parse import urlsplit
 
 
 class HttpsJson:
-    def __init__(self, base_url: str, ca_file: str, timeout: float = 30) -> None:
+    def __init__(self, base_url: str, ca_file: str | None, timeout: float = 30) -> None:
+        """``base_url``'s path prefixes every call's; ``ca_file`` None trusts the system trust store."""
         u = urlsplit(base_url)
-        self.prefix = u.path
-        self.conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port,
-                                                context=ssl.create_default_context(cafile=ca_file), timeout=timeout)
+        self.prefix = u.path.rstrip("/")
+        context = ssl.create_default_context() if ca_file is None else ssl.create_default_context(cafile=ca_file)
+        self.conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port, context=context, timeout=timeout)
         self.last_headers: dict[str, str] = {}
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import os
+import re
 import smtplib
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
-from ..errors import ConfigError, MailRejected
+from ..errors import ConfigError, MailRejected, StratusError
 from ..ports.mailer import Mail, to_mime
 
 
@@ -91,3 +92,13 @@ def read_outbox(outbox: Path) -> list[OutboxEntry]:
         body = part.get_content() if part is not None else ""
         out.append(OutboxEntry(path, str(msg["Date"]), str(msg["To"]), str(msg["Subject"]), body))
     return out
+
+
+def latest_code(outbox: Path, email: str) -> str:
+    """The newest six-digit confirmation code mailed to ``email`` in ``outbox``."""
+    for entry in reversed(read_outbox(outbox)):
+        if entry.to.lower() == email.lower():
+            m = re.search(r"\b(\d{6})\b", entry.body)
+            if m:
+                return m.group(1)
+    raise StratusError(f"no confirmation code for {email} in the outbox")

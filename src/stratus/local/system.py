@@ -8,7 +8,6 @@ what they exercise is exactly what a user runs.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from typing import Any
 import orjson
 
 from ..errors import StratusError
-from .mail import read_outbox
+from .mail import latest_code
 
 STARTED: list[RunningSystem] = []  # every system started in this process, so a test run can stop the ones left
 
@@ -75,9 +74,4 @@ class RunningSystem:
 
     def latest_code(self, email: str) -> str:
         """The newest confirmation code mailed to ``email`` (from the outbox)."""
-        for entry in reversed(read_outbox(self.data_dir / "outbox")):
-            if entry.to.lower() == email.lower():
-                m = re.search(r"\b(\d{6})\b", entry.body)
-                if m:
-                    return m.group(1)
-        raise StratusError(f"no confirmation code for {email} in the outbox")
+        return latest_code(self.data_dir / "outbox", email)
