@@ -348,6 +348,12 @@ class RestApi(Resource):
             return handler
         return register
 
+    def cache_ttl_of(self, route: Route) -> int:
+        """Seconds ``route``'s answers stay in the stage cache; 0 when it is not cached (GET routes are, by default)."""
+        if self.cache is None or not (route.cache if route.cache is not None else route.method == "GET"):
+            return 0
+        return route.cache_ttl if route.cache_ttl is not None else self.cache.ttl
+
     def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("GET", path, **kw)
 

@@ -126,6 +126,8 @@ def test_bad_input_is_answered_as_locally(lambda_app: None) -> None:
     status, body, _ = call(rest_event("GET", "/todos", sub=alice, query={"limit": "0"}))
     assert status == 400 and body["errors"] == ["limit: must be >= 1"]
     assert call(rest_event("GET", "/nowhere", sub=alice))[0] == 404
+    status, body, _ = call(rest_event("POST", "/todos", sub=alice, body={"title": "x", "notes": "n" * (1024 * 1024)}))
+    assert status == 413 and body["message"] == "request body exceeds the limit of 1048576 bytes"  # the API's max_body
     assert call(rest_event("GET", "/todos", sub=None))[0] == 401  # API Gateway's authorizer stops these first
 
 

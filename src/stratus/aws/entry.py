@@ -29,7 +29,7 @@ from typing import Any
 
 from ..app import App, Bucket, Resource, RestApi, Table
 from ..context import Context
-from ..errors import BadRequest, ConfigError, HttpError, Unauthorized, UnsupportedFeature
+from ..errors import BadRequest, ConfigError, HttpError, PayloadTooLarge, Unauthorized, UnsupportedFeature
 from ..events import Principal, Request
 from ..loader import load_app
 from ..routing import RouteTable, dumps, fill, handler_error, parse_body, parse_query, serialize
@@ -84,6 +84,7 @@ def _dynamodb_client() -> Any:
 class LambdaApp:
     app: App
     apis: dict[str, RouteTable[Context]]
+    max_body: dict[str, int]
 
 
 _loaded: LambdaApp | None = None
@@ -117,7 +118,7 @@ def load(environ: dict[str, str] | None = None) -> LambdaApp:
             else:
                 entries.append((route, Context(app.name, route.operation_id, {r: ports[r] for r in route.uses})))
         apis[api.name] = RouteTable(entries)
-    return LambdaApp(app, apis)
+    return LambdaApp(app, apis, {api.name: api.max_body for api in app.of_kind(RestApi)})
 
 
 class _Missing(Context):
@@ -148,7 +149,8 @@ def _rest(loaded: LambdaApp, event: dict[str, Any]) -> dict[str, Any]:
     ctx_ = event.get("requestContext") or {}
     request_id = str(ctx_.get("requestId", ""))
     apis = loaded.apis
-    api = apis[os.environ["STRATUS_API"]] if os.environ.get("STRATUS_API") in apis else next(iter(apis.values()))
+    name = os.environ["STRATUS_API"] if os.environ.get("STRATUS_API") in apis else next(iter(apis))
+    api, limit = apis[name], loaded.max_body[name]
     try:
         hit = api.by_template.get((event["httpMethod"], event["resource"]))
         if hit is None:
@@ -170,6 +172,8 @@ def _rest(loaded: LambdaApp, event: dict[str, Any]) -> dict[str, Any]:
             raw_body = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
         except (binascii.Error, ValueError):
             raise BadRequest("the request body is not valid base64") from None
+        if len(raw_body) > limit:  # the API's declared limit, as the local gateway holds it
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         query = parse_query(route, raw_query)
         data = parse_body(route, headers.get("content-type"), raw_body)
         domain, stage = ctx_.get("domainName", ""), ctx_.get("stage", "")

@@ -52,9 +52,7 @@ class _Compiled:
         self.ctx = ctx
         self.is_async = inspect.iscoroutinefunction(route.handler)
         self.bucket = TokenBucket(route.throttle, clock) if route.throttle else None
-        cached = route.cache if route.cache is not None else route.method == "GET"
-        ttl = route.cache_ttl if route.cache_ttl is not None else api.cache.ttl if api.cache else 0
-        self.cache_ttl = ttl if api.cache is not None and cached else 0
+        self.cache_ttl = api.cache_ttl_of(route)
 
 
 class Gateway:
