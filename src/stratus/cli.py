@@ -11,8 +11,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import StratusError
+
+if TYPE_CHECKING:
+    from .aws.synth import SynthResult
 
 DEFAULT_DATA_DIR = Path(".stratus")
 
@@ -20,7 +24,8 @@ DEFAULT_DATA_DIR = Path(".stratus")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stratus",
-        description="Run classic AWS serverless architectures whole on one machine.",
+        description="Run classic AWS serverless architectures whole on one machine, and ship the same "
+                    "app code to AWS.",
         epilog="Working today: MyTodoList (apps/todo). See README.md.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -59,10 +64,92 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--apps-dir", type=Path, help="folder holding the apps (default: ./apps)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary data dir and print its path")
 
+    demo.add_argument("--endpoints", type=Path, metavar="FILE",
+                      help="tour a running system instead: a local endpoints.json, or the file stratus deploy wrote")
+
+    synth = sub.add_parser("synth", help="turn an app into an AWS CDK app and CloudFormation (offline)",
+                           description="Synthesize each app into a cloud assembly (CloudFormation template and "
+                                       "Lambda asset) under OUT/<app>, offline and without AWS credentials. "
+                                       "Needs the aws extra: pip install 'stratus[aws]'.")
+    _aws_args(synth)
+    deploy = sub.add_parser("deploy", help="synthesize an app and deploy it to AWS with the CDK CLI",
+                            description="Synthesize, then run the CDK CLI's deploy with your AWS credentials, and "
+                                        "write the stack's addresses as an endpoints file (the shape stratus up "
+                                        "writes), so `stratus demo --endpoints FILE` tours the deployment.")
+    _aws_args(deploy)
+    deploy.add_argument("--endpoints", type=Path, metavar="FILE",
+                        help="where to write the endpoints file (default: OUT/<app>/endpoints.json)")
+    deploy.add_argument("--require-approval", default="broadening", choices=["never", "any-change", "broadening"],
+                        help="when the CDK CLI asks before changing security settings (default: broadening)")
+    destroy = sub.add_parser("destroy", help="delete an app's stack from AWS with the CDK CLI",
+                             description="Delete the app's stack. Tables, buckets and user pools are kept "
+                                         "(removal policy RETAIN), as AWS keeps data unless told otherwise.")
+    _aws_args(destroy)
+    destroy.add_argument("--force", action="store_true", help="do not ask for confirmation")
+
     mail = sub.add_parser("mail", help="list the messages in the local mail outbox")
     mail.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
     mail.add_argument("--show", type=int, metavar="N", help="print message N (1 = oldest) in full")
     return p
+
+
+def _aws_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("apps", nargs="*", type=Path, metavar="APP_DIR",
+                   help="app folders (default: every folder under ./apps that has an app.py)")
+    p.add_argument("--out", type=Path, default=Path("cdk.out"), help="output folder (default: cdk.out)")
+    p.add_argument("--no-dax", action="store_true",
+                   help="leave out the DAX cluster (and its VPC): cached tables are read from DynamoDB directly")
+    p.add_argument("--stage", default="prod", help="the REST APIs' stage name (default: prod)")
+    if p.prog.split()[-1] != "synth":
+        p.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+        p.add_argument("--profile", help="AWS profile to use")
+
+
+def _synth_all(args: argparse.Namespace) -> list[SynthResult]:
+    from .aws.synth import SynthOptions, synthesize
+    from .loader import discover
+
+    folders = args.apps or discover(Path("apps"))
+    if not folders:
+        raise StratusError("no apps to synthesize: ./apps has no folder with an app.py")
+    options = SynthOptions(dax=not args.no_dax, stage=args.stage)
+    results = []
+    for folder in folders:
+        result = synthesize(folder, args.out / folder.resolve().name, options)
+        for warning in result.warnings:
+            print(f"stratus: warning: {warning}", file=sys.stderr)
+        results.append(result)
+    return results
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    for r in _synth_all(args):
+        vendored = f"; bundled {', '.join(r.vendored)}" if r.vendored else ""
+        print(f"{r.app}: stack {r.stack_name} -> {r.template}{vendored}")
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    import json
+
+    from .aws.deploy import deploy
+    if args.endpoints and len(args.apps) != 1:
+        raise StratusError("--endpoints names one file: deploy one APP_DIR at a time with it")
+    for result in _synth_all(args):
+        target = args.endpoints or result.out_dir / "endpoints.json"
+        doc = deploy(result, target, region=args.region, profile=args.profile, require_approval=args.require_approval)
+        print(json.dumps(doc, indent=2))
+        print(f"endpoints written to {target}; tour them with: stratus demo --endpoints {target}")
+    return 0
+
+
+def _cmd_destroy(args: argparse.Namespace) -> int:
+    from .aws.deploy import destroy
+    for result in _synth_all(args):
+        destroy(result, result.out_dir / "endpoints.json", region=args.region, profile=args.profile, force=args.force)
+        print(f"{result.stack_name} deleted; its tables, buckets and user pools were kept (delete them in the "
+              "console or with the AWS CLI once their data is not needed)")
+    return 0
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -139,7 +226,7 @@ def _table(rows: Sequence[tuple[str, ...]]) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
-    return run_demo(apps_dir=args.apps_dir, keep=args.keep)
+    return run_demo(apps_dir=args.apps_dir, keep=args.keep, endpoints=args.endpoints)
 
 
 def _cmd_mail(args: argparse.Namespace) -> int:
@@ -160,7 +247,8 @@ def _cmd_mail(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"up": _cmd_up, "demo": _cmd_demo, "mail": _cmd_mail, "stats": _cmd_stats, "flush-cache": _cmd_flush}
+    commands = {"up": _cmd_up, "demo": _cmd_demo, "mail": _cmd_mail, "stats": _cmd_stats, "flush-cache": _cmd_flush,
+                "synth": _cmd_synth, "deploy": _cmd_deploy, "destroy": _cmd_destroy}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

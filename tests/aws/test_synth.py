@@ -1,0 +1,610 @@
+"""``stratus synth`` on apps/todo and fixture apps, checked with the CDK's assertions on the CloudFormation.
+
+Each app is synthesized once per module (the CDK runs in a Node process jsii starts): the todo app with
+and without DAX; ``shop`` (tests/aws/fixtures) for what todo does not declare (a public route, per-route
+throttle and TTL, a route opting out of the cache); and tests/apps' ``other``, whose handlers use a
+bucket. Expectations come from the app graph itself (``RestApi.cache_ttl_of``, the declared
+``Throttle``, ``handler_policy``) rather than being copied from the template, so a change on either
+side shows up here.
+
+Resources are found by what they are, not by the logical ids the CDK derives: a route's function is
+the one its API Gateway method integrates, a declared table is the one with its key schema.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Capture, Match, Template
+
+from stratus.app import App, Resource, RestApi, Route, Table, Throttle
+from stratus.aws.permissions import handler_policy
+from stratus.aws.synth import ACCESS_TOKEN_SCOPE, ENTRY, SynthOptions, SynthResult, synthesize, template_json
+from stratus.errors import ConfigError, UnsupportedFeature
+from stratus.loader import load_app
+from tests.conftest import OTHER, TODO
+
+SHOP = Path(__file__).parent / "fixtures" / "shop"  # a public route, route throttles, a cache opt-out
+
+
+@dataclass
+class Synth:
+    """One synthesis: the result, its template as parsed JSON (``doc``) and as a CDK ``Template``, and its graph."""
+
+    result: SynthResult
+    doc: dict[str, Any]
+    template: Template
+    graph: App
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.doc["Resources"].items() if r["Type"] == type_}
+
+    @property
+    def api(self) -> RestApi:
+        (api,) = self.graph.of_kind(RestApi)
+        return api
+
+
+def synth(app_dir: Path, out: Path, options: SynthOptions | None = None) -> Synth:
+    result = synthesize(app_dir, out, options)
+    doc = template_json(result)
+    return Synth(result, doc, Template.from_json(doc), load_app(app_dir))
+
+
+@pytest.fixture(scope="module")
+def todo(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synth(TODO, tmp_path_factory.mktemp("synth") / "todo")
+
+
+@pytest.fixture(scope="module")
+def todo_no_dax(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synth(TODO, tmp_path_factory.mktemp("synth") / "todo", SynthOptions(dax=False))
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synth(SHOP, tmp_path_factory.mktemp("synth") / "shop")
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synth(OTHER, tmp_path_factory.mktemp("synth") / "other")
+
+
+# -- reading the template ------------------------------------------------------------------------
+
+def render(value: Any) -> Any:
+    """``value`` with CloudFormation's intrinsics written as plain strings (``ARN<id>``, ``REF<id>``), to compare."""
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, arg), = value.items()
+        if fn == "Ref":
+            return f"REF<{arg}>"
+        if fn == "Fn::GetAtt":
+            return f"ARN<{arg[0]}>" if arg[1] == "Arn" else f"ATT<{arg[0]}.{arg[1]}>"
+        if fn == "Fn::Join":
+            return arg[0].join(render(part) for part in arg[1])
+    if isinstance(value, dict):
+        return {k: render(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v) for v in value]
+    return value
+
+
+def methods(s: Synth) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each API Gateway method's properties, by (HTTP method, path), the path rebuilt from its resources."""
+    resources = s.resources("AWS::ApiGateway::Resource")
+
+    def path_of(ref: Any) -> str:
+        if "Fn::GetAtt" in ref:  # the API's root resource
+            return ""
+        props = resources[ref["Ref"]]["Properties"]
+        return f"{path_of(props['ParentId'])}/{props['PathPart']}"
+    return {(m["Properties"]["HttpMethod"], path_of(m["Properties"]["ResourceId"]) or "/"): m["Properties"]
+            for m in s.resources("AWS::ApiGateway::Method").values()}
+
+
+def function_of(s: Synth, route: Route) -> str:
+    """The logical id of the Lambda function API Gateway invokes for ``route``."""
+    uri = methods(s)[(route.method, route.path)]["Integration"]["Uri"]["Fn::Join"][1]
+    (fn,) = [part["Fn::GetAtt"][0] for part in uri if isinstance(part, dict) and "Fn::GetAtt" in part]
+    assert s.resources("AWS::Lambda::Function")[fn]
+    return fn
+
+
+def statements_of_role(s: Synth, role: str) -> list[dict[str, Any]]:
+    """Every statement granted to ``role``: its inline policies and each AWS::IAM::Policy attached to it."""
+    docs = [p["PolicyDocument"] for p in s.doc["Resources"][role]["Properties"].get("Policies", [])]
+    docs += [p["Properties"]["PolicyDocument"] for p in s.resources("AWS::IAM::Policy").values()
+             if {"Ref": role} in p["Properties"]["Roles"]]
+    return [st for doc in docs for st in doc["Statement"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(statements: list[dict[str, Any]]) -> set[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Statements as comparable (effect, actions, resources), intrinsics rendered.
+
+    A set: order does not matter, and a repeated statement grants nothing more (the CDK drops repeats;
+    ``handler_policy`` repeats the DAX statement for each cached table a handler uses).
+    """
+    return {(st["Effect"], tuple(sorted(as_list(st["Action"]))), tuple(sorted(render(as_list(st["Resource"])))))
+            for st in statements}
+
+
+def table_id(s: Synth, table: Table) -> str:
+    """The logical id of the DynamoDB table with ``table``'s key schema (one, in the apps here)."""
+    keys = [{"AttributeName": table.partition_key.name, "KeyType": "HASH"}]
+    if table.sort_key is not None:
+        keys.append({"AttributeName": table.sort_key.name, "KeyType": "RANGE"})
+    (found,) = [k for k, r in s.resources("AWS::DynamoDB::Table").items() if r["Properties"]["KeySchema"] == keys]
+    return found
+
+
+def only(s: Synth, type_: str) -> str:
+    (found,) = s.resources(type_)
+    return found
+
+
+def arn_of(s: Synth) -> Callable[[Resource], str]:
+    bucket = only(s, "AWS::S3::Bucket") if s.resources("AWS::S3::Bucket") else None
+
+    def arn(resource: Resource) -> str:
+        return f"ARN<{table_id(s, resource)}>" if isinstance(resource, Table) else f"ARN<{bucket}>"
+    return arn
+
+
+def env_of(s: Synth, fn: str) -> dict[str, Any]:
+    return s.doc["Resources"][fn]["Properties"]["Environment"]["Variables"]
+
+
+def resource_path(path: str) -> str:
+    """A MethodSetting's ResourcePath for ``path``: slashes escaped as ~1, the root as /."""
+    return "/" if path == "/" else "/" + path.replace("/", "~1")
+
+
+# -- authorization --------------------------------------------------------------------------------
+
+def test_every_todo_method_takes_a_cognito_access_token(todo: Synth) -> None:
+    authorizer = only(todo, "AWS::ApiGateway::Authorizer")
+    todo.template.has_resource_properties("AWS::ApiGateway::Authorizer", {
+        "Type": "COGNITO_USER_POOLS", "IdentitySource": "method.request.header.Authorization",
+        "ProviderARNs": [{"Fn::GetAtt": [only(todo, "AWS::Cognito::UserPool"), "Arn"]}]})
+    assert not any(r.public for r in todo.api.routes)
+    todo.template.resource_count_is("AWS::ApiGateway::Method", len(todo.api.routes))
+    todo.template.all_resources_properties("AWS::ApiGateway::Method", {
+        "AuthorizationType": "COGNITO_USER_POOLS", "AuthorizerId": {"Ref": authorizer},
+        "AuthorizationScopes": [ACCESS_TOKEN_SCOPE]})
+    assert set(methods(todo)) == {(r.method, r.path) for r in todo.api.routes}
+
+
+def test_a_public_route_has_no_authorizer_and_the_others_do(shop: Synth) -> None:
+    authorizer = only(shop, "AWS::ApiGateway::Authorizer")
+    found = methods(shop)
+    assert set(found) == {(r.method, r.path) for r in shop.api.routes}
+    for route in shop.api.routes:
+        props = found[(route.method, route.path)]
+        if route.public:
+            assert props["AuthorizationType"] == "NONE", route.path
+            assert "AuthorizerId" not in props and "AuthorizationScopes" not in props
+            assert "method.request.header.Authorization" not in props.get("RequestParameters", {})
+        else:
+            assert props["AuthorizationType"] == "COGNITO_USER_POOLS", route.path
+            assert props["AuthorizerId"] == {"Ref": authorizer}
+            assert props["AuthorizationScopes"] == [ACCESS_TOKEN_SCOPE]
+    assert [r.path for r in shop.api.routes if r.public] == ["/"]
+
+
+def test_an_api_whose_routes_are_all_public_has_no_authorizer(other: Synth) -> None:
+    """The API declares one, but no method would use it (the CDK refuses an authorizer left unattached)."""
+    assert other.api.authorizer is not None and all(r.public for r in other.api.routes)
+    other.template.resource_count_is("AWS::ApiGateway::Authorizer", 0)
+    other.template.all_resources_properties("AWS::ApiGateway::Method", {"AuthorizationType": "NONE"})
+
+
+# -- the stage: cache and throttling --------------------------------------------------------------
+
+def expected_method_settings(api: RestApi) -> list[Any]:
+    out = []
+    for route in api.routes:
+        ttl = api.cache_ttl_of(route)
+        setting: dict[str, Any] = {"HttpMethod": route.method, "ResourcePath": resource_path(route.path),
+                                   "CachingEnabled": ttl > 0,
+                                   "CacheTtlInSeconds": ttl if ttl else Match.absent()}
+        if route.throttle is not None:
+            setting |= {"ThrottlingRateLimit": route.throttle.rate, "ThrottlingBurstLimit": route.throttle.burst}
+        else:
+            setting |= {"ThrottlingRateLimit": Match.absent(), "ThrottlingBurstLimit": Match.absent()}
+        out.append(Match.object_like(setting))
+    return out
+
+
+def test_the_todo_stage_caches_reads_for_300_s_and_throttles_at_the_declared_rate(todo: Synth) -> None:
+    api = todo.api
+    assert api.cache is not None and api.cache.ttl == 300 and api.throttle == Throttle()
+    assert (api.throttle.rate, api.throttle.burst) == (10_000, 5_000)
+    assert {api.cache_ttl_of(r) for r in api.routes if r.method == "GET"} == {300}
+    assert {api.cache_ttl_of(r) for r in api.routes if r.method != "GET"} == {0}
+    stage = Capture()
+    todo.template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "StageName": "prod", "CacheClusterEnabled": True, "CacheClusterSize": "0.5",
+        "MethodSettings": stage})
+    settings = stage.as_array()
+    todo.template.has_resource_properties("AWS::ApiGateway::Stage", {"MethodSettings": Match.array_with([
+        Match.object_like({"HttpMethod": "*", "ResourcePath": "/*", "CachingEnabled": False,
+                           "ThrottlingRateLimit": 10_000, "ThrottlingBurstLimit": 5_000})])})
+    todo.template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "MethodSettings": Match.array_with(expected_method_settings(api))})
+    assert len(settings) == 1 + len(api.routes)
+    cached = [st for st in settings if st.get("CachingEnabled")]
+    assert {(st["HttpMethod"], st["CacheTtlInSeconds"]) for st in cached} == {("GET", 300)}
+    assert all(st["CacheDataEncrypted"] for st in cached)
+
+
+def test_invalidations_aws_cannot_do_are_reported(todo: Synth, shop: Synth) -> None:
+    """API Gateway cannot drop one caller's entries, so each declared invalidation is named in a warning."""
+    (warning,) = todo.result.warnings
+    for route in todo.api.routes:
+        for target in route.invalidates:
+            assert f"{route.method} {route.path} -> {target}" in warning
+    assert shop.result.warnings == []
+
+
+def test_a_route_throttle_and_cache_opt_out_show_as_method_settings(shop: Synth) -> None:
+    api = shop.api
+    assert api.cache is not None
+    shop.template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "CacheClusterEnabled": True,
+        "MethodSettings": Match.array_with([Match.object_like({
+            "HttpMethod": "*", "ResourcePath": "/*",
+            "ThrottlingRateLimit": api.throttle.rate, "ThrottlingBurstLimit": api.throttle.burst})])})
+    shop.template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "MethodSettings": Match.array_with(expected_method_settings(api))})
+    # spelled out (arrayWith keeps order: the routes'), so the expectations above are known to say what they should
+    shop.template.has_resource_properties("AWS::ApiGateway::Stage", {"MethodSettings": Match.array_with([
+        Match.object_like({"HttpMethod": "GET", "ResourcePath": "/", "CachingEnabled": True,
+                           "CacheTtlInSeconds": 120, "ThrottlingRateLimit": Match.absent()}),
+        Match.object_like({"HttpMethod": "GET", "ResourcePath": "/~1items~1{id}", "CachingEnabled": True,
+                           "CacheTtlInSeconds": 60, "ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 2}),
+        Match.object_like({"HttpMethod": "GET", "ResourcePath": "/~1items", "CachingEnabled": False}),
+        Match.object_like({"HttpMethod": "POST", "ResourcePath": "/~1items", "CachingEnabled": False,
+                           "CacheTtlInSeconds": Match.absent()})])})
+
+
+def expected_cache_key(route: Route) -> set[str]:
+    key = {f"method.request.path.{p}" for p in route.params} | {f"method.request.querystring.{q}" for q in route.query}
+    return key if route.public else key | {"method.request.header.Authorization"}
+
+
+@pytest.mark.parametrize("app", ["todo", "shop"])
+def test_cached_routes_key_on_the_caller_and_the_declared_parameters(app: str, request: pytest.FixtureRequest) -> None:
+    s: Synth = request.getfixturevalue(app)
+    found = methods(s)
+    cached = 0
+    for route in s.api.routes:
+        integration = found[(route.method, route.path)]["Integration"]
+        if s.api.cache_ttl_of(route):
+            cached += 1
+            assert set(integration["CacheKeyParameters"]) == expected_cache_key(route), route.path
+            declared = found[(route.method, route.path)]["RequestParameters"]
+            assert set(integration["CacheKeyParameters"]) <= set(declared)  # API Gateway keys only on declared ones
+        else:
+            assert "CacheKeyParameters" not in integration, route.path
+    assert cached >= 2
+    if app == "todo":  # spelled out once
+        assert set(found[("GET", "/todos")]["Integration"]["CacheKeyParameters"]) == {
+            "method.request.header.Authorization", "method.request.querystring.limit",
+            "method.request.querystring.next_token", "method.request.querystring.done"}
+        assert set(found[("GET", "/todos/{id}")]["Integration"]["CacheKeyParameters"]) == {
+            "method.request.header.Authorization", "method.request.path.id"}
+
+
+# -- identity pool and bucket ---------------------------------------------------------------------
+
+def test_the_identity_pool_role_confines_each_identity_to_its_own_folder(todo: Synth) -> None:
+    pool, bucket = only(todo, "AWS::Cognito::IdentityPool"), only(todo, "AWS::S3::Bucket")
+    todo.template.has_resource_properties("AWS::Cognito::IdentityPool", {"AllowUnauthenticatedIdentities": False})
+    role = Capture()
+    todo.template.has_resource_properties("AWS::Cognito::IdentityPoolRoleAttachment", {
+        "IdentityPoolId": {"Ref": pool}, "Roles": {"authenticated": {"Fn::GetAtt": [role, "Arn"]}}})
+    props = todo.doc["Resources"][role.as_string()]["Properties"]
+    (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                     "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                     "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": {"Ref": pool}},
+                                   "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}
+    statements = {st["Action"] if isinstance(st["Action"], str) else "objects": st
+                  for st in statements_of_role(todo, role.as_string())}
+    assert render(statements["objects"]["Resource"]) == f"arn:aws:s3:::REF<{bucket}>/${{cognito-identity.amazonaws.com:sub}}/*"
+    listing = statements["s3:ListBucket"]
+    assert render(listing["Resource"]) == f"arn:aws:s3:::REF<{bucket}>"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["${cognito-identity.amazonaws.com:sub}/*"]}}
+    assert "<<bucket:" not in json.dumps(todo.doc)  # every placeholder resolved
+
+
+def test_the_bucket_is_private_encrypted_tls_only_and_has_cors(todo: Synth) -> None:
+    bucket = only(todo, "AWS::S3::Bucket")
+    todo.template.has_resource_properties("AWS::S3::Bucket", {
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": Match.any_value()}}]},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "CorsConfiguration": {"CorsRules": [Match.object_like({
+            "AllowedMethods": Match.array_with(["GET", "PUT"]), "AllowedOrigins": Match.any_value()})]}})
+    todo.template.has_resource_properties("AWS::S3::BucketPolicy", {
+        "Bucket": {"Ref": bucket},
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Action": "s3:*", "Principal": {"AWS": "*"},
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Resource": Match.array_with([{"Fn::GetAtt": [bucket, "Arn"]}])})])}})
+
+
+# -- tables and DAX --------------------------------------------------------------------------------
+
+def test_tables_are_on_demand_with_pitr_and_encryption(todo: Synth) -> None:
+    tables = todo.graph.of_kind(Table)
+    todo.template.resource_count_is("AWS::DynamoDB::Table", len(tables))
+    todo.template.all_resources_properties("AWS::DynamoDB::Table", {
+        "BillingMode": "PAY_PER_REQUEST", "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True}})
+    assert len({table_id(todo, t) for t in tables}) == len(tables)
+
+
+def test_dax_is_encrypted_speaks_tls_and_lives_in_its_own_vpc(todo: Synth) -> None:
+    vpc = only(todo, "AWS::EC2::VPC")
+    cached = [t for t in todo.graph.of_kind(Table) if t.cache is not None]
+    assert cached
+    subnet_group, params, sg = Capture(), Capture(), Capture()
+    todo.template.has_resource_properties("AWS::DAX::Cluster", {
+        "SSESpecification": {"SSEEnabled": True}, "ClusterEndpointEncryptionType": "TLS",
+        "SubnetGroupName": {"Ref": subnet_group}, "ParameterGroupName": {"Ref": params},
+        "SecurityGroupIds": [{"Fn::GetAtt": [sg, "GroupId"]}]})
+    todo.template.resource_count_is("AWS::DAX::Cluster", 1)
+    subnets = todo.doc["Resources"][subnet_group.as_string()]["Properties"]["SubnetIds"]
+    assert subnets and all(todo.doc["Resources"][s["Ref"]]["Properties"]["VpcId"] == {"Ref": vpc} for s in subnets)
+    assert todo.doc["Resources"][sg.as_string()]["Properties"]["VpcId"] == {"Ref": vpc}
+    (cache,) = {t.cache for t in cached}
+    assert cache is not None
+    assert todo.doc["Resources"][params.as_string()]["Properties"]["ParameterNameValues"] == {
+        "record-ttl-millis": str(int(cache.item_ttl * 1000)), "query-ttl-millis": str(int(cache.query_ttl * 1000))}
+    # no way out of the VPC: no internet or NAT gateway, only the DynamoDB and S3 gateway endpoints
+    for absent in ("AWS::EC2::InternetGateway", "AWS::EC2::NatGateway"):
+        todo.template.resource_count_is(absent, 0)
+    todo.template.resource_count_is("AWS::EC2::VPCEndpoint", 2)
+    dax = only(todo, "AWS::DAX::Cluster")
+    for route in todo.api.routes:
+        fn = function_of(todo, route)
+        uses_cache = any(isinstance(r, Table) and r.cache is not None for r in route.uses)
+        assert uses_cache == ("VpcConfig" in todo.doc["Resources"][fn]["Properties"]), route.path
+        if uses_cache:
+            assert env_of(todo, fn)["STRATUS_DAX_ENDPOINT"] == {"Fn::GetAtt": [dax, "ClusterDiscoveryEndpointURL"]}
+            assert todo.doc["Resources"][fn]["Properties"]["VpcConfig"]["SecurityGroupIds"] != [
+                {"Fn::GetAtt": [sg.as_string(), "GroupId"]}]  # the functions' group, not DAX's
+
+
+def test_without_dax_there_is_no_cluster_and_no_vpc(todo_no_dax: Synth) -> None:
+    s = todo_no_dax
+    assert any(t.cache is not None for t in s.graph.of_kind(Table))  # the app declares a cache; the option drops it
+    assert not [t for t in s.doc["Resources"].values() if t["Type"].startswith(("AWS::DAX::", "AWS::EC2::"))]
+    s.template.resource_count_is("AWS::Lambda::Function", len(s.api.routes))
+    s.template.all_resources_properties("AWS::Lambda::Function", {"VpcConfig": Match.absent()})
+    for fn in s.resources("AWS::Lambda::Function"):
+        assert "STRATUS_DAX_ENDPOINT" not in env_of(s, fn)
+    assert "dax:" not in json.dumps(s.doc)
+    assert "AWSLambdaVPCAccessExecutionRole" not in json.dumps(s.doc)
+
+
+# -- functions and their roles ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("app", ["todo", "todo_no_dax", "shop"])
+def test_functions_are_arm64_python_314_running_the_one_entry_point(app: str, request: pytest.FixtureRequest) -> None:
+    s: Synth = request.getfixturevalue(app)
+    s.template.resource_count_is("AWS::Lambda::Function", len(s.api.routes))
+    s.template.all_resources_properties("AWS::Lambda::Function", {
+        "Architectures": ["arm64"], "Runtime": "python3.14", "Handler": ENTRY})
+    assert ENTRY == "stratus.aws.entry.handler"
+
+
+@pytest.mark.parametrize("app", ["todo", "todo_no_dax", "shop", "other"])
+def test_no_handler_role_has_a_wildcard_action(app: str, request: pytest.FixtureRequest) -> None:
+    s: Synth = request.getfixturevalue(app)
+    roles = {s.doc["Resources"][fn]["Properties"]["Role"]["Fn::GetAtt"][0] for fn in s.resources("AWS::Lambda::Function")}
+    assert len(roles) == len(s.api.routes)  # one role per function
+    policies = [p for p in s.resources("AWS::IAM::Policy").values()
+                if any(r.get("Ref") in roles for r in p["Properties"]["Roles"])]
+    assert len(policies) >= len(roles)
+    for role in roles:
+        statements = statements_of_role(s, role)
+        assert statements
+        for st in statements:
+            assert st["Effect"] == "Allow"
+            for action in as_list(st["Action"]):
+                assert "*" not in action, (role, st)
+            assert "NotAction" not in st and "NotResource" not in st
+        managed = s.doc["Resources"][role]["Properties"].get("ManagedPolicyArns", [])
+        assert all(render(m).endswith(":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole") for m in managed)
+
+
+@pytest.mark.parametrize("app", ["todo", "todo_no_dax", "other"])
+def test_each_handler_is_granted_exactly_what_its_uses_derive(app: str, request: pytest.FixtureRequest) -> None:
+    s: Synth = request.getfixturevalue(app)
+    dax = f"ARN<{only(s, 'AWS::DAX::Cluster')}>" if s.resources("AWS::DAX::Cluster") else None
+    for route in s.api.routes:
+        fn = function_of(s, route)
+        props = s.doc["Resources"][fn]["Properties"]
+        log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        expected = handler_policy(route, arn_of(s), dax)["Statement"]
+        expected.append({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                         "Resource": f"ARN<{log_group}>"})
+        assert grants(statements_of_role(s, props["Role"]["Fn::GetAtt"][0])) == grants(expected), route.path
+        # the function finds each resource it uses, and only those, by name in its environment
+        named = {f"STRATUS_{r.kind.upper()}_{r.name.upper().replace('-', '_')}": "REF" + arn_of(s)(r)[3:]
+                 for r in route.uses}
+        env = render(env_of(s, fn))
+        assert {k: v for k, v in env.items() if k.startswith(("STRATUS_TABLE_", "STRATUS_BUCKET_"))} == named, route.path
+
+
+# -- outputs and the asset ----------------------------------------------------------------------------
+
+def test_the_stratus_endpoints_output_describes_the_stack(todo: Synth) -> None:
+    todo.template.has_output("StratusEndpoints", {"Value": Match.any_value(), "Description": Match.any_value()})
+    doc = json.loads(render(todo.doc["Outputs"]["StratusEndpoints"]["Value"]))
+    assert doc["provider"] == "aws" and doc["stack"] == todo.result.stack_name == "stratus-todo"
+    entry = doc["apps"]["todo"]
+    rest, stage = only(todo, "AWS::ApiGateway::RestApi"), only(todo, "AWS::ApiGateway::Stage")
+    assert entry["api"] == f"https://REF<{rest}>.execute-api.REF<AWS::Region>.REF<AWS::URLSuffix>/REF<{stage}>"
+    assert todo.doc["Resources"][stage]["Properties"]["StageName"] == "prod"
+    assert entry["apis"] == {"api": entry["api"]}
+    assert entry["identity_pool_id"] == f"REF<{only(todo, 'AWS::Cognito::IdentityPool')}>"
+    assert entry["buckets"] == {"files": f"REF<{only(todo, 'AWS::S3::Bucket')}>"}
+    assert entry["user_pool_id"] == f"REF<{only(todo, 'AWS::Cognito::UserPool')}>"
+    assert entry["user_pool_client_id"] == f"REF<{only(todo, 'AWS::Cognito::UserPoolClient')}>"
+
+
+def asset_dir(s: Synth) -> Path:
+    """The one zipped folder asset of the assembly, which every function's code points at."""
+    manifest = json.loads((s.result.out_dir / f"{s.result.stack_name}.assets.json").read_text())
+    (key,) = [k for k, f in manifest["files"].items() if f["source"]["packaging"] == "zip"]
+    s.template.all_resources_properties("AWS::Lambda::Function", {"Code": Match.object_like({"S3Key": f"{key}.zip"})})
+    return s.result.out_dir / manifest["files"][key]["source"]["path"]
+
+
+def test_the_asset_holds_the_runtime_and_the_app_but_not_the_tooling(todo: Synth) -> None:
+    asset = asset_dir(todo)
+    for present in ("stratus/aws/entry.py", "stratus/aws/tables.py", "stratus/app.py", "apps/todo/app.py",
+                    "amazondax/__init__.py"):
+        assert (asset / present).is_file(), present
+    for absent in ("stratus/local", "stratus/cli.py", "stratus/demo.py", "stratus/aws/synth.py",
+                   "stratus/aws/deploy.py", "stratus/aws/bundle.py"):
+        assert not (asset / absent).exists(), absent
+    assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))
+    assert any(v.startswith("amazon-dax-client==") for v in todo.result.vendored)
+
+
+def test_the_asset_loads_the_app_on_its_own(todo: Synth) -> None:
+    """The asset's entry point imports and loads the app without anything the asset leaves out."""
+    asset = asset_dir(todo)
+    probe = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, {str(asset)!r})
+        import stratus.aws.entry
+        from stratus.loader import load_app
+        app = load_app(Path({str(asset)!r}) / "apps" / "todo")
+        assert stratus.__file__.startswith({str(asset)!r}), stratus.__file__
+        left_out = sorted(m for m in sys.modules if m.startswith(("stratus.local", "stratus.cli", "stratus.demo",
+                                                                   "stratus.aws.synth", "stratus.aws.deploy",
+                                                                   "stratus.aws.bundle", "aws_cdk")))
+        assert not left_out, left_out
+        print(app.name)
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "todo"
+
+
+def test_no_dax_no_dax_client_in_the_asset(todo_no_dax: Synth) -> None:
+    assert todo_no_dax.result.vendored == []
+    assert not (asset_dir(todo_no_dax) / "amazondax").exists()
+
+
+# -- what synthesis refuses -----------------------------------------------------------------------------
+
+REFUSED = {
+    "refresh-403": ("""
+        from stratus import ApiCache, App
+        app = App("refresh-403")
+        users = app.user_pool("users")
+        api = app.rest_api("api", authorizer=users, cache=ApiCache(unauthorized_refresh="FAIL_WITH_403"))
+        api.get("/things")(lambda req, ctx: {})
+        """, UnsupportedFeature, "FAIL_WITH_403"),
+    "refresh-open": ("""
+        from stratus import ApiCache, App
+        app = App("refresh-open")
+        api = app.rest_api("api", cache=ApiCache(require_authorization_for_refresh=False))
+        api.get("/things", public=True)(lambda req, ctx: {})
+        """, UnsupportedFeature, "require_authorization_for_refresh=False"),
+    "no-routes": ("""
+        from stratus import App
+        app = App("no-routes")
+        app.rest_api("api")
+        """, ConfigError, "api 'api' declares no routes"),
+    "credential-ttl": ("""
+        from stratus import App
+        app = App("credential-ttl")
+        users = app.user_pool("users")
+        app.identity_pool("ids", user_pool=users, credential_ttl=900, authenticated_policy={"Statement": []})
+        """, UnsupportedFeature, "credential_ttl=900"),
+    "code-ttl": ("""
+        from stratus import App
+        app = App("code-ttl")
+        app.user_pool("users", code_ttl=3600)
+        """, UnsupportedFeature, "code_ttl=3600"),
+    "unknown-kind": ("""
+        from dataclasses import dataclass
+        from stratus import App
+        from stratus.app import Resource
+
+        @dataclass(eq=False, repr=False)
+        class Queue(Resource):
+            kind = "queue"
+            name: str
+
+        app = App("unknown-kind")
+        app.add(Queue("jobs"))
+        """, UnsupportedFeature, "<queue 'jobs'>"),
+    "dax-ttls": ("""
+        from stratus import App, TableCache
+        app = App("dax-ttls")
+        app.table("a", partition_key="id", cache=TableCache(item_ttl=60))
+        app.table("b", partition_key="id", cache=TableCache(item_ttl=120))
+        """, ConfigError, "their cache TTLs must agree"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_what_synthesis_cannot_do_is_refused_by_name(name: str, tmp_path: Path) -> None:
+    source, error, needle = REFUSED[name]
+    app_dir = tmp_path / f"refused-{name}"  # a folder name of its own: the loader caches apps by it
+    app_dir.mkdir()
+    (app_dir / "app.py").write_text(textwrap.dedent(source))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.json").write_text("{}")
+    with pytest.raises(error) as exc:
+        synthesize(app_dir, out)
+    assert needle in str(exc.value)
+    if name != "dax-ttls":  # refused before anything is built: the previous assembly is untouched
+        assert (out / "earlier.json").exists()
+
+
+def test_the_declarations_it_refuses_are_accepted_at_aws_defaults(tmp_path: Path) -> None:
+    """The refusals are about the values, not the features: AWS's own values synthesize."""
+    app_dir = tmp_path / "defaults-accepted"
+    app_dir.mkdir()
+    (app_dir / "app.py").write_text(textwrap.dedent("""
+        from stratus import ApiCache, App
+        app = App("defaults-accepted")
+        users = app.user_pool("users", code_ttl=24 * 3600)
+        app.identity_pool("ids", user_pool=users, credential_ttl=3600, authenticated_policy={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "cognito-identity:GetId", "Resource": "*"}]})
+        api = app.rest_api("api", authorizer=users, cache=ApiCache(require_authorization_for_refresh=True,
+                                                                   unauthorized_refresh="SUCCEED_WITH_RESPONSE_HEADER"))
+
+        @api.get("/")
+        def home(req, ctx):
+            return {}
+        """))
+    result = synthesize(app_dir, tmp_path / "out")
+    assert result.template.is_file()
