@@ -145,3 +145,14 @@ def test_the_pinned_cdk_cli_reads_the_assembly(tmp_path: Path) -> None:
                         env={**env, "CDK_DISABLE_VERSION_CHECK": "1"}, timeout=240)
     assert ls.returncode == 0, ls.stderr[-2000:]
     assert ls.stdout.split() == ["stratus-todo"]
+
+
+def test_synth_needs_no_network_and_no_credentials(tmp_path: Path) -> None:
+    """In a network namespace of its own (no interface up, not even loopback), with no AWS configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"HOME": str(tmp_path / "home"), "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    r = subprocess.run(["unshare", "-rn", sys.executable, "-m", "stratus", "synth", str(TODO), "--out", str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, env=env, timeout=240)
+    assert r.returncode == 0, r.stderr
+    template = json.loads((tmp_path / "todo" / "stratus-todo.template.json").read_text())
+    assert "AWS::DAX::Cluster" in {res["Type"] for res in template["Resources"].values()}
