@@ -18,7 +18,9 @@ Reads dominate, so both caches are on, and no handler knows it:
   which moves the list to a new query-cache key; old keys age out by TTL.
 - the API has a stage cache keyed by caller, path and declared query parameters;
   each write route declares the cached paths it makes stale (``invalidates``), and
-  the gateway drops just that caller's entries for them.
+  the local gateway drops just that caller's entries for them. API Gateway cannot
+  drop one caller's entries, so on AWS a cached read lives out its TTL (300 s);
+  ``stratus synth`` names the routes this affects.
 """
 
 from __future__ import annotations

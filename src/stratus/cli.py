@@ -63,7 +63,6 @@ def _parser() -> argparse.ArgumentParser:
                                       "non-zero if any step fails.")
     demo.add_argument("--apps-dir", type=Path, help="folder holding the apps (default: ./apps)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary data dir and print its path")
-
     demo.add_argument("--endpoints", type=Path, metavar="FILE",
                       help="tour a running system instead: a local endpoints.json, or the file stratus deploy wrote")
 
@@ -71,20 +70,23 @@ def _parser() -> argparse.ArgumentParser:
                            description="Synthesize each app into a cloud assembly (CloudFormation template and "
                                        "Lambda asset) under OUT/<app>, offline and without AWS credentials. "
                                        "Needs the aws extra: pip install 'stratus[aws]'.")
-    _aws_args(synth)
+    _aws_args(synth, shape=True, account=False)
     deploy = sub.add_parser("deploy", help="synthesize an app and deploy it to AWS with the CDK CLI",
                             description="Synthesize, then run the CDK CLI's deploy with your AWS credentials, and "
                                         "write the stack's addresses as an endpoints file (the shape stratus up "
                                         "writes), so `stratus demo --endpoints FILE` tours the deployment.")
-    _aws_args(deploy)
+    _aws_args(deploy, shape=True, account=True)
     deploy.add_argument("--endpoints", type=Path, metavar="FILE",
-                        help="where to write the endpoints file (default: OUT/<app>/endpoints.json)")
+                        help="where to write the endpoints file (default: OUT/<app>.endpoints.json)")
     deploy.add_argument("--require-approval", default="broadening", choices=["never", "any-change", "broadening"],
                         help="when the CDK CLI asks before changing security settings (default: broadening)")
     destroy = sub.add_parser("destroy", help="delete an app's stack from AWS with the CDK CLI",
                              description="Delete the app's stack. Tables, buckets and user pools are kept "
                                          "(removal policy RETAIN), as AWS keeps data unless told otherwise.")
-    _aws_args(destroy)
+    _aws_args(destroy, shape=False, account=True)
+    destroy.add_argument("--endpoints", type=Path, metavar="FILE",
+                         help="the endpoints file deploy wrote, removed once the stack is gone "
+                              "(default: OUT/<app>.endpoints.json)")
     destroy.add_argument("--force", action="store_true", help="do not ask for confirmation")
 
     mail = sub.add_parser("mail", help="list the messages in the local mail outbox")
@@ -93,14 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _aws_args(p: argparse.ArgumentParser) -> None:
+def _aws_args(p: argparse.ArgumentParser, *, shape: bool, account: bool) -> None:
+    """The arguments of synth, deploy and destroy: which apps, where, the stack's shape, which AWS account."""
     p.add_argument("apps", nargs="*", type=Path, metavar="APP_DIR",
                    help="app folders (default: every folder under ./apps that has an app.py)")
     p.add_argument("--out", type=Path, default=Path("cdk.out"), help="output folder (default: cdk.out)")
-    p.add_argument("--no-dax", action="store_true",
-                   help="leave out the DAX cluster (and its VPC): cached tables are read from DynamoDB directly")
-    p.add_argument("--stage", default="prod", help="the REST APIs' stage name (default: prod)")
-    if p.prog.split()[-1] != "synth":
+    if shape:
+        p.add_argument("--no-dax", action="store_true",
+                       help="leave out the DAX cluster (and its VPC): cached tables are read from DynamoDB directly")
+        p.add_argument("--stage", default="prod", help="the REST APIs' stage name (default: prod)")
+    if account:
         p.add_argument("--region", help="AWS region (default: your AWS configuration's)")
         p.add_argument("--profile", help="AWS profile to use")
 
@@ -112,7 +116,7 @@ def _synth_all(args: argparse.Namespace) -> list[SynthResult]:
     folders = args.apps or discover(Path("apps"))
     if not folders:
         raise StratusError("no apps to synthesize: ./apps has no folder with an app.py")
-    options = SynthOptions(dax=not args.no_dax, stage=args.stage)
+    options = SynthOptions(dax=not getattr(args, "no_dax", False), stage=getattr(args, "stage", "prod"))
     results = []
     for folder in folders:
         result = synthesize(folder, args.out / folder.resolve().name, options)
@@ -133,10 +137,11 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     import json
 
     from .aws.deploy import deploy
-    if args.endpoints and len(args.apps) != 1:
+    results = _synth_all(args)
+    if args.endpoints and len(results) != 1:
         raise StratusError("--endpoints names one file: deploy one APP_DIR at a time with it")
-    for result in _synth_all(args):
-        target = args.endpoints or result.out_dir / "endpoints.json"
+    for result in results:
+        target = args.endpoints or _endpoints_file(result)
         doc = deploy(result, target, region=args.region, profile=args.profile, require_approval=args.require_approval)
         print(json.dumps(doc, indent=2))
         print(f"endpoints written to {target}; tour them with: stratus demo --endpoints {target}")
@@ -145,11 +150,20 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 def _cmd_destroy(args: argparse.Namespace) -> int:
     from .aws.deploy import destroy
-    for result in _synth_all(args):
-        destroy(result, result.out_dir / "endpoints.json", region=args.region, profile=args.profile, force=args.force)
+    results = _synth_all(args)
+    if args.endpoints and len(results) != 1:
+        raise StratusError("--endpoints names one file: destroy one APP_DIR at a time with it")
+    for result in results:
+        destroy(result, args.endpoints or _endpoints_file(result), region=args.region, profile=args.profile,
+                force=args.force)
         print(f"{result.stack_name} deleted; its tables, buckets and user pools were kept (delete them in the "
               "console or with the AWS CLI once their data is not needed)")
     return 0
+
+
+def _endpoints_file(result: SynthResult) -> Path:
+    """Where deploy writes an app's endpoints by default: beside its assembly, which each synthesis replaces."""
+    return result.out_dir.with_name(f"{result.out_dir.name}.endpoints.json")
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -226,6 +240,8 @@ def _table(rows: Sequence[tuple[str, ...]]) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    if args.endpoints and (args.apps_dir or args.keep):
+        raise StratusError("--endpoints tours a running system: --apps-dir and --keep are for a fresh one")
     return run_demo(apps_dir=args.apps_dir, keep=args.keep, endpoints=args.endpoints)
 
 

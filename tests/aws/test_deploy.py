@@ -81,7 +81,7 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
     assert deployed["args"][-2:] == ["--require-approval", "broadening"]
     assert deployed["region"] == "eu-west-1" and deployed["profile"] == "dev"
 
-    doc = json.loads((assembly / "endpoints.json").read_text())
+    doc = json.loads((out / "todo.endpoints.json").read_text())
     assert doc["provider"] == "aws" and doc["region"] == "eu-west-1" and doc["stack"] == "stratus-todo"
     todo = doc["apps"]["todo"]
     assert todo["api"] == todo["apis"]["api"]
@@ -96,11 +96,13 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
     local_keys = {"api", "apis", "user_pool_id", "user_pool_client_id", "user_pools", "identity_pool_id", "buckets"}
     assert set(todo) == local_keys
 
-    r = stratus("destroy", str(TODO), "--out", str(out), "--no-dax", "--force", env=fake_cdk)
+    r = stratus("synth", str(TODO), "--out", str(out))  # a later synthesis leaves the endpoints file alone
+    assert r.returncode == 0 and (out / "todo.endpoints.json").is_file()
+    r = stratus("destroy", str(TODO), "--out", str(out), "--force", env=fake_cdk)
     assert r.returncode == 0, r.stderr
     destroyed = calls(fake_cdk)[1]
     assert destroyed["args"] == ["destroy", "stratus-todo", "--app", str(assembly), "--force"]
-    assert not (assembly / "endpoints.json").exists()
+    assert not (out / "todo.endpoints.json").exists()
     assert "kept" in r.stdout
 
 
@@ -108,7 +110,7 @@ def test_a_failing_cdk_cli_is_a_clear_error(tmp_path: Path, fake_cdk: dict[str, 
     r = stratus("deploy", str(TODO), "--out", str(tmp_path / "out"), "--no-dax",
                 env={**fake_cdk, "FAKE_CDK_FAIL": "1"})
     assert r.returncode == 2 and "the CDK CLI failed (exit 3)" in r.stderr and "Traceback" not in r.stderr
-    assert not (tmp_path / "out" / "todo" / "endpoints.json").exists()
+    assert not (tmp_path / "out" / "todo.endpoints.json").exists()
 
 
 def test_outputs_without_the_endpoints_output_are_refused(tmp_path: Path) -> None:
@@ -156,3 +158,8 @@ def test_synth_needs_no_network_and_no_credentials(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     template = json.loads((tmp_path / "todo" / "stratus-todo.template.json").read_text())
     assert "AWS::DAX::Cluster" in {res["Type"] for res in template["Resources"].values()}
+
+
+def test_demo_endpoints_refuses_the_fresh_system_options(tmp_path: Path) -> None:
+    r = stratus("demo", "--endpoints", str(tmp_path / "e.json"), "--keep")
+    assert r.returncode == 2 and "--apps-dir and --keep are for a fresh one" in r.stderr

@@ -35,9 +35,12 @@ def allowed(policy: dict[str, Any], action: str, resource: str) -> bool:
 
 def test_a_handler_gets_exactly_its_resources() -> None:
     policy = check_policy(handler_policy(api.routes[0], arn, DAX))
+    for action in TABLE_ACTIONS:  # the cached table is reached only through the cluster, which has its own role
+        assert not allowed(policy, action, ARNS["todos"]) and not allowed(policy, action, ARNS["audit"])
+        assert allowed(policy, action.replace("dynamodb:", "dax:"), DAX)
+    plain = check_policy(handler_policy(api.routes[0], arn, None))  # no cluster deployed (--no-dax)
     for action in TABLE_ACTIONS:
-        assert allowed(policy, action, ARNS["todos"]) and not allowed(policy, action, ARNS["audit"])
-    assert allowed(policy, "dax:Query", DAX)
+        assert allowed(plain, action, ARNS["todos"]) and not allowed(plain, action, DAX)
     assert allowed(policy, "s3:GetObject", ARNS["files"] + "/any/key") and allowed(policy, "s3:ListBucket", ARNS["files"])
     for denied in (("dynamodb:Scan", ARNS["todos"]), ("dynamodb:DeleteTable", ARNS["todos"]),
                    ("s3:DeleteBucket", ARNS["files"]), ("s3:PutBucketPolicy", ARNS["files"]),

@@ -28,7 +28,7 @@ from aws_cdk.assertions import Capture, Match, Template
 from stratus.app import App, Resource, RestApi, Route, Table, Throttle
 from stratus.aws.permissions import handler_policy
 from stratus.aws.synth import ACCESS_TOKEN_SCOPE, ENTRY, SynthOptions, SynthResult, synthesize, template_json
-from stratus.errors import ConfigError, UnsupportedFeature
+from stratus.errors import ConfigError, StratusError, UnsupportedFeature
 from stratus.loader import load_app
 from tests.conftest import OTHER, TODO
 
@@ -491,26 +491,47 @@ def test_the_asset_holds_the_runtime_and_the_app_but_not_the_tooling(todo: Synth
     assert any(v.startswith("amazon-dax-client==") for v in todo.result.vendored)
 
 
-def test_the_asset_loads_the_app_on_its_own(todo: Synth) -> None:
-    """The asset's entry point imports and loads the app without anything the asset leaves out."""
+def test_the_asset_loads_the_app_on_its_own(todo: Synth, tmp_path: Path) -> None:
+    """The asset runs with only what Lambda's Python runtime adds: the standard library and boto3.
+
+    ``-I -S`` keeps this venv's site-packages away; the path is the asset and a folder holding
+    just boto3 and what it needs, as on Lambda. The entry point loads the app with the environment
+    synthesis writes (a DAX endpoint included), imports the bundled DAX client, and answers a
+    request, and every module it loaded comes from those two folders or the standard library.
+    """
+    import boto3
+    import botocore
+    import dateutil
+    import jmespath
+    import s3transfer
+    import six
+    import urllib3
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for module in (boto3, botocore, dateutil, jmespath, s3transfer, urllib3):
+        (runtime / module.__name__).symlink_to(Path(module.__file__).parent)
+    (runtime / "six.py").symlink_to(six.__file__)  # python-dateutil's
     asset = asset_dir(todo)
     probe = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
-        sys.path.insert(0, {str(asset)!r})
-        import stratus.aws.entry
-        from stratus.loader import load_app
-        app = load_app(Path({str(asset)!r}) / "apps" / "todo")
-        assert stratus.__file__.startswith({str(asset)!r}), stratus.__file__
-        left_out = sorted(m for m in sys.modules if m.startswith(("stratus.local", "stratus.cli", "stratus.demo",
-                                                                   "stratus.aws.synth", "stratus.aws.deploy",
-                                                                   "stratus.aws.bundle", "aws_cdk")))
-        assert not left_out, left_out
-        print(app.name)
+        import json, os, sys, sysconfig
+        sys.path[:0] = [{str(asset)!r}, {str(runtime)!r}]
+        os.environ.update(LAMBDA_TASK_ROOT={str(asset)!r}, STRATUS_APP="todo", STRATUS_API="api",
+                          STRATUS_TABLE_TODOS="t1", STRATUS_TABLE_LIST_VERSIONS="t2", AWS_REGION="eu-west-1",
+                          STRATUS_DAX_ENDPOINT="daxs://c.abc123.dax-clusters.eu-west-1.amazonaws.com")
+        from stratus.aws import entry
+        import amazondax
+        answer = entry.handler({{"resource": "/nowhere", "path": "/nowhere", "httpMethod": "GET", "headers": None,
+                                 "requestContext": {{"requestId": "r1", "stage": "prod"}}}}, None)
+        stdlib = sysconfig.get_paths()["stdlib"]
+        outside = sorted(name for name, m in list(sys.modules.items())
+                         if getattr(m, "__file__", None) and not m.__file__.startswith(
+                             ({str(asset)!r}, {str(runtime)!r}, stdlib)))
+        print(json.dumps({{"app": entry._loaded.app.name, "status": answer["statusCode"], "outside": outside,
+                          "orjson": "orjson" in sys.modules}}))
     """)
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "todo"
+    assert json.loads(done.stdout) == {"app": "todo", "status": 404, "outside": [], "orjson": False}
 
 
 def test_no_dax_no_dax_client_in_the_asset(todo_no_dax: Synth) -> None:
@@ -580,12 +601,30 @@ def test_what_synthesis_cannot_do_is_refused_by_name(name: str, tmp_path: Path) 
     (app_dir / "app.py").write_text(textwrap.dedent(source))
     out = tmp_path / "out"
     out.mkdir()
-    (out / "earlier.json").write_text("{}")
+    (out / "manifest.json").write_text("{}")  # an earlier assembly
     with pytest.raises(error) as exc:
         synthesize(app_dir, out)
     assert needle in str(exc.value)
     if name != "dax-ttls":  # refused before anything is built: the previous assembly is untouched
-        assert (out / "earlier.json").exists()
+        assert (out / "manifest.json").exists()
+
+
+def test_only_an_earlier_assembly_or_an_empty_folder_is_replaced(tmp_path: Path) -> None:
+    """The output folder is emptied first, so it must be synth's own: never the app, never someone's files."""
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "todo.txt").write_text("keep me")
+    with pytest.raises(StratusError, match="holds no earlier cloud assembly"):
+        synthesize(TODO, mine)
+    assert (mine / "todo.txt").read_text() == "keep me"
+    with pytest.raises(StratusError, match="overlaps the app folder"):
+        synthesize(TODO, TODO)
+    with pytest.raises(StratusError, match="overlaps the app folder"):
+        synthesize(TODO, TODO.parent)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StratusError, match="is a file"):
+        synthesize(TODO, tmp_path / "file")
+    assert (TODO / "app.py").is_file()
 
 
 def test_the_declarations_it_refuses_are_accepted_at_aws_defaults(tmp_path: Path) -> None:
@@ -608,3 +647,13 @@ def test_the_declarations_it_refuses_are_accepted_at_aws_defaults(tmp_path: Path
         """))
     result = synthesize(app_dir, tmp_path / "out")
     assert result.template.is_file()
+
+
+def test_no_route_is_a_404_and_401s_say_bearer(todo: Synth) -> None:
+    """API Gateway's own answers match the local gateway's: 404 for a missing route, WWW-Authenticate on 401."""
+    todo.template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
+        "ResponseType": "MISSING_AUTHENTICATION_TOKEN", "StatusCode": "404",
+        "ResponseTemplates": {"application/json": Match.string_like_regexp("no route for")}})
+    todo.template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
+        "ResponseType": "UNAUTHORIZED", "StatusCode": "401",
+        "ResponseParameters": {"gatewayresponse.header.WWW-Authenticate": "'Bearer'"}})

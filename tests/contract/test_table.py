@@ -29,8 +29,9 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     """Builds a port for a declared table: SQLite locally; DynamoDB (moto) through the AWS adapter.
 
     The ``-cached`` variants are what a table declaring a ``TableCache`` gets: locally the DAX-style
-    cache in front of SQLite, on AWS the adapter as it runs through a DAX client (eventually
-    consistent reads unless asked otherwise; moto stands in for the cluster's table).
+    cache in front of SQLite; on AWS the adapter in the mode it runs in behind DAX (eventually
+    consistent reads unless asked otherwise). DAX itself is not emulated here: moto answers the
+    adapter's DynamoDB calls, so amazon-dax-client's own wire encoding is not covered.
     """
     cached = request.param.endswith("-cached")
     if request.param.startswith("local"):

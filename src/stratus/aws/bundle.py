@@ -16,9 +16,8 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 from ..errors import StratusError
+from . import AWS_EXTRA
 
 # what Lambda's Python runtime already provides (boto3 and what it needs)
 IN_RUNTIME = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil"})
@@ -64,8 +63,7 @@ def _vendor(name: str, dest: Path, done: dict[str, str]) -> None:
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
-        raise StratusError(f"the Lambda asset needs {name}, which is not installed here: "
-                           "pip install 'stratus[aws]'") from None
+        raise StratusError(f"the Lambda asset needs {name}, which is not installed here: {AWS_EXTRA}") from None
     done[key] = dist.version
     files = [f for f in dist.files or [] if not str(f).startswith(("..", "/")) and ".dist-info" not in str(f)
              and "__pycache__" not in str(f) and not str(f).endswith(".pyc")]
@@ -77,6 +75,11 @@ def _vendor(name: str, dest: Path, done: dict[str, str]) -> None:
         target = dest / str(f)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(str(dist.locate_file(f))), target)
+    try:  # the aws extra's; imported when a package is vendored
+        from packaging.requirements import Requirement
+    except ImportError:
+        raise StratusError(f"bundling {name} needs the packaging library: {AWS_EXTRA}") from None
+
     for text in dist.requires or []:
         requirement = Requirement(text)
         if requirement.marker is None or requirement.marker.evaluate(LAMBDA_ENV):

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StratusError
-from .synth import AWS_EXTRA, SynthResult
+from . import AWS_EXTRA
+from .synth import SynthResult
 
 CDK_CLI = "aws-cdk@2.1148.1"  # the CDK CLI release these templates are deployed with
 OUTPUT = "StratusEndpoints"

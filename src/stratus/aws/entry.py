@@ -33,6 +33,7 @@ from ..errors import BadRequest, ConfigError, HttpError, PayloadTooLarge, Unauth
 from ..events import Principal, Request
 from ..loader import load_app
 from ..routing import RouteTable, dumps, fill, handler_error, parse_body, parse_query, serialize
+from . import AWS_EXTRA
 from .buckets import S3Bucket
 from .tables import DynamoTable
 
@@ -74,10 +75,16 @@ def _dynamodb_client() -> Any:
             from amazondax import AmazonDaxClient
         except ImportError as exc:
             raise UnsupportedFeature("STRATUS_DAX_ENDPOINT is set but amazon-dax-client is not in the function's "
-                                     "asset: pip install 'stratus[aws]'") from exc
+                                     f"asset: {AWS_EXTRA}") from exc
         return AmazonDaxClient(endpoint_url=endpoint)
     import boto3
     return boto3.client("dynamodb")
+
+
+def env_var(resource: Table | Bucket) -> str:
+    """The environment variable naming the real table or bucket behind a declared one (synthesis writes it)."""
+    kind = "TABLE" if isinstance(resource, Table) else "BUCKET"
+    return f"STRATUS_{kind}_{resource.name.upper().replace('-', '_')}"
 
 
 @dataclass
@@ -99,13 +106,13 @@ def load(environ: dict[str, str] | None = None) -> LambdaApp:
     plain, cached = _LazyClient(lambda: __import__("boto3").client("dynamodb")), _LazyClient(_dynamodb_client)
     ports: dict[Resource, Any] = {}
     for table in app.of_kind(Table):
-        var = "STRATUS_TABLE_" + table.name.upper().replace("-", "_")
+        var = env_var(table)
         if var in env:
             client = cached if table.cache is not None and env.get("STRATUS_DAX_ENDPOINT") else plain
             ports[table] = DynamoTable(table, client, env[var], strongly_consistent=client is plain)
     s3 = _LazyClient(lambda: __import__("boto3").client("s3"))
     for bucket in app.of_kind(Bucket):
-        var = "STRATUS_BUCKET_" + bucket.name.upper().replace("-", "_")
+        var = env_var(bucket)
         if var in env:
             ports[bucket] = S3Bucket(s3, env[var])
     apis: dict[str, RouteTable[Context]] = {}
@@ -129,9 +136,9 @@ class _Missing(Context):
         self.missing = missing
 
     def _port(self, resource: Resource) -> Any:
-        kind = "TABLE" if isinstance(resource, Table) else "BUCKET"
-        raise ConfigError(f"handler {self.handler!r}: the function's environment names no "
-                          f"STRATUS_{kind}_{resource.name.upper().replace('-', '_')} for {resource!r}")
+        assert isinstance(resource, (Table, Bucket))
+        raise ConfigError(f"handler {self.handler!r}: the function's environment names no {env_var(resource)} "
+                          f"for {resource!r}")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -31,15 +31,20 @@ def handler_policy(route: Route, arn: Callable[[Resource], str], dax_arn: str | 
     cluster's, when the deployment has one.
     """
     statements: list[dict[str, Any]] = []
+    through_dax = False
     for resource in route.uses:
         if isinstance(resource, Table):
-            statements.append({"Effect": "Allow", "Action": list(TABLE_ACTIONS), "Resource": [arn(resource)]})
             if resource.cache is not None and dax_arn is not None:
-                statements.append({"Effect": "Allow", "Action": list(DAX_ACTIONS), "Resource": [dax_arn]})
+                # every call on a cached table goes to the cluster, which reaches DynamoDB with its own role
+                through_dax = True
+            else:
+                statements.append({"Effect": "Allow", "Action": list(TABLE_ACTIONS), "Resource": [arn(resource)]})
         elif isinstance(resource, Bucket):
             statements.append({"Effect": "Allow", "Action": list(OBJECT_ACTIONS), "Resource": [f"{arn(resource)}/*"]})
             statements.append({"Effect": "Allow", "Action": list(BUCKET_ACTIONS), "Resource": [arn(resource)]})
         else:
             raise UnsupportedFeature(f"{route.method} {route.path} uses {resource!r}: the AWS provider grants "
                                      "handlers tables and buckets so far")
+    if through_dax:
+        statements.append({"Effect": "Allow", "Action": list(DAX_ACTIONS), "Resource": [dax_arn]})
     return {"Version": "2012-10-17", "Statement": statements}

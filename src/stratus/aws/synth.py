@@ -48,10 +48,11 @@ from ..app import (
 )
 from ..errors import ConfigError, StratusError, UnsupportedFeature
 from ..loader import load_app
+from . import AWS_EXTRA
 from .bundle import LAMBDA_PYTHON, build_asset
+from .entry import env_var
 from .permissions import handler_policy
 
-AWS_EXTRA = "pip install 'stratus[aws]' (from a checkout: pip install -e '.[aws]')"
 # access tokens from USER_PASSWORD_AUTH carry this scope; naming it on a method makes API
 # Gateway's Cognito authorizer take access tokens (as the local gateway does) instead of ID tokens
 ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
@@ -70,7 +71,8 @@ class SynthOptions:
     stage: str = "prod"
     stack_name: str | None = None        # default: stratus-<app>
     dax_node_type: str = "dax.t3.small"
-    dax_nodes: int = 3                   # AWS's advice for production: one per availability zone
+    dax_nodes: int = 3                   # AWS's advice for production; spread over the VPC's zones (2 in a
+                                         # stack with no fixed region, as synthesized offline)
     cors_origins: tuple[str, ...] = ("*",)
     log_retention_days: int = 30
 
@@ -115,9 +117,7 @@ def synthesize(app_dir: Path, out_dir: Path, options: SynthOptions | None = None
     graph = load_app(app_dir)
     _check_synthesizable(graph)  # before the old assembly is removed
     cdk_ = cdk()
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    _fresh_output(out_dir, app_dir)
     build = Path(tempfile.mkdtemp(prefix="stratus-asset-"))
     try:
         assembly = cdk_.App(outdir=str(out_dir), analytics_reporting=False, context=CONTEXT)
@@ -128,6 +128,24 @@ def synthesize(app_dir: Path, out_dir: Path, options: SynthOptions | None = None
                            stack.vendored, stack.warnings)
     finally:
         shutil.rmtree(build, ignore_errors=True)
+
+
+def _fresh_output(out_dir: Path, app_dir: Path) -> None:
+    """Empty ``out_dir`` for a new assembly; only ever a previous assembly or an empty folder is removed."""
+    out, app = out_dir.resolve(), app_dir.resolve()
+    if out == app or app.is_relative_to(out) or out.is_relative_to(app):
+        raise StratusError(f"the output folder {out_dir} overlaps the app folder {app_dir}; choose another --out")
+    try:
+        if out.exists():
+            if not out.is_dir():
+                raise StratusError(f"the output folder {out_dir} is a file")
+            if any(out.iterdir()) and not (out / "manifest.json").is_file():
+                raise StratusError(f"{out_dir} is not empty and holds no earlier cloud assembly (no manifest.json); "
+                                   "stratus synth only replaces its own output: choose another --out")
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+    except OSError as exc:
+        raise StratusError(f"cannot write the output folder {out_dir}: {exc.strerror or exc}") from None
 
 
 def build_stack(scope: Any, graph: App, app_dir: Path, asset_dir: Path, options: SynthOptions) -> StackBuilder:
@@ -355,6 +373,11 @@ class StackBuilder:
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False, http_method=True, ip=True, protocol=True, request_time=True, resource_path=True,
                     response_length=True, status=True, user=True)))
+        # API Gateway answers a path or method with no route "403 Missing Authentication Token"; the local
+        # gateway answers 404 (405 for a known path, which API Gateway cannot tell apart: 404 here too)
+        rest.add_gateway_response("no-route", type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, status_code="404",
+                                  templates={"application/json":
+                                             '{"message":"no route for $context.httpMethod $context.path"}'})
         rest.add_gateway_response("unauthorized", type=apigw.ResponseType.UNAUTHORIZED, status_code="401",
                                   response_headers={"WWW-Authenticate": "'Bearer'"},
                                   templates={"application/json": '{"message":$context.error.messageString}'})
@@ -389,7 +412,9 @@ class StackBuilder:
 
     def _retention(self) -> Any:
         days = {1: "ONE_DAY", 7: "ONE_WEEK", 30: "ONE_MONTH", 90: "THREE_MONTHS", 365: "ONE_YEAR"}
-        return getattr(self.logs.RetentionDays, days.get(self.options.log_retention_days, "ONE_MONTH"))
+        if self.options.log_retention_days not in days:
+            raise ConfigError(f"log retention: one of {', '.join(map(str, days))} days")
+        return getattr(self.logs.RetentionDays, days[self.options.log_retention_days])
 
     def _function(self, api: RestApi, route: Route) -> Any:
         """The function serving ``route``: the entry point, an environment naming what it uses, a role to match."""
@@ -403,10 +428,10 @@ class StackBuilder:
         uses_dax = False
         for resource in route.uses:
             if isinstance(resource, Table):
-                env["STRATUS_TABLE_" + _env_name(resource.name)] = self.tables[resource].table_name
+                env[env_var(resource)] = self.tables[resource].table_name
                 uses_dax |= resource.cache is not None and self.dax is not None
             elif isinstance(resource, Bucket):
-                env["STRATUS_BUCKET_" + _env_name(resource.name)] = self.buckets[resource].bucket_name
+                env[env_var(resource)] = self.buckets[resource].bucket_name
         arns: dict[Resource, str] = {**{t: v.table_arn for t, v in self.tables.items()},
                                      **{b: v.bucket_arn for b, v in self.buckets.items()}}
         policy = handler_policy(route, lambda r: arns[r], self.dax.attr_arn if uses_dax else None)
@@ -485,10 +510,6 @@ def _check_synthesizable(graph: App) -> None:
                 f"api {r.name!r}: ApiCache(require_authorization_for_refresh={r.cache.require_authorization_for_refresh}, "
                 f"unauthorized_refresh={r.cache.unauthorized_refresh!r}); CloudFormation cannot set how the stage cache "
                 "treats refresh requests, so only AWS's defaults (True, 'SUCCEED_WITH_RESPONSE_HEADER') can be synthesized")
-
-
-def _env_name(name: str) -> str:
-    return name.upper().replace("-", "_")
 
 
 CACHE_SIZES_GB = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
