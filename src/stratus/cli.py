@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     _aws_args(deploy, shape=True, account=True)
     deploy.add_argument("--endpoints", type=Path, metavar="FILE",
                         help="where to write the endpoints file (default: OUT/<app>.endpoints.json)")
+    deploy.add_argument("--bootstrap", action="store_true",
+                        help="first run the CDK's bootstrap (once per account and region: its asset bucket and roles)")
     deploy.add_argument("--require-approval", default="broadening", choices=["never", "any-change", "broadening"],
                         help="when the CDK CLI asks before changing security settings (default: broadening)")
     destroy = sub.add_parser("destroy", help="delete an app's stack from AWS with the CDK CLI",
@@ -142,7 +144,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         raise StratusError("--endpoints names one file: deploy one APP_DIR at a time with it")
     for result in results:
         target = args.endpoints or _endpoints_file(result)
-        doc = deploy(result, target, region=args.region, profile=args.profile, require_approval=args.require_approval)
+        doc = deploy(result, target, region=args.region, profile=args.profile, require_approval=args.require_approval,
+                     bootstrap=args.bootstrap)
         print(json.dumps(doc, indent=2))
         print(f"endpoints written to {target}; tour them with: stratus demo --endpoints {target}")
     return 0

@@ -73,10 +73,11 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
                                                                             fake_cdk: dict[str, str]) -> None:
     out = tmp_path / "out"
     r = stratus("deploy", str(TODO), "--out", str(out), "--no-dax", "--region", "eu-west-1", "--profile", "dev",
-                env=fake_cdk)
+                "--bootstrap", env=fake_cdk)
     assert r.returncode == 0, r.stderr
-    (deployed,) = calls(fake_cdk)
+    bootstrapped, deployed = calls(fake_cdk)
     assembly = out / "todo"
+    assert bootstrapped["args"] == ["bootstrap", "--app", str(assembly)] and bootstrapped["region"] == "eu-west-1"
     assert deployed["args"][:4] == ["deploy", "stratus-todo", "--app", str(assembly)]
     assert deployed["args"][-2:] == ["--require-approval", "broadening"]
     assert deployed["region"] == "eu-west-1" and deployed["profile"] == "dev"
@@ -100,7 +101,7 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
     assert r.returncode == 0 and (out / "todo.endpoints.json").is_file()
     r = stratus("destroy", str(TODO), "--out", str(out), "--force", env=fake_cdk)
     assert r.returncode == 0, r.stderr
-    destroyed = calls(fake_cdk)[1]
+    destroyed = calls(fake_cdk)[2]
     assert destroyed["args"] == ["destroy", "stratus-todo", "--app", str(assembly), "--force"]
     assert not (out / "todo.endpoints.json").exists()
     assert "kept" in r.stdout

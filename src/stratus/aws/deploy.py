@@ -66,8 +66,11 @@ def _env(region: str | None, profile: str | None) -> dict[str, str]:
 
 
 def deploy(result: SynthResult, endpoints_file: Path, *, region: str | None = None, profile: str | None = None,
-           require_approval: str = "broadening") -> dict[str, Any]:
-    """Deploy the synthesized stack; write and return its endpoints document."""
+           require_approval: str = "broadening", bootstrap: bool = False) -> dict[str, Any]:
+    """Deploy the synthesized stack (bootstrapping the account and region first if asked); write and return
+    its endpoints document."""
+    if bootstrap:  # the CDK's staging bucket and roles for assets, once per account and region
+        _run(["bootstrap", "--app", str(result.out_dir)], _env(region, profile))
     with tempfile.TemporaryDirectory(prefix="stratus-deploy-") as tmp:
         outputs = Path(tmp) / "outputs.json"
         _run(["deploy", result.stack_name, "--app", str(result.out_dir), "--outputs-file", str(outputs),
