@@ -31,7 +31,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     The ``-cached`` variants are what a table declaring a ``TableCache`` gets: locally the DAX-style
     cache in front of SQLite; on AWS the adapter in the mode it runs in behind DAX (eventually
     consistent reads unless asked otherwise). DAX itself is not emulated here: moto answers the
-    adapter's DynamoDB calls, so amazon-dax-client's own wire encoding is not covered.
+    adapter's DynamoDB calls; tests/aws/test_dax_client.py has amazon-dax-client encode them.
     """
     cached = request.param.endswith("-cached")
     if request.param.startswith("local"):
