@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="stratus",
         description="Run classic AWS serverless architectures whole on one machine, and ship the same "
                     "app code to AWS.",
-        epilog="Working today: MyTodoList (apps/todo). See README.md.")
+        epilog="Working today: MyTodoList (apps/todo), locally and on AWS. See README.md.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -57,10 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     flush.add_argument("app", nargs="?", help="only this app's APIs")
     flush.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
 
-    demo = sub.add_parser("demo", help="start a fresh system and walk its flows as a client would",
-                          description="Start a fresh system in a temporary data dir, walk each working app's "
-                                      "flows with real clients, print each step with its latency, and exit "
-                                      "non-zero if any step fails.")
+    demo = sub.add_parser("demo", help="walk an app's flows as a client would, on a fresh system or a running one",
+                          description="Start a fresh system in a temporary data dir (or, with --endpoints, take a "
+                                      "running one, local or on AWS), walk each working app's flows with real "
+                                      "clients, print each step with its latency, and exit non-zero if any step "
+                                      "fails.")
     demo.add_argument("--apps-dir", type=Path, help="folder holding the apps (default: ./apps)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary data dir and print its path")
     demo.add_argument("--endpoints", type=Path, metavar="FILE",
@@ -101,7 +102,7 @@ def _aws_args(p: argparse.ArgumentParser, *, shape: bool, account: bool) -> None
     """The arguments of synth, deploy and destroy: which apps, where, the stack's shape, which AWS account."""
     p.add_argument("apps", nargs="*", type=Path, metavar="APP_DIR",
                    help="app folders (default: every folder under ./apps that has an app.py)")
-    p.add_argument("--out", type=Path, default=Path("cdk.out"), help="output folder (default: cdk.out)")
+    p.add_argument("-o", "--out", type=Path, default=Path("cdk.out"), help="output folder (default: cdk.out)")
     if shape:
         p.add_argument("--no-dax", action="store_true",
                        help="leave out the DAX cluster (and its VPC): cached tables are read from DynamoDB directly")
