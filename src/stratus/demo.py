@@ -187,10 +187,11 @@ class Target:
 
     @classmethod
     def _aws(cls, doc: dict[str, Any]) -> Target:
-        region = _text(doc, "region")
-        stack = doc.get("stack")
+        from .aws import check_credentials
+        region, todo, stack = _text(doc, "region"), _todo_endpoints(doc), doc.get("stack")
+        check_credentials()  # sign-ups are confirmed, and the tour's users deleted, with the caller's credentials
         return cls(where=f"{'stack ' + stack if isinstance(stack, str) else 'a deployment'} on AWS ({region})",
-                   region=region, todo=_todo_endpoints(doc), endpoint_url=None, ca_file=None, s3_path_style=False,
+                   region=region, todo=todo, endpoint_url=None, ca_file=None, s3_path_style=False,
                    outbox=None, cache_header=None, delete_users=True)
 
     def client(self, service: str, **credentials: Any) -> Any:

@@ -8,6 +8,7 @@ with botocore's Stubber standing in for AWS, so no test calls AWS.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,3 +149,13 @@ def test_on_aws_sign_ups_are_confirmed_and_users_deleted_as_an_admin(tmp_path: P
         assert len(cleanup) == 1 and "AdminDeleteUser" in cleanup[0][0]
         cleanup[0][1]()
         stub.assert_no_pending_responses()
+
+
+def test_an_aws_tour_without_credentials_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in [v for v in os.environ if v.startswith("AWS_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(StratusError, match="no AWS credentials found"):
+        Target.load(_write(tmp_path, json.dumps(AWS_DOC)))

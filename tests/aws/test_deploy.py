@@ -57,7 +57,13 @@ if args[0] == "deploy":
 def fake_cdk(tmp_path: Path) -> dict[str, str]:
     script = tmp_path / "fake_cdk.py"
     script.write_text(FAKE_CDK)
-    return {**os.environ, "STRATUS_CDK": f"{sys.executable} {script}", "FAKE_CDK_LOG": str(tmp_path / "cdk.log")}
+    credentials = tmp_path / "credentials"  # a default and a "dev" profile, with AWS's documented example keys
+    credentials.write_text("".join(f"[{p}]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+                                   "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+                                   for p in ("default", "dev")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {**env, "STRATUS_CDK": f"{sys.executable} {script}", "FAKE_CDK_LOG": str(tmp_path / "cdk.log"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/nonexistent"}
 
 
 def stratus(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -110,7 +116,7 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
 def test_a_failing_cdk_cli_is_a_clear_error(tmp_path: Path, fake_cdk: dict[str, str]) -> None:
     r = stratus("deploy", str(TODO), "--out", str(tmp_path / "out"), "--no-dax",
                 env={**fake_cdk, "FAKE_CDK_FAIL": "1"})
-    assert r.returncode == 2 and "the CDK CLI failed (exit 3)" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "the CDK CLI failed (exit 3) on `cdk deploy`" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out" / "todo.endpoints.json").exists()
 
 
@@ -164,3 +170,13 @@ def test_synth_needs_no_network_and_no_credentials(tmp_path: Path) -> None:
 def test_demo_endpoints_refuses_the_fresh_system_options(tmp_path: Path) -> None:
     r = stratus("demo", "--endpoints", str(tmp_path / "e.json"), "--keep")
     assert r.returncode == 2 and "--apps-dir and --keep are for a fresh one" in r.stderr
+
+
+def test_without_aws_credentials_nothing_is_run(tmp_path: Path, fake_cdk: dict[str, str]) -> None:
+    env = fake_cdk | {"HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    for command in ("deploy", "destroy"):
+        r = stratus(command, str(TODO), "--out", str(tmp_path / "out"), env=env)
+        assert r.returncode == 2 and "no AWS credentials found" in r.stderr and "Traceback" not in r.stderr
+    r = stratus("deploy", str(TODO), "--out", str(tmp_path / "out"), "--profile", "nosuch", env=env)
+    assert r.returncode == 2 and "nosuch" in r.stderr and "Traceback" not in r.stderr
+    assert not Path(env["FAKE_CDK_LOG"]).exists()  # the CDK CLI never ran

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StratusError
-from . import AWS_EXTRA
+from . import AWS_EXTRA, check_credentials
 from .synth import SynthResult
 
 CDK_CLI = "aws-cdk@2.1148.1"  # the CDK CLI release these templates are deployed with
@@ -52,7 +52,7 @@ def _run(args: Sequence[str], env: dict[str, str]) -> None:
     except OSError as exc:
         raise StratusError(f"could not run the CDK CLI ({shlex.join(cmd[:3])}): {exc}") from None
     if code != 0:
-        raise StratusError(f"the CDK CLI failed (exit {code}): {shlex.join(cmd)}")
+        raise StratusError(f"the CDK CLI failed (exit {code}) on `cdk {args[0]}`; what it said is above")
 
 
 def _env(region: str | None, profile: str | None) -> dict[str, str]:
@@ -69,6 +69,7 @@ def deploy(result: SynthResult, endpoints_file: Path, *, region: str | None = No
            require_approval: str = "broadening", bootstrap: bool = False) -> dict[str, Any]:
     """Deploy the synthesized stack (bootstrapping the account and region first if asked); write and return
     its endpoints document."""
+    check_credentials(profile)
     if bootstrap:  # the CDK's staging bucket and roles for assets, once per account and region
         _run(["bootstrap", "--app", str(result.out_dir)], _env(region, profile))
     with tempfile.TemporaryDirectory(prefix="stratus-deploy-") as tmp:
@@ -86,6 +87,7 @@ def deploy(result: SynthResult, endpoints_file: Path, *, region: str | None = No
 def destroy(result: SynthResult, endpoints_file: Path | None, *, region: str | None = None, profile: str | None = None,
             force: bool = False) -> None:
     """Delete the stack (resources holding data are retained by their removal policy)."""
+    check_credentials(profile)
     _run(["destroy", result.stack_name, "--app", str(result.out_dir), *(["--force"] if force else [])],
          _env(region, profile))
     if endpoints_file is not None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -57,6 +58,10 @@ from .permissions import handler_policy
 # Gateway's Cognito authorizer take access tokens (as the local gateway does) instead of ID tokens
 ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
 DAX_PORT = 9111  # DAX's TLS port
+# the network-interface actions Lambda uses for a function in a VPC; EC2 scopes them to no resource
+VPC_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+               "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses")
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}$")  # API Gateway's rule for stage names
 ENTRY = "stratus.aws.entry.handler"
 # CloudFormation's own rules checked at synthesis, failing it rather than warning
 CONTEXT = {"@aws-cdk/core:validateAgainstDefaultRules": True}
@@ -114,6 +119,8 @@ def cdk() -> Any:
 def synthesize(app_dir: Path, out_dir: Path, options: SynthOptions | None = None) -> SynthResult:
     """Synthesize the app in ``app_dir`` into a cloud assembly (CloudFormation and assets) in ``out_dir``."""
     options = options or SynthOptions()
+    if not STAGE_NAME.match(options.stage):
+        raise ConfigError(f"stage name {options.stage!r}: API Gateway takes 1-128 letters, digits and '_'")
     graph = load_app(app_dir)
     _check_synthesizable(graph)  # before the old assembly is removed
     cdk_ = cdk()
@@ -234,7 +241,7 @@ class StackBuilder:
         self.clients[pool] = {
             name: up.add_client(
                 f"client-{name}", user_pool_client_name=name, generate_secret=False, disable_o_auth=True,
-                auth_flows=c.AuthFlow(user_password=True, user_srp=True), prevent_user_existence_errors=True,
+                auth_flows=c.AuthFlow(user_password=True), prevent_user_existence_errors=True,
                 enable_token_revocation=True, access_token_validity=seconds(pool.access_token_ttl),
                 id_token_validity=seconds(pool.id_token_ttl), refresh_token_validity=seconds(pool.refresh_token_ttl))
             for name in pool.clients}
@@ -435,8 +442,8 @@ class StackBuilder:
         arns: dict[Resource, str] = {**{t: v.table_arn for t, v in self.tables.items()},
                                      **{b: v.bucket_arn for b, v in self.buckets.items()}}
         policy = handler_policy(route, lambda r: arns[r], self.dax.attr_arn if uses_dax else None)
-        if policy["Statement"]:
-            iam.Policy(self.stack, f"{name}-uses", roles=[role], document=iam.PolicyDocument.from_json(policy))
+        uses = iam.Policy(self.stack, f"{name}-uses", roles=[role], document=iam.PolicyDocument.from_json(policy)) \
+            if policy["Statement"] else None
         role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                                resources=[log_group.log_group_arn]))
         vpc: dict[str, Any] = {}
@@ -444,14 +451,16 @@ class StackBuilder:
             env["STRATUS_DAX_ENDPOINT"] = self.dax.attr_cluster_discovery_endpoint_url
             vpc = {"vpc": self.vpc, "vpc_subnets": self.ec2.SubnetSelection(subnet_type=self.ec2.SubnetType.PRIVATE_ISOLATED),
                    "security_groups": [self.function_sg]}
-            # DAX clients find nodes through ENIs Lambda makes in the VPC; this is AWS's policy for that
-            role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(
-                "service-role/AWSLambdaVPCAccessExecutionRole"))
+            # what Lambda needs to place the function in the VPC: AWS's AWSLambdaVPCAccessExecutionRole
+            # without its logs actions on every resource (the function logs to its own group, above)
+            role.add_to_policy(iam.PolicyStatement(actions=list(VPC_ACTIONS), resources=["*"]))
         fn = lambda_.Function(
             self.stack, name, runtime=_runtime(lambda_), architecture=lambda_.Architecture.ARM_64,
             handler=ENTRY, code=self.code, role=role, environment=env, log_group=log_group,
             memory_size=512, timeout=cdk_.Duration.seconds(29),
             description=f"{self.graph.name}: {route.method} {route.path} ({route.operation_id})", **vpc)
+        if uses is not None:  # the function is not created before what it may do is attached
+            fn.node.add_dependency(uses)
         self.functions[route] = fn
         return fn
 
