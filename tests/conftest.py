@@ -15,6 +15,7 @@ import boto3
 import httpx
 import pytest
 
+from stratus.app import Table
 from stratus.local.system import RunningSystem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +98,16 @@ class Clients:
         """Move the system's manual clock."""
         r = self.http.post(self.ep["aws_endpoint"] + "/_stratus/clock", json={"advance": seconds})
         assert r.status_code == 200, r.text
+
+
+def dynamodb_table(client: Any, decl: Table, name: str) -> list[dict[str, str]]:
+    """Create ``decl``'s table, on demand, as ``name`` on a DynamoDB client; its key attributes as DynamoDB has them."""
+    keys = [decl.partition_key] + ([decl.sort_key] if decl.sort_key else [])
+    attributes = [{"AttributeName": k.name, "AttributeType": k.dynamo_type} for k in keys]
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attributes,
+                        KeySchema=[{"AttributeName": k.name, "KeyType": role}
+                                   for k, role in zip(keys, ("HASH", "RANGE"), strict=False)])
+    return attributes
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from amazondax.Tube import Tube
 
 from stratus import App, ConditionFailed, KeyCondition, TableCache
 from stratus.aws.tables import DynamoTable
-from tests.conftest import aws_mock
+from tests.conftest import aws_mock, dynamodb_table
 
 OPERATIONS = {  # what the adapter calls, and how DaxClient sends each
     "get_item": (DaxMethodIds.getItem_263244906_1_Id, Stubs.write_getItem_263244906_1),
@@ -89,15 +89,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Recorder, dict[s
     scores = app.table("scores", partition_key="p", sort_key=("n", int), cache=TableCache())
     with aws_mock(monkeypatch):
         client = boto3.client("dynamodb", region_name="us-east-1")
-        schemas = {}
-        for decl in (things, scores):
-            keys = [decl.partition_key] + ([decl.sort_key] if decl.sort_key else [])
-            client.create_table(TableName=decl.name, BillingMode="PAY_PER_REQUEST",
-                                KeySchema=[{"AttributeName": k.name, "KeyType": t}
-                                           for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
-                                AttributeDefinitions=[{"AttributeName": k.name, "AttributeType": k.dynamo_type}
-                                                      for k in keys])
-            schemas[decl.name] = [{"AttributeName": k.name, "AttributeType": k.dynamo_type} for k in keys]
+        schemas = {decl.name: dynamodb_table(client, decl, decl.name) for decl in (things, scores)}
         recorder = Recorder(client)
         ports = {"things": DynamoTable(things, recorder, "things", strongly_consistent=False),
                  "scores": DynamoTable(scores, recorder, "scores", strongly_consistent=False),

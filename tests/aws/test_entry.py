@@ -16,9 +16,11 @@ from typing import Any
 import boto3
 import pytest
 
+from stratus.app import Table
 from stratus.aws import entry
 from stratus.errors import UnsupportedFeature
-from tests.conftest import TODO, aws_mock
+from stratus.loader import load_app
+from tests.conftest import TODO, aws_mock, dynamodb_table
 
 
 def rest_event(method: str, resource: str, *, sub: str | None, path_params: dict[str, str] | None = None,
@@ -56,13 +58,9 @@ def lambda_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with aws_mock(monkeypatch, STRATUS_APP_DIR=str(TODO), STRATUS_TABLE_TODOS="todo-todos-1A2B",
                   STRATUS_TABLE_LIST_VERSIONS="todo-lists-3C4D"):
         db = boto3.client("dynamodb", region_name="us-east-1")
-        db.create_table(TableName="todo-todos-1A2B", BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-                        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"},
-                                              {"AttributeName": "id", "AttributeType": "S"}])
-        db.create_table(TableName="todo-lists-3C4D", BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"}])
+        tables = {t.name: t for t in load_app(TODO).of_kind(Table)}
+        dynamodb_table(db, tables["todos"], "todo-todos-1A2B")
+        dynamodb_table(db, tables["list-versions"], "todo-lists-3C4D")
         monkeypatch.setattr(entry, "_loaded", None)
         yield
 

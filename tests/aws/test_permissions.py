@@ -10,7 +10,7 @@ from stratus import App, TableCache
 from stratus.app import Resource
 from stratus.aws.permissions import BUCKET_ACTIONS, OBJECT_ACTIONS, TABLE_ACTIONS, handler_policy
 from stratus.local.iam import RequestContext, check_policy, evaluate
-from tests.conftest import aws_mock
+from tests.conftest import aws_mock, dynamodb_table
 
 app = App("perm")
 todos = app.table("todos", partition_key="owner", sort_key="id", cache=TableCache())
@@ -64,10 +64,7 @@ def test_the_grants_cover_what_the_adapters_call(monkeypatch: pytest.MonkeyPatch
         db, s3 = boto3.client("dynamodb", region_name="us-east-1"), boto3.client("s3", region_name="us-east-1")
         for client in (db, s3):
             client.meta.events.register("before-call.*.*", lambda model, **_: called.add(model.name))
-        db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-                        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"},
-                                              {"AttributeName": "id", "AttributeType": "S"}])
+        dynamodb_table(db, todos, "t")
         s3.create_bucket(Bucket="perm-bucket")
         called.clear()
         table, bucket = DynamoTable(todos, db, "t"), S3Bucket(s3, "perm-bucket")

@@ -19,7 +19,7 @@ from stratus.clock import SystemClock
 from stratus.errors import InvalidItem
 from stratus.local.dax import CachedTable
 from stratus.local.tables import SqliteDatabase, SqliteTable
-from tests.conftest import aws_mock
+from tests.conftest import aws_mock, dynamodb_table
 
 Make = Callable[..., Any]
 
@@ -57,11 +57,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
 
         def build(name: str, **kw: Any) -> Any:
             decl = App("t").table(name, **kw)
-            keys = [decl.partition_key] + ([decl.sort_key] if decl.sort_key else [])
-            roles = zip(keys, ("HASH", "RANGE"), strict=False)
-            client.create_table(TableName=f"t-{name}", BillingMode="PAY_PER_REQUEST",
-                                KeySchema=[{"AttributeName": k.name, "KeyType": t} for k, t in roles],
-                                AttributeDefinitions=[{"AttributeName": k.name, "AttributeType": k.dynamo_type} for k in keys])
+            dynamodb_table(client, decl, f"t-{name}")
             return DynamoTable(decl, client, f"t-{name}", strongly_consistent=not cached)
         yield build
 
