@@ -136,15 +136,20 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_endpoints(args: argparse.Namespace, command: str) -> list[tuple[SynthResult, Path]]:
+    """Each app synthesized, with its endpoints file: ``--endpoints`` for a single app, else beside the app's
+    assembly (not inside it: each synthesis replaces the assembly folder)."""
+    results = _synth_all(args)
+    if args.endpoints and len(results) != 1:
+        raise StratusError(f"--endpoints names one file: {command} one APP_DIR at a time with it")
+    return [(r, args.endpoints or r.out_dir.with_name(f"{r.out_dir.name}.endpoints.json")) for r in results]
+
+
 def _cmd_deploy(args: argparse.Namespace) -> int:
     import json
 
     from .aws.deploy import deploy
-    results = _synth_all(args)
-    if args.endpoints and len(results) != 1:
-        raise StratusError("--endpoints names one file: deploy one APP_DIR at a time with it")
-    for result in results:
-        target = args.endpoints or _endpoints_file(result)
+    for result, target in _with_endpoints(args, "deploy"):
         doc = deploy(result, target, region=args.region, profile=args.profile, require_approval=args.require_approval,
                      bootstrap=args.bootstrap)
         print(json.dumps(doc, indent=2))
@@ -154,20 +159,11 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 def _cmd_destroy(args: argparse.Namespace) -> int:
     from .aws.deploy import destroy
-    results = _synth_all(args)
-    if args.endpoints and len(results) != 1:
-        raise StratusError("--endpoints names one file: destroy one APP_DIR at a time with it")
-    for result in results:
-        destroy(result, args.endpoints or _endpoints_file(result), region=args.region, profile=args.profile,
-                force=args.force)
+    for result, endpoints in _with_endpoints(args, "destroy"):
+        destroy(result, endpoints, region=args.region, profile=args.profile, force=args.force)
         print(f"{result.stack_name} deleted; its tables, buckets and user pools were kept (delete them in the "
               "console or with the AWS CLI once their data is not needed)")
     return 0
-
-
-def _endpoints_file(result: SynthResult) -> Path:
-    """Where deploy writes an app's endpoints by default: beside its assembly, which each synthesis replaces."""
-    return result.out_dir.with_name(f"{result.out_dir.name}.endpoints.json")
 
 
 def _cmd_up(args: argparse.Namespace) -> int:

@@ -81,10 +81,9 @@ def _dynamodb_client() -> Any:
     return boto3.client("dynamodb")
 
 
-def env_var(resource: Table | Bucket) -> str:
+def env_var(resource: Resource) -> str:
     """The environment variable naming the real table or bucket behind a declared one (synthesis writes it)."""
-    kind = "TABLE" if isinstance(resource, Table) else "BUCKET"
-    return f"STRATUS_{kind}_{resource.name.upper().replace('-', '_')}"
+    return f"STRATUS_{resource.kind.upper()}_{resource.name.upper().replace('-', '_')}"
 
 
 @dataclass
@@ -136,7 +135,6 @@ class _Missing(Context):
         self.missing = missing
 
     def _port(self, resource: Resource) -> Any:
-        assert isinstance(resource, (Table, Bucket))
         raise ConfigError(f"handler {self.handler!r}: the function's environment names no {env_var(resource)} "
                           f"for {resource!r}")
 

@@ -131,7 +131,8 @@ def synthesize(app_dir: Path, out_dir: Path, options: SynthOptions | None = None
     build = Path(tempfile.mkdtemp(prefix="stratus-asset-"))
     try:
         assembly = cdk_.App(outdir=str(out_dir), analytics_reporting=False, context=CONTEXT)
-        stack = build_stack(assembly, graph, app_dir, build, options)
+        stack = StackBuilder(assembly, graph, app_dir, build, options)
+        stack.build()
         assembly.synth()
         name = stack.stack.stack_name
         return SynthResult(graph.name, name, out_dir, out_dir / f"{stack.stack.artifact_id}.template.json",
@@ -158,20 +159,13 @@ def _fresh_output(out_dir: Path, app_dir: Path) -> None:
         raise StratusError(f"cannot write the output folder {out_dir}: {exc.strerror or exc}") from None
 
 
-def build_stack(scope: Any, graph: App, app_dir: Path, asset_dir: Path, options: SynthOptions) -> StackBuilder:
-    """The stack for ``graph`` in the CDK ``scope``; the Lambda code is assembled in ``asset_dir``."""
-    builder = StackBuilder(scope, graph, app_dir, asset_dir, options)
-    builder.build()
-    return builder
-
-
 class StackBuilder:
-    """Maps one app graph onto one CloudFormation stack."""
+    """Maps one app graph, already checked (``_check_synthesizable``), onto one CloudFormation stack in the CDK
+    ``scope``; the Lambda code is assembled in ``asset_dir``."""
 
     def __init__(self, scope: Any, graph: App, app_dir: Path, asset_dir: Path, options: SynthOptions) -> None:
         self.cdk = cdk()
         self.graph, self.app_dir, self.asset_dir, self.options = graph, app_dir, asset_dir, options
-        _check_synthesizable(graph)
         self.stack = self.cdk.Stack(scope, options.stack_name or f"stratus-{graph.name}",
                                     description=f"stratus app {graph.name!r}", analytics_reporting=False)
         self.pools: dict[UserPool, Any] = {}
@@ -221,6 +215,13 @@ class StackBuilder:
         module = __import__(f"aws_cdk.{modules[name]}", fromlist=["_"])
         setattr(self, name, module)
         return module
+
+    def _arn(self, resource: Resource) -> str:
+        """The ARN of a declared table or bucket, as built."""
+        if isinstance(resource, Table):
+            return self.tables[resource].table_arn
+        assert isinstance(resource, Bucket)  # handler_policy grants tables and buckets only
+        return self.buckets[resource].bucket_arn
 
     def _id(self, resource: Resource) -> str:
         return f"{resource.kind.replace('_', '-')}-{resource.name}"
@@ -442,9 +443,7 @@ class StackBuilder:
                 uses_dax |= resource.cache is not None and self.dax is not None
             elif isinstance(resource, Bucket):
                 env[env_var(resource)] = self.buckets[resource].bucket_name
-        arns: dict[Resource, str] = {**{t: v.table_arn for t, v in self.tables.items()},
-                                     **{b: v.bucket_arn for b, v in self.buckets.items()}}
-        policy = handler_policy(route, lambda r: arns[r], self.dax.attr_arn if uses_dax else None)
+        policy = handler_policy(route, self._arn, self.dax.attr_arn if uses_dax else None)
         uses = iam.Policy(self.stack, f"{name}-uses", roles=[role], document=iam.PolicyDocument.from_json(policy)) \
             if policy["Statement"] else None
         role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
