@@ -24,7 +24,7 @@ from _common import HERE, ROOT, machine
 
 FLOOR = """
 import os
-from stratus.aws.synth import cdk
+from stratus.aws.deploy.synth import cdk
 aws_cdk = cdk()
 app = aws_cdk.App(outdir=os.environ["OUT"], analytics_reporting=False)
 aws_cdk.Stack(app, "empty").node.add_metadata("x", "y")

@@ -45,9 +45,9 @@ from _common import HERE, ROOT, cpu_seconds, machine, run_wrk  # noqa: E402
 
 from stratus import App, TableCache  # noqa: E402
 from stratus.clock import SystemClock  # noqa: E402
-from stratus.local.dax import CachedTable  # noqa: E402
+from stratus.local.services.dynamodb.dax import CachedTable  # noqa: E402
+from stratus.local.services.dynamodb.table import SqliteTable, tables_database  # noqa: E402
 from stratus.local.system import RunningSystem  # noqa: E402
-from stratus.local.tables import SqliteDatabase, SqliteTable  # noqa: E402
 
 TODO = ROOT / "apps" / "todo"
 PASSWORD = "Bench-Passw0rd"
@@ -135,7 +135,7 @@ def todo_get(data_dir: Path, flags: list[str], seconds: int) -> dict[str, Any]:
 
 def in_process(tmp: Path) -> dict[str, Any]:
     decl = App("bench").table("todos", partition_key="owner", sort_key="id", cache=TableCache())
-    plain = SqliteTable(decl, SqliteDatabase(tmp / "inproc.db"))
+    plain = SqliteTable(decl, tables_database(tmp / "inproc.db"))
     item = {"owner": "user-1", "id": "0123456789abcdef01234567", "title": "buy milk", "notes": "2 litres",
             "done": False, "due": None, "tags": ["shop"], "version": 1}
     plain.put(item)

@@ -15,7 +15,7 @@ import boto3
 import httpx
 import pytest
 
-from stratus.app import Table
+from stratus.graph import Table
 from stratus.local.system import RunningSystem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,15 +126,20 @@ def trust(ep: dict[str, Any]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ep["ca_file"])
 
 
-def start(tmp: Path, *apps: Path, extra: list[str] | None = None) -> RunningSystem:
-    return RunningSystem.start(tmp, list(apps), extra=extra)
+STARTED: list[RunningSystem] = []  # every system the tests started, so the run can stop the ones left
+
+
+def start(tmp: Path, *apps: Path, extra: list[str] | None = None, port: int = 0) -> RunningSystem:
+    """A ``stratus up`` of ``apps`` with its state in ``tmp``; every test starts its systems here."""
+    system = RunningSystem.start(tmp, list(apps), extra=extra, port=port)
+    STARTED.append(system)
+    return system
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_leftover_systems() -> Iterator[None]:
     """A test that failed half-way may leave its `stratus up` running: stop whatever is still up at the end."""
     yield
-    from stratus.local.system import STARTED
     for s in STARTED:
         if s.proc.poll() is None:
             s.stop()

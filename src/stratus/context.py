@@ -3,18 +3,27 @@
 The provider builds one ``Context`` per handler, holding a port for each
 resource the handler declared in ``uses=[...]``. Asking for anything else fails
 loudly, which is what the least-privilege role does on AWS.
+
+``use`` serves every kind a handler can use and is typed by the resource
+(``ctx.use(todos)`` is a ``TablePort``); ``table``, ``bucket`` and ``mailer``
+read better for the kinds every app has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .app import Bucket, Resource, Table
 from .clock import Clock, SystemClock
 from .errors import ConfigError
-from .ports.objects import ObjectStorePort
-from .ports.table import TablePort
+from .graph import Bucket, Email, Resource, Table, Usable
+
+if TYPE_CHECKING:
+    from .ports.mailer import Mailer
+    from .ports.objects import ObjectStorePort
+    from .ports.table import TablePort
+
+P = TypeVar("P")
 
 
 class Context:
@@ -22,11 +31,11 @@ class Context:
         self.app = app
         self.handler = handler
         self._ports = dict(ports)
-        self._clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
 
     def now(self) -> float:
         """The platform clock (seconds since the epoch); tests can move it."""
-        return self._clock.now()
+        return self.clock.now()
 
     def _port(self, resource: Resource) -> Any:
         try:
@@ -36,8 +45,23 @@ class Context:
                 f"handler {self.handler!r} in app {self.app!r} uses {resource!r} without declaring it; "
                 f"add it to uses=[...]") from None
 
+    def use(self, resource: Usable[P]) -> P:
+        """The port of a resource the handler declared in ``uses``."""
+        port: P = self._port(resource)  # type: ignore[arg-type]
+        return port
+
     def table(self, table: Table) -> TablePort:
-        return self._port(table)
+        return self.use(table)
 
     def bucket(self, bucket: Bucket) -> ObjectStorePort:
-        return self._port(bucket)
+        return self.use(bucket)
+
+    @property
+    def mailer(self) -> Mailer:
+        """The mailer of the one ``Email`` the handler declared in ``uses`` (``use(email)`` picks among several)."""
+        emails = [r for r in self._ports if isinstance(r, Email)]
+        if len(emails) != 1:
+            raise ConfigError(f"handler {self.handler!r} in app {self.app!r} declares "
+                              f"{'no' if not emails else len(emails)} emails in uses=[...]; ctx.mailer needs one "
+                              "(app.email(...)), or pick with ctx.use(email)")
+        return self.use(emails[0])

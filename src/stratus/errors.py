@@ -7,6 +7,10 @@
     ├── InvalidToken           a pagination (or other opaque) token that is not ours
     ├── InvalidItem            an item a table cannot store (missing or mistyped key, too big)
     ├── MailRejected           a message the mail service would not take or could not deliver
+    ├── TokenRejected          a JWT that does not verify (the message is safe to show the caller)
+    ├── ServiceError           an AWS service's refusal: code, message, status (and fields); each wire
+    │                          protocol renders it its own way (S3's XML, AWS JSON's __type), and an
+    │                          adapter raises it for a provider error the port has no meaning for
     └── HttpError              anything that answers an HTTP client; carries its status
         ├── BadRequest (400) ── ValidationError (400, names the bad fields)
         ├── Unauthorized (401)
@@ -18,7 +22,8 @@
         └── UnsupportedMediaType (415)
 
 Adapters translate foreign errors (sqlite3, botocore, jwt) into this tree once,
-at the boundary, with ``raise ... from exc``.
+at the boundary, with ``raise ... from exc``: a handler's ``except`` behaves the same
+whichever provider runs it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,19 @@ class InvalidItem(StratusError):
 
 class MailRejected(StratusError):
     """A message the mail service refused or could not deliver; the message says why."""
+
+
+class TokenRejected(StratusError):
+    """A token (a JWT) that was refused; the message says why and is safe to show the caller."""
+
+
+class ServiceError(StratusError):
+    """An AWS service's error: ``code`` as the service names it (``NoSuchKey``, ``NotAuthorizedException``),
+    a ``message`` for the caller, the HTTP ``status``, and ``fields`` some protocols add (S3's ``Key``, ...)."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **fields: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status, self.fields = code, message, status, fields
 
 
 class HttpError(StratusError):

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
-from .app import PARAM, PARAM_SEGMENT, Route
 from .errors import (
     BadRequest,
     ConditionFailed,
@@ -27,11 +26,14 @@ from .errors import (
     InvalidToken,
     MethodNotAllowed,
     NotFound,
+    Unauthorized,
     UnsupportedMediaType,
     ValidationError,
 )
-from .events import Response
+from .events import AuthRequest, Principal, Request, Response
+from .graph import PARAM, PARAM_SEGMENT, Route
 from .schema import coerce_query, validate
+from .typeschema import build, to_json
 
 try:  # fast where installed (locally); the standard library's where not (the Lambda asset)
     import orjson
@@ -49,7 +51,8 @@ except ImportError:  # the Lambda asset: the standard library, held to what orjs
         raise ValueError(f"{name} is not JSON")
 
     def dumps(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                          default=to_json).encode("utf-8")
 
     def loads(raw: bytes | str) -> Any:
         value = json.loads(raw, parse_constant=_no_constant)
@@ -146,6 +149,20 @@ def parse_body(route: Route, content_type: str | None, body: bytes) -> Any:
     if problems:
         raise ValidationError(problems)
     return data
+
+
+def make_request(route: Route, path: str, params: dict[str, str], query: dict[str, Any], headers: Mapping[str, str],
+                 body: bytes, json: Any, user: Principal | None, request_id: str, *, stage: str,
+                 base_url: str) -> Request:
+    """The event a handler gets: an ``AuthRequest`` (its ``user`` never None) on a route that is not public, with
+    the body built as the route declared it (``data``: an instance of its dataclass)."""
+    data = build(route.body_type, json) if route.body_type is not None and json is not None else json
+    if route.public:
+        return Request(route.method, path, params, query, headers, body, json, user, request_id, stage, base_url, data)
+    if user is None:
+        raise Unauthorized("Unauthorized", headers={"www-authenticate": "Bearer"})
+    return AuthRequest(route.method, path, params, query, headers, body, json, request_id=request_id, stage=stage,
+                       base_url=base_url, data=data, user=user)
 
 
 def handler_error(exc: Exception, route: Route, request_id: str) -> HttpError:

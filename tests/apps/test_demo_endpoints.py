@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from stratus.demo import Target, run_demo
+from stratus.demo import Target, run_demo, tour_of
 from stratus.errors import StratusError
 from stratus.local.system import RunningSystem
-from tests.conftest import TODO
+from tests.conftest import TODO, start
 
 STEP = re.compile(r"^  (PASS|FAIL) .*$", re.MULTILINE)
 
@@ -39,7 +39,7 @@ AWS_DOC: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    s = RunningSystem.start(tmp_path_factory.mktemp("demo") / "data", [TODO])
+    s = start(tmp_path_factory.mktemp("demo") / "data", TODO)
     try:
         yield s
     finally:
@@ -71,8 +71,8 @@ def _write(tmp_path: Path, content: str | bytes) -> Path:
     (None, "no endpoints file at"),
     ("{not json", "is not an endpoints file: not JSON"),
     ("[1, 2]", "is not an endpoints file: not a JSON object"),
-    (json.dumps({"region": "us-east-1", "apps": {"other": {}}}), "describes no todo app (apps: other)"),
-    (json.dumps({"region": "us-east-1", "aws_endpoint": "https://127.0.0.1:1"}), "describes no todo app (apps: none)"),
+    (json.dumps({"region": "us-east-1", "apps": {"other": {}}}), "describes no app with a tour (apps: other)"),
+    (json.dumps({"region": "us-east-1", "aws_endpoint": "https://127.0.0.1:1"}), "describes no app with a tour (apps: none)"),
     (json.dumps({**AWS_DOC, "provider": "gcp"}), "is for provider 'gcp'"),
     (json.dumps({k: v for k, v in AWS_DOC.items() if k != "provider"}), "neither a local endpoints file"),
     (json.dumps({**AWS_DOC, "apps": {"todo": {**AWS_DOC["apps"]["todo"], "buckets": {}}}}),
@@ -102,7 +102,7 @@ def test_a_local_endpoints_file_makes_a_local_target(running: RunningSystem) -> 
     ep = running.endpoints
     assert (t.endpoint_url, t.ca_file, t.region) == (ep["aws_endpoint"], ep["ca_file"], ep["region"])
     assert t.outbox == running.data_dir / "outbox" and t.s3_path_style and t.cache_header == "x-stratus-cache"
-    assert not t.delete_users and t.cleanup(object(), ["someone@example.com"]) == []
+    assert not t.delete_users and t.cleanup(object(), "us-east-1_x", ["someone@example.com"]) == []
     assert t.client("cognito-idp").meta.endpoint_url == ep["aws_endpoint"]
     assert t.client("s3").meta.config.s3 == {"addressing_style": "path"}
 
@@ -122,12 +122,13 @@ def test_an_aws_endpoints_file_makes_an_aws_target(tmp_path: Path) -> None:
     assert "stack stratus-todo on AWS (eu-west-1)" in t.where
     # AWS's own endpoints, the system trust store, boto3's default S3 addressing, no outbox, no cache header
     assert (t.endpoint_url, t.ca_file, t.s3_path_style, t.outbox, t.cache_header) == (None, None, False, None, None)
-    assert t.todo.login_provider == "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
-    assert t.todo.bucket == "stratus-todo-files-1a2b3c"
+    todo = tour_of(TODO).endpoints(t.app("todo"))  # type: ignore[union-attr]
+    assert todo.login_provider == "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+    assert todo.bucket == "stratus-todo-files-1a2b3c"
     assert t.client("cognito-idp").meta.endpoint_url == "https://cognito-idp.eu-west-1.amazonaws.com"
     assert t.client("cognito-identity").meta.endpoint_url == "https://cognito-identity.eu-west-1.amazonaws.com"
     assert (t.client("s3").meta.config.s3 or {}).get("addressing_style") in (None, "auto", "virtual")
-    api = t.api()
+    api = t.https(todo.api)
     assert (api.conn.host, api.conn.port, api.prefix) == ("abc123.execute-api.eu-west-1.amazonaws.com", 443, "/prod")
 
 
@@ -140,12 +141,12 @@ def test_on_aws_sign_ups_are_confirmed_and_users_deleted_as_an_admin(tmp_path: P
         stub.add_response("admin_confirm_sign_up", {}, {**pool, "Username": "alice@example.com"})
         stub.add_response("admin_delete_user", {}, {**pool, "Username": "alice@example.com"})
         stub.add_response("admin_delete_user", {}, {**pool, "Username": "bob@example.com"})
-        confirm = t.confirmation(idp, "alice", "alice@example.com")
+        confirm = t.confirmation(idp, "alice", "alice@example.com", "eu-west-1_AbCdEf123", "client123")
         assert [title for title, _ in confirm] == [
             "alice: confirm the sign-up as an admin, with your AWS credentials (AdminConfirmSignUp)"]
         for _, fn in confirm:
             fn()
-        cleanup = t.cleanup(idp, ["alice@example.com", "bob@example.com"])
+        cleanup = t.cleanup(idp, "eu-west-1_AbCdEf123", ["alice@example.com", "bob@example.com"])
         assert len(cleanup) == 1 and "AdminDeleteUser" in cleanup[0][0]
         cleanup[0][1]()
         stub.assert_no_pending_responses()

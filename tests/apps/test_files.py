@@ -22,7 +22,6 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from stratus.local.system import RunningSystem
 from tests.conftest import TODO, Clients, User, error_code, start, trust
 
 
@@ -400,7 +399,7 @@ def test_sigkill_mid_upload_leaves_no_partial_object(tmp_path: Path) -> None:
     s.proc.wait(10)
     stop.set()
     t.join(30)
-    s2 = RunningSystem.start(tmp_path, [TODO], port=s.port)
+    s2 = start(tmp_path, TODO, port=s.port)
     try:
         s3b = Clients(s2).s3()
         denied(lambda: s3b.head_object(Bucket=bucket, Key="partial.bin"), "404")

@@ -103,12 +103,11 @@ def test_smtp_failure_is_code_delivery_failure_and_leaves_no_user(tmp_path: Path
 
 
 def test_tokens_survive_a_restart_on_another_port(tmp_path: Path) -> None:
-    from stratus.local.system import RunningSystem
     s = start(tmp_path, TODO)
     c = Clients(s)
     u = c.user()
     s.stop()
-    s2 = RunningSystem.start(tmp_path, [TODO], port=0)
+    s2 = start(tmp_path, TODO, port=0)
     try:
         assert s2.port != s.port
         c2 = Clients(s2)

@@ -26,7 +26,7 @@ def test_restart_keeps_users_keys_and_todos(tmp_path: Path) -> None:
     assert s.stop() == 0  # SIGTERM: a clean exit
     assert not (tmp_path / "endpoints.json").exists()
 
-    s2 = RunningSystem.start(tmp_path, [TODO], port=s.port)
+    s2 = start(tmp_path, TODO, port=s.port)
     try:
         c2 = Clients(s2)
         assert s2.endpoints["apps"]["todo"]["user_pool_id"] == ep_before["apps"]["todo"]["user_pool_id"]
@@ -46,7 +46,7 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
     u = c.user()
     acked = [c.api("POST", "/todos", u.access, json={"title": f"k{i}"}).json()["id"] for i in range(50)]
     s.stop(signal.SIGKILL)
-    s2 = RunningSystem.start(tmp_path, [TODO], port=s.port)
+    s2 = start(tmp_path, TODO, port=s.port)
     try:
         items = Clients(s2).api("GET", "/todos", u.access, params={"limit": 100}).json()["items"]
         assert [t["id"] for t in items] == acked

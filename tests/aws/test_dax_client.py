@@ -23,7 +23,7 @@ from amazondax.generated import Stubs
 from amazondax.Tube import Tube
 
 from stratus import App, ConditionFailed, KeyCondition, TableCache
-from stratus.aws.tables import DynamoTable
+from stratus.aws.runtime.kinds.table import DynamoTable
 from tests.conftest import aws_mock, dynamodb_table
 
 OPERATIONS = {  # what the adapter calls, and how DaxClient sends each

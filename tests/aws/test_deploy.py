@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from stratus.aws.deploy import cdk_command, endpoints_from_outputs
+from stratus.aws.deploy.deployer import cdk_command, endpoints_from_outputs
 from stratus.errors import StratusError
 from tests.conftest import ROOT, TODO
 
@@ -100,7 +100,8 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
     assert set(todo["buckets"]) == {"files"} and todo["identity_pool_id"]
     assert json.loads(r.stdout[:r.stdout.rindex("}") + 1]) == doc  # printed too
     # the same keys stratus up writes for the app, so the same clients find everything
-    local_keys = {"api", "apis", "user_pool_id", "user_pool_client_id", "user_pools", "identity_pool_id", "buckets"}
+    local_keys = {"api", "apis", "user_pool_id", "user_pool_client_id", "user_pools", "identity_pool_id", "identity_pools",
+                  "buckets"}
     assert set(todo) == local_keys
 
     r = stratus("synth", str(TODO), "--out", str(out))  # a later synthesis leaves the endpoints file alone
@@ -169,7 +170,7 @@ def test_synth_needs_no_network_and_no_credentials(tmp_path: Path) -> None:
 
 def test_demo_endpoints_refuses_the_fresh_system_options(tmp_path: Path) -> None:
     r = stratus("demo", "--endpoints", str(tmp_path / "e.json"), "--keep")
-    assert r.returncode == 2 and "--apps-dir and --keep are for a fresh one" in r.stderr
+    assert r.returncode == 2 and "--keep is for a fresh one" in r.stderr
 
 
 def test_without_aws_credentials_nothing_is_run(tmp_path: Path, fake_cdk: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ isBase64Encoded); ``rest_event`` builds one per request.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,9 @@ from typing import Any
 import boto3
 import pytest
 
-from stratus.app import Table
-from stratus.aws import entry
+from stratus.aws.runtime import entry
 from stratus.errors import UnsupportedFeature
+from stratus.graph import Table
 from stratus.loader import load_app
 from tests.conftest import TODO, aws_mock, dynamodb_table
 
@@ -52,8 +53,20 @@ def rest_event(method: str, resource: str, *, sub: str | None, path_params: dict
     }
 
 
+class Lambda:
+    """A function's handler, as Lambda calls it: a fresh ``Entry`` per test, reading the environment."""
+
+    def __init__(self) -> None:
+        self.entry = entry.Entry()
+
+    def __call__(self, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        res = self.entry(event, None)
+        assert set(res) == {"statusCode", "headers", "body", "isBase64Encoded"} and res["isBase64Encoded"] is False
+        return res["statusCode"], json.loads(res["body"]) if res["body"] else None, res["headers"]
+
+
 @pytest.fixture()
-def lambda_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def lambda_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
     monkeypatch.delenv("STRATUS_DAX_ENDPOINT", raising=False)
     with aws_mock(monkeypatch, STRATUS_APP_DIR=str(TODO), STRATUS_TABLE_TODOS="todo-todos-1A2B",
                   STRATUS_TABLE_LIST_VERSIONS="todo-lists-3C4D"):
@@ -61,73 +74,66 @@ def lambda_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         tables = {t.name: t for t in load_app(TODO).of_kind(Table)}
         dynamodb_table(db, tables["todos"], "todo-todos-1A2B")
         dynamodb_table(db, tables["list-versions"], "todo-lists-3C4D")
-        monkeypatch.setattr(entry, "_loaded", None)
-        yield
+        yield Lambda()
 
 
-def call(event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-    res = entry.handler(event, None)
-    assert set(res) == {"statusCode", "headers", "body", "isBase64Encoded"} and res["isBase64Encoded"] is False
-    return res["statusCode"], json.loads(res["body"]) if res["body"] else None, res["headers"]
-
-
-def test_the_todo_flow_through_lambda(lambda_app: None) -> None:
+def test_the_todo_flow_through_lambda(lambda_app: Lambda) -> None:
     alice = str(uuid.uuid4())
-    status, todo, headers = call(rest_event("POST", "/todos", sub=alice, body={"title": "milk", "tags": ["shop"]}))
+    status, todo, headers = lambda_app(rest_event("POST", "/todos", sub=alice, body={"title": "milk", "tags": ["shop"]}))
     assert status == 201 and todo["title"] == "milk" and todo["version"] == 1
     assert headers["location"] == f"https://abc123.execute-api.us-east-1.amazonaws.com/prod/todos/{todo['id']}"
-    status, listing, _ = call(rest_event("GET", "/todos", sub=alice, query={"limit": "10"}))
+    status, listing, _ = lambda_app(rest_event("GET", "/todos", sub=alice, query={"limit": "10"}))
     assert status == 200 and [t["id"] for t in listing["items"]] == [todo["id"]] and listing["next_token"] is None
     ids = {"id": todo["id"]}
-    assert call(rest_event("GET", "/todos/{id}", sub=alice, path_params=ids))[1] == todo
-    status, changed, _ = call(rest_event("PATCH", "/todos/{id}", sub=alice, path_params=ids, body={"done": True}))
+    assert lambda_app(rest_event("GET", "/todos/{id}", sub=alice, path_params=ids))[1] == todo
+    status, changed, _ = lambda_app(rest_event("PATCH", "/todos/{id}", sub=alice, path_params=ids, body={"done": True}))
     assert status == 200 and changed["done"] is True and changed["version"] == 2
-    assert call(rest_event("GET", "/todos", sub=alice, query={"done": "true"}))[1]["items"] == [changed]
+    assert lambda_app(rest_event("GET", "/todos", sub=alice, query={"done": "true"}))[1]["items"] == [changed]
     # the item is in DynamoDB itself, under the owner's sub
     raw = boto3.client("dynamodb", region_name="us-east-1").get_item(
         TableName="todo-todos-1A2B", Key={"owner": {"S": alice}, "id": {"S": todo["id"]}})["Item"]
     assert raw["title"] == {"S": "milk"} and raw["version"] == {"N": "2"}
-    status, body, _ = call(rest_event("DELETE", "/todos/{id}", sub=alice, path_params=ids))
+    status, body, _ = lambda_app(rest_event("DELETE", "/todos/{id}", sub=alice, path_params=ids))
     assert status == 204 and body is None
-    assert call(rest_event("GET", "/todos/{id}", sub=alice, path_params=ids))[0] == 404
+    assert lambda_app(rest_event("GET", "/todos/{id}", sub=alice, path_params=ids))[0] == 404
 
 
-def test_users_are_isolated_on_aws_too(lambda_app: None) -> None:
+def test_users_are_isolated_on_aws_too(lambda_app: Lambda) -> None:
     alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
-    todo = call(rest_event("POST", "/todos", sub=alice, body={"title": "secret"}))[1]
+    todo = lambda_app(rest_event("POST", "/todos", sub=alice, body={"title": "secret"}))[1]
     for method, body in (("GET", None), ("PATCH", {"title": "x"}), ("DELETE", None)):
-        assert call(rest_event(method, "/todos/{id}", sub=bob, path_params={"id": todo["id"]}, body=body))[0] == 404
-    assert call(rest_event("GET", "/todos", sub=bob))[1]["items"] == []
+        assert lambda_app(rest_event(method, "/todos/{id}", sub=bob, path_params={"id": todo["id"]}, body=body))[0] == 404
+    assert lambda_app(rest_event("GET", "/todos", sub=bob))[1]["items"] == []
 
 
-def test_pagination_through_lambda(lambda_app: None) -> None:
+def test_pagination_through_lambda(lambda_app: Lambda) -> None:
     alice = str(uuid.uuid4())
-    made = [call(rest_event("POST", "/todos", sub=alice, body={"title": f"t{i}"}))[1]["id"] for i in range(5)]
+    made = [lambda_app(rest_event("POST", "/todos", sub=alice, body={"title": f"t{i}"}))[1]["id"] for i in range(5)]
     seen, token = [], None
     while True:
         q = {"limit": "2"} | ({"next_token": token} if token else {})
-        page = call(rest_event("GET", "/todos", sub=alice, query=q))[1]
+        page = lambda_app(rest_event("GET", "/todos", sub=alice, query=q))[1]
         seen += [t["id"] for t in page["items"]]
         token = page["next_token"]
         if not token:
             break
     assert seen == made
-    status, body, _ = call(rest_event("GET", "/todos", sub=str(uuid.uuid4()), query={"next_token": token or "x"}))
+    status, body, _ = lambda_app(rest_event("GET", "/todos", sub=str(uuid.uuid4()), query={"next_token": token or "x"}))
     assert status == 400
 
 
-def test_bad_input_is_answered_as_locally(lambda_app: None) -> None:
+def test_bad_input_is_answered_as_locally(lambda_app: Lambda) -> None:
     alice = str(uuid.uuid4())
-    status, body, _ = call(rest_event("POST", "/todos", sub=alice, body={"title": 5, "owner": "x"}))
+    status, body, _ = lambda_app(rest_event("POST", "/todos", sub=alice, body={"title": 5, "owner": "x"}))
     assert status == 400 and sorted(body["errors"]) == ["owner: unknown field", "title: must be string"]
-    status, body, _ = call(rest_event("POST", "/todos", sub=alice, raw_body="{nope"))
+    status, body, _ = lambda_app(rest_event("POST", "/todos", sub=alice, raw_body="{nope"))
     assert status == 400 and "not valid JSON" in body["message"]
-    status, body, _ = call(rest_event("GET", "/todos", sub=alice, query={"limit": "0"}))
+    status, body, _ = lambda_app(rest_event("GET", "/todos", sub=alice, query={"limit": "0"}))
     assert status == 400 and body["errors"] == ["limit: must be >= 1"]
-    assert call(rest_event("GET", "/nowhere", sub=alice))[0] == 404
-    status, body, _ = call(rest_event("POST", "/todos", sub=alice, body={"title": "x", "notes": "n" * (1024 * 1024)}))
+    assert lambda_app(rest_event("GET", "/nowhere", sub=alice))[0] == 404
+    status, body, _ = lambda_app(rest_event("POST", "/todos", sub=alice, body={"title": "x", "notes": "n" * (1024 * 1024)}))
     assert status == 413 and body["message"] == "request body exceeds the limit of 1048576 bytes"  # the API's max_body
-    assert call(rest_event("GET", "/todos", sub=None))[0] == 401  # API Gateway's authorizer stops these first
+    assert lambda_app(rest_event("GET", "/todos", sub=None))[0] == 401  # API Gateway's authorizer stops these first
 
 
 @pytest.mark.parametrize("event, kind", [
@@ -139,21 +145,21 @@ def test_bad_input_is_answered_as_locally(lambda_app: None) -> None:
     ({"deliveryStreamArn": "arn:aws:firehose:us-east-1:1:deliverystream/x", "records": []}, "firehose-transform"),
     ({"version": "2.0", "routeKey": "GET /x"}, "apigateway-http"),
 ])
-def test_other_event_shapes_are_recognised_and_refused_by_name(lambda_app: None, event: dict[str, Any],
+def test_other_event_shapes_are_recognised_and_refused_by_name(lambda_app: Lambda, event: dict[str, Any],
                                                                kind: str) -> None:
     assert entry.event_kind(event) == kind
     with pytest.raises(UnsupportedFeature, match=kind):
-        entry.handler(event, None)
+        lambda_app.entry(event, None)
 
 
-def test_cold_start_makes_no_client(lambda_app: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cold_start_makes_no_client(lambda_app: Lambda, monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[str] = []
     real = boto3.client
     monkeypatch.setattr(boto3, "client", lambda name, *a, **kw: made.append(name) or real(name, *a, **kw))
-    loaded = entry.load()
+    loaded = entry.load(os.environ)
     assert made == [] and set(loaded.apis) == {"api"}
-    monkeypatch.setattr(entry, "_loaded", loaded)
-    call(rest_event("GET", "/todos", sub=str(uuid.uuid4())))
+    lambda_app.entry.loaded = loaded
+    lambda_app(rest_event("GET", "/todos", sub=str(uuid.uuid4())))
     assert made == ["dynamodb"]
 
 
@@ -161,9 +167,9 @@ def test_the_lambda_runtime_imports_nothing_local() -> None:
     """What ships to Lambda needs only the core and boto3: no server, no local engines, no CLI."""
     import subprocess
     import sys
-    code = ("import sys, stratus.aws.entry; "
+    code = ("import sys, stratus.aws.runtime.entry; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'uvicorn', 'jwt', 'argon2', 'crc32c', 'httpx'} "
-            "or m.startswith(('stratus.local', 'stratus.cli', 'stratus.demo'))))")
+            "or m.startswith(('stratus.local', 'stratus.cli', 'stratus.demo', 'stratus.aws.deploy', 'stratus.testing'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
@@ -173,31 +179,29 @@ def test_a_handler_uses_its_bucket_on_s3(monkeypatch: pytest.MonkeyPatch) -> Non
     with aws_mock(monkeypatch, STRATUS_APP_DIR=str(OTHER), STRATUS_BUCKET_NOTES="other-notes-9z"):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="other-notes-9z")
-        monkeypatch.setattr(entry, "_loaded", None)
-        status, body, _ = call(rest_event("PUT", "/notes/{name}", sub=None, path_params={"name": "n1"},
-                                          body={"text": "on S3"}))
+        status, body, _ = Lambda()(rest_event("PUT", "/notes/{name}", sub=None, path_params={"name": "n1"},
+                                              body={"text": "on S3"}))
         assert status == 200 and body["key"] == "notes/n1.txt"
         assert s3.get_object(Bucket="other-notes-9z", Key="notes/n1.txt")["Body"].read() == b"on S3"
-        res = entry.handler(rest_event("GET", "/notes/{name}", sub=None, path_params={"name": "n1"}), None)
+        res = entry.Entry()(rest_event("GET", "/notes/{name}", sub=None, path_params={"name": "n1"}), None)
         assert res["statusCode"] == 200 and res["body"] == "on S3"
         monkeypatch.delenv("STRATUS_BUCKET_NOTES")
-        monkeypatch.setattr(entry, "_loaded", None)
-        missing = entry.handler(rest_event("GET", "/notes/{name}", sub=None, path_params={"name": "n1"}), None)
+        missing = entry.Entry()(rest_event("GET", "/notes/{name}", sub=None, path_params={"name": "n1"}), None)
         assert missing["statusCode"] == 500  # a deployment without the bucket: logged, and a bare 500 to the client
 
 
-def test_odd_events_get_4xx_not_crashes(lambda_app: None) -> None:
+def test_odd_events_get_4xx_not_crashes(lambda_app: Lambda) -> None:
     bad_b64 = rest_event("POST", "/todos", sub=str(uuid.uuid4()), raw_body="not base64!!") | {"isBase64Encoded": True}
-    assert call(bad_b64)[0] == 400
+    assert lambda_app(bad_b64)[0] == 400
     no_sub = rest_event("GET", "/todos", sub="x")
     no_sub["requestContext"]["authorizer"]["claims"] = {"username": "bob"}
-    status, _, headers = call(no_sub)
+    status, _, headers = lambda_app(no_sub)
     assert status == 401 and headers["www-authenticate"] == "Bearer"
     for raw in ('{"title": NaN}', '{"title": "\\ud800"}', '{"title": Infinity}'):
-        assert call(rest_event("POST", "/todos", sub=str(uuid.uuid4()), raw_body=raw))[0] == 400, raw
+        assert lambda_app(rest_event("POST", "/todos", sub=str(uuid.uuid4()), raw_body=raw))[0] == 400, raw
     nulls = rest_event("GET", "/todos", sub=str(uuid.uuid4())) | {"headers": None, "multiValueHeaders": None,
                                                                    "queryStringParameters": None}
-    assert call(nulls)[0] == 200
+    assert lambda_app(nulls)[0] == 200
 
 
 def test_the_standard_library_json_is_held_to_orjsons_rules() -> None:
@@ -225,14 +229,14 @@ def documented_event(name: str, **fill: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def test_documented_event_shapes_through_the_todo_handlers(lambda_app: None) -> None:
+def test_documented_event_shapes_through_the_todo_handlers(lambda_app: Lambda) -> None:
     """Events as API Gateway delivers them: a base64 body, multi-value query (the last value wins), null headers."""
     sub = str(uuid.uuid4())
-    status, created, headers = call(documented_event("create", SUB=sub))
+    status, created, headers = lambda_app(documented_event("create", SUB=sub))
     assert status == 201 and created["title"] == "buy milk" and created["tags"] == ["home"]
     assert headers["location"] == f"https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/todos/{created['id']}"
-    status, page, _ = call(documented_event("list", SUB=sub))
+    status, page, _ = lambda_app(documented_event("list", SUB=sub))
     assert status == 200 and [t["id"] for t in page["items"]] == [created["id"]] and page["next_token"] is None
-    status, got, _ = call(documented_event("get", SUB=sub, TODO_ID=created["id"]))
+    status, got, _ = lambda_app(documented_event("get", SUB=sub, TODO_ID=created["id"]))
     assert status == 200 and got == created
-    assert call(documented_event("get", SUB=str(uuid.uuid4()), TODO_ID=created["id"]))[0] == 404  # another user
+    assert lambda_app(documented_event("get", SUB=str(uuid.uuid4()), TODO_ID=created["id"]))[0] == 404  # another user

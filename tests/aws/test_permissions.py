@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from stratus import App, TableCache
-from stratus.app import Resource
-from stratus.aws.permissions import BUCKET_ACTIONS, OBJECT_ACTIONS, TABLE_ACTIONS, handler_policy
-from stratus.local.iam import RequestContext, check_policy, evaluate
+from stratus.aws.deploy.permissions import handler_policy
+from stratus.aws.runtime.kinds.bucket import BUCKET_ACTIONS, OBJECT_ACTIONS
+from stratus.aws.runtime.kinds.table import TABLE_ACTIONS
+from stratus.graph import Resource
+from stratus.local.protocols.iam import RequestContext, check_policy, evaluate
 from tests.conftest import aws_mock, dynamodb_table
 
 app = App("perm")
@@ -17,8 +19,19 @@ todos = app.table("todos", partition_key="owner", sort_key="id", cache=TableCach
 audit = app.table("audit", partition_key="id")
 files = app.bucket("files")
 api = app.rest_api("api")
-api.get("/todos", public=True, uses=[todos, files])(lambda req, ctx: None)
-api.get("/audit", public=True, uses=[audit])(lambda req, ctx: None)
+
+
+@api.get("/todos", public=True, uses=[todos, files])
+def list_todos(req: Any, ctx: Any) -> None:
+    return None
+
+
+@api.get("/audit", public=True, uses=[audit])
+def read_audit(req: Any, ctx: Any) -> None:
+    return None
+
+
+
 ARNS = {"todos": "arn:aws:dynamodb:us-east-1:123456789012:table/perm-todos-1",
         "audit": "arn:aws:dynamodb:us-east-1:123456789012:table/perm-audit-2",
         "files": "arn:aws:s3:::perm-files-3"}
@@ -56,8 +69,8 @@ def test_the_grants_cover_what_the_adapters_call(monkeypatch: pytest.MonkeyPatch
     """Every call the DynamoDB and S3 adapters make is among the actions granted for them."""
     import boto3
 
-    from stratus.aws.buckets import S3Bucket
-    from stratus.aws.tables import DynamoTable
+    from stratus.aws.runtime.kinds.bucket import S3Bucket
+    from stratus.aws.runtime.kinds.table import DynamoTable
     from stratus.ports.table import KeyCondition
     called: set[str] = set()
     with aws_mock(monkeypatch):

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
-from stratus.aws.synth import SynthOptions, synthesize
+from stratus.aws.deploy.synth import SynthOptions, synthesize
 from tests.conftest import TODO
 
 CHECKOV = "3.3.30"

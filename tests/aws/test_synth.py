@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from stratus.app import App, Resource, RestApi, Route, Table, Throttle
-from stratus.aws.permissions import handler_policy
-from stratus.aws.synth import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACTIONS, SynthOptions, SynthResult, synthesize, template_json
+import stratus
+from stratus.aws.deploy.permissions import handler_policy
+from stratus.aws.deploy.synth import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACTIONS, SynthOptions, SynthResult, synthesize, template_json
 from stratus.errors import ConfigError, StratusError, UnsupportedFeature
+from stratus.graph import App, Resource, RestApi, Route, Table, Throttle
 from stratus.loader import load_app
 from tests.conftest import OTHER, TODO
 
@@ -422,7 +423,7 @@ def test_functions_are_arm64_python_314_running_the_one_entry_point(app: str, re
     s.template.resource_count_is("AWS::Lambda::Function", len(s.api.routes))
     s.template.all_resources_properties("AWS::Lambda::Function", {
         "Architectures": ["arm64"], "Runtime": "python3.14", "Handler": ENTRY})
-    assert ENTRY == "stratus.aws.entry.handler"
+    assert ENTRY == "stratus.aws.runtime.entry.handler"
 
 
 @pytest.mark.parametrize("app", ["todo", "todo_no_dax", "shop", "other"])
@@ -492,14 +493,28 @@ def asset_dir(s: Synth) -> Path:
 
 def test_the_asset_holds_the_runtime_and_the_app_but_not_the_tooling(todo: Synth) -> None:
     asset = asset_dir(todo)
-    for present in ("stratus/aws/entry.py", "stratus/aws/tables.py", "stratus/app.py", "apps/todo/app.py",
-                    "amazondax/__init__.py"):
+    for present in ("stratus/aws/runtime/entry.py", "stratus/aws/runtime/kinds/table.py", "stratus/graph/app.py",
+                    "stratus/ports/table.py", "apps/todo/app.py", "amazondax/__init__.py"):
         assert (asset / present).is_file(), present
-    for absent in ("stratus/local", "stratus/cli.py", "stratus/demo.py", "stratus/aws/synth.py",
-                   "stratus/aws/deploy.py", "stratus/aws/bundle.py"):
+    for absent in ("stratus/local", "stratus/cli", "stratus/demo.py", "stratus/testing.py", "stratus/aws/deploy",
+                   "stratus/endpoints.py", "apps/todo/tour.py"):
         assert not (asset / absent).exists(), absent
     assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))
     assert any(v.startswith("amazon-dax-client==") for v in todo.result.vendored)
+
+
+def test_the_platform_in_the_asset_is_exactly_the_allowlist(todo: Synth) -> None:
+    """What ships is listed (``bundle.SHIPPED``), not what was forgotten in a denylist: every file of the platform
+    in the asset is on the list, and everything on the list is there."""
+    from stratus.aws.deploy.bundle import SHIPPED
+    platform = Path(stratus.__file__).parent
+    shipped = {p.relative_to(asset_dir(todo) / "stratus").as_posix()
+               for p in (asset_dir(todo) / "stratus").rglob("*") if p.is_file()}
+    listed = {e for e in SHIPPED if not e.endswith("/")}
+    listed |= {p.relative_to(platform).as_posix() for e in SHIPPED if e.endswith("/")
+               for p in (platform / e).rglob("*.py")}
+    assert shipped == listed
+    assert not any(e.startswith(("local", "cli", "aws/deploy")) or e in ("demo.py", "testing.py") for e in SHIPPED)
 
 
 def test_the_asset_loads_the_app_on_its_own(todo: Synth, tmp_path: Path) -> None:
@@ -529,7 +544,11 @@ def test_the_asset_loads_the_app_on_its_own(todo: Synth, tmp_path: Path) -> None
         os.environ.update(LAMBDA_TASK_ROOT={str(asset)!r}, STRATUS_APP="todo", STRATUS_API="api",
                           STRATUS_TABLE_TODOS="t1", STRATUS_TABLE_LIST_VERSIONS="t2", AWS_REGION="eu-west-1",
                           STRATUS_DAX_ENDPOINT="daxs://c.abc123.dax-clusters.eu-west-1.amazonaws.com")
-        from stratus.aws import entry
+        import importlib, pkgutil
+        import stratus
+        for m in pkgutil.walk_packages(stratus.__path__, "stratus."):  # every shipped module imports on its own
+            importlib.import_module(m.name)
+        from stratus.aws.runtime import entry
         import amazondax
         answer = entry.handler({{"resource": "/nowhere", "path": "/nowhere", "httpMethod": "GET", "headers": None,
                                  "requestContext": {{"requestId": "r1", "stage": "prod"}}}}, None)
@@ -537,7 +556,7 @@ def test_the_asset_loads_the_app_on_its_own(todo: Synth, tmp_path: Path) -> None
         outside = sorted(name for name, m in list(sys.modules.items())
                          if getattr(m, "__file__", None) and not m.__file__.startswith(
                              ({str(asset)!r}, {str(runtime)!r}, stdlib)))
-        print(json.dumps({{"app": entry._loaded.app.name, "status": answer["statusCode"], "outside": outside,
+        print(json.dumps({{"app": entry.handler.loaded.app.name, "status": answer["statusCode"], "outside": outside,
                           "orjson": "orjson" in sys.modules}}))
     """)
     done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=60)
@@ -585,7 +604,7 @@ REFUSED = {
     "unknown-kind": ("""
         from dataclasses import dataclass
         from stratus import App
-        from stratus.app import Resource
+        from stratus.graph import Resource
 
         @dataclass(eq=False, repr=False)
         class Queue(Resource):

@@ -32,14 +32,14 @@ def _free_port() -> int:
 def mailer(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     """(mailer, delivered) where delivered() lists what reached the other side."""
     if request.param == "outbox":
-        from stratus.local.mail import OutboxMailer, read_outbox
+        from stratus.local.services.ses.mailers import OutboxMailer, read_outbox
         yield OutboxMailer(tmp_path / "outbox"), lambda: [
             {"to": e.to, "subject": e.subject, "text": e.body.strip(), "html": _html(e.path.read_bytes())}
             for e in read_outbox(tmp_path / "outbox")]
     elif request.param == "smtp":
         from aiosmtpd.controller import Controller
 
-        from stratus.local.mail import SmtpMailer
+        from stratus.local.services.ses.mailers import SmtpMailer
         got: list[bytes] = []
 
         class Sink:
@@ -58,7 +58,7 @@ def mailer(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 
-        from stratus.aws.mail import SesMailer
+        from stratus.aws.runtime.kinds.email import SesMailer
         with aws_mock(monkeypatch):
             ses = boto3.client("ses", region_name="us-east-1")
             ses.verify_email_identity(EmailAddress="no-reply@stratus.local")
@@ -100,12 +100,12 @@ def test_an_undeliverable_message_is_mail_rejected(mailer: tuple[Any, Any], tmp_
     send, _ = mailer
     kind = type(send).__name__
     if kind == "OutboxMailer":  # the outbox refuses only when it cannot write: make the folder a file
-        from stratus.local.mail import OutboxMailer
+        from stratus.local.services.ses.mailers import OutboxMailer
         (tmp_path / "blocked").write_text("not a folder")
         send = OutboxMailer.__new__(OutboxMailer)
         send.outbox, send.clock = tmp_path / "blocked", __import__("stratus.clock").clock.SystemClock()
     elif kind == "SmtpMailer":
-        from stratus.local.mail import SmtpMailer
+        from stratus.local.services.ses.mailers import SmtpMailer
         send = SmtpMailer(f"127.0.0.1:{_free_port()}")  # nobody listens there
     with pytest.raises(MailRejected):
         send.send(Mail(to="x@example.com", subject="s", text="t", sender="unverified@elsewhere.example"))

@@ -16,15 +16,15 @@ from tests.conftest import aws_mock
 def bucket(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     if request.param == "local":
         from stratus.clock import ManualClock
-        from stratus.local.buckets import LocalBucket
-        from stratus.local.objects import ObjectStore
+        from stratus.local.services.s3.model import ObjectStore
+        from stratus.local.services.s3.port import LocalBucket
         store = ObjectStore(tmp_path, ManualClock(1000.0))
         store.create_bucket("files-1")
         yield LocalBucket(store, "files-1")
         return
     import boto3
 
-    from stratus.aws.buckets import S3Bucket
+    from stratus.aws.runtime.kinds.bucket import S3Bucket
     with aws_mock(monkeypatch):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="files-1")

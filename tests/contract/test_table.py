@@ -17,8 +17,8 @@ import pytest
 from stratus import App, ConditionFailed, InvalidToken, KeyCondition, TableCache
 from stratus.clock import SystemClock
 from stratus.errors import InvalidItem
-from stratus.local.dax import CachedTable
-from stratus.local.tables import SqliteDatabase, SqliteTable
+from stratus.local.services.dynamodb.dax import CachedTable
+from stratus.local.services.dynamodb.table import SqliteTable, tables_database
 from tests.conftest import aws_mock, dynamodb_table
 
 Make = Callable[..., Any]
@@ -35,7 +35,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     """
     cached = request.param.endswith("-cached")
     if request.param.startswith("local"):
-        db = SqliteDatabase(tmp_path / "tables.db")
+        db = tables_database(tmp_path / "tables.db")
 
         def local(name: str, **kw: Any) -> Any:
             decl = App("t").table(name, **kw, cache=TableCache() if cached else None)
@@ -46,7 +46,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     import boto3
     from moto.dynamodb.models import DynamoDBBackend
 
-    from stratus.aws.tables import DynamoTable
+    from stratus.aws.runtime.kinds.table import DynamoTable
     serial = threading.Lock()  # DynamoDB applies each item write atomically; moto's in-memory one needs telling
     for name in ("put_item", "update_item", "delete_item"):
         write = getattr(DynamoDBBackend, name)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from stratus import App, ConditionFailed
-from stratus.app import TableCache
 from stratus.clock import ManualClock
-from stratus.local.dax import CachedTable
-from stratus.local.tables import SqliteDatabase, SqliteTable
+from stratus.graph import TableCache
+from stratus.local.services.dynamodb.dax import CachedTable
+from stratus.local.services.dynamodb.table import SqliteTable, tables_database
 
 
 @pytest.fixture()
@@ -20,7 +20,7 @@ def clock() -> ManualClock:
 
 def _make(tmp_path: Path, clock: ManualClock, **settings: float) -> tuple[CachedTable, SqliteTable]:
     decl = App("t").table("todos", partition_key="owner", sort_key="id", cache=TableCache(**settings))
-    raw = SqliteTable(decl, SqliteDatabase(tmp_path / "db"), clock)
+    raw = SqliteTable(decl, tables_database(tmp_path / "db"), clock)
     assert decl.cache is not None
     return CachedTable(decl, raw, decl.cache, clock), raw
 
@@ -167,14 +167,14 @@ def test_a_read_miss_never_overwrites_a_racing_write(tmp_path: Path, clock: Manu
     cached, raw = _make(tmp_path, clock)
     raw.put({"owner": "a", "id": "1", "v": 1})
 
-    class Racing:
-        def get(self, key: dict, *, consistent: bool = False) -> dict | None:  # type: ignore[type-arg]
-            old = raw.get(key)
+    class Racing:  # the table under the cache, as the cache calls it (the port's hooks)
+        def _get(self, key: tuple, consistent: bool) -> dict | None:  # type: ignore[type-arg]
+            old = raw._get(key, consistent)
             cached.put({"owner": "a", "id": "1", "v": 2})  # a concurrent writer, between read and fill
             return old
 
-        def put(self, item: dict, **kw: object) -> None:  # type: ignore[type-arg]
-            raw.put(item)
+        def _put(self, key: tuple, item: dict, cond: object) -> None:  # type: ignore[type-arg]
+            raw._put(key, item, cond)  # type: ignore[arg-type]
     cached.table = Racing()  # type: ignore[assignment]
     assert cached.get({"owner": "a", "id": "1"})["v"] == 1  # type: ignore[index]
     cached.table = raw
@@ -183,7 +183,7 @@ def test_a_read_miss_never_overwrites_a_racing_write(tmp_path: Path, clock: Manu
 
 def test_the_stage_cache_refuses_a_response_computed_before_an_invalidation() -> None:
     from stratus import ApiCache
-    from stratus.local.stagecache import StageCache
+    from stratus.local.services.apigateway.stagecache import StageCache
     cache = StageCache(ApiCache(), ManualClock(0))
     key = StageCache.key("GET", "/todos", {}, "alice")
     before = cache.generation(key)
@@ -197,7 +197,7 @@ def test_the_stage_cache_refuses_a_response_computed_before_an_invalidation() ->
 def test_an_entry_put_twice_is_still_invalidated() -> None:
     """Two concurrent misses cache the same key; the second put must stay reachable by drop_path."""
     from stratus import ApiCache
-    from stratus.local.stagecache import StageCache
+    from stratus.local.services.apigateway.stagecache import StageCache
     cache = StageCache(ApiCache(), ManualClock(0))
     key = StageCache.key("GET", "/todos", {"limit": 100}, "alice")
     cache.put(key, (200, b"first", {}), 300, cache.generation(key))

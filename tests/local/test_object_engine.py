@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from stratus.clock import ManualClock
-from stratus.local.objects import ObjectError, ObjectStore
+from stratus.errors import ServiceError
+from stratus.local.services.s3.model import ObjectStore
 
 
 @pytest.fixture()
@@ -38,7 +39,7 @@ def test_a_failed_commit_leaves_no_blob(store: ObjectStore, tmp_path: Path) -> N
     w = store.writer()
     w.write(b"orphan")
     blob = w.finish()
-    with pytest.raises(ObjectError) as exc:
+    with pytest.raises(ServiceError) as exc:
         store.commit("no-such-bucket", "k", blob, "text/plain", {}, "ObjectCreated:Put")
     assert exc.value.code == "NoSuchBucket"
     assert not store.blob_path(blob.id).exists()

@@ -40,7 +40,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.utils import percent_encode
 
-from stratus.local.sigv4 import (
+from stratus.local.protocols.sigv4 import (
     ChunkedDecoder,
     Credential,
     SigV4Error,

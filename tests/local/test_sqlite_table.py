@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from stratus import App, ConditionFailed
-from stratus.local.tables import SqliteDatabase, SqliteTable
+from stratus.local.services.dynamodb.table import SqliteTable, tables_database
 
 
 @pytest.fixture()
 def table(tmp_path: Path) -> SqliteTable:
     return SqliteTable(App("t").table("things", partition_key="p", sort_key="s", stream=True),
-                       SqliteDatabase(tmp_path / "tables.db"))
+                       tables_database(tmp_path / "tables.db"))
 
 
 def test_change_log_is_written_with_the_write(table: SqliteTable) -> None:
@@ -32,5 +32,5 @@ def test_change_log_is_written_with_the_write(table: SqliteTable) -> None:
 
 def test_durable_across_reopen(tmp_path: Path) -> None:
     decl = App("t").table("things", partition_key="p")
-    SqliteTable(decl, SqliteDatabase(tmp_path / "db")).put({"p": "k", "v": 1})
-    assert SqliteTable(decl, SqliteDatabase(tmp_path / "db")).get({"p": "k"}) == {"p": "k", "v": 1}
+    SqliteTable(decl, tables_database(tmp_path / "db")).put({"p": "k", "v": 1})
+    assert SqliteTable(decl, tables_database(tmp_path / "db")).get({"p": "k"}) == {"p": "k", "v": 1}

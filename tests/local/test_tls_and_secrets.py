@@ -9,11 +9,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-from stratus.app import UserPool
 from stratus.clock import ManualClock
-from stratus.local.mail import OutboxMailer
+from stratus.graph import UserPool
+from stratus.local.services.cognito_idp.model import UserPoolService, UserPoolStore
+from stratus.local.services.ses.mailers import OutboxMailer
 from stratus.local.tls import ensure_tls
-from stratus.local.userpool import UserPoolService, UserPoolStore
 
 
 def test_ca_and_server_certificate(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_server_certificate_is_renewed_near_expiry(tmp_path: Path) -> None:
 def test_passwords_are_stored_as_argon2id(tmp_path: Path) -> None:
     pool = UserPoolService("app", UserPool("users"), UserPoolStore(tmp_path / "u.db"), tmp_path / "keys",
                            OutboxMailer(tmp_path / "outbox"), ManualClock(), "https://127.0.0.1:1", "us-east-1")
-    pool.sign_up(next(iter(pool.client_ids)), "pw@example.com", "Secret-Passw0rd", None)
+    pool.sign_up(next(iter(pool.client_ids)), "pw@example.com", "Secret-Passw0rd", {})
     (stored,) = sqlite3.connect(tmp_path / "u.db").execute("SELECT password FROM users").fetchone()
     assert stored.startswith("$argon2id$") and "Secret-Passw0rd" not in stored
     assert b"Secret-Passw0rd" not in (tmp_path / "u.db").read_bytes()

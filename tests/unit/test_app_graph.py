@@ -3,9 +3,19 @@ import pytest
 from stratus import App, PasswordPolicy
 from stratus.errors import ConfigError
 
+_names = iter(range(10**6))
+
 
 def _h(req, ctx):  # type: ignore[no-untyped-def]
     return {}
+
+
+def h():  # type: ignore[no-untyped-def]
+    """A handler of its own (each route has one)."""
+    def handler(req, ctx):  # type: ignore[no-untyped-def]
+        return {}
+    handler.__name__ = f"h{next(_names)}"
+    return handler
 
 
 def test_declaring_builds_plain_data() -> None:
@@ -14,7 +24,7 @@ def test_declaring_builds_plain_data() -> None:
     orders = app.table("orders", partition_key="customer", sort_key=("placed", int), stream=True)
     api = app.rest_api("api", authorizer=pool)
     api.get("/orders/{id}", uses=[orders])(_h)
-    api.get("/orders", public=True)(_h)
+    api.get("/orders", public=True)(h())
     assert list(app.resources) == ["user_pool:users", "table:orders", "rest_api:api"]
     assert orders.sort_key is not None and orders.sort_key.dynamo_type == "N"
     assert orders.key_of({"customer": "c", "placed": 3, "x": 1}) == {"customer": "c", "placed": 3}
@@ -44,10 +54,10 @@ def test_bad_declarations_fail_loudly(declare, message: str) -> None:  # type: i
 def test_clashing_routes_and_duplicates() -> None:
     app = App("x")
     api = app.rest_api("api")
-    api.get("/a/{id}", public=True)(_h)
+    api.get("/a/{id}", public=True)(h())
     with pytest.raises(ConfigError, match="clashes"):
-        api.get("/a/{other}", public=True)(_h)
-    api.post("/a/{other}", public=True)(_h)  # another method is fine
+        api.get("/a/{other}", public=True)(h())
+    api.post("/a/{other}", public=True)(h())  # another method is fine
     with pytest.raises(ConfigError, match="declared twice"):
         app.rest_api("api")
 
@@ -91,11 +101,11 @@ def test_ttl_zero_turns_the_cache_off() -> None:
 
     from stratus import ApiCache, Context
     from stratus.clock import ManualClock
-    from stratus.local.gateway import Gateway
+    from stratus.local.services.apigateway.gateway import Gateway
     app = App("x")
     api = app.rest_api("api", cache=ApiCache(ttl=0))
-    api.get("/a", public=True)(_h)
-    api.get("/b", public=True, cache_ttl=30)(_h)
+    api.get("/a", public=True)(h())
+    api.get("/b", public=True, cache_ttl=30)(h())
     gw = Gateway("x", api, {r: Context("x", "h", {}) for r in api.routes}, None, frozenset(),
                  ThreadPoolExecutor(1), "https://h", ManualClock())
     assert {r.path: c.cache_ttl for r, c in gw.routes.by_template.values()} == {"/a": 0, "/b": 30}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stratus.errors import ConfigError
-from stratus.local.iam import Decision, PolicyError, RequestContext, check_policy, evaluate
+from stratus.local.protocols.iam import Decision, PolicyError, RequestContext, check_policy, evaluate
 
 SUB = "us-east-1:1234-abcd"
 OTHER = "us-east-1:9999-ffff"

@@ -1,302 +1,169 @@
-"""The local provider: wires an app graph onto embedded engines and serves it over one ASGI app.
+"""The local provider's composition root: app graphs onto embedded engines, served behind one front door.
 
-``LocalRuntime`` takes loaded apps and a data dir and builds, for each declared
-resource, the engine that runs it (``ENGINES`` maps each resource kind to its
-builder). A kind or option without an engine here stops the start-up with
-``UnsupportedFeature``, naming it.
+``LocalRuntime`` takes loaded apps and a data dir. The services a data dir holds once (the
+object store and its S3 endpoint, the user pools' and identity pools' stores and wire
+protocols, the REST API router) are made first; then every declared resource is built by its
+kind's module (``stratus.local.kinds``), each on demand of what depends on it. A kind or option
+without a local engine stops the start-up with ``UnsupportedFeature``, naming it.
 
-Everything is served on one origin:
-
-    POST /  (X-Amz-Target: AWSCognitoIdentityProviderService.*)   Cognito Identity Provider
-    POST /  (X-Amz-Target: AWSCognitoIdentityService.*)           Cognito Identity
-    GET  /<user pool id>/.well-known/{jwks.json,openid-configuration}
-    *    /_api/<app>/<api>/...                                      the apps' REST APIs
-    GET  /_stratus/health | stats, POST /_stratus/cache/flush       operations
-    POST /_stratus/clock   {"advance": seconds}                     only with a manual clock
-    *    everything else                                            S3 (path style)
-
-Paths under ``/_`` can never be S3 bucket names (no bucket name contains ``_``), nor can
-user pool ids (``us-east-1_...``), so path-style S3 takes the rest of the namespace.
+Everything is served on one origin (``FrontDoor``): the apps' REST APIs under ``/_api/``,
+operations under ``/_stratus/``, Cognito's JSON protocols by ``X-Amz-Target``, each user pool's
+OIDC discovery under its id, and S3 (path style) for the rest.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-import orjson
-
-from ..app import App, Bucket, IdentityPool, Resource, RestApi, Table, UserPool, bucket_placeholder
-from ..clock import Clock, ManualClock
-from ..context import Context
-from ..errors import BadRequest, HttpError, NotFound, PayloadTooLarge, UnsupportedFeature
+from ..clock import Clock
+from ..endpoints import app_entry
+from ..errors import ConfigError, NotFound, UnsupportedFeature
+from ..graph import App, Resource
 from ..ports.mailer import Mailer
-from ..ports.table import TablePort
-from .buckets import LocalBucket
-from .cognito_wire import PREFIX as IDP_PREFIX
-from .cognito_wire import CognitoIdpWire
-from .dax import CachedTable
-from .gateway import Gateway
-from .http import Receive, Scope, Send, header, read_body, send_json, send_response
-from .identitypool import PREFIX as IDENTITY_PREFIX
-from .identitypool import CognitoIdentityWire, CredentialStore, IdentityPoolService
-from .objects import ObjectStore
-from .s3_wire import S3Endpoint
-from .tables import SqliteDatabase, SqliteTable
-from .userpool import UserPoolService, UserPoolStore
-
-API_PREFIX = "/_api/"
+from .frontdoor import FrontDoor
+from .kinds import local_kind
+from .operator import Operations
+from .protocols.principals import Credentials
+from .services.apigateway.router import Gateways
+from .services.cognito_identity.model import IdentityStore
+from .services.cognito_identity.wire import CognitoIdentityWire
+from .services.cognito_idp.model import UserPoolStore
+from .services.cognito_idp.wire import CognitoIdpWire
+from .services.s3.model import ObjectStore
+from .services.s3.wire import S3Endpoint
 
 
-@dataclass
-class AppState:
-    app: App
-    tables: dict[Table, TablePort] = field(default_factory=dict)
-    pools: dict[UserPool, UserPoolService] = field(default_factory=dict)
-    gateways: dict[RestApi, Gateway] = field(default_factory=dict)
-    buckets: dict[Bucket, str] = field(default_factory=dict)  # declared bucket -> its real name
-    identity_pools: dict[IdentityPool, IdentityPoolService] = field(default_factory=dict)
-    db: SqliteDatabase | None = None  # the app's tables database, opened with its first table
+@dataclass(frozen=True)
+class Options:
+    """What ``stratus up``'s switches turn off (for load tests and comparisons)."""
+
+    table_cache: bool = True
+    api_cache: bool = True
+    throttle: bool = True
+
+
+class Services:
+    """What a data dir holds once, whatever the apps: the stores, and the endpoints that speak AWS's protocols."""
+
+    def __init__(self, data_dir: Path, endpoint: str, clock: Clock, region: str, executor: ThreadPoolExecutor) -> None:
+        self.credentials = Credentials(data_dir)
+        self.objects = ObjectStore(data_dir / "s3", clock)
+        self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, executor)
+        self.userpools = UserPoolStore(data_dir / "userpools.db")
+        self.cognito_idp = CognitoIdpWire()
+        self.identities = IdentityStore(data_dir, self.credentials)
+        self.cognito_identity = CognitoIdentityWire(self.identities)
+        self.apigateway = Gateways(endpoint)
+
+
+class AppEngines:
+    """One app's running resources, each built by its kind when first asked for."""
+
+    def __init__(self, app: App, runtime: LocalRuntime) -> None:
+        self.app, self.name, self.runtime = app, app.name, runtime
+        self.engines: dict[Resource, Any] = {}
+        self._building: set[Resource] = set()
+        self._shared: dict[str, Any] = {}
+
+    def engine(self, resource: Resource, what: str = "") -> Any:
+        """The running engine of a resource this app declares (built now if it is not yet); ``what`` names the
+        reference for the error when the app does not declare it."""
+        if resource in self.engines:
+            return self.engines[resource]
+        if self.app.resource(resource.kind, resource.name) is not resource:
+            raise UnsupportedFeature(f"{what or repr(resource)} is not declared in app {self.name!r}")
+        if resource in self._building:
+            raise ConfigError(f"app {self.name!r}: {resource!r} depends on itself")
+        self._building.add(resource)
+        try:
+            self.engines[resource] = local_kind(resource.kind).build(self, resource)
+        finally:
+            self._building.discard(resource)
+        return self.engines[resource]
+
+    def port(self, resource: Resource, what: str = "") -> Any:
+        """What a handler that declares ``resource`` in ``uses`` gets."""
+        return local_kind(resource.kind).port(self, resource, self.engine(resource, what))
+
+    def shared(self, name: str, make: Callable[[], Any]) -> Any:
+        """A value several of the app's engines share (one tables database), made by the first to ask."""
+        if name not in self._shared:
+            self._shared[name] = make()
+        return self._shared[name]
+
+    def facts(self, resource: Resource) -> Any:
+        return local_kind(resource.kind).facts(self.engines[resource])
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for resource, engine in self.engines.items():
+            kind = local_kind(resource.kind)
+            if kind.stats_group is not None:
+                group = out.setdefault(kind.stats_group, {})
+                figures = kind.stats(engine)
+                if figures is not None:
+                    group[resource.name] = figures
+        return out
 
 
 class LocalRuntime:
     def __init__(self, apps: list[App], data_dir: Path, *, endpoint: str, clock: Clock, mailer: Mailer,
-                 region: str = "us-east-1", workers: int = 8, table_cache: bool = True, api_cache: bool = True,
-                 throttle: bool = True) -> None:
+                 region: str = "us-east-1", workers: int = 8, options: Options | None = None) -> None:
         self.data_dir, self.endpoint, self.clock, self.mailer, self.region = data_dir, endpoint, clock, mailer, region
-        self.table_cache, self.api_cache, self.throttle = table_cache, api_cache, throttle
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
-        # password hashing is slow by design: it gets threads of its own so sign-ins never starve the APIs
-        self.auth_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
+        self.options = options or Options()
         names = [a.name for a in apps]
         if len(set(names)) != len(names):
             raise UnsupportedFeature(f"two apps share a name: {names}")
-        for app in apps:
+        for app in apps:  # refuse the whole start-up before anything is built or written
             for r in app.resources.values():
-                if r.kind not in ENGINES:
-                    raise UnsupportedFeature(
-                        f"app {app.name!r} declares {r!r}: the local provider has no engine for {r.kind!r} resources")
-        self.userpool_store = UserPoolStore(data_dir / "userpools.db")
-        self.objects = ObjectStore(data_dir / "s3", clock)
-        self.credentials = CredentialStore(data_dir)
-        self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, self.executor)
-        self.apps: dict[str, AppState] = {}
+                try:
+                    local_kind(r.kind)
+                except UnsupportedFeature as exc:
+                    raise UnsupportedFeature(f"app {app.name!r} declares {r!r}: {exc}") from None
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
+        # password hashing is slow by design: it gets threads of its own so sign-ins never starve the APIs
+        self.auth_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
+        self.services = Services(data_dir, endpoint, clock, region, self.executor)
+        self.frontdoor = FrontDoor(self.services.s3, self.auth_executor)
+        self.frontdoor.mount("_api", self.services.apigateway)
+        self.frontdoor.mount("_stratus", Operations(self))
+        self.frontdoor.serve_json(self.services.cognito_idp)
+        self.frontdoor.serve_json(self.services.cognito_identity)
+        self.frontdoor.on_shutdown.append(self.close)
+        self.apps: dict[str, AppEngines] = {}
         for app in apps:
-            state = AppState(app)
-            self.apps[app.name] = state
-            order = sorted(app.resources.values(), key=lambda r: list(ENGINES).index(r.kind))
-            for r in order:
-                ENGINES[r.kind](self, state, r)
-        pools = [p for s in self.apps.values() for p in s.pools.values()]
-        self.idp = CognitoIdpWire(pools)
-        self.identity = CognitoIdentityWire([p for s in self.apps.values() for p in s.identity_pools.values()])
-        self.json_services = {IDP_PREFIX: self.idp, IDENTITY_PREFIX: self.identity}
-        self.pools_by_id = {p.pool_id: p for p in pools}
-        self.gateways = {(name, api.name): gw for name, s in self.apps.items() for api, gw in s.gateways.items()}
+            engines = self.apps[app.name] = AppEngines(app, self)
+            for r in app.resources.values():
+                engines.engine(r)
 
-    # -- engine builders, one per resource kind
-
-    def _user_pool(self, state: AppState, pool: UserPool) -> None:
-        state.pools[pool] = UserPoolService(state.app.name, pool, self.userpool_store, self.data_dir / "keys",
-                                            self.mailer, self.clock, self.endpoint, self.region)
-
-    def _table(self, state: AppState, table: Table) -> None:
-        if state.db is None:
-            state.db = SqliteDatabase(self.data_dir / "apps" / state.app.name / "tables.db")
-        port: TablePort = SqliteTable(table, state.db, self.clock)
-        if table.cache is not None and self.table_cache:
-            port = CachedTable(table, port, table.cache, self.clock)
-        state.tables[table] = port
-
-    def _bucket(self, state: AppState, bucket: Bucket) -> None:
-        state.buckets[bucket] = self.objects.declared_bucket(state.app.name, bucket.name)
-
-    def _identity_pool(self, state: AppState, pool: IdentityPool) -> None:
-        users = state.pools.get(pool.user_pool)
-        if users is None:
-            raise UnsupportedFeature(f"identity pool {pool.name!r}: its user pool is not declared in app {state.app.name!r}")
-        text = orjson.dumps(pool.authenticated_policy).decode()
-        for bucket, real in state.buckets.items():
-            text = text.replace(bucket_placeholder(bucket.name), real)
-        if "<<bucket:" in text:
-            raise UnsupportedFeature(f"identity pool {pool.name!r}: its policy names a bucket app "
-                                     f"{state.app.name!r} does not declare")
-        state.identity_pools[pool] = IdentityPoolService(
-            state.app.name, pool, orjson.loads(text), users, self.credentials, self.data_dir / "keys", self.clock,
-            self.endpoint, self.region)
-
-    def _rest_api(self, state: AppState, api: RestApi) -> None:
-        contexts = {}
-        for route in api.routes:
-            ports: dict[Resource, Any] = {}
-            for r in route.uses:
-                if isinstance(r, Table) and r in state.tables:
-                    ports[r] = state.tables[r]
-                elif isinstance(r, Bucket) and r in state.buckets:
-                    ports[r] = LocalBucket(self.objects, state.buckets[r])
-                else:
-                    raise UnsupportedFeature(f"{route.method} {route.path} uses {r!r}, which handlers cannot use "
-                                             f"here (declare it in app {state.app.name!r}; tables and buckets so far)")
-            contexts[route] = Context(state.app.name, route.operation_id, ports, self.clock)
-        pool = state.pools.get(api.authorizer) if api.authorizer else None
-        if api.authorizer is not None and pool is None:
-            raise UnsupportedFeature(f"rest api {api.name!r}: its authorizer pool is not declared in the app")
-        state.gateways[api] = Gateway(state.app.name, api, contexts, pool.verifier if pool else None,
-                                      pool.client_ids if pool else frozenset(), self.executor, self.api_url(state.app, api),
-                                      self.clock, cache_enabled=self.api_cache, throttle_enabled=self.throttle)
-
-    # -- addresses
-
-    def api_url(self, app: App, api: RestApi) -> str:
-        return f"{self.endpoint}{API_PREFIX}{app.name}/{api.name}"
+    # -- what clients are told
 
     def endpoints(self, ca_file: Path) -> dict[str, Any]:
         """The document clients read to find everything (``endpoints.json``)."""
-        apps: dict[str, Any] = {}
-        for name, state in self.apps.items():
-            entry: dict[str, Any] = {}
-            apis = {api.name: self.api_url(state.app, api) for api in state.gateways}
-            if apis:
-                entry["api"] = next(iter(apis.values()))
-                entry["apis"] = apis
-            pools = list(state.pools.values())
-            if state.identity_pools:
-                entry["identity_pool_id"] = next(iter(state.identity_pools.values())).pool_id
-            if state.buckets:
-                entry["buckets"] = {b.name: real for b, real in state.buckets.items()}
-            if pools:
-                entry["user_pool_id"] = pools[0].pool_id
-                entry["user_pool_client_id"] = next(iter(pools[0].clients.values()))
-                entry["user_pools"] = {p.decl.name: {"id": p.pool_id, "clients": p.clients, "issuer": p.issuer}
-                                       for p in pools}
-            apps[name] = entry
-        admin = self.credentials.admin
+        admin = self.services.credentials.admin
         return {"region": self.region, "ca_file": str(ca_file), "aws_endpoint": self.endpoint,
                 "admin_credentials": {"access_key_id": admin.access_key_id,
                                       "secret_access_key": admin.secret_access_key},
-                "apps": apps}
+                "apps": {name: app_entry(a.app, a.facts) for name, a in self.apps.items()},
+                "app_dirs": {name: str(a.app.folder) for name, a in self.apps.items() if a.app.folder is not None}}
 
     # -- operations
 
     def stats(self) -> dict[str, Any]:
         """Per app: each REST API's requests, latency, throttling and response cache; each table cache."""
-        out: dict[str, Any] = {}
-        for name, state in self.apps.items():
-            out[name] = {
-                "apis": {api.name: gw.stats() for api, gw in state.gateways.items()},
-                "table_caches": {t.name: port.stats() for t, port in state.tables.items()
-                                 if isinstance(port, CachedTable)},
-            }
-        return {"apps": out}
+        return {"apps": {name: a.stats() for name, a in self.apps.items()}}
 
     def flush(self, app: str | None = None) -> list[str]:
         """Empty the stage caches (of one app, or all); the names of the APIs flushed."""
         if app and app not in self.apps:
             raise NotFound(f"no app named {app!r} is running (running: {', '.join(sorted(self.apps))})")
-        done = []
-        for name, state in self.apps.items():
-            if app in (None, "", name):
-                for api, gw in state.gateways.items():
-                    if gw.cache is not None:
-                        gw.cache.flush()
-                        done.append(f"{name}/{api.name}")
-        return done
+        return self.services.apigateway.flush(app)
 
-    # -- the ASGI app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        try:
-            await self._http(scope, receive, send)
-        except HttpError as exc:
-            await send_json(send, exc.status, exc.body(), exc.headers)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        if path.startswith(API_PREFIX):
-            raw = (scope.get("raw_path") or path.encode()).decode("latin-1").split("?", 1)[0]
-            app_raw, _, rest = raw[len(API_PREFIX):].partition("/")
-            api_raw, _, sub = rest.partition("/")
-            app_name, api_name = unquote(app_raw), unquote(api_raw)
-            gw = self.gateways.get((app_name, api_name))
-            if gw is None:
-                raise NotFound(f"no REST API at {API_PREFIX}{app_name}/{api_name}")
-            await gw(scope, receive, send, "/" + sub)
-            return
-        target = header(scope, b"x-amz-target")
-        if target is not None and scope["method"] == "POST":
-            try:
-                body = await read_body(receive, 1024 * 1024, header(scope, b"content-length"))
-            except PayloadTooLarge as exc:
-                return await send_json(send, 413, {"__type": "RequestEntityTooLargeException", "message": exc.message})
-            json_service = self.json_services.get(target.split(".", 1)[0] + ".")
-            if json_service is not None:
-                loop = asyncio.get_running_loop()
-                status, headers, out = await loop.run_in_executor(self.auth_executor, json_service.handle, target, body)
-                ctype = headers.pop("content-type")
-                await send_response(send, status, out, headers, ctype)
-                return
-            service = target.split(".", 1)[0]
-            await send_json(send, 400, {"__type": "UnknownOperationException",
-                                        "message": f"The local endpoint does not serve {service} (target {target})."})
-            return
-        parts = path.strip("/").split("/")
-        if len(parts) == 3 and parts[1] == ".well-known" and parts[0] in self.pools_by_id:
-            pool = self.pools_by_id[parts[0]]
-            if parts[2] == "jwks.json":
-                return await send_json(send, 200, pool.jwks())
-            if parts[2] == "openid-configuration":
-                return await send_json(send, 200, pool.openid_configuration())
-        if path == "/_stratus/stats" and scope["method"] == "GET":
-            return await send_json(send, 200, self.stats())
-        if path == "/_stratus/cache/flush" and scope["method"] == "POST":
-            return await send_json(send, 200, {"flushed": self.flush(header(scope, b"x-stratus-app"))})
-        if path == "/_stratus/health":
-            return await send_json(send, 200, {"status": "ok", "apps": sorted(self.apps)})
-        if path == "/_stratus/clock" and isinstance(self.clock, ManualClock):
-            return await self._clock(scope, receive, send)
-        if path.startswith("/_"):
-            raise NotFound(f"nothing is served at {path}")
-        await self.s3(scope, receive, send)
-
-    async def _clock(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert isinstance(self.clock, ManualClock)
-        if scope["method"] == "POST":
-            try:
-                seconds = orjson.loads(await read_body(receive, 4096, header(scope, b"content-length")))["advance"]
-                if not isinstance(seconds, (int, float)) or seconds < 0:
-                    raise ValueError
-            except (ValueError, KeyError, TypeError):
-                raise BadRequest('send {"advance": <seconds >= 0>}') from None
-            self.clock.advance(seconds)
-        await send_json(send, 200, {"now": self.clock.now()})
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            msg = await receive()
-            if msg["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif msg["type"] == "lifespan.shutdown":
-                self.executor.shutdown(wait=True, cancel_futures=False)
-                self.auth_executor.shutdown(wait=True, cancel_futures=False)
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-ENGINES: dict[str, Callable[[LocalRuntime, AppState, Any], None]] = {
-    # order matters: pools and tables exist before the APIs that use them
-    UserPool.kind: LocalRuntime._user_pool,
-    Table.kind: LocalRuntime._table,
-    Bucket.kind: LocalRuntime._bucket,
-    IdentityPool.kind: LocalRuntime._identity_pool,
-    RestApi.kind: LocalRuntime._rest_api,
-}
+    def close(self) -> None:
+        """Let running handlers finish, then stop the pools (on shutdown)."""
+        self.executor.shutdown(wait=True, cancel_futures=False)
+        self.auth_executor.shutdown(wait=True, cancel_futures=False)

@@ -22,11 +22,13 @@ from typing import Any
 import orjson
 import uvicorn
 
-from ..app import App
 from ..clock import Clock, ManualClock, SystemClock
+from ..errors import ConfigError
+from ..graph import App
 from ..ports.mailer import Mailer
-from .mail import OutboxMailer, SmtpMailer
-from .runtime import LocalRuntime
+from .infra.files import write_atomic
+from .runtime import LocalRuntime, Options
+from .services.ses.mailers import OutboxMailer, SmtpMailer
 from .tls import ensure_tls
 
 log = logging.getLogger("stratus")
@@ -44,15 +46,6 @@ class UpOptions:
     table_cache: bool = True
     api_cache: bool = True
     throttle: bool = True
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class _Server(uvicorn.Server):
@@ -89,7 +82,6 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     try:
         sock.bind((opts.host, opts.port))
     except OSError as exc:
-        from ..errors import ConfigError
         raise ConfigError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}; pick another --port") from exc
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -100,7 +92,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     clock: Clock = ManualClock() if opts.manual_clock else SystemClock()
     mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
     runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
-                           table_cache=opts.table_cache, api_cache=opts.api_cache, throttle=opts.throttle)
+                           options=Options(opts.table_cache, opts.api_cache, opts.throttle))
     doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
     doc["pid"] = os.getpid()
 
@@ -114,7 +106,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
         announce(f"endpoints: {endpoints_file}")
         sys.stdout.flush()
 
-    config = uvicorn.Config(runtime, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
+    config = uvicorn.Config(runtime.frontdoor, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
                             log_level=opts.log_level, access_log=False, lifespan="on", loop="auto",
                             http="auto", server_header=False, timeout_keep_alive=30)
     server = _Server(config, ready)

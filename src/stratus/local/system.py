@@ -19,9 +19,7 @@ from typing import Any
 import orjson
 
 from ..errors import StratusError
-from .mail import latest_code
-
-STARTED: list[RunningSystem] = []  # every system started in this process, so a test run can stop the ones left
+from .services.ses.mailers import latest_code
 
 
 @dataclass
@@ -47,9 +45,7 @@ class RunningSystem:
             if endpoints_file.exists():
                 doc = orjson.loads(endpoints_file.read_bytes())
                 if doc.get("pid") == proc.pid:
-                    system = cls(proc, data_dir, doc, time.perf_counter() - t0)
-                    STARTED.append(system)
-                    return system
+                    return cls(proc, data_dir, doc, time.perf_counter() - t0)
             if proc.poll() is not None:
                 tail = (log or data_dir / "up.log").read_text(errors="replace")[-2000:]
                 raise StratusError(f"stratus up exited with {proc.returncode}:\n{tail}")

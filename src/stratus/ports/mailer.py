@@ -1,11 +1,23 @@
-"""The ``Mailer`` port: send one email."""
+"""The ``Mailer`` port: send one email.
+
+``Mailer`` is a base class: ``send`` checks the message once for every implementation
+(plain addresses, a one-line subject: nothing a mail header could be split or forged
+with), builds the one RFC 5322 message every mailer sends (``to_mime``), and hands it
+to ``_deliver``, which an implementation fills in (the outbox, SMTP, SES).
+"""
 
 from __future__ import annotations
 
+import copy
 import email.utils
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
+
+from ..clock import Clock, SystemClock
+from ..errors import MailRejected
+from ..schema import EMAIL
+
+DEFAULT_SENDER = "no-reply@stratus.local"
 
 
 @dataclass(frozen=True)
@@ -13,24 +25,46 @@ class Mail:
     to: str
     subject: str
     text: str
-    sender: str = "no-reply@stratus.local"
+    sender: str | None = None  # None: the mailer's own sender (a declared Email's)
     html: str | None = None
 
 
-class Mailer(Protocol):
+class Mailer:
+    def __init__(self, clock: Clock | None = None, sender: str = DEFAULT_SENDER) -> None:
+        self.clock = clock or SystemClock()
+        self.sender = sender
+
     def send(self, mail: Mail) -> str:
-        """Deliver ``mail``; return a message id."""
-        ...
+        """Deliver ``mail``; return a message id. ``MailRejected`` if it cannot be sent as it is, or is refused."""
+        sender = mail.sender or self.sender
+        for role, address in (("recipient", mail.to), ("sender", sender)):
+            if not isinstance(address, str) or not EMAIL.match(address):
+                raise MailRejected(f"the {role} {address!r} is not a plain email address")
+        if not isinstance(mail.subject, str) or any(ord(c) < 0x20 or c == "\x7f" for c in mail.subject):
+            raise MailRejected("the subject must be one line of text without control characters")
+        if not isinstance(mail.text, str) or not (mail.html is None or isinstance(mail.html, str)):
+            raise MailRejected("the text (and html) of a mail must be strings")
+        return self._deliver(to_mime(mail, sender, self.clock.now()), sender, mail.to)
+
+    def with_sender(self, sender: str) -> Mailer:
+        """This mailer, sending from ``sender`` unless a mail names its own."""
+        other = copy.copy(self)
+        other.sender = sender
+        return other
+
+    def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:
+        """Send the checked message; its id (or the service's)."""
+        raise NotImplementedError
 
 
-def to_mime(mail: Mail, when: float) -> EmailMessage:
+def to_mime(mail: Mail, sender: str, when: float) -> EmailMessage:
     """The RFC 5322 message every mailer sends for ``mail``: text, and HTML as an alternative if given."""
     msg = EmailMessage()
-    msg["From"] = mail.sender
+    msg["From"] = sender
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
     msg["Date"] = email.utils.formatdate(when, usegmt=True)
-    msg["Message-ID"] = email.utils.make_msgid(domain=mail.sender.rpartition("@")[2] or "stratus.local")
+    msg["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2])
     msg.set_content(mail.text)
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html")

@@ -10,7 +10,9 @@ requires (``InvalidItem`` otherwise), as S3 does:
   printable ASCII, 2 KB in all.
 
 A listing's ``ObjectInfo`` carries key, size and ETag only (S3's listings do not
-carry content type or metadata); ``head`` or ``get`` give the whole of it.
+carry content type or metadata); ``head`` or ``get`` give the whole of it. Anything
+else the service refuses (a bucket that does not exist, access denied) is a
+``ServiceError`` with S3's code, on every provider.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from ..errors import InvalidItem, InvalidToken
 
@@ -44,17 +45,54 @@ class ObjectPage:
     next_token: str | None = None
 
 
-class ObjectStorePort(Protocol):
+Listing = list[ObjectInfo]  # (named here: inside the port, ``list`` is its method)
+
+
+class ObjectStorePort:
+    """The ``ObjectStore`` port for one bucket: the public methods check their arguments once, for every
+    implementation, and call the ``_hooks`` an implementation (``LocalBucket``, ``S3Bucket``) fills in."""
+
     def put(self, key: str, data: bytes, *, content_type: str = "binary/octet-stream",
-            metadata: dict[str, str] | None = None) -> ObjectInfo: ...
+            metadata: dict[str, str] | None = None) -> ObjectInfo:
+        check_object_key(key)
+        content_type, meta = check_put(data, content_type, metadata)
+        return self._put(key, bytes(data), content_type, meta)
 
-    def get(self, key: str) -> StoredObject | None: ...
+    def get(self, key: str) -> StoredObject | None:
+        return self._get(check_object_key(key))
 
-    def head(self, key: str) -> ObjectInfo | None: ...
+    def head(self, key: str) -> ObjectInfo | None:
+        return self._head(check_object_key(key))
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        self._delete(check_object_key(key))
 
-    def list(self, prefix: str = "", *, limit: int = 1000, next_token: str | None = None) -> ObjectPage: ...
+    def list(self, prefix: str = "", *, limit: int = 1000, next_token: str | None = None) -> ObjectPage:
+        check_page_limit(limit)
+        if not isinstance(prefix, str):
+            raise InvalidItem(f"prefix must be a string, not {type(prefix).__name__}")
+        after = decode_list_token(next_token, prefix) if next_token is not None else ""
+        objects, more = self._list(prefix, after, limit)
+        return ObjectPage(objects, encode_list_token(objects[-1].key) if more and objects else None)
+
+    # -- the hooks: keys and arguments are checked
+
+    def _put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> ObjectInfo:
+        raise NotImplementedError
+
+    def _get(self, key: str) -> StoredObject | None:
+        raise NotImplementedError
+
+    def _head(self, key: str) -> ObjectInfo | None:
+        raise NotImplementedError
+
+    def _delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def _list(self, prefix: str, after: str, limit: int) -> tuple[Listing, bool]:
+        """Up to ``limit`` objects under ``prefix`` after the key ``after``, in key order (key, size and ETag), and
+        whether more follow."""
+        raise NotImplementedError
 
 
 def key_problem(key: object) -> str | None:

@@ -1,5 +1,9 @@
 """The ``Table`` port: a DynamoDB-shaped key-value table.
 
+``TablePort`` is a base class: its public methods check and normalise their arguments once,
+for every implementation, and hand checked values to a few ``_hooks`` that an implementation
+(``SqliteTable``, the DAX-style ``CachedTable``, ``DynamoTable``) fills in.
+
 Items are JSON-like dicts. The contract, which every implementation keeps:
 
 - ``get`` returns the item or ``None``; ``batch_get`` does the same for up to
@@ -20,6 +24,8 @@ Items are JSON-like dicts. The contract, which every implementation keeps:
   returns it. Anything else is ``InvalidItem``.
 - ``where`` filters by equality on non-key attributes; ``None`` matches an absent
   attribute or a null one.
+- errors are the project's (``ConditionFailed``, ``InvalidItem``, ``InvalidToken``); anything
+  else the service refuses is a ``ServiceError`` with the service's code, on every provider.
 - ``query`` reads one partition in sort-key order, optionally narrowed by a
   ``KeyCondition`` on the sort key and an equality ``where`` filter, and returns
   a ``Page`` of at most ``limit`` *matching* items plus an opaque ``next_token``
@@ -32,8 +38,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..errors import ConditionFailed, InvalidItem, InvalidToken
 
@@ -71,23 +78,131 @@ class Page:
     next_token: str | None = None
 
 
-class TablePort(Protocol):
-    def get(self, key: Item, *, consistent: bool = False) -> Item | None: ...
+@dataclass(frozen=True)
+class Conditions:
+    """A write's conditions, as the port takes them (see the module's docstring)."""
 
-    def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]: ...
+    if_absent: bool = False
+    if_exists: bool = False
+    expect: dict[str, Any] | None = None
+
+    def __bool__(self) -> bool:
+        return self.if_absent or self.if_exists or bool(self.expect)
+
+
+NONE = Conditions()
+
+
+@dataclass(frozen=True)
+class Query:
+    """A checked query: the partition key value, and the sort key value it resumes after (None: from the start)."""
+
+    partition: Any
+    sort: KeyCondition | None
+    where: dict[str, Any] | None
+    limit: int
+    after: Any
+    forward: bool
+    consistent: bool
+
+    @property
+    def batch(self) -> int:
+        """How many items to read at a time: just past a page when nothing is filtered out, more when a filter
+        may skip some."""
+        return self.limit + 1 if not self.where else min(max(4 * self.limit, 64), 1000)
+
+
+Key = tuple[Any, Any]  # (partition key value, sort key value); "" as the sort key value of a table without one
+
+
+class TablePort:
+    """The ``Table`` port for one declared table: the public methods check and normalise what they are given,
+    once, for every implementation; an implementation fills in the ``_hooks``, which get checked values.
+
+    Hooks take keys as ``(partition, sort)`` value pairs and items already ``normalize``d, and raise
+    ``ConditionFailed`` when a write's conditions do not hold (``check_conditions`` decides it from the
+    stored item, where an implementation has it in hand).
+    """
+
+    def __init__(self, decl: Any) -> None:
+        self.decl = decl
+        self.name: str = decl.name
+
+    # -- the port
+
+    def get(self, key: Item, *, consistent: bool = False) -> Item | None:
+        return self._get(key_values(self.decl, key), consistent)
+
+    def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
+        check_batch(self.decl, keys)
+        return self._batch_get([key_values(self.decl, k) for k in keys], consistent)
 
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
-            expect: dict[str, Any] | None = None) -> None: ...
+            expect: dict[str, Any] | None = None) -> None:
+        item = normalize(self.decl, item)
+        self._put(key_values(self.decl, item), item, Conditions(if_absent, if_exists, expect))
 
     def update(self, key: Item, changes: dict[str, Any], *, remove: tuple[str, ...] = (), if_exists: bool = True,
-               expect: dict[str, Any] | None = None) -> Item: ...
+               expect: dict[str, Any] | None = None) -> Item:
+        k = key_values(self.decl, key)
+        changes = check_changes(self.decl, key, changes, remove)
+        return self._update(k, changes, tuple(remove), Conditions(False, if_exists, expect))
 
-    def delete(self, key: Item, *, if_exists: bool = False,
-               expect: dict[str, Any] | None = None) -> Item | None: ...
+    def delete(self, key: Item, *, if_exists: bool = False, expect: dict[str, Any] | None = None) -> Item | None:
+        return self._delete(key_values(self.decl, key), Conditions(False, if_exists, expect))
 
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
               limit: int = 100, next_token: str | None = None, forward: bool = True,
-              consistent: bool = False) -> Page: ...
+              consistent: bool = False) -> Page:
+        check_limit(self.decl, limit)
+        check_query(self.decl, sort, where)
+        pk = partition_value(self.decl, partition)
+        sort_type = self.decl.sort_key.type if self.decl.sort_key else None
+        after = decode_token(next_token, self.name, pk, sort_type) if next_token else None
+        if self.decl.sort_key is None and after is not None:
+            return Page([], None)  # a partition of a table without a sort key holds one item, already returned
+        return self._query(Query(pk, sort, where, limit, after, forward, consistent))
+
+    # -- what implementations share
+
+    def key_item(self, key: Key) -> Item:
+        """The key as an item: its attributes by name."""
+        names = self.decl.key_names
+        return {names[0]: key[0], **({names[1]: key[1]} if len(names) > 1 else {})}
+
+    def page(self, q: Query, matches: Iterable[Item]) -> Page:
+        """A page of ``q``: its first ``limit`` matches, and a token when one more exists."""
+        items: list[Item] = []
+        for item in matches:
+            if len(items) == q.limit:  # a further match exists: hand out a token after the last one returned
+                last = items[-1][self.decl.sort_key.name] if self.decl.sort_key else ""
+                return Page(items, encode_token(self.name, q.partition, last))
+            items.append(item)
+        return Page(items, None)
+
+    # -- the hooks
+
+    def _get(self, key: Key, consistent: bool) -> Item | None:
+        raise NotImplementedError
+
+    def _batch_get(self, keys: list[Key], consistent: bool) -> list[Item | None]:
+        """The items of ``keys`` (at most ``MAX_BATCH``, possibly repeated), in their order."""
+        raise NotImplementedError
+
+    def _put(self, key: Key, item: Item, cond: Conditions) -> None:
+        raise NotImplementedError
+
+    def _update(self, key: Key, changes: dict[str, Any], remove: tuple[str, ...], cond: Conditions) -> Item:
+        """Set ``changes``, drop ``remove``, and return the whole new item (a missing one only when the conditions
+        let it be created)."""
+        raise NotImplementedError
+
+    def _delete(self, key: Key, cond: Conditions) -> Item | None:
+        """Delete the item; the one deleted, or None if there was none."""
+        raise NotImplementedError
+
+    def _query(self, q: Query) -> Page:
+        raise NotImplementedError
 
 
 def _key_attr(decl: Any, item: Item, name: str, typ: type) -> Any:
@@ -141,7 +256,7 @@ def normalize(decl: Any, item: Item) -> Item:
 
 def check_changes(decl: Any, key: Item, changes: dict[str, Any], remove: tuple[str, ...]) -> dict[str, Any]:
     """An update's changes, checked: no key attribute touched, nothing both set and removed, values storable."""
-    names = {decl.partition_key.name, *([decl.sort_key.name] if decl.sort_key else [])}
+    names = set(decl.key_names)
     touched = names & (set(changes) | set(remove))
     if touched:
         raise InvalidItem(f"table {decl.name!r}: key attributes cannot be updated: {sorted(touched)}")
@@ -153,7 +268,7 @@ def check_changes(decl: Any, key: Item, changes: dict[str, Any], remove: tuple[s
 
 def check_query(decl: Any, sort: KeyCondition | None, where: dict[str, Any] | None) -> None:
     """A query's sort condition and filter, as every implementation accepts them."""
-    keys = {decl.partition_key.name, *([decl.sort_key.name] if decl.sort_key else [])}
+    keys = set(decl.key_names)
     if sort is not None:
         if decl.sort_key is None:
             raise InvalidItem(f"table {decl.name!r} has no sort key to put a condition on")
@@ -189,14 +304,13 @@ def check_limit(decl: Any, limit: Any) -> None:
         raise InvalidItem(f"table {decl.name!r}: limit must be 1-1000, got {limit!r}")
 
 
-def check_conditions(decl: Any, old: Item | None, if_absent: bool, if_exists: bool,
-                     expect: dict[str, Any] | None) -> None:
+def check_conditions(decl: Any, old: Item | None, cond: Conditions) -> None:
     """Raise ``ConditionFailed`` unless ``old`` (the stored item, or None) meets the write's conditions."""
-    if if_absent and old is not None:
+    if cond.if_absent and old is not None:
         raise ConditionFailed(f"table {decl.name!r}: an item with this key already exists")
-    if if_exists and old is None:
+    if cond.if_exists and old is None:
         raise ConditionFailed(f"table {decl.name!r}: no item with this key")
-    for attr, want in (expect or {}).items():
+    for attr, want in (cond.expect or {}).items():
         present = old is not None and attr in old
         if (want is None and present) or (want is not None and (not present or old[attr] != want)):  # type: ignore[index]
             have = old.get(attr) if old is not None else None

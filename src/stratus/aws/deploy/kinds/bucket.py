@@ -1,0 +1,35 @@
+"""Buckets on AWS: S3, public access blocked, encrypted, TLS 1.2+ only, owner-enforced, CORS for app
+clients, incomplete uploads aborted after 7 days, kept on destroy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ....graph import Bucket
+from . import Binding, SynthKind
+
+if TYPE_CHECKING:
+    from ..synth import StackBuilder
+
+
+class BucketKind(SynthKind[Bucket]):
+    def build(self, b: StackBuilder, decl: Bucket) -> Any:
+        s3 = b.s3
+        return s3.Bucket(
+            b.stack, b.id(decl), block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, removal_policy=b.cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(abort_incomplete_multipart_upload_after=b.cdk.Duration.days(7))],
+            cors=[s3.CorsRule(allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.PUT, s3.HttpMethods.DELETE,
+                                               s3.HttpMethods.HEAD],
+                              allowed_origins=list(b.options.cors_origins), allowed_headers=["*"],
+                              exposed_headers=["ETag", "x-amz-request-id", "x-amz-version-id"], max_age=3000)])
+
+    def facts(self, b: StackBuilder, decl: Bucket, built: Any) -> Any:
+        return built.bucket_name
+
+    def bind(self, b: StackBuilder, decl: Bucket, built: Any) -> Binding:
+        return Binding(built.bucket_name, built.bucket_arn)
+
+
+KIND = BucketKind()

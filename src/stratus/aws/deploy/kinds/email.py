@@ -1,0 +1,26 @@
+"""Email on AWS: SES. Nothing is created: the sender (or its domain) must be an identity the account has
+verified once; a function using it may send from the declared address only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ....graph import Email
+from . import Binding, SynthKind
+
+if TYPE_CHECKING:
+    from ..synth import StackBuilder
+
+
+class EmailKind(SynthKind[Email]):
+    def build(self, b: StackBuilder, decl: Email) -> Any:
+        """The sender's SES identity ARN."""
+        aws = b.cdk.Aws
+        return b.cdk.Fn.join("", ["arn:", aws.PARTITION, ":ses:", aws.REGION, ":", aws.ACCOUNT_ID, ":identity/",
+                                  decl.sender])
+
+    def bind(self, b: StackBuilder, decl: Email, built: Any) -> Binding:
+        return Binding(decl.sender, built)
+
+
+KIND = EmailKind()

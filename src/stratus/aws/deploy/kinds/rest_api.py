@@ -1,0 +1,164 @@
+"""REST APIs on AWS: API Gateway, regional; a Cognito authorizer on every non-public method (taking the
+user pool's access tokens, as locally), the declared stage cache and throttling, access logs; and one
+Lambda function per route running the one entry point, with an environment naming what the route uses
+and a role granting exactly that."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ....errors import ConfigError, UnsupportedFeature
+from ....graph import App, RestApi, Route
+from ...runtime.kinds import env_var
+from ..bundle import LAMBDA_PYTHON
+from ..permissions import handler_policy
+from . import Binding, SynthKind, synth_kind
+
+if TYPE_CHECKING:
+    from ..synth import StackBuilder
+
+ENTRY = "stratus.aws.runtime.entry.handler"
+# access tokens from USER_PASSWORD_AUTH carry this scope; naming it on a method makes API
+# Gateway's Cognito authorizer take access tokens (as the local gateway does) instead of ID tokens
+ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
+# the network-interface actions Lambda uses for a function in a VPC; EC2 scopes them to no resource
+VPC_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+               "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses")
+CACHE_SIZES_GB = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
+
+
+class RestApiKind(SynthKind[RestApi]):
+    def check(self, decl: RestApi, app: App) -> None:
+        if not decl.routes:
+            raise ConfigError(f"api {decl.name!r} declares no routes; API Gateway cannot deploy a REST API without "
+                              "methods")
+        cache = decl.cache
+        if cache is not None and (not cache.require_authorization_for_refresh
+                                  or cache.unauthorized_refresh != "SUCCEED_WITH_RESPONSE_HEADER"):
+            raise UnsupportedFeature(
+                f"api {decl.name!r}: ApiCache(require_authorization_for_refresh={cache.require_authorization_for_refresh}, "
+                f"unauthorized_refresh={cache.unauthorized_refresh!r}); CloudFormation cannot set how the stage cache "
+                "treats refresh requests, so only AWS's defaults (True, 'SUCCEED_WITH_RESPONSE_HEADER') can be synthesized")
+        if cache is not None:
+            _cache_size(cache.max_bytes)
+
+    def build(self, b: StackBuilder, decl: RestApi) -> Any:
+        apigw, cdk_ = b.apigw, b.cdk
+        access_log = b.logs.LogGroup(b.stack, f"{b.id(decl)}-access-log", retention=b.retention(),
+                                     removal_policy=cdk_.RemovalPolicy.DESTROY)
+        method_options = {}
+        for route in decl.routes:
+            ttl = decl.cache_ttl_of(route)
+            throttle = route.throttle
+            method_options[f"{route.path}/{route.method}"] = apigw.MethodDeploymentOptions(
+                caching_enabled=ttl > 0, cache_ttl=cdk_.Duration.seconds(ttl) if ttl else None,
+                cache_data_encrypted=True if ttl else None,
+                throttling_rate_limit=throttle.rate if throttle else None,
+                throttling_burst_limit=throttle.burst if throttle else None)
+        cache = decl.cache
+        rest = apigw.RestApi(
+            b.stack, b.id(decl), rest_api_name=f"{b.graph.name}-{decl.name}",
+            description=decl.title or f"{b.graph.name} {decl.name}", cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk_.RemovalPolicy.RETAIN,
+            endpoint_types=[apigw.EndpointType.REGIONAL], disable_execute_api_endpoint=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=b.options.stage,
+                throttling_rate_limit=decl.throttle.rate, throttling_burst_limit=decl.throttle.burst,
+                cache_cluster_enabled=cache is not None, cache_cluster_size=_cache_size(cache.max_bytes) if cache else None,
+                caching_enabled=False, cache_data_encrypted=True if cache else None,
+                method_options=method_options,
+                access_log_destination=apigw.LogGroupLogDestination(access_log),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True, resource_path=True,
+                    response_length=True, status=True, user=True)))
+        # API Gateway answers a path or method with no route "403 Missing Authentication Token"; the local
+        # gateway answers 404 (405 for a known path, which API Gateway cannot tell apart: 404 here too)
+        rest.add_gateway_response("no-route", type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, status_code="404",
+                                  templates={"application/json":
+                                             '{"message":"no route for $context.httpMethod $context.path"}'})
+        rest.add_gateway_response("unauthorized", type=apigw.ResponseType.UNAUTHORIZED, status_code="401",
+                                  response_headers={"WWW-Authenticate": "'Bearer'"},
+                                  templates={"application/json": '{"message":$context.error.messageString}'})
+        authorizer = None
+        if decl.authorizer is not None and not all(r.public for r in decl.routes):  # the CDK refuses an unused one
+            authorizer = apigw.CognitoUserPoolsAuthorizer(
+                b.stack, f"{b.id(decl)}-authorizer", cognito_user_pools=[b.construct(decl.authorizer).pool],
+                identity_source="method.request.header.Authorization")
+        stale = []
+        for route in decl.routes:
+            fn = _function(b, decl, route)
+            ttl = decl.cache_ttl_of(route)
+            params = {f"method.request.path.{p}": True for p in route.params}
+            params.update({f"method.request.querystring.{q}": False for q in route.query})
+            if not route.public:
+                params["method.request.header.Authorization"] = True
+            resource = rest.root.resource_for_path(route.path.lstrip("/")) if route.path != "/" else rest.root
+            resource.add_method(
+                route.method,
+                apigw.LambdaIntegration(fn, proxy=True, allow_test_invoke=False,
+                                        cache_key_parameters=list(params) if ttl else None),
+                operation_name=route.operation_id, request_parameters=params,
+                authorization_type=apigw.AuthorizationType.NONE if route.public else apigw.AuthorizationType.COGNITO,
+                authorizer=None if route.public else authorizer,
+                authorization_scopes=None if route.public else [ACCESS_TOKEN_SCOPE])
+            stale += [f"{route.method} {route.path} -> {t}" for t in route.invalidates]
+        if stale:
+            b.warnings.append(
+                f"api {decl.name!r}: API Gateway cannot drop one caller's cache entries, so the invalidations declared "
+                f"({'; '.join(stale)}) do not happen on AWS; cached answers live out their TTL there")
+        return rest
+
+    def facts(self, b: StackBuilder, decl: RestApi, built: Any) -> Any:
+        aws = b.cdk.Aws
+        return b.cdk.Fn.join("", ["https://", built.rest_api_id, ".execute-api.", aws.REGION, ".", aws.URL_SUFFIX, "/",
+                                  built.deployment_stage.stage_name])
+
+
+def _function(b: StackBuilder, api: RestApi, route: Route) -> Any:
+    """The function serving ``route``: the entry point, an environment naming what it uses, a role to match."""
+    cdk_, iam, lambda_ = b.cdk, b.iam, b.lambda_
+    bindings: dict[Any, Binding] = {r: synth_kind(r.kind).bind(b, r, b.construct(r)) for r in route.uses}
+    name = f"{b.id(api)}-{route.operation_id}".replace("_", "-")
+    log_group = b.logs.LogGroup(b.stack, f"{name}-log", retention=b.retention(),
+                                removal_policy=cdk_.RemovalPolicy.DESTROY)
+    role = iam.Role(b.stack, f"{name}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                    description=f"{route.method} {route.path}: what the handler declares it uses")
+    env = {"STRATUS_APP": b.app_dir.resolve().name, "STRATUS_API": api.name}
+    shared: dict[str, str] = {}
+    in_vpc = False
+    for resource, binding in bindings.items():
+        env[env_var(resource)] = binding.name
+        env.update(binding.env)
+        shared.update(binding.shared)
+        in_vpc |= binding.vpc
+    policy = handler_policy(route, lambda r: bindings[r].arn, shared.get("dax"))
+    uses = iam.Policy(b.stack, f"{name}-uses", roles=[role], document=iam.PolicyDocument.from_json(policy)) \
+        if policy["Statement"] else None
+    role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                           resources=[log_group.log_group_arn]))
+    vpc: dict[str, Any] = {}
+    if in_vpc:
+        vpc = {"vpc": b.shared("vpc"), "security_groups": [b.shared("function-sg")],
+               "vpc_subnets": b.ec2.SubnetSelection(subnet_type=b.ec2.SubnetType.PRIVATE_ISOLATED)}
+        # what Lambda needs to place the function in the VPC: AWS's AWSLambdaVPCAccessExecutionRole
+        # without its logs actions on every resource (the function logs to its own group, above)
+        role.add_to_policy(iam.PolicyStatement(actions=list(VPC_ACTIONS), resources=["*"]))
+    fn = lambda_.Function(
+        b.stack, name, runtime=getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON.replace(".", "_")),
+        architecture=lambda_.Architecture.ARM_64, handler=ENTRY, code=b.code(), role=role, environment=env,
+        log_group=log_group, memory_size=512, timeout=cdk_.Duration.seconds(29),
+        description=f"{b.graph.name}: {route.method} {route.path} ({route.operation_id})", **vpc)
+    if uses is not None:  # the function is not created before what it may do is attached
+        fn.node.add_dependency(uses)
+    return fn
+
+
+def _cache_size(max_bytes: int) -> str:
+    """The smallest API Gateway cache cluster size holding ``max_bytes``."""
+    for size in CACHE_SIZES_GB:
+        if float(size) * 1024**3 >= max_bytes:
+            return size
+    raise ConfigError(f"api cache max_bytes {max_bytes}: API Gateway's largest cache is {CACHE_SIZES_GB[-1]} GB")
+
+
+KIND = RestApiKind()

@@ -1,0 +1,193 @@
+"""The one Lambda entry point: ``stratus.aws.runtime.entry.handler``.
+
+Every function the AWS provider deploys runs this handler. It recognises the event by its
+shape, builds the same typed event the local provider would, and calls the app's handler
+with the same ports, backed here by AWS: a request reaches a handler the same way in both
+places (``stratus.routing``), so it gets the same answer.
+
+Configuration comes from the function's environment, which synthesis writes:
+
+    STRATUS_APP_DIR or STRATUS_APP     the app folder (default: $LAMBDA_TASK_ROOT/apps/$STRATUS_APP)
+    STRATUS_API                        the REST API this function serves (default: the app's only one)
+    STRATUS_<KIND>_<NAME>              the real resource behind declared resource <name> of a kind handlers
+                                       use (STRATUS_TABLE_TODOS, STRATUS_BUCKET_FILES, STRATUS_EMAIL_WELCOME;
+                                       upper case, - as _), read by that kind's module (``kinds``)
+    STRATUS_DAX_ENDPOINT               a DAX cluster endpoint: tables that declare a cache read through it
+
+Nothing is done at import time, and the first invocation does only what it must: the app is
+loaded and the routes compiled once, and AWS clients are made when a handler first uses them.
+``handler`` is an ``Entry``: everything it loaded lives on it, and a test makes its own.
+An ``async def`` handler runs on one event loop the entry keeps across invocations, as a warm
+function keeps its process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import os
+from collections.abc import AsyncIterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...context import Context
+from ...errors import BadRequest, ConfigError, HttpError, PayloadTooLarge, Unauthorized, UnsupportedFeature
+from ...events import Principal, StreamingResponse
+from ...graph import App, Resource, RestApi, Route
+from ...loader import load_app
+from ...routing import RouteTable, dumps, fill, handler_error, make_request, parse_body, parse_query, serialize
+from .kinds import Clients, aws_kind, env_var
+
+
+def event_kind(event: Any) -> str:
+    """What sent this event, from its shape (the shapes AWS documents for each source)."""
+    if not isinstance(event, dict):
+        return "unknown"
+    if "httpMethod" in event and "resource" in event and "requestContext" in event:
+        return "apigateway-rest"
+    if event.get("version") == "2.0" and "routeKey" in event:
+        return "apigateway-http"
+    if "deliveryStreamArn" in event and "records" in event:
+        return "firehose-transform"
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        source = records[0].get("eventSource") or records[0].get("EventSource")
+        return {"aws:s3": "s3", "aws:dynamodb": "dynamodb-stream", "aws:sqs": "sqs", "aws:sns": "sns",
+                "aws:kinesis": "kinesis"}.get(str(source), "unknown")
+    return "unknown"
+
+
+@dataclass
+class LambdaApp:
+    app: App
+    apis: dict[str, RouteTable[Context]]
+    max_body: dict[str, int]
+
+
+def load(environ: Mapping[str, str]) -> LambdaApp:
+    """The app and its routes, with ports on AWS, as the function's environment configures them."""
+    env = dict(environ)
+    folder = env.get("STRATUS_APP_DIR") or str(Path(env.get("LAMBDA_TASK_ROOT", ".")) / "apps" /
+                                               env.get("STRATUS_APP", ""))
+    app = load_app(Path(folder))
+    clients = Clients()
+    ports: dict[Resource, Any] = {}
+    for resource in app.resources.values():
+        var = env_var(resource)
+        if var in env:
+            ports[resource] = aws_kind(resource.kind).port(resource, env[var], env, clients)
+    apis: dict[str, RouteTable[Context]] = {}
+    for api in app.of_kind(RestApi):
+        entries: list[tuple[Route, Context]] = []
+        for route in api.routes:
+            missing = [r for r in route.uses if r not in ports]
+            if missing:  # the route cannot be served here; say so when it is called, not at cold start
+                entries.append((route, _Missing(app.name, route.operation_id, missing)))
+            else:
+                entries.append((route, Context(app.name, route.operation_id, {r: ports[r] for r in route.uses})))
+        apis[api.name] = RouteTable(entries)
+    return LambdaApp(app, apis, {api.name: api.max_body for api in app.of_kind(RestApi)})
+
+
+class _Missing(Context):
+    """A route whose resources the environment does not name: every call says which variable is missing."""
+
+    def __init__(self, app: str, handler: str, missing: list[Resource]) -> None:
+        super().__init__(app, handler, {})
+        self.missing = missing
+
+    def _port(self, resource: Resource) -> Any:
+        raise ConfigError(f"handler {self.handler!r}: the function's environment names no {env_var(resource)} "
+                          f"for {resource!r}")
+
+
+class Entry:
+    """The function's handler: loads the app on its first event, then serves every event with it."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = environ
+        self.loaded: LambdaApp | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if self.loaded is None:
+            self.loaded = load(os.environ if self.environ is None else self.environ)
+        kind = event_kind(event)
+        if kind == "apigateway-rest" and self.loaded.apis:
+            return self._rest(self.loaded, event)
+        raise UnsupportedFeature(f"app {self.loaded.app.name!r} declares no handler for {kind!r} events "
+                                 f"(this function serves REST API requests)")
+
+    def _run(self, awaitable: Any) -> Any:
+        """Run a coroutine on the entry's own loop, kept across invocations."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(awaitable)
+
+    def _body(self, stream: StreamingResponse) -> bytes:
+        """A streamed body, whole: API Gateway's proxy integration takes one body."""
+        chunks = stream.chunks
+        if isinstance(chunks, AsyncIterable):
+            async def collect() -> list[bytes]:
+                return [bytes(c) async for c in chunks]
+            return b"".join(self._run(collect()))
+        return b"".join(bytes(c) for c in chunks)
+
+    def _rest(self, loaded: LambdaApp, event: dict[str, Any]) -> dict[str, Any]:
+        ctx_ = event.get("requestContext") or {}
+        request_id = str(ctx_.get("requestId", ""))
+        apis = loaded.apis
+        env = os.environ if self.environ is None else self.environ
+        name = env["STRATUS_API"] if env.get("STRATUS_API") in apis else next(iter(apis))
+        api, limit = apis[name], loaded.max_body[name]
+        try:
+            hit = api.by_template.get((event["httpMethod"], event["resource"]))
+            if hit is None:
+                raise HttpError(f"no route for {event['httpMethod']} {event['resource']}", status=404)
+            route, context = hit
+            claims = (ctx_.get("authorizer") or {}).get("claims")
+            user = None
+            if isinstance(claims, dict) and isinstance(claims.get("sub"), str):
+                user = Principal(claims["sub"], claims.get("username") or claims.get("cognito:username") or claims["sub"],
+                                 claims.get("client_id") or claims.get("aud", ""), claims)
+            if user is None and not route.public:
+                raise Unauthorized("Unauthorized", headers={"www-authenticate": "Bearer"})
+            params = {k: v for k, v in (event.get("pathParameters") or {}).items()}
+            headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+            multi = event.get("multiValueQueryStringParameters") or {}
+            raw_query = {k: v[-1] for k, v in multi.items() if v} or dict(event.get("queryStringParameters") or {})
+            body = event.get("body") or ""
+            try:
+                raw_body = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+            except (binascii.Error, ValueError):
+                raise BadRequest("the request body is not valid base64") from None
+            if len(raw_body) > limit:  # the API's declared limit, as the local gateway holds it
+                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+            query = parse_query(route, raw_query)
+            data = parse_body(route, headers.get("content-type"), raw_body)
+            domain, stage = ctx_.get("domainName", ""), ctx_.get("stage", "")
+            base = f"https://{domain}" + (f"/{stage}" if stage and stage != "$default" else "")
+            req = make_request(route, fill(route.path, params), params, query, headers, raw_body, data, user,
+                               request_id, stage=stage or "aws", base_url=base)
+            try:
+                result = self._run(route.handler(req, context)) if route.is_async else route.handler(req, context)
+                if isinstance(result, StreamingResponse):
+                    result_headers = {"content-type": result.content_type, **result.headers}
+                    status, out, out_headers = result.status, self._body(result), result_headers
+                else:
+                    status, out, out_headers = serialize(result, route.status)
+            except Exception as exc:  # mapped exactly as the local gateway maps it
+                raise handler_error(exc, route, request_id) from None
+        except HttpError as exc:
+            status, out, out_headers = exc.status, dumps(exc.body()), dict(exc.headers)
+        out_headers.setdefault("content-type", "application/json")
+        try:
+            text, b64 = out.decode(), False
+        except UnicodeDecodeError:
+            text, b64 = base64.b64encode(out).decode(), True
+        return {"statusCode": status, "headers": out_headers, "body": text, "isBase64Encoded": b64}
+
+
+handler = Entry()

@@ -1,0 +1,130 @@
+"""``stratus up``, ``stats``, ``flush-cache`` and ``mail``: a system on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import StratusError
+
+DEFAULT_DATA_DIR = Path(".stratus")
+
+
+def register(sub: Any) -> None:
+    up = sub.add_parser("up", help="run apps locally over HTTPS until interrupted",
+                        description="Run apps on embedded engines, HTTPS with a local CA. Writes "
+                                    "<data-dir>/endpoints.json once ready; Ctrl-C or SIGTERM stops cleanly.")
+    up.add_argument("apps", nargs="*", type=Path, metavar="APP_DIR",
+                    help="app folders (default: every folder under ./apps that has an app.py)")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    up.add_argument("--port", type=int, default=4580, help="port to listen on; 0 picks a free one (default: 4580)")
+    up.add_argument("--smtp", metavar="HOST:PORT", help="send mail to this SMTP server instead of the outbox folder")
+    up.add_argument("--manual-clock", action="store_true",
+                    help="start a clock that only moves via POST /_stratus/clock (for tests)")
+    up.add_argument("--region", default="us-east-1", help="region reported to clients (default: us-east-1)")
+    up.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    up.add_argument("--no-table-cache", action="store_true", help="run declared table caches as plain tables")
+    up.add_argument("--no-api-cache", action="store_true", help="run declared API stage caches as off")
+    up.add_argument("--no-throttle", action="store_true", help="do not throttle the REST APIs (for load tests)")
+    up.set_defaults(run=_up)
+
+    stats = sub.add_parser("stats", help="show per-app request, latency, throttling and cache figures",
+                           description="Read the running system's figures (requests, latency percentiles, "
+                                       "throttled requests, response and table cache hit ratios).")
+    stats.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    stats.add_argument("--json", action="store_true", help="print the raw JSON")
+    stats.set_defaults(run=_stats)
+
+    flush = sub.add_parser("flush-cache", help="empty the API response caches of a running system")
+    flush.add_argument("app", nargs="?", help="only this app's APIs")
+    flush.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    flush.set_defaults(run=_flush)
+
+
+def register_mail(sub: Any) -> None:
+    mail = sub.add_parser("mail", help="list the messages in the local mail outbox")
+    mail.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    mail.add_argument("--show", type=int, metavar="N", help="print message N (1 = oldest) in full")
+    mail.set_defaults(run=_mail)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from ..loader import discover, load_app
+    from ..local.server import UpOptions, serve
+
+    folders = args.apps or discover(Path("apps"))
+    if not folders:
+        raise StratusError("no apps to run: ./apps has no folder with an app.py")
+    apps = [load_app(f) for f in folders]
+    if not 0 <= args.port <= 65535:
+        raise StratusError(f"--port must be 0-65535, got {args.port}")
+    serve(apps, UpOptions(data_dir=args.data_dir, host=args.host, port=args.port, smtp=args.smtp,
+                          manual_clock=args.manual_clock, region=args.region, log_level=args.log_level,
+                          table_cache=not args.no_table_cache, api_cache=not args.no_api_cache,
+                          throttle=not args.no_throttle))
+    return 0
+
+
+def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
+    """Call the running system's admin endpoint, found through its endpoints.json."""
+    from .._https import HttpsJson
+    try:
+        ep = json.loads((data_dir / "endpoints.json").read_text())
+    except (OSError, ValueError):
+        raise StratusError(f"no running system found: {data_dir / 'endpoints.json'} is missing") from None
+    try:
+        return HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(method, path, headers=headers)[1]
+    except OSError as exc:
+        raise StratusError(f"the system at {ep['aws_endpoint']} does not answer: {exc}") from None
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from . import table
+    doc = _admin(args.data_dir, "GET", "/_stratus/stats")
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    rows = [("app/api", "requests", "p50 ms", "p99 ms", "throttled", "api cache hit %")]
+    for app, a in doc["apps"].items():
+        for api, s in a.get("apis", {}).items():
+            rc = s["response_cache"]
+            ratio = "off" if rc is None else "-" if rc["hit_ratio"] is None else f"{rc['hit_ratio'] * 100:.1f}"
+            p50, p99 = s["latency_ms"]["p50"], s["latency_ms"]["p99"]
+            rows.append((f"{app}/{api}", str(s["requests"]), "-" if p50 is None else str(p50),
+                         "-" if p99 is None else str(p99), str(s["throttled"]), ratio))
+    table(rows)
+    caches = [(f"{app}/{t}", kind, str(c["hits"]), str(c["misses"]), str(c["evictions"]),
+               f"{c['hits'] / (c['hits'] + c['misses']) * 100:.1f}" if c["hits"] + c["misses"] else "-")
+              for app, a in doc["apps"].items() for t, tc in a.get("table_caches", {}).items()
+              for kind, c in (("item", tc["item_cache"]), ("query", tc["query_cache"]))]
+    if caches:
+        print()
+        table([("app/table", "cache", "hits", "misses", "evictions", "hit %"), *caches])
+    return 0
+
+
+def _flush(args: argparse.Namespace) -> int:
+    doc = _admin(args.data_dir, "POST", "/_stratus/cache/flush", {"x-stratus-app": args.app} if args.app else None)
+    if "flushed" not in doc:
+        raise StratusError(str(doc.get("message", doc)))
+    print("flushed: " + (", ".join(doc["flushed"]) or "nothing (no API response cache is on)"))
+    return 0
+
+
+def _mail(args: argparse.Namespace) -> int:
+    from ..local.services.ses.mailers import read_outbox
+    from . import table
+    entries = read_outbox(args.data_dir / "outbox")
+    if args.show is not None:
+        if not 1 <= args.show <= len(entries):
+            raise StratusError(f"no message {args.show}; the outbox has {len(entries)}")
+        print(entries[args.show - 1].path.read_text())
+        return 0
+    if not entries:
+        print(f"no messages in {args.data_dir / 'outbox'}")
+        return 0
+    table([("#", "date", "to", "subject")] + [(str(i), e.date, e.to, e.subject) for i, e in enumerate(entries, 1)])
+    return 0

@@ -1,0 +1,36 @@
+"""The app graph: what an app declares, as plain data, a module per resource family.
+
+An app module builds an ``App`` at import time and declares its resources and
+handlers on it. Declaring does no I/O and touches no engine: the graph is data
+that each provider interprets. The local provider (``stratus.local``) runs it on
+embedded engines; the AWS provider synthesizes it into CloudFormation.
+
+Every resource has a ``kind``. Each provider keeps a registry keyed by kind
+(``stratus.local.kinds``, ``stratus.aws.runtime.kinds``, ``stratus.aws.deploy.kinds``);
+a provider without a module for a kind refuses the whole app with
+``UnsupportedFeature``, naming it, instead of running half of it.
+
+Handlers name the resources they use (``uses=[todos]``). The local provider
+hands a handler only those resources, and the AWS provider derives each
+function's least-privilege role from the same list, so a missing declaration
+fails the same way in both places.
+
+    auth        UserPool, PasswordPolicy, IdentityPool
+    data        Table, KeyAttr, TableCache
+    storage     Bucket
+    api         RestApi, Route, ApiCache, Throttle
+    messaging   Email
+    app         App, which ties them together
+"""
+
+from ._base import Resource, Usable, check_name
+from .api import METHODS, PARAM, PARAM_SEGMENT, ApiCache, Handler, RestApi, Route, Throttle
+from .app import App
+from .auth import IdentityPool, PasswordPolicy, UserPool
+from .data import KEY_TYPES, KeyAttr, Table, TableCache
+from .messaging import Email
+from .storage import Bucket, bucket_placeholder, placeholder_names
+
+__all__ = ["KEY_TYPES", "METHODS", "PARAM", "PARAM_SEGMENT", "ApiCache", "App", "Bucket", "Email", "Handler",
+           "IdentityPool", "KeyAttr", "PasswordPolicy", "Resource", "RestApi", "Route", "Table", "TableCache",
+           "Throttle", "Usable", "UserPool", "bucket_placeholder", "check_name", "placeholder_names"]

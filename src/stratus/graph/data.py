@@ -1,0 +1,76 @@
+"""Tables (DynamoDB) and their DAX-style cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ..ports.table import TablePort
+from ._base import Resource, Usable, check_name
+
+KEY_TYPES: dict[type, str] = {str: "S", int: "N"}
+
+
+@dataclass(frozen=True)
+class KeyAttr:
+    name: str
+    type: type = str
+
+    @property
+    def dynamo_type(self) -> str:
+        return KEY_TYPES[self.type]
+
+
+def _key_attr(spec: str | tuple[str, type] | KeyAttr, table: str) -> KeyAttr:
+    attr = spec if isinstance(spec, KeyAttr) else KeyAttr(spec) if isinstance(spec, str) else KeyAttr(*spec)
+    if attr.type not in KEY_TYPES:
+        raise ConfigError(f"table {table!r}: key {attr.name!r} must be str or int, not {attr.type!r}")
+    return attr
+
+
+@dataclass(frozen=True)
+class TableCache:
+    """A DAX-style read-through/write-through cache in front of a table.
+
+    The item cache (get) and the query cache (query) are separate, each with its own
+    TTL (DAX's default: 5 minutes) and both bounded by entries and bytes (LRU).
+    """
+
+    item_ttl: float = 300.0
+    query_ttl: float = 300.0
+    max_entries: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.item_ttl <= 0 or self.query_ttl <= 0:
+            raise ConfigError("table cache TTLs must be positive seconds")
+        if self.max_entries < 1 or self.max_bytes < 1024:
+            raise ConfigError("table cache bounds: at least 1 entry and 1 KiB")
+
+
+@dataclass(eq=False, repr=False)
+class Table(Resource, Usable[TablePort]):
+    """A key-value table (DynamoDB): partition key, optional sort key, change stream, DAX-style cache."""
+
+    kind: ClassVar[str] = "table"
+    name: str
+    partition_key: KeyAttr
+    sort_key: KeyAttr | None = None
+    stream: bool = False
+    cache: TableCache | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.kind, self.name)
+        self.partition_key = _key_attr(self.partition_key, self.name)
+        if self.sort_key is not None:
+            self.sort_key = _key_attr(self.sort_key, self.name)
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """The primary key's attribute names: the partition key's, then the sort key's if there is one."""
+        return (self.partition_key.name,) + ((self.sort_key.name,) if self.sort_key else ())
+
+    def key_of(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The primary key of ``item``."""
+        return {n: item[n] for n in self.key_names}

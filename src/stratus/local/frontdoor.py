@@ -1,0 +1,123 @@
+"""The one origin every local endpoint shares: requests dispatched by protocol and service.
+
+In order:
+
+    /<segment>/...      a mounted first path segment: ``_api`` (the apps' REST APIs),
+                        ``_stratus`` (operations), each user pool id (its OIDC discovery)
+    X-Amz-Target: S.Op  an AWS JSON service, by its target prefix S (the Cognito services)
+    SigV4 scope .../svc a service on a signed protocol, by its signing name (``s3``)
+    anything else       S3, path style (unsigned and SigV2 requests are S3's to answer)
+
+Nothing a client sends can reach one service through another's door: first segments that
+start with ``_`` or hold ``_`` (user pool ids) are never S3 bucket names, and a JSON request
+names its service in its target. An AWS JSON service runs on the authentication executor
+(password hashing is slow by design), so sign-ins never starve the APIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+from ..errors import HttpError, NotFound, PayloadTooLarge
+from .infra.asgi import Receive, Scope, Send, header, read_body, send_json, send_response
+from .protocols.awsjson import AwsJsonService
+
+Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
+JSON_BODY_LIMIT = 1024 * 1024
+_SCOPE = re.compile(r"Credential=[^/,\s]+/[0-9]{8}/[^/,\s]+/([a-z0-9-]+)/aws4_request")
+
+
+def signing_service(scope: Scope) -> str | None:
+    """The service a SigV4-signed request names in its credential scope (header or presigned query)."""
+    auth = header(scope, b"authorization")
+    if auth is None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        if "X-Amz-Credential=" not in query:
+            return None
+        auth = "Credential=" + parse_qs(query).get("X-Amz-Credential", [""])[0]
+    m = _SCOPE.search(auth)
+    return m.group(1) if m else None
+
+
+class FrontDoor:
+    def __init__(self, fallback: Asgi, json_executor: Executor) -> None:
+        self.fallback = fallback
+        self.json_executor = json_executor
+        self.segments: dict[str, Asgi] = {}
+        self.json: dict[str, AwsJsonService] = {}
+        self.signed: dict[str, Asgi] = {}
+        self.on_shutdown: list[Callable[[], None]] = []
+
+    def mount(self, segment: str, app: Asgi) -> None:
+        """Serve every path whose first segment is ``segment``."""
+        self.segments[segment] = app
+
+    def serve_json(self, service: AwsJsonService) -> None:
+        self.json[service.target] = service
+
+    def serve_signed(self, signing_name: str, app: Asgi) -> None:
+        self.signed[signing_name] = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._http(scope, receive, send)
+        except HttpError as exc:
+            await send_json(send, exc.status, exc.body(), exc.headers)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        segment = path[1:].partition("/")[0]
+        mounted = self.segments.get(segment)
+        if mounted is not None:
+            return await mounted(scope, receive, send)
+        if segment.startswith("_"):
+            raise NotFound(f"nothing is served at {path}")
+        target = header(scope, b"x-amz-target")
+        if target is not None and scope["method"] == "POST":
+            return await self._json(scope, receive, send, target)
+        service = signing_service(scope)
+        if service is not None and service != "s3":
+            signed = self.signed.get(service)
+            if signed is None:
+                message = f"The local endpoint does not serve {service} (requests signed for it are refused)."
+                body = f"<Error><Code>UnsupportedService</Code><Message>{escape(message)}</Message></Error>".encode()
+                return await send_response(send, 400, body, content_type="application/xml")
+            return await signed(scope, receive, send)
+        await self.fallback(scope, receive, send)
+
+    async def _json(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
+        try:
+            body = await read_body(receive, JSON_BODY_LIMIT, header(scope, b"content-length"))
+        except PayloadTooLarge as exc:
+            return await send_json(send, 413, {"__type": "RequestEntityTooLargeException", "message": exc.message})
+        service = self.json.get(target.split(".", 1)[0])
+        if service is None:
+            name = target.split(".", 1)[0]
+            return await send_json(send, 400, {"__type": "UnknownOperationException",
+                                               "message": f"The local endpoint does not serve {name} (target {target})."})
+        loop = asyncio.get_running_loop()
+        status, headers, out = await loop.run_in_executor(self.json_executor, service.handle, target, body)
+        ctype = headers.pop("content-type")
+        await send_response(send, status, out, headers, ctype)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg: dict[str, Any] = await receive()
+            if msg["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                for stop in self.on_shutdown:
+                    stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

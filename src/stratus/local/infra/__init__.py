@@ -1,0 +1,1 @@
+"""Infrastructure every local engine shares: SQLite, files, keys, a bounded cache, ASGI helpers."""

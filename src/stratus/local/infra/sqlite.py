@@ -1,0 +1,49 @@
+"""SQLite as every local engine uses it: one file, WAL, a connection per thread, immediate write transactions.
+
+Writes run in ``BEGIN IMMEDIATE`` transactions, so a check and the write it guards are atomic even
+across processes. ``synchronous=NORMAL`` in WAL mode loses nothing a process crash (SIGKILL) can
+take; only an OS crash or a power cut may drop the last commits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+
+class SqliteDatabase:
+    """One SQLite file with its schema, a connection per thread, and a write transaction helper."""
+
+    def __init__(self, path: Path, schema: str = "") -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        if schema:
+            self.conn().executescript(schema)
+
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = c
+        return c
+
+    def write(self) -> Transaction:
+        return Transaction(self.conn())
+
+
+class Transaction:
+    """``with db.write() as c:``: an immediate transaction, committed on success, rolled back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

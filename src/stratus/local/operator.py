@@ -1,0 +1,45 @@
+"""Operations on a running system, under ``/_stratus``: health, figures, flushing caches, moving a manual clock.
+
+    GET  /_stratus/health                              {"status": "ok", "apps": [...]}
+    GET  /_stratus/stats                               every app's figures (``stratus stats``)
+    POST /_stratus/cache/flush  (x-stratus-app: APP)   empty the API response caches (``stratus flush-cache``)
+    POST /_stratus/clock        {"advance": seconds}   only with a manual clock (``--manual-clock``)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from ..clock import ManualClock
+from ..errors import BadRequest, NotFound
+from .infra.asgi import Receive, Scope, Send, header, read_body, send_json
+
+if TYPE_CHECKING:
+    from .runtime import LocalRuntime
+
+
+class Operations:
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method, rt = scope["path"], scope["method"], self.runtime
+        if path == "/_stratus/stats" and method == "GET":
+            return await send_json(send, 200, rt.stats())
+        if path == "/_stratus/cache/flush" and method == "POST":
+            return await send_json(send, 200, {"flushed": rt.flush(header(scope, b"x-stratus-app"))})
+        if path == "/_stratus/health":
+            return await send_json(send, 200, {"status": "ok", "apps": sorted(rt.apps)})
+        if path == "/_stratus/clock" and isinstance(rt.clock, ManualClock):
+            if method == "POST":
+                try:
+                    seconds = orjson.loads(await read_body(receive, 4096, header(scope, b"content-length")))["advance"]
+                    if not isinstance(seconds, (int, float)) or seconds < 0:
+                        raise ValueError
+                except (ValueError, KeyError, TypeError):
+                    raise BadRequest('send {"advance": <seconds >= 0>}') from None
+                rt.clock.advance(seconds)
+            return await send_json(send, 200, {"now": rt.clock.now()})
+        raise NotFound(f"nothing is served at {path}")

@@ -1,0 +1,107 @@
+"""Who signed a request and what they may do: principals, the credentials that name them, one authorizer.
+
+Every endpoint that takes AWS credentials (S3 today; the queue and topic endpoints next)
+verifies the signature (``sigv4``), which names a ``Credential``; the credential's
+``principal`` says whose it is. ``Authorizer.allowed`` decides an action on a resource for
+any principal the same way, from the policies the principal carries, its own condition keys
+and the request's, so a new wire protocol needs to know nothing about Cognito identities or
+the operator.
+
+``Credentials`` is every key the endpoints accept: the operator's static key pair (full
+access, made on first start and kept in the data dir, 0600) and whatever issuers add (each
+identity pool's temporary credentials).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ...clock import Clock
+from ..infra.files import write_private
+from .iam import RequestContext, evaluate
+from .sigv4 import Credential
+
+_UPPER = string.ascii_uppercase + string.digits
+Keys = Mapping[str, "str | list[str]"]
+
+
+class Principal:
+    """Whoever a credential belongs to, as the authorizer sees them."""
+
+    def policies(self) -> Sequence[dict[str, Any]] | None:
+        """The identity policies that decide what the principal may do; None: anything (the operator)."""
+        return ()
+
+    def context_keys(self) -> dict[str, str | list[str]]:
+        """The condition keys the principal brings (``aws:userid``, ``cognito-identity.amazonaws.com:sub``, ...)."""
+        return {}
+
+
+class Operator(Principal):
+    """The operator's static credentials: full access, no policy."""
+
+    def policies(self) -> None:
+        return None
+
+
+def new_access_key_id(prefix: str) -> str:
+    """An access key id as AWS makes them: ``AKIA`` (long-lived) or ``ASIA`` (temporary) and 16 more."""
+    return prefix + "".join(secrets.choice(_UPPER) for _ in range(16))
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(30)[:40]
+
+
+class Credentials:
+    """Every credential the local endpoints accept; ``add_issuer`` adds a source of temporary ones."""
+
+    def __init__(self, data_dir: Path) -> None:
+        admin_file = data_dir / "admin-credentials.json"
+        if not admin_file.exists():
+            write_private(admin_file, orjson.dumps({"access_key_id": new_access_key_id("AKIA"),
+                                                    "secret_access_key": new_secret()}))
+        doc = orjson.loads(admin_file.read_bytes())
+        self.admin = Credential(doc["access_key_id"], doc["secret_access_key"], principal=Operator())
+        self._issuers: list[Callable[[str], Credential | None]] = []
+
+    def add_issuer(self, lookup: Callable[[str], Credential | None]) -> None:
+        self._issuers.append(lookup)
+
+    def lookup(self, access_key_id: str) -> Credential | None:
+        if access_key_id == self.admin.access_key_id:
+            return self.admin
+        for issuer in self._issuers:
+            found = issuer(access_key_id)
+            if found is not None:
+                return found
+        return None
+
+
+class Authorizer:
+    """Decides a request for any principal: the operator may do anything, others what their policies allow."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def allowed(self, principal: object, action: str, resource: str, request_keys: Keys | None = None) -> bool:
+        """Whether ``principal`` may do ``action`` on ``resource``; ``request_keys`` are the request's condition keys
+        (``aws:SourceIp``, ``s3:prefix``, ...)."""
+        if not isinstance(principal, Principal):
+            return False
+        policies = principal.policies()
+        if policies is None:
+            return True
+        now = self.clock.now()
+        keys: dict[str, str | list[str]] = {
+            "aws:SecureTransport": "true", "aws:EpochTime": str(int(now)),
+            "aws:CurrentTime": dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **principal.context_keys(), **(request_keys or {})}
+        return evaluate(policies, RequestContext(action, resource, keys)) == "Allow"

@@ -1,0 +1,1 @@
+"""API Gateway: REST APIs (``gateway``) with their stage cache, throttling and figures."""

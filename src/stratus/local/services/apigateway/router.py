@@ -1,0 +1,44 @@
+"""Every REST API of the running apps, each below ``/_api/<app>/<api>``: one dispatch by (app, api)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from ....errors import NotFound
+from ....graph import RestApi
+from ...infra.asgi import Receive, Scope, Send
+from .gateway import Gateway
+
+PREFIX = "/_api/"
+
+
+class Gateways:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.by_name: dict[tuple[str, str], Gateway] = {}
+
+    def url(self, app: str, api: RestApi) -> str:
+        """The base URL of ``api`` of ``app``."""
+        return f"{self.endpoint}{PREFIX}{app}/{api.name}"
+
+    def add(self, app: str, api: str, gateway: Gateway) -> None:
+        self.by_name[(app, api)] = gateway
+
+    def flush(self, app: str | None = None) -> list[str]:
+        """Empty the stage caches (of one app, or all); the names of the APIs flushed."""
+        done = []
+        for (name, api), gw in self.by_name.items():
+            if app in (None, "", name) and gw.cache is not None:
+                gw.cache.flush()
+                done.append(f"{name}/{api}")
+        return done
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        app_raw, _, rest = raw[len(PREFIX):].partition("/")
+        api_raw, _, sub = rest.partition("/")
+        app, api = unquote(app_raw), unquote(api_raw)
+        gw = self.by_name.get((app, api))
+        if gw is None:
+            raise NotFound(f"no REST API at {PREFIX}{app}/{api}")
+        await gw(scope, receive, send, "/" + sub)

@@ -1,0 +1,388 @@
+"""The local managed user pool: Cognito user pool semantics on SQLite.
+
+This module is the domain: it decides who may sign up, what a confirmation
+code is worth, which tokens are issued and when they stop working. It takes
+and returns plain values and the dataclasses below; the wire protocol (``wire``)
+checks the JSON's types, calls these operations, and renders their results and
+``ServiceError`` (with Cognito's error codes, this service's vocabulary) as Cognito does.
+
+Faithful to Cognito where a client can tell:
+- user names are email addresses (``UsernameAttributes=[email]``), so
+  ``cognito:username`` (and GetUser's ``Username``) is the user's sub;
+- user-existence errors are prevented: an unknown user and a wrong password
+  give the same ``NotAuthorizedException``;
+- a sign-in starts a session (``origin_jti``); refreshing keeps it; global
+  sign-out revokes every session of the user, after which refresh tokens fail
+  and GetUser refuses the old access tokens. (Like API Gateway's Cognito
+  authorizer, the REST gateway checks only the JWT, so a revoked access token
+  still passes there until it expires.)
+- confirmation codes are 6 digits, valid 24 hours, mailed to the user, and
+  refused after 5 wrong tries.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+import orjson
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ....clock import Clock
+from ....errors import ServiceError, TokenRejected
+from ....graph import UserPool
+from ....ports.mailer import Mail, Mailer
+from ....schema import EMAIL
+from ...infra.keys import SigningKey
+from ...infra.sqlite import SqliteDatabase
+from .tokens import TokenVerifier
+
+CODE_ATTEMPTS = 5
+CODE_SENDER = "no-reply@verificationemail.com"
+STANDARD_ATTRIBUTES = frozenset({
+    "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+    "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "address",
+})
+
+# OWASP's minimum for argon2id: 19 MiB of memory, 2 passes.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so that takes as long as a wrong password.
+
+    Made on first use, not at import: it costs as much as a sign-in (tens of milliseconds).
+    """
+    return _hasher.hash("stratus-timing-equaliser")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pools (app TEXT, name TEXT, pool_id TEXT UNIQUE, PRIMARY KEY (app, name));
+CREATE TABLE IF NOT EXISTS issuers (pool_id TEXT NOT NULL, issuer TEXT NOT NULL, PRIMARY KEY (pool_id, issuer));
+CREATE TABLE IF NOT EXISTS clients (pool_id TEXT, name TEXT, client_id TEXT UNIQUE, PRIMARY KEY (pool_id, name));
+CREATE TABLE IF NOT EXISTS users (
+    pool_id TEXT NOT NULL, sub TEXT NOT NULL, email TEXT NOT NULL, password TEXT NOT NULL,
+    status TEXT NOT NULL, attributes TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (pool_id, sub), UNIQUE (pool_id, email));
+CREATE TABLE IF NOT EXISTS codes (
+    pool_id TEXT NOT NULL, sub TEXT NOT NULL, digest TEXT NOT NULL, expires REAL NOT NULL, attempts INT NOT NULL,
+    PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS sessions (
+    origin_jti TEXT PRIMARY KEY, pool_id TEXT NOT NULL, sub TEXT NOT NULL, client_id TEXT NOT NULL,
+    refresh TEXT UNIQUE NOT NULL, auth_time INT NOT NULL, expires REAL NOT NULL, revoked INT NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (pool_id, sub);
+"""
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _mask(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain[:1]}***"
+
+
+def _invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterException", message)
+
+
+@dataclass(frozen=True)
+class User:
+    sub: str
+    email: str
+    status: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CodeDelivery:
+    """Where a code was sent: a masked address."""
+
+    destination: str
+    medium: str = "EMAIL"
+    attribute: str = "email"
+
+
+@dataclass(frozen=True)
+class SignUpResult:
+    sub: str
+    delivery: CodeDelivery
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    id_token: str
+    expires_in: int
+    refresh_token: str | None = None  # only a sign-in hands one out; a refresh keeps using the old one
+
+
+class UserPoolStore:
+    """The user pools' database (one per data dir)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = SqliteDatabase(path, _SCHEMA)
+
+    def ids(self, app: str, pool: UserPool, region: str) -> tuple[str, dict[str, str]]:
+        """The pool id and client ids of a declared pool: made once, then stable across restarts."""
+        with self.db.write() as c:
+            row = c.execute("SELECT pool_id FROM pools WHERE app=? AND name=?", (app, pool.name)).fetchone()
+            if row is None:
+                alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                pool_id = f"{region}_" + "".join(secrets.choice(alphabet) for _ in range(9))
+                c.execute("INSERT INTO pools VALUES (?,?,?)", (app, pool.name, pool_id))
+            else:
+                pool_id = row[0]
+            clients = {}
+            for name in pool.clients:
+                row = c.execute("SELECT client_id FROM clients WHERE pool_id=? AND name=?", (pool_id, name)).fetchone()
+                if row is None:
+                    cid = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(26))
+                    c.execute("INSERT INTO clients VALUES (?,?,?)", (pool_id, name, cid))
+                else:
+                    cid = row[0]
+                clients[name] = cid
+        return pool_id, clients
+
+    def issuers(self, pool_id: str, current: str) -> list[str]:
+        """Every issuer the pool has had (the endpoint may move between runs), current one first.
+
+        Tokens carry the issuer of the run that minted them; a restart on another port must not
+        invalidate them, as the key that signed them is the same.
+        """
+        with self.db.write() as c:
+            c.execute("INSERT OR IGNORE INTO issuers VALUES (?,?)", (pool_id, current))
+            rows = c.execute("SELECT issuer FROM issuers WHERE pool_id=?", (pool_id,)).fetchall()
+        return [current] + sorted(r[0] for r in rows if r[0] != current)
+
+
+class UserPoolService:
+    """One declared user pool, running."""
+
+    def __init__(self, app: str, decl: UserPool, store: UserPoolStore, key_dir: Path, mailer: Mailer,
+                 clock: Clock, endpoint: str, region: str) -> None:
+        self.app = app
+        self.decl = decl
+        self.db = store.db
+        self.mailer = mailer
+        self.clock = clock
+        self.pool_id, self.clients = store.ids(app, decl, region)
+        self.client_ids = frozenset(self.clients.values())
+        self.key = SigningKey(key_dir / f"{self.pool_id}.pem")
+        self.issuer = f"{endpoint}/{self.pool_id}"
+        self.issuers = store.issuers(self.pool_id, self.issuer)
+        self.verifier = TokenVerifier(self.issuers, self.jwks(), clock)
+
+    # -- discovery
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.key.jwk()]}
+
+    def openid_configuration(self) -> dict[str, Any]:
+        return {"issuer": self.issuer, "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "token"], "token_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post"], "scopes_supported": ["openid", "email", "profile"],
+                "claims_supported": ["sub", "email", "email_verified", "cognito:username", "iss", "aud", "exp", "iat"]}
+
+    # -- helpers
+
+    def _client(self, client_id: str) -> str:
+        if client_id not in self.client_ids:
+            raise ServiceError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
+        return client_id
+
+    def _find(self, username: str) -> User | None:
+        col = "email" if "@" in username else "sub"  # an email address, or the sub (cognito:username)
+        row = self.db.conn().execute(
+            f"SELECT sub, email, status, attributes FROM users WHERE pool_id=? AND {col}=?",
+            (self.pool_id, username.lower() if col == "email" else username)).fetchone()
+        if row is None:
+            return None
+        return User(row[0], row[1], row[2], orjson.loads(row[3]))
+
+    def _send_code(self, user: User) -> CodeDelivery:
+        code = f"{secrets.randbelow(10**6):06d}"
+        with self.db.write() as c:
+            c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
+                      (self.pool_id, user.sub, _digest(self.pool_id, user.sub, code),
+                       self.clock.now() + self.decl.code_ttl))
+        try:
+            self.mailer.send(Mail(to=user.email, subject="Your verification code",
+                                  text=f"Your verification code is {code}.", sender=CODE_SENDER))
+        except Exception as exc:  # any mailer failure (SMTP refused, disk full) is the same to the client
+            raise ServiceError("CodeDeliveryFailureException",
+                               f"Unable to deliver the verification code: {type(exc).__name__}") from exc
+        return CodeDelivery(_mask(user.email))
+
+    # -- operations
+
+    def sign_up(self, client_id: str, username: str, password: str, attributes: dict[str, str]) -> SignUpResult:
+        self._client(client_id)
+        _check_username(username)
+        if not 1 <= len(password) <= 256 or password != password.strip():
+            raise _invalid("Password must be 1-256 characters without leading or trailing whitespace.")
+        attrs = dict(attributes)
+        for name in attrs:
+            if name not in STANDARD_ATTRIBUTES:
+                raise _invalid(f"Attribute does not exist in the schema: {name}")
+        if not EMAIL.match(username):
+            raise _invalid("Username should be an email.")
+        if "email" in attrs and attrs["email"].lower() != username.lower():
+            raise _invalid("The email attribute must match the username.")
+        attrs["email"] = username.lower()
+        problems = self.decl.password_policy.problems(password)
+        if problems:
+            raise ServiceError("InvalidPasswordException", "Password did not conform with policy: " + problems[0])
+        user = User(str(uuid.uuid4()), attrs["email"], "UNCONFIRMED", attrs)
+        try:
+            with self.db.write() as c:
+                c.execute("INSERT INTO users VALUES (?,?,?,?,?,?,?)",
+                          (self.pool_id, user.sub, user.email, _hasher.hash(password), user.status,
+                           orjson.dumps(attrs).decode(), self.clock.now()))
+        except sqlite3.IntegrityError:
+            raise ServiceError("UsernameExistsException", "An account with the given email already exists.") from None
+        try:
+            delivery = self._send_code(user)
+        except ServiceError:  # no code reached the user: leave no account behind that could never be confirmed
+            with self.db.write() as c:
+                c.execute("DELETE FROM codes WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                c.execute("DELETE FROM users WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+            raise
+        return SignUpResult(user.sub, delivery)
+
+    def confirm_sign_up(self, client_id: str, username: str, code: str) -> None:
+        self._client(client_id)
+        if not re.fullmatch(r"\S{1,2048}", code):
+            raise _invalid("ConfirmationCode must be a non-empty string.")
+        user = self._find(_check_username(username))
+        if user is None:
+            raise ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
+        if user.status == "CONFIRMED":
+            raise ServiceError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
+        error = None
+        with self.db.write() as c:
+            row = c.execute("SELECT digest, expires, attempts FROM codes WHERE pool_id=? AND sub=?",
+                            (self.pool_id, user.sub)).fetchone()
+            if row is None:
+                error = ServiceError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+            elif row[2] >= CODE_ATTEMPTS:
+                error = ServiceError("TooManyFailedAttemptsException",
+                                     "Too many failed attempts; request a new code with ResendConfirmationCode.")
+            elif not hmac.compare_digest(row[0], _digest(self.pool_id, user.sub, code)):
+                # the failed try is counted (and committed) before the error goes out
+                c.execute("UPDATE codes SET attempts=attempts+1 WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                error = ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
+            elif self.clock.now() >= row[1]:
+                error = ServiceError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+            else:
+                c.execute("DELETE FROM codes WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                c.execute("UPDATE users SET status='CONFIRMED' WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+        if error is not None:
+            raise error
+
+    def resend_confirmation_code(self, client_id: str, username: str) -> CodeDelivery:
+        self._client(client_id)
+        user = self._find(_check_username(username))
+        if user is None:  # user-existence errors are prevented: answer as if mailed
+            return CodeDelivery(_mask(username))
+        if user.status == "CONFIRMED":
+            raise _invalid("User is already confirmed.")
+        return self._send_code(user)
+
+    def password_auth(self, client_id: str, username: str, password: str) -> Tokens:
+        """USER_PASSWORD_AUTH: the user's password checked, a new session and its tokens."""
+        self._client(client_id)
+        user = self._find(username)
+        row = user and self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
+                                              (self.pool_id, user.sub)).fetchone()
+        try:
+            _hasher.verify(row[0] if row else _dummy_hash(), password)
+            ok = row is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user is None:
+            raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
+        if user.status != "CONFIRMED":
+            raise ServiceError("UserNotConfirmedException", "User is not confirmed.")
+        now = int(self.clock.now())
+        origin, refresh = str(uuid.uuid4()), secrets.token_urlsafe(96)
+        with self.db.write() as c:
+            c.execute("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,0)",
+                      (origin, self.pool_id, user.sub, client_id, _digest(refresh), now,
+                       now + self.decl.refresh_token_ttl))
+        return self._tokens(user, client_id, origin, now, refresh)
+
+    def refresh_auth(self, client_id: str, refresh_token: str) -> Tokens:
+        """REFRESH_TOKEN_AUTH: new access and ID tokens in the refresh token's session, while it is live."""
+        self._client(client_id)
+        row = self.db.conn().execute(
+            "SELECT origin_jti, sub, client_id, auth_time, expires, revoked FROM sessions WHERE refresh=? AND pool_id=?",
+            (_digest(refresh_token), self.pool_id)).fetchone()
+        if row is None or row[2] != client_id:
+            raise ServiceError("NotAuthorizedException", "Invalid Refresh Token")
+        origin, sub, _, auth_time, expires, revoked = row
+        if revoked:
+            raise ServiceError("NotAuthorizedException", "Refresh Token has been revoked")
+        if self.clock.now() >= expires:
+            raise ServiceError("NotAuthorizedException", "Refresh Token has expired")
+        user = self._find(sub)
+        if user is None:
+            raise ServiceError("NotAuthorizedException", "Invalid Refresh Token")
+        return self._tokens(user, client_id, origin, auth_time)
+
+    def _tokens(self, user: User, client_id: str, origin: str, auth_time: int, refresh: str | None = None) -> Tokens:
+        now = int(self.clock.now())
+        event = str(uuid.uuid4())
+        common = {"sub": user.sub, "iss": self.issuer, "origin_jti": origin, "event_id": event,
+                  "auth_time": auth_time, "iat": now}
+        access = {**common, "client_id": client_id, "token_use": "access", "scope": "aws.cognito.signin.user.admin",
+                  "exp": now + self.decl.access_token_ttl, "jti": str(uuid.uuid4()), "username": user.sub}
+        ident = {**common, "aud": client_id, "token_use": "id", "email": user.email, "email_verified": True,
+                 "cognito:username": user.sub, "exp": now + self.decl.id_token_ttl, "jti": str(uuid.uuid4())}
+        hdr = {"kid": self.key.kid}
+        return Tokens(jwt.encode(access, self.key.private, algorithm="RS256", headers=hdr),
+                      jwt.encode(ident, self.key.private, algorithm="RS256", headers=hdr),
+                      self.decl.access_token_ttl, refresh)
+
+    def _session_claims(self, token: str) -> dict[str, Any]:
+        """Claims of a live access token, as GetUser and GlobalSignOut require."""
+        try:
+            claims = self.verifier.verify(token, token_use="access", client_ids=self.client_ids)
+        except TokenRejected as exc:
+            msg = "Access Token has expired" if "expired" in str(exc) else "Invalid Access Token"
+            raise ServiceError("NotAuthorizedException", msg) from exc
+        row = self.db.conn().execute("SELECT revoked FROM sessions WHERE origin_jti=?",
+                                     (claims.get("origin_jti"),)).fetchone()
+        if row is None or row[0]:
+            raise ServiceError("NotAuthorizedException", "Access Token has been revoked")
+        return claims
+
+    def get_user(self, access_token: str) -> User:
+        user = self._find(self._session_claims(access_token)["sub"])
+        if user is None:
+            raise ServiceError("UserNotFoundException", "User does not exist.")
+        return user
+
+    def global_sign_out(self, access_token: str) -> None:
+        claims = self._session_claims(access_token)
+        with self.db.write() as c:
+            c.execute("UPDATE sessions SET revoked=1 WHERE pool_id=? AND sub=?", (self.pool_id, claims["sub"]))
+
+
+def _check_username(username: str) -> str:
+    if not 1 <= len(username) <= 128:
+        raise _invalid("Username must be a string of 1-128 characters.")
+    return username

@@ -1,0 +1,1 @@
+"""DynamoDB: tables on SQLite (``table``) and the DAX-style cache in front of them (``dax``)."""

@@ -1,0 +1,520 @@
+"""The local object store: S3's domain on files and SQLite.
+
+Blobs are files named by random ids, never by object keys, so no key (``..``,
+absolute paths, NUL, anything) can reach outside the blob folder: a key is only
+ever a column in SQLite. Metadata (key, size, ETag, content type, user metadata,
+checksums) lives in SQLite in WAL mode.
+
+A write streams into a temporary file, computing the MD5 (the ETag) and any
+requested checksum on the way, is fsynced and renamed into the blob folder, and
+only then committed in one SQLite transaction together with its event
+(``ObjectCreated:*`` / ``ObjectRemoved:*``). A reader therefore sees the old object
+or the new one, never half of one; a crash before the commit leaves an orphan
+blob that the next start removes. Blobs are immutable: an overwrite writes a new
+blob, and a reader holding the old one keeps reading it.
+
+Multipart uploads keep each part as a blob; completing concatenates the listed
+parts into one new blob, with S3's ETag ``md5(part md5s)-N``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import crc32c
+import orjson
+
+from ....clock import Clock
+from ....errors import ServiceError
+from ....ports.objects import key_problem
+from ...infra.sqlite import SqliteDatabase
+
+MIN_PART = 5 * 1024 * 1024
+MAX_PARTS = 10_000
+_BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS declared (app TEXT, name TEXT, bucket TEXT UNIQUE NOT NULL, PRIMARY KEY (app, name));
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    content_type TEXT NOT NULL, metadata TEXT NOT NULL, checksums TEXT NOT NULL, modified REAL NOT NULL,
+    parts INTEGER, extra TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, content_type TEXT NOT NULL,
+    metadata TEXT NOT NULL, algorithm TEXT, created REAL NOT NULL, headers TEXT NOT NULL,
+    completing INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    checksums TEXT NOT NULL, modified REAL NOT NULL, PRIMARY KEY (upload_id, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
+    size INTEGER, etag TEXT, at REAL NOT NULL);
+"""
+
+
+def _no_upload(upload_id: str) -> ServiceError:
+    return ServiceError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the "
+                       "upload may have been aborted or completed.", 404, UploadId=upload_id)
+
+
+def check_key(key: str) -> str:
+    """An object key, or S3's error for it (the rule is the port's ``key_problem``)."""
+    problem = key_problem(key)
+    if problem == "empty":
+        raise ServiceError("InvalidArgument", "Object keys must not be empty.")
+    if problem == "too long":
+        raise ServiceError("KeyTooLongError", "Your key is too long (the limit is 1024 bytes of UTF-8).")
+    if problem is not None:
+        raise ServiceError("InvalidArgument", "Object keys must not contain control characters or invalid UTF-8.")
+    return key
+
+
+def check_bucket_name(name: str) -> str:
+    if not _BUCKET.match(name) or ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
+        raise ServiceError("InvalidBucketName", "The specified bucket is not valid.", BucketName=name)
+    return name
+
+
+CHECKSUMS = ("crc32", "crc32c", "sha1", "sha256")
+
+
+class _Hasher:
+    """One running checksum, in S3's base64 form when done."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._crc = 0
+        self._h = hashlib.new(algorithm) if algorithm in ("sha1", "sha256") else None
+
+    def update(self, data: bytes) -> None:
+        if self._h is not None:
+            self._h.update(data)
+        elif self.algorithm == "crc32":
+            self._crc = zlib.crc32(data, self._crc)
+        else:
+            self._crc = crc32c.crc32c(data, self._crc)
+
+    def b64(self) -> str:
+        raw = self._h.digest() if self._h is not None else self._crc.to_bytes(4, "big")
+        return base64.b64encode(raw).decode()
+
+
+@dataclass
+class Blob:
+    """A finished, durable blob not yet committed to any object."""
+
+    id: str
+    size: int
+    md5: bytes
+    checksums: dict[str, str]
+    sha256: str | None = None
+
+
+class BlobWriter:
+    """Streams bytes to a temporary file, hashing as it goes; ``finish`` makes it a durable blob."""
+
+    def __init__(self, store: ObjectStore, algorithms: tuple[str, ...] = (), want_sha256: bool = False) -> None:
+        self.store = store
+        self.id = secrets.token_hex(16)
+        self.tmp = store.tmp / f"{self.id}.part"
+        self._f: BinaryIO = open(self.tmp, "wb")  # noqa: SIM115 (closed in finish/abort)
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256() if want_sha256 else None
+        self._sums = {a: _Hasher(a) for a in algorithms}
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._f.write(data)
+        self._md5.update(data)
+        if self._sha256 is not None:
+            self._sha256.update(data)
+        for h in self._sums.values():
+            h.update(data)
+        self.size += len(data)
+
+    def finish(self) -> Blob:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+        path = self.store.blob_path(self.id)
+        path.parent.mkdir(exist_ok=True)
+        os.replace(self.tmp, path)
+        return Blob(self.id, self.size, self._md5.digest(), {a: h.b64() for a, h in self._sums.items()},
+                    self._sha256.hexdigest() if self._sha256 is not None else None)
+
+    def abort(self) -> None:
+        self._f.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class ObjectMeta:
+    bucket: str
+    key: str
+    blob: str
+    size: int
+    etag: str
+    content_type: str
+    metadata: dict[str, str]
+    checksums: dict[str, str]
+    modified: float
+    parts: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Disposition, ... as stored
+    part_sizes: list[int] | None = None  # a multipart object's part sizes, for GET ?partNumber=
+
+
+@dataclass
+class Listing:
+    objects: list[ObjectMeta] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last: str | None = None  # the last key or prefix returned: where the next page starts after
+
+
+class ObjectStore:
+    def __init__(self, root: Path, clock: Clock) -> None:
+        self.root, self.clock = root, clock
+        self.blobs, self.tmp = root / "blobs", root / "tmp"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.db = SqliteDatabase(root / "objects.db", _SCHEMA)
+        self._collect_garbage()
+
+    # -- blobs
+
+    def blob_path(self, blob: str) -> Path:
+        return self.blobs / blob[:2] / blob
+
+    def writer(self, algorithms: tuple[str, ...] = (), want_sha256: bool = False) -> BlobWriter:
+        return BlobWriter(self, algorithms, want_sha256)
+
+    def _drop_blobs(self, blobs: list[str]) -> None:
+        for b in blobs:
+            self.blob_path(b).unlink(missing_ok=True)
+
+    def _collect_garbage(self) -> None:
+        """Remove what a crash can leave: temporary files, and blobs no object or part refers to."""
+        for f in self.tmp.iterdir():
+            f.unlink(missing_ok=True)
+        c = self.db.conn()
+        live = {r[0] for r in c.execute("SELECT blob FROM objects UNION SELECT blob FROM parts")}
+        for folder in self.blobs.iterdir():
+            for f in folder.iterdir():
+                if f.name not in live:
+                    f.unlink(missing_ok=True)
+
+    # -- buckets
+
+    def create_bucket(self, name: str) -> None:
+        check_bucket_name(name)
+        try:
+            with self.db.write() as c:
+                c.execute("INSERT INTO buckets VALUES (?,?)", (name, self.clock.now()))
+        except sqlite3.IntegrityError:
+            raise ServiceError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket "
+                              "succeeded and you already own it.", 409, BucketName=name) from None
+
+    def declared_bucket(self, app: str, name: str) -> str:
+        """The real name of an app's declared bucket: made once (``<app>-<name>-<random>``), then stable; exists."""
+        with self.db.write() as c:
+            row = c.execute("SELECT bucket FROM declared WHERE app=? AND name=?", (app, name)).fetchone()
+            real = row[0] if row else check_bucket_name(f"{app}-{name}"[:54].strip("-.") + "-" + secrets.token_hex(4))
+            if row is None:
+                c.execute("INSERT INTO declared VALUES (?,?,?)", (app, name, real))
+            c.execute("INSERT OR IGNORE INTO buckets VALUES (?,?)", (real, self.clock.now()))
+        return real
+
+    def bucket_exists(self, name: str) -> bool:
+        return self.db.conn().execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone() is not None
+
+    def require_bucket(self, name: str) -> None:
+        if not self.bucket_exists(name):
+            raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=name)
+
+    def delete_bucket(self, name: str) -> None:
+        self.require_bucket(name)
+        with self.db.write() as c:
+            busy = c.execute("SELECT 1 FROM objects WHERE bucket=? UNION ALL SELECT 1 FROM uploads WHERE bucket=? LIMIT 1",
+                             (name, name)).fetchone()
+            if busy:
+                raise ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty.", 409, BucketName=name)
+            c.execute("DELETE FROM buckets WHERE name=?", (name,))
+
+    def list_buckets(self) -> list[tuple[str, float]]:
+        return [(n, t) for n, t in self.db.conn().execute("SELECT name, created FROM buckets ORDER BY name")]
+
+    # -- objects
+
+    def _row(self, row: tuple[Any, ...]) -> ObjectMeta:
+        b, k, blob, size, etag, ctype, meta, sums, modified, parts, extra = row
+        more = orjson.loads(extra)
+        return ObjectMeta(b, k, blob, size, etag, ctype, orjson.loads(meta), orjson.loads(sums), modified, parts,
+                          more.get("headers", {}), more.get("part_sizes"))
+
+    def open_object(self, bucket: str, key: str) -> tuple[ObjectMeta, BinaryIO]:
+        """The current object and its blob opened for reading, as one consistent pair.
+
+        An overwrite may replace and delete the blob between reading the row and opening the file; the
+        row is then read again. Once open, the file stays readable whatever happens to the object.
+        """
+        while True:
+            meta = self.head(bucket, key)
+            try:
+                return meta, open(self.blob_path(meta.blob), "rb")  # noqa: SIM115 (the caller closes it)
+            except FileNotFoundError:
+                continue
+
+    def head(self, bucket: str, key: str) -> ObjectMeta:
+        row = self.db.conn().execute("SELECT * FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+        if row is None:
+            self.require_bucket(bucket)
+            raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+        return self._row(row)
+
+    def commit(self, bucket: str, key: str, blob: Blob, content_type: str, metadata: dict[str, str], kind: str,
+               etag: str | None = None, parts: list[int] | None = None, headers: dict[str, str] | None = None,
+               if_none_match: bool = False, if_match: str | None = None) -> ObjectMeta:
+        """Make ``blob`` the object at bucket/key, with its event, in one transaction.
+
+        ``if_none_match`` (S3's ``If-None-Match: *``) and ``if_match`` (an ETag) make it a conditional
+        write, decided inside the same transaction.
+        """
+        meta = ObjectMeta(bucket, key, blob.id, blob.size, etag or f'"{blob.md5.hex()}"', content_type, metadata,
+                          blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts)
+        old = None
+        try:
+            with self.db.write() as c:
+                if not c.execute("SELECT 1 FROM buckets WHERE name=?", (bucket,)).fetchone():
+                    raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
+                prev = c.execute("SELECT blob, etag FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+                if if_none_match and prev is not None:
+                    raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did "
+                                      "not hold", 412, Condition="If-None-Match")
+                if if_match is not None and (prev is None or prev[1].strip('"') != if_match.strip().strip('"')):
+                    if prev is None:
+                        raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+                    raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did "
+                                      "not hold", 412, Condition="If-Match")
+                old = prev[0] if prev else None
+                c.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          (bucket, key, blob.id, blob.size, meta.etag, content_type, orjson.dumps(metadata).decode(),
+                           orjson.dumps(blob.checksums).decode(), meta.modified, meta.parts,
+                           orjson.dumps({"headers": meta.headers, "part_sizes": parts}).decode()))
+                c.execute("INSERT INTO events (bucket, key, kind, size, etag, at) VALUES (?,?,?,?,?,?)",
+                          (bucket, key, kind, blob.size, meta.etag, meta.modified))
+        except BaseException:
+            self._drop_blobs([blob.id])
+            raise
+        if old and old != blob.id:
+            self._drop_blobs([old])
+        return meta
+
+    def delete(self, bucket: str, key: str) -> None:
+        """S3's DeleteObject: succeeds whether or not the key exists; an event only when it did."""
+        with self.db.write() as c:
+            if not c.execute("SELECT 1 FROM buckets WHERE name=?", (bucket,)).fetchone():
+                raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
+            prev = c.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+            if prev:
+                c.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, key))
+                c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
+                          (bucket, key, "ObjectRemoved:Delete", self.clock.now()))
+        if prev:
+            self._drop_blobs([prev[0]])
+
+    def _concat(self, sources: list[BinaryIO], algorithms: tuple[str, ...] = ()) -> Blob:
+        """A new durable blob holding the open sources' bytes, one after another; closes them."""
+        w = self.writer(algorithms)
+        try:
+            for f in sources:
+                with f:
+                    while chunk := f.read(1024 * 1024):
+                        w.write(chunk)
+        except BaseException:
+            w.abort()
+            raise
+        return w.finish()
+
+    def copy(self, src: ObjectMeta, source: BinaryIO, bucket: str, key: str, content_type: str,
+             metadata: dict[str, str], headers: dict[str, str]) -> ObjectMeta:
+        """Copy the object ``src`` (``source`` is its blob, opened by ``open_object``) to bucket/key."""
+        blob = self._concat([source], tuple(a for a in src.checksums if not src.checksums[a].count("-")))
+        return self.commit(bucket, key, blob, content_type, metadata, "ObjectCreated:Copy",
+                           etag=src.etag if src.parts is None else None, headers=headers)
+
+    def list_objects(self, bucket: str, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000) -> Listing:
+        """Keys (and, with a delimiter, common prefixes) after ``after``, in UTF-8 byte order, S3's order."""
+        self.require_bucket(bucket)
+        out = Listing()
+        if max_keys == 0:
+            return out
+        c = self.db.conn()
+        cursor = max(after, prefix) if after >= prefix else prefix
+        inclusive = not after or after < prefix
+        skip = ""  # a common prefix already returned: nothing under it is listed again
+        if delimiter and after.startswith(prefix) and after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
+            skip, cursor, inclusive = after, after + "\U0010ffff", True  # resuming after a common prefix
+        while True:
+            rows = c.execute(
+                f"SELECT * FROM objects WHERE bucket=? AND key {'>=' if inclusive else '>'} ? ORDER BY key LIMIT 1001",
+                (bucket, cursor)).fetchall()
+            if not rows:
+                return out
+            for row in rows:
+                key = row[1]
+                if not key.startswith(prefix):
+                    return out
+                if skip and key.startswith(skip):
+                    continue
+                if len(out.objects) + len(out.prefixes) == max_keys:
+                    out.truncated = True
+                    return out
+                if delimiter and (i := key.find(delimiter, len(prefix))) >= 0:
+                    common = key[: i + len(delimiter)]
+                    out.prefixes.append(common)
+                    out.last = skip = common
+                    cursor, inclusive = common + "\U0010ffff", True  # skip everything under this prefix
+                    break
+                out.objects.append(self._row(row))
+                out.last = key
+                cursor, inclusive = key, False
+            else:
+                if len(rows) < 1001:
+                    return out
+
+    # -- multipart uploads
+
+    def create_upload(self, bucket: str, key: str, content_type: str, metadata: dict[str, str],
+                      algorithm: str | None, headers: dict[str, str] | None = None) -> str:
+        self.require_bucket(bucket)
+        upload_id = secrets.token_urlsafe(48)
+        with self.db.write() as c:
+            c.execute("INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?,0)",
+                      (upload_id, bucket, key, content_type, orjson.dumps(metadata).decode(), algorithm,
+                       self.clock.now(), orjson.dumps(headers or {}).decode()))
+        return upload_id
+
+    def upload(self, bucket: str, key: str, upload_id: str) -> dict[str, Any]:
+        row = self.db.conn().execute("SELECT bucket, key, content_type, metadata, algorithm, created, headers FROM "
+                                     "uploads WHERE upload_id=? AND completing=0", (upload_id,)).fetchone()
+        if row is None or row[0] != bucket or row[1] != key:
+            raise _no_upload(upload_id)
+        return {"content_type": row[2], "metadata": orjson.loads(row[3]), "algorithm": row[4], "created": row[5],
+                "headers": orjson.loads(row[6])}
+
+    def _claim(self, upload_id: str) -> None:
+        """Take an upload for completing or aborting: only one caller ever gets it."""
+        with self.db.write() as c:
+            if c.execute("UPDATE uploads SET completing=1 WHERE upload_id=? AND completing=0", (upload_id,)).rowcount != 1:
+                raise _no_upload(upload_id)
+
+    def _release(self, upload_id: str) -> None:
+        with self.db.write() as c:
+            c.execute("UPDATE uploads SET completing=0 WHERE upload_id=?", (upload_id,))
+
+    def put_part(self, bucket: str, key: str, upload_id: str, number: int, blob: Blob) -> str:
+        etag = f'"{blob.md5.hex()}"'
+        old = None
+        try:
+            with self.db.write() as c:
+                self.upload(bucket, key, upload_id)
+                prev = c.execute("SELECT blob FROM parts WHERE upload_id=? AND number=?", (upload_id, number)).fetchone()
+                old = prev[0] if prev else None
+                c.execute("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?,?,?)",
+                          (upload_id, number, blob.id, blob.size, etag, orjson.dumps(blob.checksums).decode(),
+                           self.clock.now()))
+        except BaseException:
+            self._drop_blobs([blob.id])
+            raise
+        if old:
+            self._drop_blobs([old])
+        return etag
+
+    def parts(self, upload_id: str) -> list[dict[str, Any]]:
+        rows = self.db.conn().execute("SELECT number, blob, size, etag, checksums, modified FROM parts WHERE upload_id=? "
+                                      "ORDER BY number", (upload_id,)).fetchall()
+        return [{"number": n, "blob": b, "size": s, "etag": e, "checksums": orjson.loads(cs), "modified": m}
+                for n, b, s, e, cs, m in rows]
+
+    def complete(self, bucket: str, key: str, upload_id: str, listed: list[tuple[int, str]]) -> ObjectMeta:
+        up = self.upload(bucket, key, upload_id)
+        have = {p["number"]: p for p in self.parts(upload_id)}
+        if not listed:
+            raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                              "against our published schema: list at least one part.")
+        numbers = [n for n, _ in listed]
+        if numbers != sorted(set(numbers)):
+            raise ServiceError("InvalidPartOrder", "The list of parts was not in ascending order. "
+                              "Parts must be ordered by part number.")
+        chosen = []
+        for i, (n, etag) in enumerate(listed):
+            part = have.get(n)
+            if part is None or part["etag"].strip('"') != etag.strip('"'):
+                raise ServiceError("InvalidPart", "One or more of the specified parts could not be found. The part may "
+                                  "not have been uploaded, or the specified entity tag may not match the part's "
+                                  "entity tag.", PartNumber=str(n))
+            if part["size"] < MIN_PART and i < len(listed) - 1:
+                raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
+                                  "object size.", PartNumber=str(n))
+            chosen.append(part)
+        self._claim(upload_id)
+        try:
+            blob = self._concat([open(self.blob_path(p["blob"]), "rb") for p in chosen])  # noqa: SIM115 (closed there)
+        except BaseException:
+            self._release(upload_id)
+            raise
+        digest = hashlib.md5(b"".join(bytes.fromhex(p["etag"].strip('"')) for p in chosen), usedforsecurity=False)
+        algo = up["algorithm"]
+        if algo and all(algo in p["checksums"] for p in chosen):  # S3's composite checksum: hash of part checksums
+            h = _Hasher(algo)
+            for p in chosen:
+                h.update(base64.b64decode(p["checksums"][algo]))
+            blob.checksums = {algo: f"{h.b64()}-{len(chosen)}"}
+        try:
+            meta = self.commit(bucket, key, blob, up["content_type"], up["metadata"],
+                               "ObjectCreated:CompleteMultipartUpload", etag=f'"{digest.hexdigest()}-{len(chosen)}"',
+                               parts=[p["size"] for p in chosen], headers=up["headers"])
+        except BaseException:
+            self._release(upload_id)
+            raise
+        self._end_upload(upload_id)
+        return meta
+
+    def abort(self, bucket: str, key: str, upload_id: str) -> None:
+        self.upload(bucket, key, upload_id)
+        self._claim(upload_id)
+        self._end_upload(upload_id)
+
+    def _end_upload(self, upload_id: str) -> None:
+        with self.db.write() as c:
+            blobs = [r[0] for r in c.execute("SELECT blob FROM parts WHERE upload_id=?", (upload_id,))]
+            c.execute("DELETE FROM parts WHERE upload_id=?", (upload_id,))
+            c.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
+        self._drop_blobs(blobs)
+
+    def uploads(self, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+        """The bucket's uploads in progress, by key then by upload id (S3's order)."""
+        self.require_bucket(bucket)
+        rows = self.db.conn().execute("SELECT upload_id, key, created FROM uploads WHERE bucket=? AND completing=0 "
+                                      "ORDER BY key, upload_id", (bucket,)).fetchall()
+        return [{"upload_id": u, "key": k, "created": t} for u, k, t in rows if k.startswith(prefix)]
+
+    # -- events
+
+    def events(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        for seq, bucket, key, kind, size, etag, at in self.db.conn().execute(
+                "SELECT seq, bucket, key, kind, size, etag, at FROM events WHERE seq>? ORDER BY seq", (after,)):
+            yield {"seq": seq, "bucket": bucket, "key": key, "kind": kind, "size": size, "etag": etag, "at": at}

@@ -1,0 +1,240 @@
+"""The S3 REST protocol over the local object store, with SigV4 and IAM-style policies.
+
+Every request is, in order: located (path style ``/<bucket>/<key>``), authenticated
+(SigV4 header or presigned query; a session token must match the temporary key it came
+with; anonymous requests are refused), mapped to its IAM action and resource, authorized (the admin key may do
+anything; an identity-pool identity only what its role policy allows, with
+``${cognito-identity.amazonaws.com:sub}`` set to its identity id), and then served.
+
+Errors are S3's XML error documents with S3's codes and statuses (HEAD answers
+carry no body). A sub-resource or operation not implemented here is refused with
+``NotImplemented`` naming it (after authorization, as S3 answers AccessDenied first).
+The object operations live in ``wire_objects``, the listings in ``wire_listing``; the domain (objects on
+files and SQLite, with their events) in ``model``, and the port handlers use in ``port``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from ....errors import ServiceError
+from ...protocols import restxml as X
+from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
+from ...protocols.sigv4 import Verified, is_signed, verify_request
+from .model import CHECKSUMS, MAX_PARTS, check_bucket_name, check_key
+from .wire_common import S3Request
+from .wire_listing import Listings
+from .wire_objects import ObjectOps
+
+# sub-resources that name an operation this endpoint does not implement
+UNSUPPORTED = ("acl", "policy", "cors", "lifecycle", "tagging", "versioning", "website", "notification",
+               "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
+               "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
+               "publicAccessBlock", "intelligent-tiering", "versions", "attributes", "policyStatus")
+
+
+class S3Endpoint(ObjectOps, Listings):
+    # -- the ASGI entry
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send_raw: Any) -> None:
+        request_id = next(self._request_ids)
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers: dict[str, str] = {}
+        for k, v in raw_headers:
+            headers[k] = v
+        method = scope["method"]
+        done = False
+
+        async def send(message: dict[str, Any]) -> None:  # every answer, success or error, carries its request id
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-amz-request-id", request_id.encode())]}
+            await send_raw(message)
+
+        async def tracked() -> dict[str, Any]:  # notes when the request body has been read to its end
+            nonlocal done
+            msg = await receive()
+            done = done or msg["type"] == "http.disconnect" or not msg.get("more_body", False)
+            return msg
+        try:
+            bucket, _, rest = raw_path[1:].partition("/")
+            bucket, key = unquote(bucket), unquote(rest)
+            query = dict(parse_qsl(query_string, keep_blank_values=True))
+            req = S3Request(method, bucket, key, query, headers, raw_headers,
+                            (scope.get("client") or ("127.0.0.1", 0))[0], request_id)
+            verified = self._authenticate(method, raw_path, query_string, query, raw_headers)
+            await self._dispatch(req, verified, tracked, send)
+        except ServiceError as exc:
+            await self._error(send, method, exc, request_id, close=not done and not await self._drain(tracked, headers))
+
+    @staticmethod
+    async def _drain(receive: Any, headers: dict[str, str], limit: int = 1024 * 1024) -> bool:
+        """Read what is left of a small unread body, so the connection can serve the next request."""
+        length = headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > limit or "transfer-encoding" in headers:
+            return False
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect" or not msg.get("more_body"):
+                return True
+
+    async def _error(self, send: Any, method: str, exc: ServiceError, request_id: str, close: bool = False) -> None:
+        body = b"" if method == "HEAD" else X.error_document(exc.code, exc.message, request_id, exc.fields)
+        hdrs = [(b"content-type", b"application/xml")]
+        if close:  # the rest of a big body is still on the wire: this connection cannot carry another request
+            hdrs.append((b"connection", b"close"))
+        if method != "HEAD":
+            hdrs.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": exc.status, "headers": hdrs})
+        await send({"type": "http.response.body", "body": body})
+
+    def _authenticate(self, method: str, raw_path: str, query_string: str, query: dict[str, str],
+                      raw_headers: list[tuple[str, str]]) -> Verified:
+        if not is_signed(query_string, raw_headers):
+            raise ServiceError("AccessDenied", "Anonymous access is not allowed: sign requests with AWS Signature "
+                              "Version 4 (credentials from the identity pool, or admin_credentials).", 403)
+        if is_sigv2_query(query):
+            return verify_query_v2(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now())
+        return verify_request(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now(),
+                              region=self.region)
+
+    # -- routing
+
+    async def _dispatch(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
+        m, q = req.method, req.query
+        for sub in UNSUPPORTED:
+            if sub in q:
+                # authorized first, as S3 does: a caller without the right is told AccessDenied, not what is missing
+                verb = {"GET": "Get", "HEAD": "Get", "DELETE": "Delete"}.get(m, "Put")
+                noun = "Object" if req.key else "Bucket"
+                resource = f"arn:aws:s3:::{req.bucket}" + (f"/{req.key}" if req.key else "") if req.bucket else "*"
+                self._authorize(v, req, f"s3:{verb}{noun}{sub[:1].upper()}{sub[1:].replace('-', '')}", resource)
+                raise ServiceError("NotImplemented", f"The local object store does not implement the ?{sub} "
+                                  f"sub-resource ({m}).", 501)
+        if not req.bucket:
+            if m != "GET":
+                raise ServiceError("MethodNotAllowed", f"{m} is not allowed on the service.", 405)
+            self._authorize(v, req, "s3:ListAllMyBuckets", "*")
+            return await self._list_buckets(req, send)
+        check_bucket_name(req.bucket)
+        arn = f"arn:aws:s3:::{req.bucket}"
+        if not req.key:
+            return await self._bucket_op(req, v, arn, receive, send)
+        check_key(req.key)
+        obj_arn = f"{arn}/{req.key}"
+        if m == "PUT" and "uploadId" in q:
+            if "x-amz-copy-source" in req.headers:
+                raise ServiceError("NotImplemented", "UploadPartCopy is not implemented by the local object store.", 501)
+            self._authorize(v, req, "s3:PutObject", obj_arn)
+            return await self._upload_part(req, v, receive, send)
+        if m == "PUT" and "x-amz-copy-source" in req.headers:
+            return await self._copy(req, v, obj_arn, receive, send)
+        if m == "PUT":
+            self._authorize(v, req, "s3:PutObject", obj_arn)
+            return await self._put(req, v, receive, send)
+        if m in ("GET", "HEAD") and "uploadId" in q:
+            self._authorize(v, req, "s3:ListMultipartUploadParts", obj_arn)
+            return await self._list_parts(req, send)
+        if m in ("GET", "HEAD"):
+            self._authorize(v, req, "s3:GetObject", obj_arn)
+            return await self._get(req, send)
+        if m == "DELETE" and "uploadId" in q:
+            self._authorize(v, req, "s3:AbortMultipartUpload", obj_arn)
+            await self._run(self.store.abort, req.bucket, req.key, q["uploadId"])
+            return await self._reply(send, 204)
+        if m == "DELETE":
+            self._authorize(v, req, "s3:DeleteObject", obj_arn)
+            await self._run(self.store.delete, req.bucket, req.key)
+            return await self._reply(send, 204)
+        if m == "POST" and "uploads" in q:
+            self._authorize(v, req, "s3:PutObject", obj_arn)
+            return await self._create_upload(req, send)
+        if m == "POST" and "uploadId" in q:
+            self._authorize(v, req, "s3:PutObject", obj_arn)
+            return await self._complete(req, v, receive, send)
+        raise ServiceError("NotImplemented", f"{m} on an object with ?{'&'.join(q) or ''} is not implemented by the "
+                          "local object store.", 501)
+
+    async def _bucket_op(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
+        m, q = req.method, req.query
+        if m == "PUT":
+            self._authorize(v, req, "s3:CreateBucket", arn)
+            await self._read_small(receive)  # an optional CreateBucketConfiguration
+            await self._run(self.store.create_bucket, req.bucket)
+            return await self._reply(send, 200, headers={"location": f"/{req.bucket}"})
+        if m == "HEAD":
+            self._authorize(v, req, "s3:ListBucket", arn)
+            self.store.require_bucket(req.bucket)
+            return await self._reply(send, 200, headers={"x-amz-bucket-region": self.region})
+        if m == "DELETE":
+            self._authorize(v, req, "s3:DeleteBucket", arn)
+            await self._run(self.store.delete_bucket, req.bucket)
+            return await self._reply(send, 204)
+        if m == "POST" and "delete" in q:
+            return await self._delete_objects(req, v, arn, receive, send)
+        if m == "GET" and "location" in q:
+            self._authorize(v, req, "s3:GetBucketLocation", arn)
+            self.store.require_bucket(req.bucket)
+            loc = "" if self.region == "us-east-1" else self.region
+            return await self._reply(send, 200, (X.HEAD + f'<LocationConstraint xmlns="{X.NS}">{loc}'
+                                                 "</LocationConstraint>").encode())
+        if m == "GET" and "uploads" in q:
+            self._authorize(v, req, "s3:ListBucketMultipartUploads", arn)
+            return await self._list_uploads(req, send)
+        if m == "GET":
+            cond = {"s3:prefix": q["prefix"]} if "prefix" in q else {}
+            if "delimiter" in q:
+                cond["s3:delimiter"] = q["delimiter"]
+            if "max-keys" in q:
+                cond["s3:max-keys"] = q["max-keys"]
+            self._authorize(v, req, "s3:ListBucket", arn, cond)
+            return await self._list(req, send)
+        raise ServiceError("NotImplemented", f"{m} on a bucket with ?{'&'.join(q)} is not implemented by the local "
+                          "object store.", 501)
+
+    # -- multipart uploads
+
+    async def _create_upload(self, req: S3Request, send: Any) -> None:
+        ctype, meta = self._metadata(req)
+        algo = req.headers.get("x-amz-checksum-algorithm", "").lower() or None
+        if algo is not None and algo not in CHECKSUMS:
+            raise ServiceError("InvalidRequest", f"Checksum algorithm {algo.upper()} is not supported by the local object "
+                              "store (supported: CRC32, CRC32C, SHA1, SHA256).")
+        upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo,
+                                    self._stored_headers(req))
+        hdrs = {"x-amz-checksum-algorithm": algo.upper()} if algo else {}
+        await self._reply(send, 200, X.document("InitiateMultipartUploadResult", [
+            X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", upload_id)]), headers=hdrs)
+
+    async def _upload_part(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
+        try:
+            number = int(req.query.get("partNumber", ""))
+            if not 1 <= number <= MAX_PARTS:
+                raise ValueError
+        except ValueError:
+            raise ServiceError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
+                              ArgumentName="partNumber") from None
+        up = self.store.upload(req.bucket, req.key, req.query["uploadId"])
+        blob = await self._receive_blob(req, v, receive, (up["algorithm"],) if up["algorithm"] else ())
+        etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob)
+        hdrs = {"etag": etag}
+        hdrs.update({f"x-amz-checksum-{a}": val for a, val in blob.checksums.items()})
+        await self._reply(send, 200, headers=hdrs)
+
+    async def _complete(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
+        doc = X.parse(await self._read_small(receive), "CompleteMultipartUpload")
+        listed = []
+        for p in X.children(doc, "Part"):
+            try:
+                listed.append((int(X.text(p, "PartNumber") or ""), X.text(p, "ETag") or ""))
+            except ValueError:
+                raise ServiceError("MalformedXML", "PartNumber must be an integer.") from None
+        meta = await self._run(self.store.complete, req.bucket, req.key, req.query["uploadId"], listed)
+        parts = [X.el("Location", f"/{req.bucket}/{req.key}"), X.el("Bucket", req.bucket), X.el("Key", req.key),
+                 X.el("ETag", meta.etag)]
+        parts += [X.el(f"Checksum{a.upper()}", val) for a, val in meta.checksums.items()]
+        await self._reply(send, 200, X.document("CompleteMultipartUploadResult", parts))
+

@@ -1,0 +1,71 @@
+"""What every part of the S3 endpoint shares: the request it parses, its replies, and authorization.
+
+``S3Endpoint`` (``wire``) routes requests; its object operations (``wire_objects``) and its
+listings (``wire_listing``) are mixins over this base, one concept per module. Who may do what
+is the shared ``Authorizer``'s to decide, for whichever principal signed the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from ....clock import Clock
+from ....errors import PayloadTooLarge, ServiceError
+from ...infra.asgi import read_body, request_ids
+from ...protocols.principals import Authorizer, Credentials
+from ...protocols.sigv4 import Verified
+from .model import ObjectStore
+
+XML_BODY_LIMIT = 1024 * 1024
+
+
+@dataclass
+class S3Request:
+    method: str
+    bucket: str
+    key: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    raw_headers: list[tuple[str, str]]
+    client_ip: str
+    request_id: str
+
+
+class S3Base:
+    def __init__(self, store: ObjectStore, creds: Credentials, clock: Clock, region: str, executor: Executor) -> None:
+        self._request_ids = request_ids(s3=True)
+        self.store, self.creds, self.clock, self.region, self.executor = store, creds, clock, region, executor
+        self.authorizer = Authorizer(clock)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def _reply(self, send: Any, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
+                     content_type: str | None = "application/xml") -> None:
+        hdrs = {"content-length": str(len(body)), **(headers or {})}
+        if content_type and body:
+            hdrs["content-type"] = content_type
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode("utf-8")) for k, v in hdrs.items()]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _read_small(self, receive: Any, limit: int = XML_BODY_LIMIT) -> bytes:
+        """A small request body (XML, configuration), in S3's terms when it is too big."""
+        try:
+            return await read_body(receive, limit)
+        except PayloadTooLarge:
+            raise ServiceError("MaxMessageLengthExceeded", "Your request was too big.") from None
+
+    def _allowed(self, verified: Verified, req: S3Request, action: str, resource: str,
+                 extra: dict[str, str] | None = None) -> bool:
+        return self.authorizer.allowed(verified.credential.principal, action, resource,
+                                       {"aws:SourceIp": req.client_ip, **(extra or {})})
+
+    def _authorize(self, verified: Verified, req: S3Request, action: str, resource: str,
+                   extra: dict[str, str] | None = None) -> None:
+        if not self._allowed(verified, req, action, resource, extra):
+            raise ServiceError("AccessDenied", "Access Denied", 403)
+

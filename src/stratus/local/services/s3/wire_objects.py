@@ -1,0 +1,306 @@
+"""S3's object operations over the local object engine: bodies in, objects out, copies and batch deletes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import hashlib
+import re
+from typing import Any, BinaryIO
+from urllib.parse import unquote
+
+from ....errors import ServiceError
+from ...protocols import restxml as X
+from ...protocols.sigv4 import ChunkedDecoder, Verified, check_payload_sha256
+from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
+from .wire_common import S3Base, S3Request
+
+STREAM_CHUNK = 256 * 1024
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+_RESPONSE_OVERRIDES = {"response-content-type": "content-type", "response-content-language": "content-language",
+                       "response-expires": "expires", "response-cache-control": "cache-control",
+                       "response-content-disposition": "content-disposition",
+                       "response-content-encoding": "content-encoding"}
+STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
+
+
+class ObjectOps(S3Base):
+    async def _receive_blob(self, req: S3Request, v: Verified, receive: Any, algorithms: tuple[str, ...] = ()) -> Any:
+        """Stream the request body into a new blob, checking every digest the client declared."""
+        h = req.headers
+        declared = {a: h[f"x-amz-checksum-{a}"] for a in CHECKSUMS if f"x-amz-checksum-{a}" in h}
+        trailer = h.get("x-amz-trailer", "").strip().lower()
+        algo = (h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm") or "").lower()
+        for wanted in [algo, trailer.removeprefix("x-amz-checksum-")] + [k[15:] for k in h if k.startswith("x-amz-checksum-")
+                                                                         and k not in ("x-amz-checksum-mode",
+                                                                                       "x-amz-checksum-type",
+                                                                                       "x-amz-checksum-algorithm")]:
+            if wanted and wanted not in CHECKSUMS:
+                raise ServiceError("InvalidRequest", f"Checksum algorithm {wanted.upper()} is not supported by the local "
+                                  "object store (supported: CRC32, CRC32C, SHA1, SHA256).")
+        wanted_algos = tuple(dict.fromkeys([*algorithms, *declared, *( [algo] if algo else []),
+                                            *([trailer[15:]] if trailer else [])]))
+        chunked = "aws-chunked" in h.get("content-encoding", "") or v.payload.startswith("STREAMING-")
+        decoder = ChunkedDecoder(v) if chunked else None
+        hex_payload = len(v.payload) == 64 and all(c in "0123456789abcdef" for c in v.payload)
+        writer = self.store.writer(wanted_algos, want_sha256=hex_payload)
+        try:
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    raise ServiceError("IncompleteBody", "You did not provide the number of bytes specified by the "
+                                      "Content-Length HTTP header.")
+                data = msg.get("body", b"")
+                if decoder is not None:
+                    data = decoder.feed(data)
+                if data:
+                    await self._run(writer.write, data)
+                if not msg.get("more_body"):
+                    break
+            trailers = decoder.finish() if decoder is not None else {}
+            blob = await self._run(writer.finish)
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            expected_len = h.get("x-amz-decoded-content-length") if chunked else h.get("content-length")
+            if expected_len is not None and expected_len.isdigit() and int(expected_len) != blob.size:
+                raise ServiceError("IncompleteBody", "You did not provide the number of bytes specified by the "
+                                  "Content-Length HTTP header.")
+            if hex_payload and blob.sha256 is not None:
+                check_payload_sha256(v, blob.sha256)  # the digest computed while streaming
+            if "content-md5" in h:
+                try:
+                    want = base64.b64decode(h["content-md5"], validate=True)
+                except binascii.Error:
+                    raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.") from None
+                if want != blob.md5:
+                    raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.")
+            for a, value in {**declared, **{k[15:]: val for k, val in trailers.items()
+                                            if k.startswith("x-amz-checksum-")}}.items():
+                if blob.checksums.get(a) != value:
+                    raise ServiceError("BadDigest", f"The {a.upper()} you specified did not match the calculated "
+                                      "checksum.")
+        except BaseException:
+            self.store._drop_blobs([blob.id])
+            raise
+        return blob
+
+    def _object_headers(self, meta: ObjectMeta, req: S3Request) -> dict[str, str]:
+        hdrs = {"etag": meta.etag, "last-modified": X.http_date(meta.modified), "accept-ranges": "bytes",
+                "content-type": meta.content_type}
+        hdrs.update(meta.headers)
+        hdrs.update({f"x-amz-meta-{k}": v for k, v in meta.metadata.items()})
+        if req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+            hdrs.update({f"x-amz-checksum-{a}": val for a, val in meta.checksums.items()})
+            if meta.checksums:
+                hdrs["x-amz-checksum-type"] = "COMPOSITE" if meta.parts else "FULL_OBJECT"
+        if meta.parts:
+            hdrs["x-amz-mp-parts-count"] = str(meta.parts)
+        return hdrs
+
+    @staticmethod
+    def _stored_headers(req: S3Request) -> dict[str, str]:
+        """The standard headers S3 keeps with an object (``aws-chunked`` is transport, not content)."""
+        out = {k: req.headers[k] for k in STORED_HEADERS if k in req.headers}
+        if "content-encoding" in out:
+            kept = [e.strip() for e in out["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
+            out.pop("content-encoding")
+            if kept:
+                out["content-encoding"] = ", ".join(kept)
+        return out
+
+    def _metadata(self, req: S3Request) -> tuple[str, dict[str, str]]:
+        meta = {k[11:]: v for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
+        if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
+            raise ServiceError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
+        return req.headers.get("content-type", "binary/octet-stream"), meta
+
+    async def _put(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
+        self.store.require_bucket(req.bucket)
+        ctype, meta = self._metadata(req)
+        blob = await self._receive_blob(req, v, receive)
+        none_match = req.headers.get("if-none-match")
+        if none_match is not None and none_match.strip() != "*":
+            raise ServiceError("NotImplemented", "If-None-Match on PutObject takes only '*'.", 501)
+        obj = await self._run(lambda: self.store.commit(req.bucket, req.key, blob, ctype, meta, "ObjectCreated:Put",
+                                                        headers=self._stored_headers(req),
+                                                        if_none_match=none_match is not None,
+                                                        if_match=req.headers.get("if-match")))
+        hdrs = {"etag": obj.etag}
+        hdrs.update({f"x-amz-checksum-{a}": val for a, val in obj.checksums.items()})
+        await self._reply(send, 200, headers=hdrs)
+
+    def _precondition(self, meta: ObjectMeta, h: dict[str, str]) -> int | None:
+        """S3's conditional GET/HEAD: 412 or 304 when the condition says so, else None."""
+        etag = meta.etag.strip('"')
+        modified = int(meta.modified)
+
+        def since(name: str) -> int | None:
+            try:
+                parsed = email.utils.parsedate_to_datetime(h[name])
+                return int(parsed.timestamp())
+            except (KeyError, TypeError, ValueError):
+                return None
+        if "if-match" in h:
+            tags = {t.strip().strip('"') for t in h["if-match"].split(",")}
+            if "*" not in tags and etag not in tags:
+                return 412
+        unmod = since("if-unmodified-since")
+        if "if-match" not in h and unmod is not None and modified > unmod:
+            return 412
+        if "if-none-match" in h and (etag in {t.strip().strip('"') for t in h["if-none-match"].split(",")}
+                                     or h["if-none-match"].strip() == "*"):
+            return 304
+        mod = since("if-modified-since")
+        if "if-none-match" not in h and mod is not None and modified <= mod:
+            return 304
+        return None
+
+    async def _get(self, req: S3Request, send: Any) -> None:
+        meta, f = await self._run(self.store.open_object, req.bucket, req.key)  # opened before any header goes out
+        try:
+            await self._send_object(req, meta, f, send)
+        finally:
+            f.close()
+
+    def _span(self, req: S3Request, meta: ObjectMeta) -> tuple[int, int, bool]:
+        """(start, end, partial) of what a GET/HEAD answers: a part (?partNumber=), a Range, or the whole."""
+        if "partNumber" in req.query:
+            try:
+                n = int(req.query["partNumber"])
+                if not 1 <= n <= MAX_PARTS:
+                    raise ValueError
+            except ValueError:
+                raise ServiceError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
+                                  ArgumentName="partNumber") from None
+            sizes = meta.part_sizes or [meta.size]
+            if n > len(sizes):
+                raise ServiceError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416)
+            start = sum(sizes[: n - 1])
+            return start, start + sizes[n - 1] - 1, True
+        m = _RANGE.match(req.headers.get("range", ""))
+        if m is None:  # absent, several ranges, or not a byte range: S3 answers the whole object
+            return 0, meta.size - 1, False
+        first, last = m.group(1), m.group(2)
+        if first == "" and last == "":
+            return 0, meta.size - 1, False
+        if first == "":
+            start, end = max(0, meta.size - int(last)), meta.size - 1
+            satisfiable = int(last) > 0 and meta.size > 0
+        else:
+            start, end = int(first), min(int(last), meta.size - 1) if last else meta.size - 1
+            if last and int(last) < start:  # syntactically invalid: ignored
+                return 0, meta.size - 1, False
+            satisfiable = start < meta.size
+        if not satisfiable:
+            raise ServiceError("InvalidRange", "The requested range is not satisfiable", 416,
+                              RangeRequested=req.headers["range"], ActualObjectSize=str(meta.size))
+        return start, end, True
+
+    async def _send_object(self, req: S3Request, meta: ObjectMeta, f: BinaryIO, send: Any) -> None:
+        cond = self._precondition(meta, req.headers)
+        if cond == 412:
+            raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                              412, Condition="If-Match")
+        hdrs = self._object_headers(meta, req)
+        if cond == 304:
+            return await self._reply(send, 304, headers={k: v for k, v in hdrs.items() if k in ("etag", "last-modified")},
+                                     content_type=None)
+        start, end, partial = self._span(req, meta)
+        if partial:
+            hdrs = {k: v for k, v in hdrs.items() if not k.startswith("x-amz-checksum-")}  # not the whole object's
+            hdrs["content-range"] = f"bytes {start}-{end}/{meta.size}"
+        length = max(0, end - start + 1)
+        hdrs["content-length"] = str(length)
+        for param, name in _RESPONSE_OVERRIDES.items():
+            if param in req.query:
+                hdrs[name] = req.query[param]
+        await send({"type": "http.response.start", "status": 206 if partial else 200,
+                    "headers": [(k.encode(), v.encode("utf-8")) for k, v in hdrs.items()]})
+        if req.method == "HEAD" or length == 0:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await self._run(f.seek, start)
+        remaining = length
+        while remaining > 0:
+            chunk = await self._run(f.read, min(STREAM_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+
+    async def _copy(self, req: S3Request, v: Verified, obj_arn: str, receive: Any, send: Any) -> None:
+        source = unquote(req.headers["x-amz-copy-source"]).lstrip("/")
+        if "?versionId=" in source:
+            raise ServiceError("NotImplemented", "Copying a specific version is not implemented by the local object "
+                              "store (buckets are unversioned).", 501)
+        src_bucket, _, src_key = source.partition("/")
+        if not src_bucket or not src_key:
+            raise ServiceError("InvalidArgument", "Copy Source must mention the source bucket and key: "
+                              "sourcebucket/sourcekey")
+        self._authorize(v, req, "s3:GetObject", f"arn:aws:s3:::{src_bucket}/{src_key}")
+        self._authorize(v, req, "s3:PutObject", obj_arn)
+        await self._read_small(receive)
+        check_key(src_key)
+        src, source = await self._run(self.store.open_object, src_bucket, src_key)
+        try:
+            cond = self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
+                                            if k.startswith("x-amz-copy-source-if-")})
+            if cond is not None:
+                raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                                  412)
+            directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
+            if directive not in ("COPY", "REPLACE"):
+                raise ServiceError("InvalidArgument", "Unknown metadata directive.")
+            if directive == "COPY":
+                ctype, meta, headers = src.content_type, src.metadata, src.headers
+                if (src_bucket, src_key) == (req.bucket, req.key):
+                    raise ServiceError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
+                                      "object to itself without changing the object's metadata, storage class, website "
+                                      "redirect location or encryption attributes.")
+            else:
+                (ctype, meta), headers = self._metadata(req), self._stored_headers(req)
+        except BaseException:
+            source.close()
+            raise
+        obj = await self._run(self.store.copy, src, source, req.bucket, req.key, ctype, meta, headers)
+        await self._reply(send, 200, X.document("CopyObjectResult", [X.el("LastModified", X.iso(obj.modified)),
+                                                                     X.el("ETag", obj.etag)]))
+
+    async def _delete_objects(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
+        body = await self._read_small(receive)
+        if not any(k in req.headers for k in ("content-md5", *(f"x-amz-checksum-{a}" for a in CHECKSUMS))):
+            raise ServiceError("InvalidRequest", "Missing required header for this request: Content-MD5 or a "
+                              "x-amz-checksum-* header.")
+        if "content-md5" in req.headers and base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()
+                                                             ).decode() != req.headers["content-md5"]:
+            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.")
+        for a in CHECKSUMS:
+            if f"x-amz-checksum-{a}" in req.headers:
+                h = _Hasher(a)
+                h.update(body)
+                if h.b64() != req.headers[f"x-amz-checksum-{a}"]:
+                    raise ServiceError("BadDigest", f"The {a.upper()} you specified did not match the calculated "
+                                      "checksum.")
+        doc = X.parse(body, "Delete")
+        quiet = (X.text(doc, "Quiet") or "").lower() == "true"
+        objects = X.children(doc, "Object")
+        if not objects or len(objects) > 1000:
+            raise ServiceError("MalformedXML", "Delete takes 1 to 1000 objects.")
+        self.store.require_bucket(req.bucket)
+        out = []
+        for o in objects:
+            key = X.text(o, "Key") or ""
+            try:
+                check_key(key)
+                if not self._allowed(v, req, "s3:DeleteObject", f"{arn}/{key}"):
+                    raise ServiceError("AccessDenied", "Access Denied", 403)
+                await self._run(self.store.delete, req.bucket, key)
+                if not quiet:
+                    out.append(X.el("Deleted", [X.el("Key", key)]))
+            except ServiceError as exc:
+                out.append(X.el("Error", [X.el("Key", key), X.el("Code", exc.code), X.el("Message", exc.message)]))
+        await self._reply(send, 200, X.document("DeleteResult", out))
+
