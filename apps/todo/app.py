@@ -33,13 +33,13 @@ from typing import Any
 from stratus import (
     ApiCache,
     App,
+    AuthRequest,
     BadRequest,
     ConditionFailed,
     Conflict,
     Context,
     KeyCondition,
     NotFound,
-    Request,
     Response,
     TableCache,
 )
@@ -91,12 +91,11 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k != "owner"}
 
 
-def _bump_list(req: Request, ctx: Context) -> None:
+def _bump_list(req: AuthRequest, ctx: Context) -> None:
     """A new list version for the caller: their next list query is a new query-cache key.
 
     A compare-and-set counter, so two writes never share a version (the clock may not move).
     """
-    assert req.user is not None
     table, key = ctx.table(lists), {"owner": req.user.sub}
     while True:
         current = (table.get(key, consistent=True) or {}).get("v")
@@ -107,8 +106,7 @@ def _bump_list(req: Request, ctx: Context) -> None:
             continue
 
 
-def _key(req: Request) -> dict[str, str]:
-    assert req.user is not None
+def _key(req: AuthRequest) -> dict[str, str]:
     todo_id = req.path_params["id"]
     if not _ID.match(todo_id):
         raise NotFound(f"todo {todo_id} not found")
@@ -116,9 +114,8 @@ def _key(req: Request) -> dict[str, str]:
 
 
 @api.post("/todos", body=NEW_TODO, uses=[todos, lists], status=201, invalidates=["/todos"])
-def create_todo(req: Request, ctx: Context) -> Response:
+def create_todo(req: AuthRequest, ctx: Context) -> Response:
     """Create a todo."""
-    assert req.user is not None
     now = ctx.now()
     item = {"owner": req.user.sub, "id": _new_id(now), "title": req.json["title"], "notes": req.json.get("notes", ""),
             "done": req.json.get("done", False), "due": req.json.get("due"), "tags": req.json.get("tags", []),
@@ -129,9 +126,8 @@ def create_todo(req: Request, ctx: Context) -> Response:
 
 
 @api.get("/todos", query=LIST_QUERY, uses=[todos, lists])
-def list_todos(req: Request, ctx: Context) -> dict[str, Any]:
+def list_todos(req: AuthRequest, ctx: Context) -> dict[str, Any]:
     """List the caller's todos, oldest first, a page at a time."""
-    assert req.user is not None
     where = {"done": req.query["done"]} if "done" in req.query else None
     version = (ctx.table(lists).get({"owner": req.user.sub}) or {"v": 0})["v"]
     # every id is lowercase hex, so this condition selects them all; it differs per list version
@@ -141,7 +137,7 @@ def list_todos(req: Request, ctx: Context) -> dict[str, Any]:
 
 
 @api.get("/todos/{id}", uses=[todos])
-def get_todo(req: Request, ctx: Context) -> dict[str, Any]:
+def get_todo(req: AuthRequest, ctx: Context) -> dict[str, Any]:
     """Read one todo."""
     item = ctx.table(todos).get(_key(req))
     if item is None:
@@ -150,7 +146,7 @@ def get_todo(req: Request, ctx: Context) -> dict[str, Any]:
 
 
 @api.patch("/todos/{id}", body=TODO_CHANGES, uses=[todos, lists], invalidates=["/todos", "/todos/{id}"])
-def update_todo(req: Request, ctx: Context) -> dict[str, Any]:
+def update_todo(req: AuthRequest, ctx: Context) -> dict[str, Any]:
     """Change any of title, notes, done, due and tags."""
     key, table = _key(req), ctx.table(todos)
     if not req.json:
@@ -168,7 +164,7 @@ def update_todo(req: Request, ctx: Context) -> dict[str, Any]:
 
 
 @api.delete("/todos/{id}", uses=[todos, lists], status=204, invalidates=["/todos", "/todos/{id}"])
-def delete_todo(req: Request, ctx: Context) -> None:
+def delete_todo(req: AuthRequest, ctx: Context) -> None:
     """Delete one todo."""
     try:
         ctx.table(todos).delete(_key(req), if_exists=True)

@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of a declared ``RestApi``, derived from its routes."""
+"""The OpenAPI 3.1 document of a declared ``RestApi``, derived from its routes.
+
+Bodies and responses appear as their JSON Schema, whether a route declared a schema dict or a
+dataclass / TypedDict it was derived from; the statuses a route declares it answers
+(``responses={409: ...}``) appear beside the ones every route may give.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +28,20 @@ def openapi_document(api: RestApi, base_url: str) -> dict[str, Any]:
             op["parameters"] = params
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": r.body}}}
-        op["responses"][str(r.status)] = {"description": "success"}
+        success: dict[str, Any] = {"description": "success"}
+        if r.response is not None:
+            success["content"] = {"application/json": {"schema": r.response}}
+        op["responses"][str(r.status)] = success
         errors = {"400": "invalid request", "404": "not found", "413": "body too large"}
         if not r.public:
             op["security"] = [{"userPool": []}]
             errors["401"] = "missing or invalid access token"
-        for code, desc in errors.items():
+        for status, why in r.responses.items():  # what the route declares it answers
+            if status >= 400:
+                errors[str(status)] = why
+            else:
+                op["responses"].setdefault(str(status), {"description": why})
+        for code, desc in sorted(errors.items()):
             op["responses"][code] = {"description": desc,
                                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         paths.setdefault(r.path, {})[r.method.lower()] = op

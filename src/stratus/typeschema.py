@@ -69,7 +69,9 @@ def _object(cls: type, where: str, seen: tuple[type, ...]) -> dict[str, Any]:
                     and f.default_factory is dataclasses.MISSING]
     else:
         names = list(hints)
-        required = [n for n in names if n in cls.__required_keys__]  # type: ignore[attr-defined]
+        # the hints say it when the class's own record cannot (a module with postponed annotations)
+        required = [n for n in names if typing.get_origin(hints[n]) is typing.Required
+                    or (n in cls.__required_keys__ and typing.get_origin(hints[n]) is not typing.NotRequired)]  # type: ignore[attr-defined]
     props = {n: _schema(hints[n], f"{where}.{n}", (*seen, cls)) for n in names}
     out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     if required:
@@ -77,14 +79,24 @@ def _object(cls: type, where: str, seen: tuple[type, ...]) -> dict[str, Any]:
     return out
 
 
+def _scalar(tp: Any) -> dict[str, Any] | None:
+    try:
+        return _SCALARS.get(tp)
+    except TypeError:  # an unhashable annotation (Annotated with a dict) is no scalar
+        return None
+
+
 def _schema(tp: Any, where: str, seen: tuple[type, ...]) -> dict[str, Any]:
     if tp is Any:
         return {}
-    if tp in _SCALARS:
-        return dict(_SCALARS[tp])
+    scalar = _scalar(tp)
+    if scalar is not None:
+        return dict(scalar)
     if is_model(tp):
         return _object(tp, where, seen)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Required, typing.NotRequired):  # a TypedDict key's; its class says which are required
+        return _schema(args[0], where, seen)
     if origin is typing.Annotated:
         out = _schema(args[0], where, seen)
         for extra in args[1:]:
@@ -98,10 +110,10 @@ def _schema(tp: Any, where: str, seen: tuple[type, ...]) -> dict[str, Any]:
         return {"type": "object"}
     if origin is Literal and args and all(type(a) in (str, int, bool) for a in args):
         kinds = {type(a) for a in args}
-        out = {"enum": list(args)}
+        enum: dict[str, Any] = {"enum": list(args)}
         if len(kinds) == 1:
-            out["type"] = _SCALARS[kinds.pop()]["type"]
-        return out
+            enum["type"] = _SCALARS[kinds.pop()]["type"]
+        return enum
     if origin in (Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == len(args) - 1 and len(rest) == 1:  # T | None
@@ -114,8 +126,9 @@ def _schema(tp: Any, where: str, seen: tuple[type, ...]) -> dict[str, Any]:
                 out["enum"] = [*out["enum"], None]
                 return out
             return out  # Any | None is Any
-        if all(a in _SCALARS and "format" not in _SCALARS[a] for a in args):
-            return {"type": [_SCALARS[a]["type"] for a in args]}
+        scalars = [_scalar(a) for a in args]
+        if all(sc is not None and "format" not in sc for sc in scalars):
+            return {"type": [sc["type"] for sc in scalars if sc is not None]}
     raise ConfigError(f"{where}: the type {tp!r} cannot be declared as JSON Schema here "
                       "(see stratus.typeschema for what can)")
 
@@ -135,7 +148,7 @@ def build(tp: Any, value: Any) -> Any:
         hints = typing.get_type_hints(tp, include_extras=True)
         return {k: build(hints[k], v) for k, v in value.items()}
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is typing.Annotated:
+    if origin in (typing.Annotated, typing.Required, typing.NotRequired):
         return build(args[0], value)
     if origin in (list, tuple) and args:
         items = [build(args[0], v) for v in value]

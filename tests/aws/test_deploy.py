@@ -14,12 +14,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stratus.aws.deploy.deployer import cdk_command, endpoints_from_outputs
+from stratus.aws.deploy.synth import SynthResult
 from stratus.errors import StratusError
 from tests.conftest import ROOT, TODO
 
@@ -75,6 +77,7 @@ def calls(env: dict[str, str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(env["FAKE_CDK_LOG"]).read_text().splitlines()]
 
 
+@pytest.mark.synth
 def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp_path: Path,
                                                                             fake_cdk: dict[str, str]) -> None:
     out = tmp_path / "out"
@@ -106,6 +109,7 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
 
     r = stratus("synth", str(TODO), "--out", str(out))  # a later synthesis leaves the endpoints file alone
     assert r.returncode == 0 and (out / "todo.endpoints.json").is_file()
+    assert f"todo: stack stratus-todo -> {out / 'todo' / 'stratus-todo.template.json'}" in r.stdout
     r = stratus("destroy", str(TODO), "--out", str(out), "--force", env=fake_cdk)
     assert r.returncode == 0, r.stderr
     destroyed = calls(fake_cdk)[2]
@@ -114,6 +118,7 @@ def test_deploy_writes_endpoints_in_the_local_shape_and_destroy_removes_them(tmp
     assert "kept" in r.stdout
 
 
+@pytest.mark.synth
 def test_a_failing_cdk_cli_is_a_clear_error(tmp_path: Path, fake_cdk: dict[str, str]) -> None:
     r = stratus("deploy", str(TODO), "--out", str(tmp_path / "out"), "--no-dax",
                 env={**fake_cdk, "FAKE_CDK_FAIL": "1"})
@@ -144,19 +149,17 @@ def test_synth_of_a_folder_without_an_app_is_a_clear_error(tmp_path: Path) -> No
     assert r.returncode == 2 and "stratus: error:" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_the_pinned_cdk_cli_reads_the_assembly(tmp_path: Path) -> None:
+@pytest.mark.synth
+def test_the_pinned_cdk_cli_reads_the_assembly(assemblies: Callable[[str], SynthResult]) -> None:
     """The real CDK CLI (fetched from the npm registry on first use) lists the synthesized stack."""
-    out = tmp_path / "out"
-    r = stratus("synth", str(TODO), "--out", str(out))
-    assert r.returncode == 0, r.stderr
-    assert f"todo: stack stratus-todo -> {out / 'todo' / 'stratus-todo.template.json'}" in r.stdout
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    ls = subprocess.run([*cdk_command(), "ls", "--app", str(out / "todo")], capture_output=True, text=True,
+    ls = subprocess.run([*cdk_command(), "ls", "--app", str(assemblies("todo").out_dir)], capture_output=True, text=True,
                         env={**env, "CDK_DISABLE_VERSION_CHECK": "1"}, timeout=240)
     assert ls.returncode == 0, ls.stderr[-2000:]
     assert ls.stdout.split() == ["stratus-todo"]
 
 
+@pytest.mark.synth
 def test_synth_needs_no_network_and_no_credentials(tmp_path: Path) -> None:
     """In a network namespace of its own (no interface up, not even loopback), with no AWS configuration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -181,3 +184,16 @@ def test_without_aws_credentials_nothing_is_run(tmp_path: Path, fake_cdk: dict[s
     r = stratus("deploy", str(TODO), "--out", str(tmp_path / "out"), "--profile", "nosuch", env=env)
     assert r.returncode == 2 and "nosuch" in r.stderr and "Traceback" not in r.stderr
     assert not Path(env["FAKE_CDK_LOG"]).exists()  # the CDK CLI never ran
+    assert not (tmp_path / "out").exists()  # nor did synthesis: credentials are checked first
+
+
+def test_deploy_without_credentials_stops_before_loading_the_cdk(tmp_path: Path, fake_cdk: dict[str, str]) -> None:
+    """The refusal comes before anything slow: the CDK library (and its Node process) is never even imported."""
+    env = fake_cdk | {"HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    code = ("import sys; from stratus.cli import main\n"
+            "status = main(['deploy', sys.argv[1], '--out', sys.argv[2]])\n"
+            "print(status, sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')))")
+    r = subprocess.run([sys.executable, "-c", code, str(TODO), str(tmp_path / "out")], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.stdout.strip() == "2 []", r.stderr
+    assert "no AWS credentials found" in r.stderr

@@ -240,3 +240,46 @@ def test_documented_event_shapes_through_the_todo_handlers(lambda_app: Lambda) -
     status, got, _ = lambda_app(documented_event("get", SUB=sub, TODO_ID=created["id"]))
     assert status == 200 and got == created
     assert lambda_app(documented_event("get", SUB=str(uuid.uuid4()), TODO_ID=created["id"]))[0] == 404  # another user
+
+
+AUTHORING = Path(__file__).parents[1] / "apps" / "fixtures" / "authoring"
+
+
+@pytest.fixture()
+def authoring_lambda(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
+    """The authoring fixture app on Lambda: a table on moto's DynamoDB, mail through moto's SES."""
+    with aws_mock(monkeypatch, STRATUS_APP_DIR=str(AUTHORING), STRATUS_TABLE_NOTES="authoring-notes-1",
+                  STRATUS_EMAIL_WELCOME="hello@example.com"):
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb_table(db, load_app(AUTHORING).resource("table", "notes"), "authoring-notes-1")  # type: ignore[arg-type]
+        boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="hello@example.com")
+        yield Lambda()
+
+
+def test_async_handlers_run_on_lambda(authoring_lambda: Lambda) -> None:
+    """An ``async def`` handler is awaited on the entry's own loop, and a dataclass answer is rendered as JSON."""
+    alice = str(uuid.uuid4())
+    status, note, _ = authoring_lambda(rest_event("POST", "/notes", sub=alice, body={"title": "Milk", "due": "2030-01-02"}))
+    assert status == 201 and note == {"id": "milk", "title": "Milk", "due": "2030-01-02", "tags": [], "kind": "plain"}
+    for _ in range(2):  # the loop outlives an invocation, as a warm function's process does
+        status, summary, _ = authoring_lambda(rest_event("GET", "/summary", sub=alice))
+        assert status == 200 and summary["owner"] == alice and summary["count"] == 1
+    status, who, _ = authoring_lambda(rest_event("GET", "/whoami", sub=alice))
+    assert status == 200 and who == {"sub": alice, "type": "AuthRequest"}
+
+
+def test_a_streamed_answer_is_joined_for_api_gateway(authoring_lambda: Lambda) -> None:
+    res = authoring_lambda.entry(rest_event("GET", "/count/{n}", sub=None, path_params={"n": "3"}), None)
+    assert res["statusCode"] == 200 and res["body"] == "0\n1\n2\n" and res["headers"]["x-count"] == "3"
+    assert res["headers"]["content-type"] == "text/plain; charset=utf-8"
+    tick = authoring_lambda.entry(rest_event("GET", "/tick", sub=None), None)
+    assert tick["statusCode"] == 200 and tick["body"] == "tick tock"
+
+
+def test_ctx_mailer_sends_through_ses_from_the_declared_sender(authoring_lambda: Lambda) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+    status, body, _ = authoring_lambda(rest_event("POST", "/welcome", sub=str(uuid.uuid4())))
+    assert status == 202 and body["id"]
+    sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert len(sent) == 1 and sent[0].source == "hello@example.com" and "nobody@example.com" in sent[0].destinations

@@ -19,32 +19,34 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
-from stratus.aws.deploy.synth import SynthOptions, synthesize
-from tests.conftest import TODO
+from stratus.aws.deploy.synth import SynthResult
 
 CHECKOV = "3.3.30"
 SKIPS = Path(__file__).parent / "checkov-skips.toml"
-SHOP = Path(__file__).parent / "fixtures" / "shop"
 CFN_LINT_IGNORED = ["W3005"]
 CFN_LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
+pytestmark = pytest.mark.synth
+
+
+SCANNED = ["todo", "todo-no-dax", "shop", "authoring"]
+
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """apps/todo with DAX and without, and the shop fixture (a public route): one synthesis each."""
-    out = tmp_path_factory.mktemp("scans")
-    return {"todo": synthesize(TODO, out / "todo").template,
-            "todo-no-dax": synthesize(TODO, out / "todo-no-dax", SynthOptions(dax=False)).template,
-            "shop": synthesize(SHOP, out / "shop").template}
+def templates(assemblies: Callable[[str], SynthResult]) -> dict[str, Path]:
+    """apps/todo with DAX and without, the shop fixture (a public route), the authoring fixture (an Email):
+    the session's synthesis of each."""
+    return {name: assemblies(name).template for name in SCANNED}
 
 
-@pytest.mark.parametrize("name", ["todo", "todo-no-dax", "shop"])
+@pytest.mark.parametrize("name", SCANNED)
 def test_cfn_lint_passes(name: str, templates: dict[str, Path]) -> None:
     matches = lint_file(templates[name], ManualArgs(regions=CFN_LINT_REGIONS, ignore_checks=CFN_LINT_IGNORED))
     assert [str(m) for m in matches] == []

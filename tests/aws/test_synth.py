@@ -29,11 +29,13 @@ import stratus
 from stratus.aws.deploy.permissions import handler_policy
 from stratus.aws.deploy.synth import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACTIONS, SynthOptions, SynthResult, synthesize, template_json
 from stratus.errors import ConfigError, StratusError, UnsupportedFeature
-from stratus.graph import App, Resource, RestApi, Route, Table, Throttle
+from stratus.graph import App, Email, Resource, RestApi, Route, Table, Throttle
 from stratus.loader import load_app
-from tests.conftest import OTHER, TODO
+from tests.aws.conftest import APPS
+from tests.conftest import TODO
 
-SHOP = Path(__file__).parent / "fixtures" / "shop"  # a public route, route throttles, a cache opt-out
+pytestmark = pytest.mark.synth
+
 
 
 @dataclass
@@ -55,29 +57,49 @@ class Synth:
 
 
 def synth(app_dir: Path, out: Path, options: SynthOptions | None = None) -> Synth:
-    result = synthesize(app_dir, out, options)
+    return _read(synthesize(app_dir, out, options), app_dir)
+
+
+def _read(result: SynthResult, app_dir: Path) -> Synth:
     doc = template_json(result)
     return Synth(result, doc, Template.from_json(doc), load_app(app_dir))
 
 
 @pytest.fixture(scope="module")
-def todo(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synth(TODO, tmp_path_factory.mktemp("synth") / "todo")
+def shared(assemblies: Callable[[str], SynthResult]) -> Callable[[str], Synth]:
+    """The session's assembly of a named app (tests/aws/conftest.py), with its template read once per module."""
+    read: dict[str, Synth] = {}
+
+    def get(name: str) -> Synth:
+        if name not in read:
+            read[name] = _read(assemblies(name), APPS[name][0])
+        return read[name]
+    return get
 
 
 @pytest.fixture(scope="module")
-def todo_no_dax(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synth(TODO, tmp_path_factory.mktemp("synth") / "todo", SynthOptions(dax=False))
+def todo(shared: Callable[[str], Synth]) -> Synth:
+    return shared("todo")
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synth(SHOP, tmp_path_factory.mktemp("synth") / "shop")
+def todo_no_dax(shared: Callable[[str], Synth]) -> Synth:
+    return shared("todo-no-dax")
 
 
 @pytest.fixture(scope="module")
-def other(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synth(OTHER, tmp_path_factory.mktemp("synth") / "other")
+def shop(shared: Callable[[str], Synth]) -> Synth:
+    return shared("shop")
+
+
+@pytest.fixture(scope="module")
+def other(shared: Callable[[str], Synth]) -> Synth:
+    return shared("other")
+
+
+@pytest.fixture(scope="module")
+def authoring(shared: Callable[[str], Synth]) -> Synth:
+    return shared("authoring")
 
 
 # -- reading the template ------------------------------------------------------------------------
@@ -160,8 +182,15 @@ def arn_of(s: Synth) -> Callable[[Resource], str]:
     bucket = only(s, "AWS::S3::Bucket") if s.resources("AWS::S3::Bucket") else None
 
     def arn(resource: Resource) -> str:
+        if isinstance(resource, Email):  # the account's SES identities
+            return "arn:REF<AWS::Partition>:ses:REF<AWS::Region>:REF<AWS::AccountId>:identity"
         return f"ARN<{table_id(s, resource)}>" if isinstance(resource, Table) else f"ARN<{bucket}>"
     return arn
+
+
+def env_value(s: Synth, resource: Resource) -> str:
+    """What a function's environment names a resource it uses by: a table's or a bucket's name, an Email's sender."""
+    return resource.sender if isinstance(resource, Email) else "REF" + arn_of(s)(resource)[3:]
 
 
 def env_of(s: Synth, fn: str) -> dict[str, Any]:
@@ -426,7 +455,7 @@ def test_functions_are_arm64_python_314_running_the_one_entry_point(app: str, re
     assert ENTRY == "stratus.aws.runtime.entry.handler"
 
 
-@pytest.mark.parametrize("app", ["todo", "todo_no_dax", "shop", "other"])
+@pytest.mark.parametrize("app", ["todo", "todo_no_dax", "shop", "other", "authoring"])
 def test_no_handler_role_has_a_wildcard_action(app: str, request: pytest.FixtureRequest) -> None:
     s: Synth = request.getfixturevalue(app)
     roles = {s.doc["Resources"][fn]["Properties"]["Role"]["Fn::GetAtt"][0] for fn in s.resources("AWS::Lambda::Function")}
@@ -445,7 +474,7 @@ def test_no_handler_role_has_a_wildcard_action(app: str, request: pytest.Fixture
         assert "ManagedPolicyArns" not in s.doc["Resources"][role]["Properties"]  # everything granted is in view
 
 
-@pytest.mark.parametrize("app", ["todo", "todo_no_dax", "other"])
+@pytest.mark.parametrize("app", ["todo", "todo_no_dax", "other", "authoring"])
 def test_each_handler_is_granted_exactly_what_its_uses_derive(app: str, request: pytest.FixtureRequest) -> None:
     s: Synth = request.getfixturevalue(app)
     dax = f"ARN<{only(s, 'AWS::DAX::Cluster')}>" if s.resources("AWS::DAX::Cluster") else None
@@ -460,10 +489,10 @@ def test_each_handler_is_granted_exactly_what_its_uses_derive(app: str, request:
             expected.append({"Effect": "Allow", "Action": list(VPC_ACTIONS), "Resource": "*"})
         assert grants(statements_of_role(s, props["Role"]["Fn::GetAtt"][0])) == grants(expected), route.path
         # the function finds each resource it uses, and only those, by name in its environment
-        named = {f"STRATUS_{r.kind.upper()}_{r.name.upper().replace('-', '_')}": "REF" + arn_of(s)(r)[3:]
-                 for r in route.uses}
+        named = {f"STRATUS_{r.kind.upper()}_{r.name.upper().replace('-', '_')}": env_value(s, r) for r in route.uses}
         env = render(env_of(s, fn))
-        assert {k: v for k, v in env.items() if k.startswith(("STRATUS_TABLE_", "STRATUS_BUCKET_"))} == named, route.path
+        assert {k: v for k, v in env.items() if k.startswith(("STRATUS_TABLE_", "STRATUS_BUCKET_", "STRATUS_EMAIL_"))} \
+            == named, route.path
 
 
 # -- outputs and the asset ----------------------------------------------------------------------------
@@ -687,3 +716,54 @@ def test_no_route_is_a_404_and_401s_say_bearer(todo: Synth) -> None:
     todo.template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
         "ResponseType": "UNAUTHORIZED", "StatusCode": "401",
         "ResponseParameters": {"gatewayresponse.header.WWW-Authenticate": "'Bearer'"}})
+
+
+# -- the kinds beyond MyTodoList, and the order of declarations ---------------------------------------
+
+def test_a_handler_using_an_email_may_send_from_its_sender_only(authoring: Synth) -> None:
+    (route,) = [r for r in authoring.api.routes if r.path == "/welcome"]
+    fn = function_of(authoring, route)
+    assert render(env_of(authoring, fn))["STRATUS_EMAIL_WELCOME"] == "hello@example.com"
+    role = authoring.doc["Resources"][fn]["Properties"]["Role"]["Fn::GetAtt"][0]
+    ses = [st for st in statements_of_role(authoring, role) if "ses:SendRawEmail" in as_list(st["Action"])]
+    identity = "arn:REF<AWS::Partition>:ses:REF<AWS::Region>:REF<AWS::AccountId>:identity/"
+    assert len(ses) == 1 and as_list(ses[0]["Action"]) == ["ses:SendRawEmail"]
+    assert sorted(render(as_list(ses[0]["Resource"]))) == [identity + "example.com", identity + "hello@example.com"]
+    assert ses[0]["Condition"] == {"StringEquals": {"ses:FromAddress": "hello@example.com"}}
+    for other in authoring.api.routes:  # no other function may send mail
+        if other is not route:
+            other_role = authoring.doc["Resources"][function_of(authoring, other)]["Properties"]["Role"]["Fn::GetAtt"][0]
+            assert not any(a.startswith("ses:") for st in statements_of_role(authoring, other_role)
+                           for a in as_list(st["Action"]))
+
+
+BACKWARDS = """
+    from stratus import App, Bucket, IdentityPool, RestApi, Table, UserPool
+    app = App("backwards")
+    users, files, notes = UserPool("users"), Bucket("files"), Table("notes", "owner")
+    api = app.add(RestApi("api", authorizer=users, app=app))
+    app.add(IdentityPool("ids", users, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{files.arn}/*"}]}))
+
+    @api.get("/n", uses=[notes, files])
+    def read(req, ctx):
+        return {}
+    for r in (notes, files, users):
+        app.add(r)
+"""
+
+
+def test_resources_are_built_in_the_order_their_dependencies_demand(tmp_path: Path) -> None:
+    """Declared dependants first (an API before its pool and table, an identity pool before its bucket): the
+    synthesis is the same as in the natural order."""
+    app_dir = tmp_path / "backwards"
+    app_dir.mkdir()
+    (app_dir / "app.py").write_text(textwrap.dedent(BACKWARDS))
+    s = synth(app_dir, tmp_path / "out")
+    assert list(s.graph.resources)[:2] == ["rest_api:api", "identity_pool:ids"]
+    for type_ in ("AWS::Cognito::UserPool", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Cognito::IdentityPool"):
+        only(s, type_)
+    (role,) = [r for r in s.resources("AWS::IAM::Role").values() if "inline" not in r and
+               any(p["PolicyName"] == "declared" for p in r["Properties"].get("Policies", []))]
+    (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert render(statement["Resource"]) == f"arn:aws:s3:::REF<{only(s, 'AWS::S3::Bucket')}>/*"

@@ -101,11 +101,25 @@ def test_an_undeliverable_message_is_mail_rejected(mailer: tuple[Any, Any], tmp_
     kind = type(send).__name__
     if kind == "OutboxMailer":  # the outbox refuses only when it cannot write: make the folder a file
         from stratus.local.services.ses.mailers import OutboxMailer
+        send = OutboxMailer(tmp_path / "blocked")
+        (tmp_path / "blocked").rmdir()
         (tmp_path / "blocked").write_text("not a folder")
-        send = OutboxMailer.__new__(OutboxMailer)
-        send.outbox, send.clock = tmp_path / "blocked", __import__("stratus.clock").clock.SystemClock()
     elif kind == "SmtpMailer":
         from stratus.local.services.ses.mailers import SmtpMailer
         send = SmtpMailer(f"127.0.0.1:{_free_port()}")  # nobody listens there
     with pytest.raises(MailRejected):
         send.send(Mail(to="x@example.com", subject="s", text="t", sender="unverified@elsewhere.example"))
+
+
+@pytest.mark.parametrize("mail", [
+    Mail(to="victim@example.com\nBcc: everyone@example.com", subject="s", text="t"),
+    Mail(to="a@example.com", subject="hi\r\nBcc: everyone@example.com", text="t"),
+    Mail(to="a@example.com", subject="s", text="t", sender="Mallory <m@example.com>"),
+    Mail(to="not an address", subject="s", text="t"),
+])
+def test_what_a_header_could_be_split_with_is_refused_unsent(mailer: tuple[Any, Any], mail: Mail) -> None:
+    """Every implementation checks the same way, before anything leaves: no header injection, whatever the transport."""
+    send, delivered = mailer
+    with pytest.raises(MailRejected):
+        send.send(mail)
+    assert delivered() == []

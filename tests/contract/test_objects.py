@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stratus.errors import InvalidItem, InvalidToken
+from stratus.errors import InvalidItem, InvalidToken, ServiceError
 from tests.conftest import aws_mock
 
 
@@ -96,3 +96,21 @@ def test_tokens_that_no_listing_made_are_refused(bucket: Any, token: str) -> Non
     bucket.put("k", b"x")
     with pytest.raises(InvalidToken):
         bucket.list(next_token=token)
+
+
+def test_a_bucket_the_service_lacks_is_a_service_error(bucket: Any) -> None:
+    """The same S3 code on every implementation, for every operation (a missing object is None, a missing bucket is not)."""
+    gone = type(bucket).__new__(type(bucket))
+    gone.__dict__.update(bucket.__dict__)
+    gone.bucket = "no-such-bucket-9"
+    for call in (lambda: gone.put("k", b"v"), lambda: gone.get("k"), lambda: gone.head("k"), lambda: gone.delete("k"),
+                 lambda: gone.list()):
+        with pytest.raises(ServiceError) as exc:
+            call()
+        assert exc.value.code == "NoSuchBucket" and exc.value.status == 404
+
+
+def test_a_missing_object_reads_as_none_everywhere(bucket: Any) -> None:
+    assert bucket.get("nothing/here") is None and bucket.head("nothing/here") is None
+    bucket.delete("nothing/here")
+    assert bucket.list("nothing/").objects == [] and bucket.list("nothing/").next_token is None

@@ -16,7 +16,7 @@ import pytest
 
 from stratus import App, ConditionFailed, InvalidToken, KeyCondition, TableCache
 from stratus.clock import SystemClock
-from stratus.errors import InvalidItem
+from stratus.errors import InvalidItem, ServiceError
 from stratus.local.services.dynamodb.dax import CachedTable
 from stratus.local.services.dynamodb.table import SqliteTable, tables_database
 from tests.conftest import aws_mock, dynamodb_table
@@ -254,3 +254,27 @@ def test_query_rules_hold_everywhere(table: Any) -> None:
             table.query("w", sort=bad)
     with pytest.raises(InvalidItem, match="key attribute"):
         table.query("w", where={"s": "1"})
+
+
+def _remove_storage(port: Any) -> None:
+    """Take the table away under the port, as a deployment that lost it would (each implementation its own way)."""
+    inner = getattr(port, "table", port)  # the table under a DAX-style cache
+    if hasattr(inner, "client"):
+        inner.client.delete_table(TableName=inner.table_name)
+    else:
+        inner.db.conn().execute("DROP TABLE items")
+
+
+def test_a_table_the_service_lacks_is_a_service_error(table: Any) -> None:
+    """What the port gives no meaning to is a ``ServiceError`` on every implementation, never the engine's own error,
+    so a handler's ``except StratusError`` (or ``except ServiceError``) works wherever it runs."""
+    _remove_storage(table)
+    for call in (lambda: table.get({"p": "a", "s": "1"}, consistent=True),
+                 lambda: table.put({"p": "a", "s": "1"}),
+                 lambda: table.update({"p": "a", "s": "1"}, {"v": 1}, if_exists=False),
+                 lambda: table.delete({"p": "a", "s": "1"}),
+                 lambda: table.query("a", consistent=True),
+                 lambda: table.batch_get([{"p": "a", "s": "1"}], consistent=True)):
+        with pytest.raises(ServiceError) as exc:
+            call()
+        assert exc.value.code in ("ResourceNotFoundException", "InternalServerError") and exc.value.message

@@ -109,3 +109,77 @@ def test_ttl_zero_turns_the_cache_off() -> None:
     gw = Gateway("x", api, {r: Context("x", "h", {}) for r in api.routes}, None, frozenset(),
                  ThreadPoolExecutor(1), "https://h", ManualClock())
     assert {r.path: c.cache_ttl for r, c in gw.routes.by_template.values()} == {"/a": 0, "/b": 30}
+
+
+def test_a_handler_serves_one_route() -> None:
+    """On AWS each route is a function of its own: a handler declared twice is refused when declared, not at synth."""
+    app = App("x")
+    users = app.user_pool("users")
+    api, other = app.rest_api("api", authorizer=users), app.rest_api("other", authorizer=users)
+    handler = h()
+    api.get("/a")(handler)
+    with pytest.raises(ConfigError, match=r"already handles GET /a \(api 'api'\)"):
+        api.post("/a")(handler)
+    with pytest.raises(ConfigError, match="already handles GET /a"):
+        other.get("/b")(handler)  # across the app's APIs too
+    twin = h()
+    twin.__name__ = handler.__name__
+    with pytest.raises(ConfigError, match="two handlers are named"):
+        api.get("/c")(twin)  # another function of the same name: the same operation id and function name
+    other.get("/c")(twin)  # in another API it is its own function
+
+
+def test_a_public_route_cannot_take_a_signed_in_request() -> None:
+    from stratus import AuthRequest, Context, Request
+    app = App("x")
+    api = app.rest_api("api", authorizer=app.user_pool("users"))
+
+    def mine(req: AuthRequest, ctx: Context) -> None:
+        return None
+
+    def anyone(req: Request, ctx: Context) -> None:
+        return None
+    with pytest.raises(ConfigError, match="takes an AuthRequest, but the route is public"):
+        api.get("/mine", public=True)(mine)
+    api.get("/mine")(mine)
+    api.get("/anyone", public=True)(anyone)
+
+
+def test_typed_bodies_and_documented_responses() -> None:
+    from dataclasses import dataclass
+    from typing import TypedDict
+
+    @dataclass
+    class In:
+        title: str
+        done: bool = False
+
+    class Out(TypedDict):
+        id: str
+
+    app = App("x")
+    api = app.rest_api("api")
+    api.post("/a", public=True, body=In, response=Out, responses={409: "exists", 202: "queued"})(h())
+    route = api.routes[0]
+    assert route.body_type is In and route.body == {"type": "object", "additionalProperties": False,
+                                                   "properties": {"title": {"type": "string"},
+                                                                  "done": {"type": "boolean"}},
+                                                   "required": ["title"]}
+    assert route.response == {"type": "object", "additionalProperties": False, "required": ["id"],
+                              "properties": {"id": {"type": "string"}}}
+    from stratus.openapi import openapi_document
+    doc = openapi_document(api, "https://h")["paths"]["/a"]["post"]
+    assert doc["requestBody"]["content"]["application/json"]["schema"] == route.body
+    assert doc["responses"]["200"]["content"]["application/json"]["schema"] == route.response
+    assert doc["responses"]["409"]["description"] == "exists" and doc["responses"]["202"] == {"description": "queued"}
+    for bad in ({"responses": {"409": "x"}}, {"body": list}, {"response": 3}):
+        with pytest.raises(ConfigError):
+            api.post("/b", public=True, **bad)(h())  # type: ignore[arg-type]
+
+
+def test_an_email_sender_is_a_plain_address() -> None:
+    app = App("x")
+    assert app.email("welcome", sender="hello@example.com").sender == "hello@example.com"
+    for bad in ("Hello <hello@example.com>", "hello@example.com\n", "nobody"):
+        with pytest.raises(ConfigError, match="plain email address"):
+            App("y").email("welcome", sender=bad)

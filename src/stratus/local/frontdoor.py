@@ -91,7 +91,8 @@ class FrontDoor:
             signed = self.signed.get(service)
             if signed is None:
                 message = f"The local endpoint does not serve {service} (requests signed for it are refused)."
-                body = f"<Error><Code>UnsupportedService</Code><Message>{escape(message)}</Message></Error>".encode()
+                body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>UnsupportedService</Code>"  # the query protocol's
+                        f"<Message>{escape(message)}</Message></Error></ErrorResponse>").encode()
                 return await send_response(send, 400, body, content_type="application/xml")
             return await signed(scope, receive, send)
         await self.fallback(scope, receive, send)

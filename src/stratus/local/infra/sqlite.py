@@ -11,6 +11,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ...errors import ServiceError
+
 
 class SqliteDatabase:
     """One SQLite file with its schema, a connection per thread, and a write transaction helper."""
@@ -47,3 +49,22 @@ class Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class ServiceErrors:
+    """``with ServiceErrors("table 'todos'"):`` turns SQLite's errors into the project's at an engine's boundary:
+    a database still locked by another writer when the wait runs out is a ``ThrottlingException`` (try again),
+    anything else an ``InternalServerError``. Reusable: one per engine."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, sqlite3.Error):
+            return
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            raise ServiceError("ThrottlingException", f"{self.what} is busy; try again", 400) from exc
+        raise ServiceError("InternalServerError", f"{self.what} failed: {exc}", 500) from exc

@@ -14,11 +14,11 @@ demand, whatever order the app declared them in.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ...errors import UnsupportedFeature
 from ...graph import Resource
+from ...registry import kind_module
 
 if TYPE_CHECKING:
     from ..runtime import AppEngines
@@ -51,14 +51,6 @@ class LocalKind(Generic[D, E]):
 
 def local_kind(kind: str) -> LocalKind[Any, Any]:
     """The local provider's module for ``kind``; ``UnsupportedFeature`` when there is none."""
-    if not kind.isidentifier() or not kind.islower():
-        raise UnsupportedFeature(f"{kind!r} is not a resource kind")
-    name = f"{__name__}.{kind}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        raise UnsupportedFeature(f"the local provider has no engine for {kind!r} resources") from None
-    found: LocalKind[Any, Any] = module.KIND
+    found: LocalKind[Any, Any] = kind_module(__name__, kind, "the local provider has no engine for {kind} resources")
     return found
+

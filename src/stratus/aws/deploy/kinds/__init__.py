@@ -10,12 +10,12 @@ The builder (``synth.StackBuilder``) asks this registry; it knows no kind by nam
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ....errors import UnsupportedFeature
 from ....graph import App, Resource
+from ....registry import kind_module
 
 if TYPE_CHECKING:
     from ..synth import StackBuilder
@@ -60,14 +60,6 @@ class SynthKind(Generic[D]):
 
 def synth_kind(kind: str) -> SynthKind[Any]:
     """Synthesis's module for ``kind``; ``UnsupportedFeature`` when AWS has no mapping for it."""
-    if not kind.isidentifier() or not kind.islower():
-        raise UnsupportedFeature(f"{kind!r} is not a resource kind")
-    name = f"{__name__}.{kind}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        raise UnsupportedFeature(f"the AWS provider cannot synthesize {kind!r} resources yet") from None
-    found: SynthKind[Any] = module.KIND
+    found: SynthKind[Any] = kind_module(__name__, kind, "the AWS provider cannot synthesize {kind} resources yet")
     return found
+

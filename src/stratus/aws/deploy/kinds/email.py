@@ -14,10 +14,9 @@ if TYPE_CHECKING:
 
 class EmailKind(SynthKind[Email]):
     def build(self, b: StackBuilder, decl: Email) -> Any:
-        """The sender's SES identity ARN."""
+        """The account's SES identity ARN prefix, which the runtime's grants complete with the sender and its domain."""
         aws = b.cdk.Aws
-        return b.cdk.Fn.join("", ["arn:", aws.PARTITION, ":ses:", aws.REGION, ":", aws.ACCOUNT_ID, ":identity/",
-                                  decl.sender])
+        return b.cdk.Fn.join("", ["arn:", aws.PARTITION, ":ses:", aws.REGION, ":", aws.ACCOUNT_ID, ":identity"])
 
     def bind(self, b: StackBuilder, decl: Email, built: Any) -> Binding:
         return Binding(decl.sender, built)

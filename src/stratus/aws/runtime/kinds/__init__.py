@@ -9,13 +9,11 @@ pools, REST APIs) have no module here.
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from ....errors import UnsupportedFeature
 from ....graph import Resource
+from ....registry import kind_module
 
 D = TypeVar("D", bound=Resource)
 Statement = dict[str, Any]
@@ -65,18 +63,5 @@ class AwsKind(Generic[D]):
 
 def aws_kind(kind: str) -> AwsKind[Any]:
     """The AWS runtime's module for ``kind``; ``UnsupportedFeature`` when handlers cannot use it on AWS."""
-    if not kind.isidentifier() or not kind.islower():
-        raise UnsupportedFeature(f"{kind!r} is not a resource kind")
-    name = f"{__name__}.{kind}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        raise UnsupportedFeature(f"handlers cannot use {kind!r} resources on AWS") from None
-    found: AwsKind[Any] = module.KIND
+    found: AwsKind[Any] = kind_module(__name__, kind, "handlers cannot use {kind} resources on AWS")
     return found
-
-
-def environ() -> dict[str, str]:
-    return dict(os.environ)

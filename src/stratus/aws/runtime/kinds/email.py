@@ -47,10 +47,11 @@ class EmailKind(AwsKind[Email]):
         return SesMailer(clients.get("ses"), sender=name)
 
     def grants(self, decl: Email, arn: str, shared: Mapping[str, str]) -> list[Statement]:
-        """``arn`` is the sender's SES identity; SES may check the sender's domain identity instead, if that is what
-        the account verified. Either way only mail from the declared address is allowed."""
-        domain = arn.rsplit("/", 1)[0] + "/" + decl.sender.rpartition("@")[2]
-        return [{"Effect": "Allow", "Action": list(MAIL_ACTIONS), "Resource": [arn, domain],
+        """``arn`` is the account's SES identity ARN prefix (``arn:aws:ses:<region>:<account>:identity``): SES checks
+        the sender's address identity, or its domain's if that is what the account verified. Either way only mail
+        from the declared address is allowed."""
+        domain = decl.sender.rpartition("@")[2]
+        return [{"Effect": "Allow", "Action": list(MAIL_ACTIONS), "Resource": [f"{arn}/{decl.sender}", f"{arn}/{domain}"],
                  "Condition": {"StringEquals": {"ses:FromAddress": decl.sender}}}]
 
 

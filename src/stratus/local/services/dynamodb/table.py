@@ -27,7 +27,7 @@ import orjson
 from ....clock import Clock, SystemClock
 from ....graph import Table
 from ....ports.table import Conditions, Item, Key, KeyCondition, Page, Query, TablePort, check_conditions, normalize
-from ...infra.sqlite import SqliteDatabase
+from ...infra.sqlite import ServiceErrors, SqliteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -53,6 +53,7 @@ class SqliteTable(TablePort):
         super().__init__(decl)
         self.db = db
         self.clock = clock or SystemClock()
+        self._errors = ServiceErrors(f"table {decl.name!r}")
 
     # -- storage
 
@@ -76,24 +77,26 @@ class SqliteTable(TablePort):
     # -- the hooks
 
     def _get(self, key: Key, consistent: bool) -> Item | None:
-        return self._read(self.db.conn(), key)
+        with self._errors:
+            return self._read(self.db.conn(), key)
 
     def _batch_get(self, keys: list[Key], consistent: bool) -> list[Item | None]:
-        c = self.db.conn()
-        c.execute("BEGIN")  # one snapshot for the whole batch
-        try:
-            return [self._read(c, k) for k in keys]
-        finally:
-            c.execute("COMMIT")
+        with self._errors:
+            c = self.db.conn()
+            c.execute("BEGIN")  # one snapshot for the whole batch
+            try:
+                return [self._read(c, k) for k in keys]
+            finally:
+                c.execute("COMMIT")
 
     def _put(self, key: Key, item: Item, cond: Conditions) -> None:
-        with self.db.write() as c:
+        with self._errors, self.db.write() as c:
             old = self._read(c, key) if (cond or self.decl.stream) else None
             check_conditions(self.decl, old, cond)
             self._write(c, key, old, item)
 
     def _update(self, key: Key, changes: dict[str, Any], remove: tuple[str, ...], cond: Conditions) -> Item:
-        with self.db.write() as c:
+        with self._errors, self.db.write() as c:
             old = self._read(c, key)
             check_conditions(self.decl, old, cond)
             new = {**(old or self.key_item(key)), **changes}
@@ -104,7 +107,7 @@ class SqliteTable(TablePort):
         return new
 
     def _delete(self, key: Key, cond: Conditions) -> Item | None:
-        with self.db.write() as c:
+        with self._errors, self.db.write() as c:
             old = self._read(c, key)
             check_conditions(self.decl, old, cond)
             if old is not None:
@@ -112,7 +115,8 @@ class SqliteTable(TablePort):
         return old
 
     def _query(self, q: Query) -> Page:
-        return self.page(q, self._matches(q))
+        with self._errors:
+            return self.page(q, self._matches(q))
 
     def _matches(self, q: Query) -> Iterator[Item]:
         """The partition's items in sort-key order (after ``q.after``) that meet the sort condition and the filter."""

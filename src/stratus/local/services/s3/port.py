@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ....errors import ServiceError
 from ....ports.objects import ObjectInfo, ObjectStorePort, StoredObject
+from ...infra.sqlite import ServiceErrors
 from .model import ObjectMeta, ObjectStore
 
 
@@ -19,19 +20,22 @@ def _info(meta: ObjectMeta) -> ObjectInfo:
 class LocalBucket(ObjectStorePort):
     def __init__(self, store: ObjectStore, bucket: str) -> None:
         self.store, self.bucket = store, bucket
+        self._errors = ServiceErrors(f"bucket {bucket!r}")
 
     def _put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> ObjectInfo:
-        w = self.store.writer()
-        try:
-            w.write(data)
-        except BaseException:
-            w.abort()
-            raise
-        return _info(self.store.commit(self.bucket, key, w.finish(), content_type, metadata, "ObjectCreated:Put"))
+        with self._errors:
+            w = self.store.writer()
+            try:
+                w.write(data)
+            except BaseException:
+                w.abort()
+                raise
+            return _info(self.store.commit(self.bucket, key, w.finish(), content_type, metadata, "ObjectCreated:Put"))
 
     def _head(self, key: str) -> ObjectInfo | None:
         try:
-            return _info(self.store.head(self.bucket, key))
+            with self._errors:
+                return _info(self.store.head(self.bucket, key))
         except ServiceError as exc:
             if exc.code == "NoSuchKey":
                 return None
@@ -39,7 +43,8 @@ class LocalBucket(ObjectStorePort):
 
     def _get(self, key: str) -> StoredObject | None:
         try:
-            meta, f = self.store.open_object(self.bucket, key)
+            with self._errors:
+                meta, f = self.store.open_object(self.bucket, key)
         except ServiceError as exc:
             if exc.code == "NoSuchKey":
                 return None
@@ -48,9 +53,11 @@ class LocalBucket(ObjectStorePort):
             return StoredObject(_info(meta), f.read())
 
     def _delete(self, key: str) -> None:
-        self.store.delete(self.bucket, key)
+        with self._errors:
+            self.store.delete(self.bucket, key)
 
     def _list(self, prefix: str, after: str, limit: int) -> tuple[list[ObjectInfo], bool]:
-        listing = self.store.list_objects(self.bucket, prefix, "", after, limit)
+        with self._errors:
+            listing = self.store.list_objects(self.bucket, prefix, "", after, limit)
         # what S3's listings carry: key, size and ETag
         return [ObjectInfo(m.key, m.size, m.etag.strip('"'), "", {}) for m in listing.objects], listing.truncated

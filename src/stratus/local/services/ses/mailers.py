@@ -10,6 +10,7 @@ real SMTP exchange.
 from __future__ import annotations
 
 import email.policy
+import itertools
 import re
 import smtplib
 import uuid
@@ -25,15 +26,18 @@ from ...infra.files import write_atomic
 
 
 class OutboxMailer(Mailer):
-    """Writes each message to ``<outbox>/<time>-<id>.eml``."""
+    """Writes each message to ``<outbox>/<time>-<sequence>-<id>.eml``."""
 
     def __init__(self, outbox: Path, clock: Clock | None = None) -> None:
         super().__init__(clock)
         self.outbox = outbox
         outbox.mkdir(parents=True, exist_ok=True)
+        self._sequence = itertools.count(len(list(outbox.glob("*.eml"))))
 
     def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:
-        name = f"{int(self.clock.now() * 1000):015d}-{uuid.uuid4().hex[:12]}.eml"
+        # named by time, then by order sent: two messages in one millisecond (or under a clock that stands still)
+        # still list in the order they were sent
+        name = f"{int(self.clock.now() * 1000):015d}-{next(self._sequence):09d}-{uuid.uuid4().hex[:12]}.eml"
         try:
             write_atomic(self.outbox / name, msg.as_bytes(policy=email.policy.SMTP))
         except OSError as exc:

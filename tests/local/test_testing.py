@@ -1,0 +1,129 @@
+"""``stratus.testing``: apps run in process, as an app's own tests run them, through the real request path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stratus import App, Bucket, IdentityPool, RestApi, Table, UserPool
+from stratus.testing import TestClient
+from tests.conftest import ROOT, TODO
+
+AUTHORING = ROOT / "tests" / "apps" / "fixtures" / "authoring"
+
+
+@pytest.fixture()
+def authoring() -> Iterator[TestClient]:
+    with TestClient(AUTHORING) as client:
+        yield client
+
+
+def test_a_typed_body_reaches_the_handler_as_its_dataclass(authoring: TestClient) -> None:
+    alice, api = authoring.user(), authoring.api()
+    r = api.post("/notes", json={"title": "Milk", "due": "2030-01-02", "tags": ["shop"]}, user=alice)
+    assert r.status == 201 and r.json() == {"id": "milk", "title": "Milk", "due": "2030-01-02", "tags": ["shop"],
+                                            "kind": "plain"}
+    r = api.post("/notes", json={"title": "Milk"}, user=alice)
+    assert r.status == 409 and "exists" in r.json()["message"]
+    r = api.post("/notes", json={"title": "", "due": "2030-02-30", "kind": "x", "extra": 1}, user=alice)
+    assert r.status == 400 and sorted(r.json()["errors"]) == [
+        "due: is not a valid date", "extra: unknown field", "kind: must be one of 'plain', 'todo'",
+        "title: must be at least 1 characters"]
+
+
+def test_an_async_handler_returning_a_dataclass(authoring: TestClient) -> None:
+    alice, api = authoring.user(), authoring.api()
+    api.post("/notes", json={"title": "One"}, user=alice)
+    r = api.get("/summary", user=alice)
+    assert r.status == 200 and r.json()["owner"] == alice.sub and r.json()["count"] == 1
+    assert dt.datetime.fromisoformat(r.json()["at"]).timestamp() == pytest.approx(authoring.clock.now(), abs=1e-3)
+
+
+def test_signed_in_routes_get_an_auth_request_and_public_ones_a_request(authoring: TestClient) -> None:
+    alice, api = authoring.user(), authoring.api()
+    assert api.get("/whoami", user=alice).json() == {"sub": alice.sub, "type": "AuthRequest"}
+    assert api.get("/whoami").status == 401
+    assert api.get("/hello").json() == {"signed_in": False, "type": "Request"}
+
+
+def test_a_handler_mails_through_the_declared_sender(authoring: TestClient) -> None:
+    alice = authoring.user()
+    r = authoring.api().post("/welcome", user=alice)
+    assert r.status == 202 and r.json()["id"].endswith("@example.com>")
+    sent = authoring.mail()[-1]
+    assert (sent.subject, sent.to) == ("Welcome", "nobody@example.com")
+    assert "From: hello@example.com" in sent.path.read_text()
+
+
+def test_a_streamed_answer_arrives_chunk_by_chunk(authoring: TestClient) -> None:
+    api = authoring.api()
+    r = api.get("/count/4")
+    assert r.status == 200 and r.chunks == [b"0\n", b"1\n", b"2\n", b"3\n"] and r.headers["x-count"] == "4"
+    assert r.headers["content-type"] == "text/plain; charset=utf-8" and "content-length" not in r.headers
+    assert api.get("/tick").chunks == [b"tick ", b"tock"]  # from an async generator
+
+
+def test_openapi_shows_typed_bodies_and_responses(authoring: TestClient) -> None:
+    doc = authoring.api().get("/openapi.json").json()
+    post = doc["paths"]["/notes"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["required"] == ["title"]
+    assert post["responses"]["201"]["content"]["application/json"]["schema"]["properties"]["tags"]["type"] == "array"
+    assert post["responses"]["409"]["description"] == "a note of that title exists"
+    assert doc["paths"]["/summary"]["get"]["responses"]["200"]["content"]["application/json"]["schema"][
+        "properties"]["at"] == {"type": "string", "format": "date-time"}
+
+
+def test_the_clock_moves_caches_and_token_expiry() -> None:
+    with TestClient(TODO) as client:
+        alice, api = client.user(), client.api()
+        assert api.post("/todos", json={"title": "milk"}, user=alice).status == 201
+        assert api.get("/todos", user=alice).headers["x-stratus-cache"] == "miss"
+        assert api.get("/todos", user=alice).headers["x-stratus-cache"] == "hit"
+        client.clock.advance(301)  # past the stage cache's 300 s
+        assert api.get("/todos", user=alice).headers["x-stratus-cache"] == "miss"
+        client.clock.advance(3600)  # past the access token's hour
+        r = api.get("/todos", user=alice)
+        assert r.status == 401 and "expired" in r.headers["www-authenticate"]
+        bob = client.user()
+        assert api.get("/todos", user=bob).json()["items"] == []  # his own list, nothing of alice's
+
+
+def _reverse_declared() -> App:
+    """An app whose resources are declared dependants first: built in the order their dependencies demand."""
+    app = App("backwards")
+    users = UserPool("users")
+    files = Bucket("files")
+    notes = Table("notes", "owner")  # type: ignore[arg-type]
+    api = RestApi("api", authorizer=users, app=app)
+    app.add(api)
+    app.add(IdentityPool("ids", users, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{files.arn}/*"}]}))
+
+    @api.get("/n", uses=[notes, files])
+    def read(req: Any, ctx: Any) -> dict[str, Any]:
+        return {"n": ctx.table(notes).get({"owner": req.user.sub}), "files": ctx.bucket(files).list().objects}
+    for r in (notes, files, users):
+        app.add(r)
+    return app
+
+
+def test_engines_are_built_in_the_order_dependencies_demand() -> None:
+    app = _reverse_declared()
+    assert list(app.resources) == ["rest_api:api", "identity_pool:ids", "table:notes", "bucket:files", "user_pool:users"]
+    with TestClient(app) as client:
+        r = client.api().get("/n", user=client.user())
+        assert r.status == 200 and r.json() == {"n": None, "files": []}
+        entry = client.runtime.endpoints(client.data_dir / "ca.pem")["apps"]["backwards"]
+        assert entry["buckets"]["files"].startswith("backwards-files-") and entry["identity_pool_id"]
+
+
+def test_a_resource_the_app_does_not_declare_is_refused_by_name() -> None:
+    app = App("forgetful")
+    users = UserPool("users")  # never added
+    app.identity_pool("ids", user_pool=users, authenticated_policy={"Statement": []})
+    from stratus.errors import UnsupportedFeature
+    with pytest.raises(UnsupportedFeature, match="identity pool 'ids': its user pool is not declared in app"):
+        TestClient(app)
