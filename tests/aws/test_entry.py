@@ -283,3 +283,17 @@ def test_ctx_mailer_sends_through_ses_from_the_declared_sender(authoring_lambda:
     assert status == 202 and body["id"]
     sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
     assert len(sent) == 1 and sent[0].source == "hello@example.com" and "nobody@example.com" in sent[0].destinations
+
+
+def test_each_entry_holds_its_own_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a function loaded lives on its ``Entry``, not in the module: two entries with two environments in one
+    process serve two apps (the handler Lambda calls is one such entry, made at import and loaded on first use)."""
+    from tests.conftest import OTHER
+    with aws_mock(monkeypatch):
+        todo = entry.Entry({"STRATUS_APP_DIR": str(TODO)})
+        other = entry.Entry({"STRATUS_APP_DIR": str(OTHER)})
+        assert todo(rest_event("GET", "/nowhere", sub=None), None)["statusCode"] == 404
+        pong = other(rest_event("GET", "/ping", sub=None), None)
+        assert pong["statusCode"] == 200 and json.loads(pong["body"]) == {"pong": "yes"}
+        assert (todo.loaded.app.name, other.loaded.app.name) == ("todo", "other")  # type: ignore[union-attr]
+        assert entry.handler.loaded is None  # untouched by either

@@ -124,6 +124,6 @@ def test_a_resource_the_app_does_not_declare_is_refused_by_name() -> None:
     app = App("forgetful")
     users = UserPool("users")  # never added
     app.identity_pool("ids", user_pool=users, authenticated_policy={"Statement": []})
-    from stratus.errors import UnsupportedFeature
-    with pytest.raises(UnsupportedFeature, match="identity pool 'ids': its user pool is not declared in app"):
+    from stratus.errors import ConfigError
+    with pytest.raises(ConfigError, match="identity pool 'ids': its user pool is not declared in app"):
         TestClient(app)

@@ -21,9 +21,10 @@ from typing import Any
 
 from ..clock import Clock
 from ..endpoints import app_entry
-from ..errors import ConfigError, NotFound, UnsupportedFeature
+from ..errors import NotFound, UnsupportedFeature
 from ..graph import App, Resource
 from ..ports.mailer import Mailer
+from ..registry import OnDemand
 from .frontdoor import FrontDoor
 from .kinds import local_kind
 from .operator import Operations
@@ -65,25 +66,17 @@ class AppEngines:
 
     def __init__(self, app: App, runtime: LocalRuntime) -> None:
         self.app, self.name, self.runtime = app, app.name, runtime
-        self.engines: dict[Resource, Any] = {}
-        self._building: set[Resource] = set()
+        self._engines = OnDemand(app, lambda r: local_kind(r.kind).build(self, r))
         self._shared: dict[str, Any] = {}
+
+    @property
+    def engines(self) -> dict[Resource, Any]:
+        return self._engines.made
 
     def engine(self, resource: Resource, what: str = "") -> Any:
         """The running engine of a resource this app declares (built now if it is not yet); ``what`` names the
         reference for the error when the app does not declare it."""
-        if resource in self.engines:
-            return self.engines[resource]
-        if self.app.resource(resource.kind, resource.name) is not resource:
-            raise UnsupportedFeature(f"{what or repr(resource)} is not declared in app {self.name!r}")
-        if resource in self._building:
-            raise ConfigError(f"app {self.name!r}: {resource!r} depends on itself")
-        self._building.add(resource)
-        try:
-            self.engines[resource] = local_kind(resource.kind).build(self, resource)
-        finally:
-            self._building.discard(resource)
-        return self.engines[resource]
+        return self._engines.get(resource, what)
 
     def port(self, resource: Resource, what: str = "") -> Any:
         """What a handler that declares ``resource`` in ``uses`` gets."""

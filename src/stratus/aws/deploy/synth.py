@@ -46,6 +46,7 @@ from ...endpoints import app_entry
 from ...errors import ConfigError, StratusError, UnsupportedFeature
 from ...graph import App, Resource
 from ...loader import load_app
+from ...registry import OnDemand
 from .. import AWS_EXTRA
 from .bundle import build_asset
 from .kinds import synth_kind
@@ -160,8 +161,8 @@ class StackBuilder:
         self.graph, self.app_dir, self.asset_dir, self.options = graph, app_dir, asset_dir, options
         self.stack = self.cdk.Stack(scope, options.stack_name or f"stratus-{graph.name}",
                                     description=f"stratus app {graph.name!r}", analytics_reporting=False)
-        self.built: dict[Resource, Any] = {}
-        self._building: set[Resource] = set()
+        self._built: OnDemand[Any] = OnDemand(graph, lambda r: synth_kind(r.kind).build(self, r))
+        self.built = self._built.made
         self._shared: dict[str, Any] = {}
         self._later: list[Callable[[], Any]] = []
         self._code: Any = None
@@ -180,18 +181,7 @@ class StackBuilder:
 
     def construct(self, resource: Resource) -> Any:
         """What ``resource`` (declared by the app) became, built now if it is not yet."""
-        if resource in self.built:
-            return self.built[resource]
-        if self.graph.resource(resource.kind, resource.name) is not resource:
-            raise ConfigError(f"app {self.graph.name!r} refers to {resource!r}, which it does not declare")
-        if resource in self._building:
-            raise ConfigError(f"app {self.graph.name!r}: {resource!r} depends on itself")
-        self._building.add(resource)
-        try:
-            self.built[resource] = synth_kind(resource.kind).build(self, resource)
-        finally:
-            self._building.discard(resource)
-        return self.built[resource]
+        return self._built.get(resource)
 
     def shared(self, name: str, make: Callable[[], Any] | None = None) -> Any:
         """Something several resources share (the DAX cluster, its VPC), made by the first to ask with ``make``."""
