@@ -26,8 +26,9 @@ import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
 import stratus
+from stratus.aws.deploy.kinds.rest_api import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACTIONS
 from stratus.aws.deploy.permissions import handler_policy
-from stratus.aws.deploy.synth import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACTIONS, SynthOptions, SynthResult, synthesize, template_json
+from stratus.aws.deploy.synth import SynthOptions, SynthResult, synthesize, template_json
 from stratus.errors import ConfigError, StratusError, UnsupportedFeature
 from stratus.graph import App, Email, Resource, RestApi, Route, Table, Throttle
 from stratus.loader import load_app
@@ -741,7 +742,7 @@ BACKWARDS = """
     from stratus import App, Bucket, IdentityPool, RestApi, Table, UserPool
     app = App("backwards")
     users, files, notes = UserPool("users"), Bucket("files"), Table("notes", "owner")
-    api = app.add(RestApi("api", authorizer=users, app=app))
+    api = app.add(RestApi("api", authorizer=users))
     app.add(IdentityPool("ids", users, {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{files.arn}/*"}]}))
 

@@ -97,7 +97,7 @@ def _reverse_declared() -> App:
     users = UserPool("users")
     files = Bucket("files")
     notes = Table("notes", "owner")  # type: ignore[arg-type]
-    api = RestApi("api", authorizer=users, app=app)
+    api = RestApi("api", authorizer=users)
     app.add(api)
     app.add(IdentityPool("ids", users, {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{files.arn}/*"}]}))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from stratus import graph
-from stratus.aws.deploy.kinds import synth_kind
+from stratus.aws.deploy.synth import synth_kind
 from stratus.aws.runtime.kinds import aws_kind
 from stratus.errors import UnsupportedFeature
-from stratus.local.kinds import local_kind
+from stratus.local.runtime import local_kind
 
 KINDS = [c for c in vars(graph).values()
          if isinstance(c, type) and issubclass(c, graph.Resource) and c is not graph.Resource]

@@ -6,16 +6,13 @@ import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..errors import ConfigError
 from ..schema import check_schema
 from ..typeschema import is_model, schema_of
 from ._base import Resource, check_name
 from .auth import UserPool
-
-if TYPE_CHECKING:
-    from .app import App
 
 # a path parameter: PARAM_SEGMENT is a whole segment ("{id}", greedy "{path+}"), PARAM one anywhere in a path
 PARAM_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}\Z")
@@ -132,7 +129,9 @@ class RestApi(Resource):
     cache: ApiCache | None = None
     throttle: Throttle = field(default_factory=Throttle)
     routes: list[Route] = field(default_factory=list)
-    app: App | None = None  # the app declaring it (set by ``App.rest_api``): handlers are unique across its APIs
+    # every handler declared in the app, and where: the app hands one to each of its APIs, so a handler is
+    # refused on a second route whichever API declares it
+    handlers: dict[Handler, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_name(self.kind, self.name)
@@ -200,11 +199,10 @@ class RestApi(Resource):
                 if r.operation_id == new.operation_id and r.handler is not handler:
                     raise ConfigError(f"rest api {self.name!r}: two handlers are named {new.operation_id!r} "
                                       f"({r.method} {r.path} and {method} {path}); rename one")
-            for api in self.app.of_kind(RestApi) if self.app is not None else [self]:
-                for r in api.routes:
-                    if r.handler is handler:
-                        raise ConfigError(f"{handler.__name__} already handles {r.method} {r.path} (api {api.name!r})"
-                                          f"; a handler serves one route: declare another function for {method} {path}")
+            if handler in self.handlers:
+                raise ConfigError(f"{handler.__name__} already handles {self.handlers[handler]}; a handler serves "
+                                  f"one route: declare another function for {method} {path}")
+            self.handlers[handler] = f"{method} {path} (api {self.name!r})"
             self.routes.append(new)
             return handler
         return register

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigError
 from ._base import Resource, check_name
-from .api import RestApi
+from .api import Handler, RestApi
 from .auth import IdentityPool, UserPool
 from .data import Table
 from .messaging import Email
@@ -23,6 +23,7 @@ class App:
         self.name = check_name("app", name)
         self.resources: dict[str, Resource] = {}
         self.folder: Path | None = None  # where it was loaded from (set by the loader)
+        self._handlers: dict[Handler, str] = {}  # shared by its APIs: each handler serves one route
 
     def add(self, resource: R) -> R:
         key = f"{resource.kind}:{resource.name}"
@@ -39,7 +40,7 @@ class App:
         return self.add(Table(name, partition_key, sort_key, **kw))  # type: ignore[arg-type]
 
     def rest_api(self, name: str, **kw: Any) -> RestApi:
-        return self.add(RestApi(name, app=self, **kw))
+        return self.add(RestApi(name, handlers=self._handlers, **kw))
 
     def bucket(self, name: str) -> Bucket:
         return self.add(Bucket(name))

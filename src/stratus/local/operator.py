@@ -8,31 +8,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
-from ..clock import ManualClock
+from ..clock import Clock, ManualClock
 from ..errors import BadRequest, NotFound
 from .infra.asgi import Receive, Scope, Send, header, read_body, send_json
 
-if TYPE_CHECKING:
-    from .runtime import LocalRuntime
-
 
 class Operations:
-    def __init__(self, runtime: LocalRuntime) -> None:
-        self.runtime = runtime
+    """The operations, over what the runtime gives it: its figures, a flush, the running apps, the clock."""
+
+    def __init__(self, stats: Callable[[], dict[str, Any]], flush: Callable[[str | None], list[str]],
+                 apps: Callable[[], list[str]], clock: Clock) -> None:
+        self.stats, self.flush, self.apps, self.clock = stats, flush, apps, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, method, rt = scope["path"], scope["method"], self.runtime
+        path, method = scope["path"], scope["method"]
         if path == "/_stratus/stats" and method == "GET":
-            return await send_json(send, 200, rt.stats())
+            return await send_json(send, 200, self.stats())
         if path == "/_stratus/cache/flush" and method == "POST":
-            return await send_json(send, 200, {"flushed": rt.flush(header(scope, b"x-stratus-app"))})
+            return await send_json(send, 200, {"flushed": self.flush(header(scope, b"x-stratus-app"))})
         if path == "/_stratus/health":
-            return await send_json(send, 200, {"status": "ok", "apps": sorted(rt.apps)})
-        if path == "/_stratus/clock" and isinstance(rt.clock, ManualClock):
+            return await send_json(send, 200, {"status": "ok", "apps": self.apps()})
+        if path == "/_stratus/clock" and isinstance(self.clock, ManualClock):
             if method == "POST":
                 try:
                     seconds = orjson.loads(await read_body(receive, 4096, header(scope, b"content-length")))["advance"]
@@ -40,6 +41,6 @@ class Operations:
                         raise ValueError
                 except (ValueError, KeyError, TypeError):
                     raise BadRequest('send {"advance": <seconds >= 0>}') from None
-                rt.clock.advance(seconds)
-            return await send_json(send, 200, {"now": rt.clock.now()})
+                self.clock.advance(seconds)
+            return await send_json(send, 200, {"now": self.clock.now()})
         raise NotFound(f"nothing is served at {path}")

@@ -17,16 +17,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ..clock import Clock
 from ..endpoints import app_entry
 from ..errors import NotFound, UnsupportedFeature
 from ..graph import App, Resource
 from ..ports.mailer import Mailer
-from ..registry import OnDemand
+from ..registry import OnDemand, kind_module
 from .frontdoor import FrontDoor
-from .kinds import local_kind
 from .operator import Operations
 from .protocols.principals import Credentials
 from .services.apigateway.router import Gateways
@@ -36,6 +35,38 @@ from .services.cognito_idp.model import UserPoolStore
 from .services.cognito_idp.wire import CognitoIdpWire
 from .services.s3.model import ObjectStore
 from .services.s3.wire import S3Endpoint
+
+D = TypeVar("D", bound=Resource)
+E = TypeVar("E")
+
+
+class LocalKind(Generic[D, E]):
+    """How the local provider runs one kind of resource."""
+
+    stats_group: str | None = None  # the key its figures go under in an app's stats (None: it has none)
+
+    def build(self, app: AppEngines, decl: D) -> E:
+        """The running engine of ``decl``."""
+        raise NotImplementedError
+
+    def port(self, app: AppEngines, decl: D, engine: E) -> Any:
+        """What a handler that declares ``decl`` in ``uses`` gets from its context."""
+        raise UnsupportedFeature(f"{decl!r}: handlers cannot use {decl.kind} resources (declare it in no uses=[...])")
+
+    def facts(self, engine: E) -> Any:
+        """What the endpoints document says of it (see ``Resource.endpoints_group``); None: nothing."""
+        return None
+
+    def stats(self, engine: E) -> dict[str, Any] | None:
+        """Its figures for ``stratus stats``; None: none to show."""
+        return None
+
+
+def local_kind(kind: str) -> LocalKind[Any, Any]:
+    """The local provider's module for ``kind`` (``stratus.local.kinds.<kind>``); ``UnsupportedFeature`` when there is
+    none."""
+    found: LocalKind[Any, Any] = kind_module("stratus.local.kinds", kind, "the local provider has no engine for {kind} resources")
+    return found
 
 
 @dataclass(frozen=True)
@@ -123,7 +154,7 @@ class LocalRuntime:
         self.services = Services(data_dir, endpoint, clock, region, self.executor)
         self.frontdoor = FrontDoor(self.services.s3, self.auth_executor)
         self.frontdoor.mount("_api", self.services.apigateway)
-        self.frontdoor.mount("_stratus", Operations(self))
+        self.frontdoor.mount("_stratus", Operations(self.stats, self.flush, lambda: sorted(self.apps), clock))
         self.frontdoor.serve_json(self.services.cognito_idp)
         self.frontdoor.serve_json(self.services.cognito_identity)
         self.frontdoor.on_shutdown.append(self.close)

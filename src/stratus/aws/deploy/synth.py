@@ -40,20 +40,17 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ...endpoints import app_entry
 from ...errors import ConfigError, StratusError, UnsupportedFeature
 from ...graph import App, Resource
 from ...loader import load_app
-from ...registry import OnDemand
+from ...registry import OnDemand, kind_module
 from .. import AWS_EXTRA
 from .bundle import build_asset
-from .kinds import synth_kind
-from .kinds.rest_api import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACTIONS
 
-__all__ = ["ACCESS_TOKEN_SCOPE", "ENTRY", "VPC_ACTIONS", "StackBuilder", "SynthOptions", "SynthResult", "cdk",
-           "synthesize", "template_json"]
+D = TypeVar("D", bound=Resource)
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}\Z")  # API Gateway's rule for stage names
 # CloudFormation's own rules checked at synthesis, failing it rather than warning
@@ -151,6 +148,49 @@ def _fresh_output(out_dir: Path, app_dir: Path) -> None:
         raise StratusError(f"cannot write the output folder {out_dir}: {exc.strerror or exc}") from None
 
 
+@dataclass
+class Binding:
+    """What a function using a resource is given: the real name (in ``STRATUS_<KIND>_<NAME>``), the ARN its role
+    is granted on, and what the deployment shares (``shared["dax"]``: the cluster's ARN; ``env``, ``vpc``)."""
+
+    name: str
+    arn: str
+    env: dict[str, str] = field(default_factory=dict)
+    shared: dict[str, str] = field(default_factory=dict)
+    vpc: bool = False  # the function runs in the app's VPC (to reach DAX)
+
+
+class SynthKind(Generic[D]):
+    """How one kind of resource is synthesized."""
+
+    def check(self, decl: D, app: App) -> None:
+        """Refuse, naming it, what AWS cannot honour as declared (before anything is built)."""
+
+    def build(self, b: StackBuilder, decl: D) -> Any:
+        """The construct ``decl`` becomes (dependencies through ``b.construct``)."""
+        raise NotImplementedError
+
+    def vendor(self, b: StackBuilder, decl: D) -> list[str]:
+        """The distributions the functions' asset must carry for it (e.g. amazon-dax-client)."""
+        return []
+
+    def facts(self, b: StackBuilder, decl: D, built: Any) -> Any:
+        """What the endpoints output says of it (CDK tokens); None: nothing."""
+        return None
+
+    def bind(self, b: StackBuilder, decl: D, built: Any) -> Binding:
+        """What a function that uses ``decl`` needs."""
+        raise UnsupportedFeature(f"{decl!r}: handlers cannot use {decl.kind} resources on AWS")
+
+
+def synth_kind(kind: str) -> SynthKind[Any]:
+    """Synthesis's module for ``kind`` (``stratus.aws.deploy.kinds.<kind>``); ``UnsupportedFeature`` when AWS has no
+    mapping for it."""
+    found: SynthKind[Any] = kind_module("stratus.aws.deploy.kinds", kind,
+                                        "the AWS provider cannot synthesize {kind} resources yet")
+    return found
+
+
 class StackBuilder:
     """Maps one app graph onto one CloudFormation stack in the CDK ``scope``; the Lambda code is assembled in
     ``asset_dir``. Each resource is built by its kind's module (``kinds``) when first reached (``construct``),
@@ -182,6 +222,10 @@ class StackBuilder:
     def construct(self, resource: Resource) -> Any:
         """What ``resource`` (declared by the app) became, built now if it is not yet."""
         return self._built.get(resource)
+
+    def bind(self, resource: Resource) -> Binding:
+        """What a function using ``resource`` needs (its kind's ``bind``, on the resource built)."""
+        return synth_kind(resource.kind).bind(self, resource, self.construct(resource))
 
     def shared(self, name: str, make: Callable[[], Any] | None = None) -> Any:
         """Something several resources share (the DAX cluster, its VPC), made by the first to ask with ``make``."""

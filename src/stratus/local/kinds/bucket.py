@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...graph import Bucket
 from ...ports.objects import ObjectStorePort
+from ..runtime import AppEngines, LocalKind
 from ..services.s3.port import LocalBucket
-from . import LocalKind
-
-if TYPE_CHECKING:
-    from ..runtime import AppEngines
 
 
 class BucketKind(LocalKind[Bucket, str]):

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...graph import Email
 from ...ports.mailer import Mailer
-from . import LocalKind
-
-if TYPE_CHECKING:
-    from ..runtime import AppEngines
+from ..runtime import AppEngines, LocalKind
 
 
 class EmailKind(LocalKind[Email, Mailer]):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from ...errors import UnsupportedFeature
 from ...graph import IdentityPool, bucket_placeholder, placeholder_names
+from ..runtime import AppEngines, LocalKind
 from ..services.cognito_identity.model import IdentityPoolService
-from . import LocalKind
-
-if TYPE_CHECKING:
-    from ..runtime import AppEngines
 
 
 class IdentityPoolKind(LocalKind[IdentityPool, IdentityPoolService]):

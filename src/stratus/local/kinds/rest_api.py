@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...context import Context
 from ...graph import RestApi, Route
+from ..runtime import AppEngines, LocalKind
 from ..services.apigateway.gateway import Gateway
-from . import LocalKind
-
-if TYPE_CHECKING:
-    from ..runtime import AppEngines
 
 
 class RestApiKind(LocalKind[RestApi, Gateway]):

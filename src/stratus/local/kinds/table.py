@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...graph import Table
 from ...ports.table import TablePort
+from ..runtime import AppEngines, LocalKind
 from ..services.dynamodb.dax import CachedTable
 from ..services.dynamodb.table import SqliteTable, tables_database
-from . import LocalKind
-
-if TYPE_CHECKING:
-    from ..runtime import AppEngines
 
 
 class TableKind(LocalKind[Table, TablePort]):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...graph import UserPool
+from ..runtime import AppEngines, LocalKind
 from ..services.cognito_idp.model import UserPoolService
 from ..services.cognito_idp.wire import Discovery
-from . import LocalKind
-
-if TYPE_CHECKING:
-    from ..runtime import AppEngines
 
 
 class UserPoolKind(LocalKind[UserPool, UserPoolService]):

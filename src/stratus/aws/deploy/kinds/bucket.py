@@ -3,13 +3,10 @@ clients, incomplete uploads aborted after 7 days, kept on destroy."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....graph import Bucket
-from . import Binding, SynthKind
-
-if TYPE_CHECKING:
-    from ..synth import StackBuilder
+from ..synth import Binding, StackBuilder, SynthKind
 
 
 class BucketKind(SynthKind[Bucket]):

@@ -3,13 +3,10 @@ verified once; a function using it may send from the declared address only."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....graph import Email
-from . import Binding, SynthKind
-
-if TYPE_CHECKING:
-    from ..synth import StackBuilder
+from ..synth import Binding, StackBuilder, SynthKind
 
 
 class EmailKind(SynthKind[Email]):

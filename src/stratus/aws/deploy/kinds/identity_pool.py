@@ -4,14 +4,11 @@ identities), its authenticated role holding the declared policy with bucket plac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....errors import ConfigError, UnsupportedFeature
 from ....graph import App, IdentityPool, bucket_placeholder, placeholder_names
-from . import SynthKind
-
-if TYPE_CHECKING:
-    from ..synth import StackBuilder
+from ..synth import StackBuilder, SynthKind
 
 COGNITO_CREDENTIAL_TTL = 3600  # identity pool credentials from the enhanced flow; fixed by Cognito
 

@@ -5,17 +5,14 @@ and a role granting exactly that."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....errors import ConfigError, UnsupportedFeature
 from ....graph import App, RestApi, Route
 from ...runtime.kinds import env_var
 from ..bundle import LAMBDA_PYTHON
 from ..permissions import handler_policy
-from . import Binding, SynthKind, synth_kind
-
-if TYPE_CHECKING:
-    from ..synth import StackBuilder
+from ..synth import Binding, StackBuilder, SynthKind
 
 ENTRY = "stratus.aws.runtime.entry.handler"
 # access tokens from USER_PASSWORD_AUTH carry this scope; naming it on a method makes API
@@ -117,7 +114,7 @@ class RestApiKind(SynthKind[RestApi]):
 def _function(b: StackBuilder, api: RestApi, route: Route) -> Any:
     """The function serving ``route``: the entry point, an environment naming what it uses, a role to match."""
     cdk_, iam, lambda_ = b.cdk, b.iam, b.lambda_
-    bindings: dict[Any, Binding] = {r: synth_kind(r.kind).bind(b, r, b.construct(r)) for r in route.uses}
+    bindings: dict[Any, Binding] = {r: b.bind(r) for r in route.uses}
     name = f"{b.id(api)}-{route.operation_id}".replace("_", "-")
     log_group = b.logs.LogGroup(b.stack, f"{name}-log", retention=b.retention(),
                                 removal_policy=cdk_.RemovalPolicy.DESTROY)

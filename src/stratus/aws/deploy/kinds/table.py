@@ -4,14 +4,11 @@ functions using a cached table run in that VPC and reach the table only through 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....errors import ConfigError
 from ....graph import Table
-from . import Binding, SynthKind
-
-if TYPE_CHECKING:
-    from ..synth import StackBuilder
+from ..synth import Binding, StackBuilder, SynthKind
 
 DAX_PORT = 9111  # DAX's TLS port
 

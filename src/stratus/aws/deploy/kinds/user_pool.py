@@ -4,14 +4,11 @@ password policy and token lifetimes) and one app client per declared client."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....errors import UnsupportedFeature
 from ....graph import App, UserPool
-from . import SynthKind
-
-if TYPE_CHECKING:
-    from ..synth import StackBuilder
+from ..synth import StackBuilder, SynthKind
 
 COGNITO_CODE_TTL = 24 * 3600  # sign-up and verification codes; fixed by Cognito
 
