@@ -94,10 +94,19 @@ class Clients:
         return boto3.client("s3", endpoint_url=self.ep["aws_endpoint"], region_name=self.ep["region"],
                             verify=self.ep["ca_file"], config=Config(**config), **keys)
 
-    def advance(self, seconds: float) -> None:
-        """Move the system's manual clock."""
+    def advance(self, seconds: float) -> float:
+        """Move the system's manual clock; its time now."""
         r = self.http.post(self.ep["aws_endpoint"] + "/_stratus/clock", json={"advance": seconds})
         assert r.status_code == 200, r.text
+        now: float = r.json()["now"]
+        return now
+
+    def advance_to(self, when: float) -> None:
+        """Move the system's manual clock to ``when`` (a wall-clock time a client signed against), if it is behind.
+
+        The manual clock stood still since the system started while real time went on, so a time a client
+        computed from the real clock (a presigned URL's expiry) is that much further ahead of it."""
+        self.advance(max(0.0, when - self.advance(0)))
 
 
 def dynamodb_table(client: Any, decl: Table, name: str) -> list[dict[str, str]]:

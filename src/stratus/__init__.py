@@ -54,12 +54,13 @@ from .ports import (
     StoredObject,
     TablePort,
 )
+from .typeschema import JsonSchema
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ApiCache", "App", "AuthRequest", "BadRequest", "Bucket", "ConditionFailed", "ConfigError", "Conflict",
-    "Context", "Email", "Forbidden", "HttpError", "IdentityPool", "InvalidItem", "InvalidToken", "KeyAttr",
+    "Context", "Email", "Forbidden", "HttpError", "IdentityPool", "InvalidItem", "InvalidToken", "JsonSchema", "KeyAttr",
     "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed", "NotFound", "ObjectInfo", "ObjectPage",
     "ObjectStorePort", "Page", "PasswordPolicy", "PayloadTooLarge", "Principal", "Request", "Response", "RestApi",
     "ServiceError", "StoredObject", "StratusError", "StreamingResponse", "Table", "TableCache", "TablePort",

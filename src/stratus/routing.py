@@ -30,7 +30,7 @@ from .errors import (
     UnsupportedMediaType,
     ValidationError,
 )
-from .events import AuthRequest, Principal, Request, Response
+from .events import AuthRequest, Principal, Request, Response, StreamingResponse
 from .graph import PARAM, PARAM_SEGMENT, Route
 from .schema import coerce_query, validate
 from .typeschema import build, to_json
@@ -156,13 +156,39 @@ def make_request(route: Route, path: str, params: dict[str, str], query: dict[st
                  base_url: str) -> Request:
     """The event a handler gets: an ``AuthRequest`` (its ``user`` never None) on a route that is not public, with
     the body built as the route declared it (``data``: an instance of its dataclass)."""
-    data = build(route.body_type, json) if route.body_type is not None and json is not None else json
+    try:
+        data = build(route.body_type, json) if route.body_type is not None and json is not None else json
+    except (TypeError, ValueError) as exc:  # the dataclass's own checks (__post_init__) refused the body
+        raise ValidationError([f"body: {exc}"]) from None
     if route.public:
         return Request(route.method, path, params, query, headers, body, json, user, request_id, stage, base_url, data)
     if user is None:
         raise Unauthorized("Unauthorized", headers={"www-authenticate": "Bearer"})
     return AuthRequest(route.method, path, params, query, headers, body, json, request_id=request_id, stage=stage,
                        base_url=base_url, data=data, user=user)
+
+
+def principal_from_claims(claims: Any) -> Principal | None:
+    """The caller an access token's verified claims name (the local authorizer's, or API Gateway's Cognito
+    authorizer's as the Lambda event carries them); None when they name nobody."""
+    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+        return None
+    sub = claims["sub"]
+    return Principal(sub, claims.get("username") or claims.get("cognito:username") or sub,
+                     claims.get("client_id") or claims.get("aud") or "", claims)
+
+
+def stream_headers(stream: StreamingResponse) -> dict[str, str]:
+    """A streamed answer's headers as both providers send them: lower-case names, its content type."""
+    return {"content-type": stream.content_type, **{k.lower(): v for k, v in stream.headers.items()}}
+
+
+def stream_chunk(piece: Any) -> bytes:
+    """One piece a streamed answer's generator yielded, as bytes; ``TypeError`` for anything else (the answer
+    then fails: it is never sent short, or with a piece made up)."""
+    if not isinstance(piece, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a streamed body yields bytes, not {type(piece).__name__}")
+    return bytes(piece)
 
 
 def handler_error(exc: Exception, route: Route, request_id: str) -> HttpError:

@@ -15,8 +15,10 @@ What a type may hold:
     Any                                anything
     Literal["a", "b"]                  an enum
     T | None, Optional[T]              T or null
+    int | str (scalars only)           either type
     a dataclass, a TypedDict           an object: its fields, those without a default required, no others
-    Annotated[T, {"maxLength": 9}]     T's schema with the given keywords added (checked like any schema)
+    Annotated[T, JsonSchema(maxLength=9)]   T's schema with the given keywords added (checked like any schema);
+                                       a plain dict works too, except inside ``| None`` (Python cannot hash it)
 
 Anything else (an Enum, a union of two object types, ``dict[str, int]``, ...) is refused with a
 ``ConfigError`` naming it, never approximated.
@@ -38,6 +40,22 @@ _SCALARS: dict[Any, dict[str, Any]] = {
     type(None): {"type": "null"}, dt.date: {"type": "string", "format": "date"},
     dt.datetime: {"type": "string", "format": "date-time"},
 }
+
+
+class JsonSchema:
+    """JSON Schema keywords for ``Annotated[T, JsonSchema(minLength=1)]``: hashable, so ``Annotated[...] | None`` works."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonSchema) and other.keywords == self.keywords
+
+    def __hash__(self) -> int:
+        return hash(repr(sorted(self.keywords.items())))
+
+    def __repr__(self) -> str:
+        return f"JsonSchema({', '.join(f'{k}={v!r}' for k, v in self.keywords.items())})"
 
 
 def is_model(tp: Any) -> bool:
@@ -100,9 +118,10 @@ def _schema(tp: Any, where: str, seen: tuple[type, ...]) -> dict[str, Any]:
     if origin is typing.Annotated:
         out = _schema(args[0], where, seen)
         for extra in args[1:]:
-            if not isinstance(extra, dict):
-                raise ConfigError(f"{where}: Annotated takes JSON Schema keywords as a dict, not {extra!r}")
-            out.update(extra)
+            if not isinstance(extra, (dict, JsonSchema)):
+                raise ConfigError(f"{where}: Annotated takes JSON Schema keywords (JsonSchema(...) or a dict), not "
+                                  f"{extra!r}")
+            out.update(extra.keywords if isinstance(extra, JsonSchema) else extra)
         return out
     if origin in (list, tuple) and (origin is list or (len(args) == 2 and args[1] is Ellipsis)):
         return {"type": "array", "items": _schema(args[0], f"{where}[]", seen)} if args else {"type": "array"}
@@ -118,14 +137,12 @@ def _schema(tp: Any, where: str, seen: tuple[type, ...]) -> dict[str, Any]:
         rest = [a for a in args if a is not type(None)]
         if len(rest) == len(args) - 1 and len(rest) == 1:  # T | None
             out = _schema(rest[0], where, seen)
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
             if "type" in out:
                 typ = out["type"]
                 out["type"] = [*(typ if isinstance(typ, list) else [typ]), "null"]
-                return out
-            if "enum" in out:
-                out["enum"] = [*out["enum"], None]
-                return out
-            return out  # Any | None is Any
+            return out  # (Any | None is Any)
         scalars = [_scalar(a) for a in args]
         if all(sc is not None and "format" not in sc for sc in scalars):
             return {"type": [sc["type"] for sc in scalars if sc is not None]}

@@ -44,3 +44,10 @@ def test_typed_bodies_async_handlers_and_mail_over_https(authoring: Clients) -> 
     from stratus.local.services.ses.mailers import read_outbox
     sent = read_outbox(authoring.system.data_dir / "outbox")[-1]
     assert sent.subject == "Welcome" and "From: hello@example.com" in sent.path.read_text()
+
+
+def test_a_stream_that_breaks_half_way_drops_the_connection(authoring: Clients) -> None:
+    """The client sees a broken answer, never a short one passed off as whole."""
+    with httpx.Client(verify=trust(authoring.ep)) as http, pytest.raises(httpx.RemoteProtocolError):
+        http.get(authoring.app["api"] + "/broken/none")
+    assert authoring.api("GET", "/broken/ok").text == "a good start, and an end"  # the server goes on serving

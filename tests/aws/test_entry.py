@@ -297,3 +297,31 @@ def test_each_entry_holds_its_own_app(monkeypatch: pytest.MonkeyPatch) -> None:
         assert pong["statusCode"] == 200 and json.loads(pong["body"]) == {"pong": "yes"}
         assert (todo.loaded.app.name, other.loaded.app.name) == ("todo", "other")  # type: ignore[union-attr]
         assert entry.handler.loaded is None  # untouched by either
+
+
+def test_a_broken_stream_or_body_rule_is_answered_as_locally(authoring_lambda: Lambda) -> None:
+    for how in ("number", "none"):
+        assert authoring_lambda(rest_event("GET", "/broken/{how}", sub=None, path_params={"how": how}))[0] == 500
+    ok = authoring_lambda.entry(rest_event("GET", "/broken/{how}", sub=None, path_params={"how": "ok"}), None)
+    assert ok["body"] == "a good start, and an end"
+    assert ok["headers"]["content-type"] == "text/plain" and ok["headers"]["x-case"] == "Mixed"
+    assert [k for k in ok["headers"] if k.lower() == "content-type"] == ["content-type"]
+    status, body, _ = authoring_lambda(rest_event("POST", "/notes", sub=str(uuid.uuid4()), body={"title": " x"}))
+    assert status == 400 and body["errors"] == ["body: title must not start or end with spaces"]
+
+
+def test_a_declared_email_sends_from_its_sender_only_on_ses(authoring_lambda: Lambda) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+    assert authoring_lambda(rest_event("POST", "/mail-as", sub=None))[0] == 500
+    assert ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages == []
+
+
+def test_a_function_missing_its_email_says_which_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stratus.errors import ConfigError
+    with aws_mock(monkeypatch):
+        loaded = entry.load({"STRATUS_APP_DIR": str(AUTHORING)})
+        (api,) = loaded.apis.values()
+        route, context = api.by_template[("POST", "/welcome")]
+        with pytest.raises(ConfigError, match="names no STRATUS_EMAIL_WELCOME"):
+            context.mailer  # noqa: B018

@@ -61,7 +61,8 @@ def mailer(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
         from stratus.aws.runtime.kinds.email import SesMailer
         with aws_mock(monkeypatch):
             ses = boto3.client("ses", region_name="us-east-1")
-            ses.verify_email_identity(EmailAddress="no-reply@stratus.local")
+            for sender in ("no-reply@stratus.local", "hello@example.com"):  # verified once, as an operator does
+                ses.verify_email_identity(EmailAddress=sender)
             backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
             yield SesMailer(ses), lambda: [_parsed(m.raw_data.encode()) for m in backend.sent_messages]
 
@@ -116,6 +117,8 @@ def test_an_undeliverable_message_is_mail_rejected(mailer: tuple[Any, Any], tmp_
     Mail(to="a@example.com", subject="hi\r\nBcc: everyone@example.com", text="t"),
     Mail(to="a@example.com", subject="s", text="t", sender="Mallory <m@example.com>"),
     Mail(to="not an address", subject="s", text="t"),
+    Mail(to="a@example.com", subject="one\u2028two", text="t"),
+    Mail(to="a@example.com", subject="one\x85two", text="t"),
 ])
 def test_what_a_header_could_be_split_with_is_refused_unsent(mailer: tuple[Any, Any], mail: Mail) -> None:
     """Every implementation checks the same way, before anything leaves: no header injection, whatever the transport."""
@@ -123,3 +126,15 @@ def test_what_a_header_could_be_split_with_is_refused_unsent(mailer: tuple[Any, 
     with pytest.raises(MailRejected):
         send.send(mail)
     assert delivered() == []
+
+
+def test_a_declared_senders_mailer_sends_from_it_only(mailer: tuple[Any, Any]) -> None:
+    """An Email's mailer (``with_sender``) sends from its sender unless told otherwise, and refuses another sender
+    on every implementation, as SES refuses it on AWS (the function's role allows the declared sender only)."""
+    send, delivered = mailer
+    declared = send.with_sender("hello@example.com")
+    with pytest.raises(MailRejected, match="sends from hello@example.com only"):
+        declared.send(Mail(to="a@example.com", subject="s", text="t", sender="ceo@bank.example"))
+    declared.send(Mail(to="a@example.com", subject="s", text="t"))
+    (got,) = delivered()
+    assert got["to"] == "a@example.com"

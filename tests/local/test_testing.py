@@ -127,3 +127,39 @@ def test_a_resource_the_app_does_not_declare_is_refused_by_name() -> None:
     from stratus.errors import ConfigError
     with pytest.raises(ConfigError, match="identity pool 'ids': its user pool is not declared in app"):
         TestClient(app)
+
+
+def test_a_bodys_own_rules_and_optional_constraints_answer_400(authoring: TestClient) -> None:
+    alice, api = authoring.user(), authoring.api()
+    r = api.post("/notes", json={"title": " spaced "}, user=alice)
+    assert r.status == 400 and r.json()["errors"] == ["body: title must not start or end with spaces"]
+    r = api.post("/notes", json={"title": "P", "priority": 0}, user=alice)
+    assert r.status == 400 and r.json()["errors"] == ["priority: must be >= 1"]
+    assert api.post("/notes", json={"title": "Q", "priority": None}, user=alice).status == 201
+
+
+@pytest.mark.parametrize("how", ["number", "none"])
+def test_a_stream_that_breaks_half_way_is_never_sent_short(authoring: TestClient, how: str) -> None:
+    """A piece that is not bytes (None too) fails the answer: the connection drops, nothing passes for a whole body."""
+    with pytest.raises(TypeError, match="a streamed body yields bytes"):
+        authoring.api().get(f"/broken/{how}")
+    assert authoring.runtime.stats()["apps"]["authoring"]["apis"]["api"]["statuses"] == {"5xx": 1}
+
+
+def test_streamed_headers_are_lower_case_and_said_once(authoring: TestClient) -> None:
+    r = authoring.api().get("/broken/ok")
+    assert r.status == 200 and r.body == b"a good start, and an end"
+    assert r.headers["content-type"] == "text/plain" and r.headers["x-case"] == "Mixed"
+
+
+def test_a_declared_email_sends_from_its_sender_only(authoring: TestClient) -> None:
+    before = len(authoring.mail())
+    assert authoring.api().post("/mail-as").status == 500  # MailRejected, as SES refuses it on AWS
+    assert len(authoring.mail()) == before
+
+
+def test_every_app_reports_the_same_groups_of_figures() -> None:
+    from tests.conftest import OTHER
+    with TestClient(OTHER) as client:
+        figures = client.runtime.stats()["apps"]["other"]
+        assert set(figures) == {"apis", "table_caches"} and figures["table_caches"] == {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from enum import Enum
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
@@ -11,7 +11,7 @@ import pytest
 
 from stratus.errors import ConfigError
 from stratus.schema import validate
-from stratus.typeschema import build, schema_of, to_json
+from stratus.typeschema import JsonSchema, build, schema_of, to_json
 
 
 @dataclass
@@ -70,14 +70,26 @@ def test_the_schema_validates_as_the_type_says_and_builds_instances() -> None:
     assert {p.split(":")[0] for p in problems} == {"name", "born", "address.zip", "kind", "more"}
 
 
-@pytest.mark.parametrize("tp", [set[str], dict[str, int], Enum("Color", "RED GREEN"), int | str | None,
-                                Address | Person, Annotated[str, "not a dict"], bytes])
+@pytest.mark.parametrize("tp", [set[str], dict[str, int], Enum("Color", "RED GREEN"), Address | Person,
+                                Annotated[str, "not keywords"], bytes, tuple[int, str], dt.date | int])
 def test_what_json_schema_here_cannot_say_is_refused_by_name(tp: Any) -> None:
-    @dataclass
-    class Holder:
-        value: tp  # type: ignore[valid-type]
-    with pytest.raises(ConfigError, match="Holder|value"):
-        schema_of(Holder, "body")
+    holder = make_dataclass("Holder", [("value", tp)])  # the annotation is the type itself, resolved
+    with pytest.raises(ConfigError, match=r"body\.value: the type|Annotated takes"):
+        schema_of(holder, "body")
+
+
+def test_optional_enums_constraints_and_scalar_unions() -> None:
+    holder = make_dataclass("Holder", [
+        ("kind", Literal["a", "b"] | None), ("n", Annotated[int, JsonSchema(minimum=1)] | None),
+        ("either", int | str | None)])
+    props = schema_of(holder, "body")["properties"]
+    assert props["kind"] == {"enum": ["a", "b", None], "type": ["string", "null"]}
+    assert props["n"] == {"type": ["integer", "null"], "minimum": 1}
+    assert props["either"] == {"type": ["integer", "string", "null"]}
+    schema = schema_of(holder, "body")
+    assert validate(schema, {"kind": None, "n": None, "either": None}) == []
+    assert validate(schema, {"kind": "c", "n": 0, "either": 1.5}) == [
+        "kind: must be one of 'a', 'b', None", "n: must be >= 1", "either: must be integer or string or null"]
 
 
 def test_a_recursive_type_is_refused() -> None:

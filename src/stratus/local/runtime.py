@@ -13,6 +13,8 @@ OIDC discovery under its id, and S3 (path style) for the rest.
 
 from __future__ import annotations
 
+import functools
+import pkgutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from ..errors import NotFound, UnsupportedFeature
 from ..graph import App, Resource
 from ..ports.mailer import Mailer
 from ..registry import OnDemand, kind_module
+from . import kinds as kind_modules
 from .frontdoor import FrontDoor
 from .operator import Operations
 from .protocols.principals import Credentials
@@ -67,6 +70,13 @@ def local_kind(kind: str) -> LocalKind[Any, Any]:
     none."""
     found: LocalKind[Any, Any] = kind_module("stratus.local.kinds", kind, "the local provider has no engine for {kind} resources")
     return found
+
+
+@functools.cache
+def stats_groups() -> tuple[str, ...]:
+    """Every group of figures a kind of the registry gives (``apis``, ``table_caches``)."""
+    found = (local_kind(m.name).stats_group for m in pkgutil.iter_modules(kind_modules.__path__))
+    return tuple(sorted(g for g in found if g is not None))
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,7 @@ class AppEngines:
         return local_kind(resource.kind).facts(self.engines[resource])
 
     def stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {group: {} for group in stats_groups()}  # one shape for every app
         for resource, engine in self.engines.items():
             kind = local_kind(resource.kind)
             if kind.stats_group is not None:

@@ -30,26 +30,35 @@ class Mail:
 
 
 class Mailer:
-    def __init__(self, clock: Clock | None = None, sender: str = DEFAULT_SENDER) -> None:
+    def __init__(self, clock: Clock | None = None, sender: str = DEFAULT_SENDER, *, only_sender: bool = False) -> None:
         self.clock = clock or SystemClock()
         self.sender = sender
+        self.only_sender = only_sender  # a declared Email's mailer sends from its sender and no other
 
     def send(self, mail: Mail) -> str:
         """Deliver ``mail``; return a message id. ``MailRejected`` if it cannot be sent as it is, or is refused."""
         sender = mail.sender or self.sender
+        if self.only_sender and sender != self.sender:
+            raise MailRejected(f"this mailer sends from {self.sender} only, not {sender!r} (the declared Email's sender, "
+                               "as its role on AWS allows)")
         for role, address in (("recipient", mail.to), ("sender", sender)):
             if not isinstance(address, str) or not EMAIL.match(address):
                 raise MailRejected(f"the {role} {address!r} is not a plain email address")
-        if not isinstance(mail.subject, str) or any(ord(c) < 0x20 or c == "\x7f" for c in mail.subject):
+        if (not isinstance(mail.subject, str) or len(mail.subject.splitlines()) > 1
+                or any(not c.isprintable() for c in mail.subject)):
             raise MailRejected("the subject must be one line of text without control characters")
         if not isinstance(mail.text, str) or not (mail.html is None or isinstance(mail.html, str)):
             raise MailRejected("the text (and html) of a mail must be strings")
-        return self._deliver(to_mime(mail, sender, self.clock.now()), sender, mail.to)
+        try:
+            msg = to_mime(mail, sender, self.clock.now())
+        except ValueError as exc:  # anything else the email library will not put in a message
+            raise MailRejected(f"the mail to {mail.to} cannot be written as a message: {exc}") from exc
+        return self._deliver(msg, sender, mail.to)
 
     def with_sender(self, sender: str) -> Mailer:
-        """This mailer, sending from ``sender`` unless a mail names its own."""
+        """This mailer, sending from ``sender`` only (a declared Email's sender)."""
         other = copy.copy(self)
-        other.sender = sender
+        other.sender, other.only_sender = sender, True
         return other
 
     def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:

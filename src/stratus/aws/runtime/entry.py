@@ -34,10 +34,22 @@ from typing import Any
 
 from ...context import Context
 from ...errors import BadRequest, ConfigError, HttpError, PayloadTooLarge, Unauthorized, UnsupportedFeature
-from ...events import Principal, StreamingResponse
+from ...events import StreamingResponse
 from ...graph import App, Resource, RestApi, Route
 from ...loader import load_app
-from ...routing import RouteTable, dumps, fill, handler_error, make_request, parse_body, parse_query, serialize
+from ...routing import (
+    RouteTable,
+    dumps,
+    fill,
+    handler_error,
+    make_request,
+    parse_body,
+    parse_query,
+    principal_from_claims,
+    serialize,
+    stream_chunk,
+    stream_headers,
+)
 from .kinds import Clients, aws_kind, env_var
 
 
@@ -98,9 +110,16 @@ class _Missing(Context):
         super().__init__(app, handler, {})
         self.missing = missing
 
+    def _refusal(self) -> ConfigError:
+        return ConfigError(f"handler {self.handler!r}: the function's environment names no "
+                           + ", ".join(f"{env_var(r)} (for {r!r})" for r in self.missing))
+
     def _port(self, resource: Resource) -> Any:
-        raise ConfigError(f"handler {self.handler!r}: the function's environment names no {env_var(resource)} "
-                          f"for {resource!r}")
+        raise self._refusal()
+
+    @property
+    def mailer(self) -> Any:
+        raise self._refusal()
 
 
 class Entry:
@@ -131,9 +150,9 @@ class Entry:
         chunks = stream.chunks
         if isinstance(chunks, AsyncIterable):
             async def collect() -> list[bytes]:
-                return [bytes(c) async for c in chunks]
+                return [stream_chunk(c) async for c in chunks]
             return b"".join(self._run(collect()))
-        return b"".join(bytes(c) for c in chunks)
+        return b"".join(stream_chunk(c) for c in chunks)
 
     def _rest(self, loaded: LambdaApp, event: dict[str, Any]) -> dict[str, Any]:
         ctx_ = event.get("requestContext") or {}
@@ -147,11 +166,7 @@ class Entry:
             if hit is None:
                 raise HttpError(f"no route for {event['httpMethod']} {event['resource']}", status=404)
             route, context = hit
-            claims = (ctx_.get("authorizer") or {}).get("claims")
-            user = None
-            if isinstance(claims, dict) and isinstance(claims.get("sub"), str):
-                user = Principal(claims["sub"], claims.get("username") or claims.get("cognito:username") or claims["sub"],
-                                 claims.get("client_id") or claims.get("aud", ""), claims)
+            user = principal_from_claims((ctx_.get("authorizer") or {}).get("claims"))
             if user is None and not route.public:
                 raise Unauthorized("Unauthorized", headers={"www-authenticate": "Bearer"})
             params = {k: v for k, v in (event.get("pathParameters") or {}).items()}
@@ -174,8 +189,7 @@ class Entry:
             try:
                 result = self._run(route.handler(req, context)) if route.is_async else route.handler(req, context)
                 if isinstance(result, StreamingResponse):
-                    result_headers = {"content-type": result.content_type, **result.headers}
-                    status, out, out_headers = result.status, self._body(result), result_headers
+                    status, out, out_headers = result.status, self._body(result), stream_headers(result)
                 else:
                     status, out, out_headers = serialize(result, route.status)
             except Exception as exc:  # mapped exactly as the local gateway maps it

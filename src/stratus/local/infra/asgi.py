@@ -68,31 +68,26 @@ async def send_json(send: Send, status: int, obj: Any, headers: dict[str, str] |
     await send_response(send, status, orjson.dumps(obj), headers)
 
 
-async def send_stream(send: Send, status: int, chunks: Iterable[bytes] | AsyncIterable[bytes],
-                      headers: dict[str, str] | None, content_type: str, executor: Executor) -> None:
-    """A reply whose body is sent chunk by chunk as ``chunks`` yields it (a sync iterator is read on ``executor``,
-    so a handler reading a file never blocks the event loop). A failure half-way propagates: the connection
-    is dropped, so the client cannot take a cut-off body for a whole one."""
-    hdrs = [(b"content-type", content_type.encode())]
-    for k, v in (headers or {}).items():
-        hdrs.append((k.lower().encode("latin-1"), v.encode("ascii", "replace")))
+async def send_stream(send: Send, status: int, chunks: Iterable[Any] | AsyncIterable[Any],
+                      headers: dict[str, str], check: Callable[[Any], bytes], executor: Executor) -> None:
+    """A reply whose body is sent chunk by chunk as ``chunks`` yields it, each made bytes by ``check`` (a sync
+    iterator is read on ``executor``, so a handler reading a file never blocks the event loop). A failure half-way
+    propagates: the connection is dropped, so the client cannot take a cut-off body for a whole one."""
+    hdrs = [(k.lower().encode("latin-1"), v.encode("ascii", "replace")) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": hdrs})
     if isinstance(chunks, AsyncIterable):
-        async for chunk in chunks:
-            await _send_chunk(send, chunk)
+        async for piece in chunks:
+            await _send_chunk(send, check(piece))
     else:
         loop, it = asyncio.get_running_loop(), iter(chunks)
-        while (piece := await loop.run_in_executor(executor, _next, it)) is not None:
-            await _send_chunk(send, piece)
+        while (piece := await loop.run_in_executor(executor, next, it, _END)) is not _END:
+            await _send_chunk(send, check(piece))
     await send({"type": "http.response.body", "body": b""})
 
 
-def _next(it: Iterator[bytes]) -> bytes | None:
-    return next(it, None)
+_END = object()  # what a sync chunk iterator gives when it is done (any value it yields, None too, is a chunk)
 
 
 async def _send_chunk(send: Send, chunk: bytes) -> None:
-    if not isinstance(chunk, (bytes, bytearray, memoryview)):
-        raise TypeError(f"a streamed body yields bytes, not {type(chunk).__name__}")
     if chunk:
-        await send({"type": "http.response.body", "body": bytes(chunk), "more_body": True})
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})

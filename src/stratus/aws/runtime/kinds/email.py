@@ -25,7 +25,9 @@ MAIL_ACTIONS = ("ses:SendRawEmail",)
 
 class SesMailer(Mailer):
     def __init__(self, client: Any, clock: Clock | None = None, sender: str | None = None) -> None:
-        super().__init__(clock, **({"sender": sender} if sender else {}))
+        super().__init__(clock)
+        if sender is not None:
+            self.sender, self.only_sender = sender, True
         self.client = client
 
     def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:

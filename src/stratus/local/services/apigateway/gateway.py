@@ -30,7 +30,18 @@ from ....errors import Forbidden, HttpError, TokenRejected, Unauthorized
 from ....events import Principal, StreamingResponse
 from ....graph import RestApi, Route
 from ....openapi import openapi_document
-from ....routing import RouteTable, fill, handler_error, make_request, parse_body, parse_query, serialize
+from ....routing import (
+    RouteTable,
+    fill,
+    handler_error,
+    make_request,
+    parse_body,
+    parse_query,
+    principal_from_claims,
+    serialize,
+    stream_chunk,
+    stream_headers,
+)
 from ...infra.asgi import Receive, Scope, Send, header, read_body, request_ids, send_response, send_stream
 from ..cognito_idp.tokens import TokenVerifier
 from .metrics import ApiMetrics
@@ -84,7 +95,9 @@ class Gateway:
             raise Unauthorized(f"Unauthorized: {exc}",
                                headers={"www-authenticate": f'Bearer error="invalid_token", error_description="{desc}"'}
                                ) from exc
-        return Principal(claims["sub"], claims.get("username", claims["sub"]), claims["client_id"], claims)
+        principal = principal_from_claims(claims)
+        assert principal is not None  # a verified access token names its subject
+        return principal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         t0 = time.perf_counter()
@@ -94,13 +107,18 @@ class Gateway:
         except HttpError as exc:
             status, body, headers = exc.status, orjson.dumps(exc.body()), dict(exc.headers)
         headers["x-amzn-requestid"] = request_id
-        if isinstance(body, StreamingResponse):
-            ctype = headers.pop("content-type", body.content_type)
-            await send_stream(send, status, body.chunks, headers, ctype, self.executor)
-        else:
-            ctype = headers.pop("content-type", "application/json")
-            await send_response(send, status, body, headers, ctype)
-        self.metrics.record(status, (time.perf_counter() - t0) * 1000)
+        try:
+            if isinstance(body, StreamingResponse):
+                await send_stream(send, status, body.chunks, headers, stream_chunk, self.executor)
+            else:
+                ctype = headers.pop("content-type", "application/json")
+                await send_response(send, status, body, headers, ctype)
+        except Exception:  # a stream that failed half-way: its connection is dropped, and it counts as a 500
+            log.exception("the streamed answer of request %s failed half-way", request_id)
+            status = 500
+            raise
+        finally:
+            self.metrics.record(status, (time.perf_counter() - t0) * 1000)
 
     def stats(self) -> dict[str, object]:
         throttled = self.bucket.throttled + sum(c.bucket.throttled for _, c in self.routes.by_template.values()
@@ -154,11 +172,14 @@ class Gateway:
                 result = await loop.run_in_executor(self.executor, route.handler, req, compiled.ctx)
         except Exception as exc:
             raise handler_error(exc, route, request_id) from None
+        out: bytes | StreamingResponse
         if isinstance(result, StreamingResponse):  # sent as it is produced; never cached
-            return result.status, result, {k.lower(): v for k, v in result.headers.items()}
-        status, out, headers = serialize(result, route.status)
+            status, out, headers, key = result.status, result, stream_headers(result), None
+        else:
+            status, out, headers = serialize(result, route.status)
         if self.cache is not None and 200 <= status < 300:
             if key is not None:
+                assert isinstance(out, bytes)
                 self.cache.put(key, (status, out, dict(headers)), compiled.cache_ttl, generation)
                 headers[CACHE_HEADER] = note
             for target in route.invalidates:  # a successful write drops the caller's cached reads
