@@ -46,6 +46,8 @@ PASSWORD = "Test-Passw0rd-1"
 class TestUser:
     """A confirmed, signed-in user of a user pool, with their tokens."""
 
+    __test__ = False  # not a test class, for pytest
+
     email: str
     sub: str
     access_token: str
@@ -55,6 +57,7 @@ class TestUser:
 
 @dataclass
 class TestResponse:
+    __test__ = False  # not a test class, for pytest
     status: int
     headers: dict[str, str]
     body: bytes

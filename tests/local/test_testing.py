@@ -163,3 +163,11 @@ def test_every_app_reports_the_same_groups_of_figures() -> None:
     with TestClient(OTHER) as client:
         figures = client.runtime.stats()["apps"]["other"]
         assert set(figures) == {"apis", "table_caches"} and figures["table_caches"] == {}
+
+
+def test_an_apps_tests_may_import_every_name_of_the_testing_module() -> None:
+    """pytest collects classes named Test* from a test module: none of these is one (warnings are errors here)."""
+    import stratus.testing as testing
+    for name in testing.__all__:
+        value = getattr(testing, name)
+        assert not name.startswith("Test") or getattr(value, "__test__", True) is False, name
