@@ -39,7 +39,8 @@ def test_crafted_pagination_tokens_are_a_400(clients: Clients, dave: User, last:
 
 
 @pytest.mark.parametrize("email", ["a:b;c@x.co", "a,b@x.co", "a\x00b@x.co", "üser@exämple.de", "(c)a@x.co",
-                                   "<a>@x.co", 'a"b@x.co', "a@b", "a b@x.co", "a@x..co"])
+                                   "<a>@x.co", 'a"b@x.co', "a@b", "a b@x.co", "a@x..co", "carol@example.com\n",
+                                   "carol@example.com\r\nBcc: x@example.com"])
 def test_unusual_emails_are_refused(clients: Clients, email: str) -> None:
     with pytest.raises(ClientError) as exc:
         clients.sign_up(email)

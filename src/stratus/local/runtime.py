@@ -54,7 +54,7 @@ class LocalKind(Generic[D, E]):
 
     def port(self, app: AppEngines, decl: D, engine: E) -> Any:
         """What a handler that declares ``decl`` in ``uses`` gets from its context."""
-        raise UnsupportedFeature(f"{decl!r}: handlers cannot use {decl.kind} resources (declare it in no uses=[...])")
+        raise UnsupportedFeature(f"{decl!r}: handlers cannot use {decl.kind} resources (take it out of uses=[...])")
 
     def facts(self, engine: E) -> Any:
         """What the endpoints document says of it (see ``Resource.endpoints_group``); None: nothing."""
