@@ -123,7 +123,8 @@ def todo_get(data_dir: Path, flags: list[str], seconds: int) -> dict[str, Any]:
         out = run_wrk(url, {"Authorization": f"Bearer {token}"}, seconds=seconds)
         out["server_cpu_s"] = round(cpu_seconds(s.proc.pid) - cpu0, 2)
         out["response_bytes"] = len(r.content)
-        stats = http.get(ep["aws_endpoint"] + "/_stratus/stats").json()["apps"]["todo"]
+        stats = http.get(ep["aws_endpoint"] + "/_stratus/stats",
+                         headers={"authorization": f"Bearer {ep['operator_token']}"}).json()["apps"]["todo"]
         rc = stats["apis"]["api"]["response_cache"]
         out["response_cache_hit_ratio"] = rc and rc["hit_ratio"]
         tc = stats["table_caches"].get("todos")

@@ -94,9 +94,14 @@ class Clients:
         return boto3.client("s3", endpoint_url=self.ep["aws_endpoint"], region_name=self.ep["region"],
                             verify=self.ep["ca_file"], config=Config(**config), **keys)
 
+    def operator(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """A call to the system's operations (``/_stratus/...``), with the operator's token."""
+        headers = {"authorization": f"Bearer {self.ep['operator_token']}", **kw.pop("headers", {})}
+        return self.http.request(method, self.ep["aws_endpoint"] + path, headers=headers, **kw)
+
     def advance(self, seconds: float) -> float:
         """Move the system's manual clock; its time now."""
-        r = self.http.post(self.ep["aws_endpoint"] + "/_stratus/clock", json={"advance": seconds})
+        r = self.operator("POST", "/_stratus/clock", json={"advance": seconds})
         assert r.status_code == 200, r.text
         now: float = r.json()["now"]
         return now

@@ -127,7 +127,7 @@ def test_throttling_429_with_retry_after(sys_: Clients) -> None:
 def test_stats(sys_: Clients, ann: User) -> None:
     get(sys_, "api", "/count", ann)
     get(sys_, "api", "/count", ann)
-    doc = sys_.http.get(sys_.ep["aws_endpoint"] + "/_stratus/stats").json()
+    doc = sys_.operator("GET", "/_stratus/stats").json()
     api = doc["apps"]["cached"]["apis"]["api"]
     assert api["requests"] > 10 and api["throttled"] >= 3 and api["statuses"]["4xx"] >= 3
     assert api["response_cache"]["hits"] >= 1 and 0 < api["response_cache"]["hit_ratio"] < 1
@@ -156,7 +156,7 @@ def test_todo_stays_correct_with_both_caches(sys_: Clients) -> None:
     assert todo.api("GET", f"/todos/{created['id']}", u.access).status_code == 404
     assert todo.api("GET", "/todos", u.access).json()["items"] == []
     assert todo.api("GET", "/todos", other.access).json() == other_list.json()  # untouched by u's writes
-    caches = todo.http.get(todo.ep["aws_endpoint"] + "/_stratus/stats").json()["apps"]["todo"]["table_caches"]
+    caches = todo.operator("GET", "/_stratus/stats").json()["apps"]["todo"]["table_caches"]
     assert caches["list-versions"]["item_cache"]["hits"] > 0
 
 
@@ -168,7 +168,7 @@ def test_switches_turn_caches_and_throttling_off(tmp_path: Path) -> None:
         first, second = get(c, "api", "/count", u), get(c, "api", "/count", u)
         assert first.json() != second.json() and "x-stratus-cache" not in second.headers
         assert [get(c, "api", "/limited", None).status_code for _ in range(10)] == [200] * 10
-        assert c.http.get(c.ep["aws_endpoint"] + "/_stratus/stats").json()["apps"]["cached"]["apis"]["api"][
+        assert c.operator("GET", "/_stratus/stats").json()["apps"]["cached"]["apis"]["api"][
             "response_cache"] is None
     finally:
         s.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ def register(sub: Any) -> None:
     up.add_argument("--no-table-cache", action="store_true", help="run declared table caches as plain tables")
     up.add_argument("--no-api-cache", action="store_true", help="run declared API stage caches as off")
     up.add_argument("--no-throttle", action="store_true", help="do not throttle the REST APIs (for load tests)")
+    up.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",
+                    help="a proxy in front whose X-Forwarded-For names the client (repeatable; default: none, a "
+                         "client's address is its connection's)")
+    up.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="close connections whose request line and headers take longer (default: 10)")
+    up.add_argument("--max-connections", type=int, default=1000, metavar="N",
+                    help="refuse new connections past this many open ones, with a 503 (default: 1000)")
     up.set_defaults(run=_up)
 
     stats = sub.add_parser("stats", help="show per-app request, latency, throttling and cache figures",
@@ -61,10 +69,13 @@ def _up(args: argparse.Namespace) -> int:
     apps = [load_app(f) for f in folders]
     if not 0 <= args.port <= 65535:
         raise StratusError(f"--port must be 0-65535, got {args.port}")
+    if not 0 < args.header_timeout <= 3600 or not 1 <= args.max_connections <= 100_000:
+        raise StratusError("--header-timeout must be 0-3600 seconds and --max-connections 1-100000")
     serve(apps, UpOptions(data_dir=args.data_dir, host=args.host, port=args.port, smtp=args.smtp,
                           manual_clock=args.manual_clock, region=args.region, log_level=args.log_level,
                           table_cache=not args.no_table_cache, api_cache=not args.no_api_cache,
-                          throttle=not args.no_throttle))
+                          throttle=not args.no_throttle, trusted_proxies=tuple(args.trusted_proxy),
+                          head_timeout=args.header_timeout, max_connections=args.max_connections))
     return 0
 
 
@@ -75,10 +86,25 @@ def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | Non
         ep = json.loads((data_dir / "endpoints.json").read_text())
     except (OSError, ValueError):
         raise StratusError(f"no running system found: {data_dir / 'endpoints.json'} is missing") from None
+    pid = ep.get("pid")
+    if isinstance(pid, int) and not _alive(pid):
+        raise StratusError(f"no running system found: {data_dir / 'endpoints.json'} names process {pid}, which is "
+                           "not running (a run that was killed); start one with `stratus up`")
+    auth = {"authorization": f"Bearer {ep.get('operator_token', '')}"}
     try:
-        return HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(method, path, headers=headers)[1]
+        return HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(method, path, headers={**auth, **(headers or {})})[1]
     except OSError as exc:
         raise StratusError(f"the system at {ep['aws_endpoint']} does not answer: {exc}") from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process of that number: alive
+        return True
+    return True
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -10,8 +10,10 @@ In order:
 
 Nothing a client sends can reach one service through another's door: first segments that
 start with ``_`` or hold ``_`` (user pool ids) are never S3 bucket names, and a JSON request
-names its service in its target. An AWS JSON service runs on the authentication executor
-(password hashing is slow by design), so sign-ins never starve the APIs.
+names its service in its target. Each AWS JSON service runs on a thread pool of its own
+(password hashing is slow by design), so a flood of sign-ins starves neither the APIs nor the
+identity pools; what may wait for a service's pool is bounded, and past the bound a request is
+refused at once (``TooManyRequestsException``) instead of queueing without end.
 """
 
 from __future__ import annotations
@@ -51,11 +53,11 @@ def signing_service(scope: Scope) -> str | None:
 
 
 class FrontDoor:
-    def __init__(self, fallback: Asgi, json_executor: Executor) -> None:
+    def __init__(self, fallback: Asgi) -> None:
         self.fallback = fallback
-        self.json_executor = json_executor
         self.segments: dict[str, Asgi] = {}
-        self.json: dict[str, AwsJsonService] = {}
+        self.json: dict[str, tuple[AwsJsonService, Executor, int]] = {}  # by target: service, its pool, its bound
+        self._waiting: dict[str, int] = {}
         self.signed: dict[str, Asgi] = {}
         self.on_shutdown: list[Callable[[], None]] = []
 
@@ -63,8 +65,10 @@ class FrontDoor:
         """Serve every path whose first segment is ``segment``."""
         self.segments[segment] = app
 
-    def serve_json(self, service: AwsJsonService) -> None:
-        self.json[service.target] = service
+    def serve_json(self, service: AwsJsonService, pool: Executor, max_waiting: int = 64) -> None:
+        """Serve an AWS JSON service on ``pool``, refusing requests past ``max_waiting`` at a time."""
+        self.json[service.target] = (service, pool, max_waiting)
+        self._waiting[service.target] = 0
 
     def serve_signed(self, signing_name: str, app: Asgi) -> None:
         self.signed[signing_name] = app
@@ -107,13 +111,21 @@ class FrontDoor:
             body = await read_body(receive, JSON_BODY_LIMIT, header(scope, b"content-length"))
         except PayloadTooLarge as exc:
             return await send_json(send, 413, {"__type": "RequestEntityTooLargeException", "message": exc.message})
-        service = self.json.get(target.split(".", 1)[0])
-        if service is None:
-            name = target.split(".", 1)[0]
+        name = target.split(".", 1)[0]
+        found = self.json.get(name)
+        if found is None:
             return await send_json(send, 400, {"__type": "UnknownOperationException",
                                                "message": f"The local endpoint does not serve {name} (target {target})."})
-        loop = asyncio.get_running_loop()
-        status, headers, out = await loop.run_in_executor(self.json_executor, service.handle, target, body)
+        service, pool, max_waiting = found
+        if self._waiting[name] >= max_waiting:
+            return await send_json(send, 400, {"__type": "TooManyRequestsException",
+                                               "message": "Too many requests are waiting for this service; try again."},
+                                   {"x-amzn-errortype": "TooManyRequestsException"})
+        self._waiting[name] += 1
+        try:
+            status, headers, out = await asyncio.get_running_loop().run_in_executor(pool, service.handle, target, body)
+        finally:
+            self._waiting[name] -= 1
         ctype = headers.pop("content-type")
         await send_response(send, status, out, headers, ctype)
 

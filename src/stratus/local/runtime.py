@@ -91,10 +91,14 @@ class Options:
 class Services:
     """What a data dir holds once, whatever the apps: the stores, and the endpoints that speak AWS's protocols."""
 
-    def __init__(self, data_dir: Path, endpoint: str, clock: Clock, region: str, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, data_dir: Path, endpoint: str, clock: Clock, region: str) -> None:
+        # a pool of threads per kind of work: a burst of one (sign-ins, big copies) never starves another
+        self.pools = {"s3": ThreadPoolExecutor(4, thread_name_prefix="s3"),
+                      "cognito-idp": ThreadPoolExecutor(2, thread_name_prefix="cognito-idp"),  # argon2: slow by design
+                      "cognito-identity": ThreadPoolExecutor(2, thread_name_prefix="cognito-identity")}
         self.credentials = Credentials(data_dir)
         self.objects = ObjectStore(data_dir / "s3", clock)
-        self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, executor)
+        self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, self.pools["s3"])
         self.userpools = UserPoolStore(data_dir / "userpools.db")
         self.cognito_idp = CognitoIdpWire()
         self.identities = IdentityStore(data_dir, self.credentials)
@@ -158,15 +162,14 @@ class LocalRuntime:
                     local_kind(r.kind)
                 except UnsupportedFeature as exc:
                     raise UnsupportedFeature(f"app {app.name!r} declares {r!r}: {exc}") from None
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
-        # password hashing is slow by design: it gets threads of its own so sign-ins never starve the APIs
-        self.auth_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
-        self.services = Services(data_dir, endpoint, clock, region, self.executor)
-        self.frontdoor = FrontDoor(self.services.s3, self.auth_executor)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")  # the apps' handlers
+        self.services = Services(data_dir, endpoint, clock, region)
+        self.frontdoor = FrontDoor(self.services.s3)
         self.frontdoor.mount("_api", self.services.apigateway)
-        self.frontdoor.mount("_stratus", Operations(self.stats, self.flush, lambda: sorted(self.apps), clock))
-        self.frontdoor.serve_json(self.services.cognito_idp)
-        self.frontdoor.serve_json(self.services.cognito_identity)
+        self.frontdoor.mount("_stratus", Operations(self.stats, self.flush, lambda: sorted(self.apps), clock,
+                                                    self.services.credentials.operator_token, endpoint))
+        self.frontdoor.serve_json(self.services.cognito_idp, self.services.pools["cognito-idp"])
+        self.frontdoor.serve_json(self.services.cognito_identity, self.services.pools["cognito-identity"])
         self.frontdoor.on_shutdown.append(self.close)
         self.apps: dict[str, AppEngines] = {}
         for app in apps:
@@ -182,6 +185,7 @@ class LocalRuntime:
         return {"region": self.region, "ca_file": str(ca_file), "aws_endpoint": self.endpoint,
                 "admin_credentials": {"access_key_id": admin.access_key_id,
                                       "secret_access_key": admin.secret_access_key},
+                "operator_token": self.services.credentials.operator_token,
                 "apps": {name: app_entry(a.app, a.facts) for name, a in self.apps.items()},
                 "app_dirs": {name: str(a.app.folder) for name, a in self.apps.items() if a.app.folder is not None}}
 
@@ -199,5 +203,5 @@ class LocalRuntime:
 
     def close(self) -> None:
         """Let running handlers finish, then stop the pools (on shutdown)."""
-        self.executor.shutdown(wait=True, cancel_futures=False)
-        self.auth_executor.shutdown(wait=True, cancel_futures=False)
+        for pool in (self.executor, *self.services.pools.values()):
+            pool.shutdown(wait=True, cancel_futures=False)

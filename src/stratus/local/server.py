@@ -26,6 +26,7 @@ from ..clock import Clock, ManualClock, SystemClock
 from ..errors import ConfigError
 from ..graph import App
 from ..ports.mailer import Mailer
+from .guard import HEAD_TIMEOUT, MAX_CONNECTIONS, guarded_protocol
 from .infra.files import write_atomic
 from .runtime import LocalRuntime, Options
 from .services.ses.mailers import OutboxMailer, SmtpMailer
@@ -46,6 +47,9 @@ class UpOptions:
     table_cache: bool = True
     api_cache: bool = True
     throttle: bool = True
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed; none by default
+    head_timeout: float = HEAD_TIMEOUT
+    max_connections: int = MAX_CONNECTIONS
 
 
 class _Server(uvicorn.Server):
@@ -71,8 +75,12 @@ class _Server(uvicorn.Server):
 
 def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = print) -> None:
     """Run until interrupted."""
+    # the data dir holds secrets (keys, credentials, password hashes, tokens): only its owner reads what the
+    # server makes there, whatever the umask the server was started with
+    os.umask(0o077)
     data_dir = opts.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
     endpoints_file = data_dir / "endpoints.json"
     endpoints_file.unlink(missing_ok=True)  # a file left by a crashed run must not point clients at a dead port
     tls = ensure_tls(data_dir / "tls")
@@ -97,7 +105,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     doc["pid"] = os.getpid()
 
     def ready() -> None:
-        write_atomic(endpoints_file, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        write_atomic(endpoints_file, orjson.dumps(doc, option=orjson.OPT_INDENT_2), 0o600)  # holds the admin secret
         if tls.created_ca:
             announce(f"created a local CA: {tls.ca_file}")
         announce(f"stratus is up at {endpoint} (CA: {tls.ca_file})")
@@ -106,9 +114,14 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
         announce(f"endpoints: {endpoints_file}")
         sys.stdout.flush()
 
+    # a client's address is the connection's, as on AWS, unless the operator names a proxy it trusts to say
+    # otherwise (aws:SourceIp decides policies: a header must not be able to choose it)
     config = uvicorn.Config(runtime.frontdoor, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
                             log_level=opts.log_level, access_log=False, lifespan="on", loop="auto",
-                            http="auto", server_header=False, timeout_keep_alive=30)
+                            http=guarded_protocol(head_timeout=opts.head_timeout, max_connections=opts.max_connections),
+                            ws="none", server_header=False, timeout_keep_alive=30,
+                            proxy_headers=bool(opts.trusted_proxies),
+                            forwarded_allow_ips=list(opts.trusted_proxies) or None)
     server = _Server(config, ready)
 
     def stopped(signum: int, frame: object) -> None:

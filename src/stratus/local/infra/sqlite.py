@@ -7,6 +7,7 @@ take; only an OS crash or a power cut may drop the last commits.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -21,8 +22,14 @@ class SqliteDatabase:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        # the databases hold password hashes, session tokens and temporary secrets: readable by their owner only,
+        # whatever the umask (SQLite gives its -wal and -shm files the database file's mode)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         if schema:
             self.conn().executescript(schema)
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if part.exists():
+                part.chmod(0o600)
 
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)

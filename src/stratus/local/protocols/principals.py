@@ -9,7 +9,8 @@ the operator.
 
 ``Credentials`` is every key the endpoints accept: the operator's static key pair (full
 access, made on first start and kept in the data dir, 0600) and whatever issuers add (each
-identity pool's temporary credentials).
+identity pool's temporary credentials). Beside the key pair the operator gets a bearer token
+for the operations under ``/_stratus`` (figures, cache flushes, the manual clock).
 """
 
 from __future__ import annotations
@@ -65,11 +66,15 @@ class Credentials:
 
     def __init__(self, data_dir: Path) -> None:
         admin_file = data_dir / "admin-credentials.json"
-        if not admin_file.exists():
-            write_private(admin_file, orjson.dumps({"access_key_id": new_access_key_id("AKIA"),
-                                                    "secret_access_key": new_secret()}))
-        doc = orjson.loads(admin_file.read_bytes())
+        doc = orjson.loads(admin_file.read_bytes()) if admin_file.exists() else {}
+        if set(doc) != {"access_key_id", "secret_access_key", "operator_token"}:  # made on first start (or completed)
+            doc = {"access_key_id": doc.get("access_key_id") or new_access_key_id("AKIA"),
+                   "secret_access_key": doc.get("secret_access_key") or new_secret(),
+                   "operator_token": doc.get("operator_token") or secrets.token_urlsafe(32)}
+            write_private(admin_file, orjson.dumps(doc))
+        admin_file.chmod(0o600)
         self.admin = Credential(doc["access_key_id"], doc["secret_access_key"], principal=Operator())
+        self.operator_token: str = doc["operator_token"]  # what the operations under /_stratus require
         self._issuers: list[Callable[[str], Credential | None]] = []
 
     def add_issuer(self, lookup: Callable[[str], Credential | None]) -> None:

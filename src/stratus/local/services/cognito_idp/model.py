@@ -28,6 +28,7 @@ import hmac
 import re
 import secrets
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,12 @@ from ...infra.keys import SigningKey
 from ...infra.sqlite import SqliteDatabase
 from .tokens import TokenVerifier
 
-CODE_ATTEMPTS = 5
+CODE_ATTEMPTS = 5          # wrong tries of one code
+CODES_PER_HOUR = 5         # codes mailed to one user in an hour (sign-up and resends)
+CONFIRM_FAILURES_PER_HOUR = 10  # wrong tries of one user's codes in an hour, whatever was resent
+SIGN_IN_FAILURES = 5       # wrong passwords before a sign-in is locked out
+SIGN_IN_LOCK_MAX = 900.0   # the longest lock-out, in seconds (it doubles from 1 s with each further failure)
+RESEND_FLOOR = 0.025       # seconds a resend takes at least, mailed or not, so its timing tells nothing
 CODE_SENDER = "no-reply@verificationemail.com"
 STANDARD_ATTRIBUTES = frozenset({
     "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
@@ -82,6 +88,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     origin_jti TEXT PRIMARY KEY, pool_id TEXT NOT NULL, sub TEXT NOT NULL, client_id TEXT NOT NULL,
     refresh TEXT UNIQUE NOT NULL, auth_time INT NOT NULL, expires REAL NOT NULL, revoked INT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (pool_id, sub);
+CREATE TABLE IF NOT EXISTS attempts (
+    pool_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, count INT NOT NULL, since REAL NOT NULL,
+    locked_until REAL NOT NULL DEFAULT 0, PRIMARY KEY (pool_id, kind, subject));
 """
 
 
@@ -213,7 +222,30 @@ class UserPoolService:
             return None
         return User(row[0], row[1], row[2], orjson.loads(row[3]))
 
+    # -- counting attempts, on the platform clock (kept in the database: a restart resets nothing)
+
+    def _attempts(self, c: sqlite3.Connection, kind: str, subject: str, window: float) -> tuple[int, float]:
+        """(count, locked_until) of ``kind`` attempts by ``subject`` in the current window (a stale one restarts)."""
+        row = c.execute("SELECT count, since, locked_until FROM attempts WHERE pool_id=? AND kind=? AND subject=?",
+                        (self.pool_id, kind, subject)).fetchone()
+        if row is None or self.clock.now() - row[1] >= window:
+            return 0, row[2] if row else 0.0
+        return row[0], row[2]
+
+    def _count_attempt(self, c: sqlite3.Connection, kind: str, subject: str, window: float,
+                       locked_until: float = 0.0) -> int:
+        count, _ = self._attempts(c, kind, subject, window)
+        now = self.clock.now()
+        c.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?) ON CONFLICT (pool_id, kind, subject) DO UPDATE SET "
+                  "count=excluded.count, since=CASE WHEN excluded.count=1 THEN excluded.since ELSE since END, "
+                  "locked_until=excluded.locked_until", (self.pool_id, kind, subject, count + 1, now, locked_until))
+        return count + 1
+
     def _send_code(self, user: User) -> CodeDelivery:
+        with self.db.write() as c:
+            if self._attempts(c, "code-sent", user.sub, 3600)[0] >= CODES_PER_HOUR:
+                raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+            self._count_attempt(c, "code-sent", user.sub, 3600)
         code = f"{secrets.randbelow(10**6):06d}"
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
@@ -276,7 +308,10 @@ class UserPoolService:
         with self.db.write() as c:
             row = c.execute("SELECT digest, expires, attempts FROM codes WHERE pool_id=? AND sub=?",
                             (self.pool_id, user.sub)).fetchone()
-            if row is None:
+            if self._attempts(c, "confirm-failed", user.sub, 3600)[0] >= CONFIRM_FAILURES_PER_HOUR:
+                # a new code does not buy more guesses: wrong tries are counted per user as well as per code
+                error = ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+            elif row is None:
                 error = ServiceError("ExpiredCodeException", "Invalid code provided, please request a code again.")
             elif row[2] >= CODE_ATTEMPTS:
                 error = ServiceError("TooManyFailedAttemptsException",
@@ -284,6 +319,7 @@ class UserPoolService:
             elif not hmac.compare_digest(row[0], _digest(self.pool_id, user.sub, code)):
                 # the failed try is counted (and committed) before the error goes out
                 c.execute("UPDATE codes SET attempts=attempts+1 WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                self._count_attempt(c, "confirm-failed", user.sub, 3600)
                 error = ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
             elif self.clock.now() >= row[1]:
                 error = ServiceError("ExpiredCodeException", "Invalid code provided, please request a code again.")
@@ -295,16 +331,30 @@ class UserPoolService:
 
     def resend_confirmation_code(self, client_id: str, username: str) -> CodeDelivery:
         self._client(client_id)
-        user = self._find(_check_username(username))
-        if user is None:  # user-existence errors are prevented: answer as if mailed
-            return CodeDelivery(_mask(username))
-        if user.status == "CONFIRMED":
-            raise _invalid("User is already confirmed.")
-        return self._send_code(user)
+        started = time.perf_counter()
+        try:
+            user = self._find(_check_username(username))
+            if user is None:  # user-existence errors are prevented: answer as if mailed
+                return CodeDelivery(_mask(username))
+            if user.status == "CONFIRMED":
+                raise _invalid("User is already confirmed.")
+            return self._send_code(user)
+        finally:  # mailed or not, the answer takes as long: its timing does not tell who has an account
+            time.sleep(max(0.0, RESEND_FLOOR - (time.perf_counter() - started)))
 
     def password_auth(self, client_id: str, username: str, password: str) -> Tokens:
-        """USER_PASSWORD_AUTH: the user's password checked, a new session and its tokens."""
+        """USER_PASSWORD_AUTH: the user's password checked, a new session and its tokens.
+
+        After ``SIGN_IN_FAILURES`` wrong passwords for a user name, sign-ins are locked out for a time that starts
+        at 1 s and doubles with each further failure, up to 15 minutes, as Cognito does; the right password does
+        not open a locked sign-in. Names with no account are counted alike, so the lock-out tells nobody which
+        names have one.
+        """
         self._client(client_id)
+        subject = username.lower()
+        with self.db.write() as c:
+            if self._attempts(c, "sign-in-failed", subject, 86400)[1] > self.clock.now():
+                raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
         user = self._find(username)
         row = user and self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
                                               (self.pool_id, user.sub)).fetchone()
@@ -314,7 +364,14 @@ class UserPoolService:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
+            with self.db.write() as c:
+                failures = self._attempts(c, "sign-in-failed", subject, 86400)[0] + 1
+                lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
+                self._count_attempt(c, "sign-in-failed", subject, 86400, self.clock.now() + lock if lock else 0.0)
             raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
+        with self.db.write() as c:
+            c.execute("DELETE FROM attempts WHERE pool_id=? AND kind='sign-in-failed' AND subject=?",
+                      (self.pool_id, subject))
         if user.status != "CONFIRMED":
             raise ServiceError("UserNotConfirmedException", "User is not confirmed.")
         now = int(self.clock.now())

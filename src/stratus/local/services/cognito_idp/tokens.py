@@ -9,6 +9,8 @@ unexpired ``exp``, the expected ``token_use``, and (for access tokens) a
 
 from __future__ import annotations
 
+import base64
+import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -17,6 +19,23 @@ import jwt
 
 from ....clock import Clock
 from ....errors import TokenRejected
+
+_PART = re.compile(r"[A-Za-z0-9_-]*\Z")  # an empty part (alg none's signature) is refused on its own terms
+
+
+def _canonical(token: str) -> bool:
+    """Whether each of the JWT's three parts is base64url exactly as it is written: no padding, nothing but the
+    alphabet, and no stray bits in the last character (which a decoder ignores, so two spellings would verify)."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_PART.match(p) for p in parts):
+        return False
+    for p in parts:
+        if len(p) % 4 == 1:
+            return False
+        decoded = base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))
+        if base64.urlsafe_b64encode(decoded).decode().rstrip("=") != p:
+            return False
+    return True
 
 
 class TokenVerifier:
@@ -47,6 +66,8 @@ class TokenVerifier:
         return claims
 
     def _verify_signature(self, token: str) -> dict[str, Any]:
+        if not _canonical(token):
+            raise TokenRejected("token is not a well-formed JWT (three unpadded base64url parts)")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

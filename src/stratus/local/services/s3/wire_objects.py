@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.header
 import email.utils
 import hashlib
 import re
@@ -23,6 +24,10 @@ _RESPONSE_OVERRIDES = {"response-content-type": "content-type", "response-conten
                        "response-content-disposition": "content-disposition",
                        "response-content-encoding": "content-encoding"}
 STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
+MAX_OBJECT = 5 * 1024**3  # bytes in one PUT (and in one part): S3's limit
+# a document served from a bucket runs in an origin of its own (a sandbox without allow-same-origin), never as
+# the origin the REST APIs, Cognito and the operations share; scripts, forms and links still work in it
+SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 
 
 class ObjectOps(S3Base):
@@ -42,6 +47,10 @@ class ObjectOps(S3Base):
         wanted_algos = tuple(dict.fromkeys([*algorithms, *declared, *( [algo] if algo else []),
                                             *([trailer[15:]] if trailer else [])]))
         chunked = "aws-chunked" in h.get("content-encoding", "") or v.payload.startswith("STREAMING-")
+        declared_size = h.get("x-amz-decoded-content-length") if chunked else h.get("content-length")
+        if declared_size is not None and declared_size.isdigit() and int(declared_size) > MAX_OBJECT:
+            raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                               ProposedSize=declared_size, MaxSizeAllowed=str(MAX_OBJECT))
         decoder = ChunkedDecoder(v) if chunked else None
         hex_payload = len(v.payload) == 64 and all(c in "0123456789abcdef" for c in v.payload)
         writer = self.store.writer(wanted_algos, want_sha256=hex_payload)
@@ -55,6 +64,9 @@ class ObjectOps(S3Base):
                 if decoder is not None:
                     data = decoder.feed(data)
                 if data:
+                    if writer.size + len(data) > MAX_OBJECT:  # a body with no length said, or more than it said
+                        raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                                           MaxSizeAllowed=str(MAX_OBJECT))
                     await self._run(writer.write, data)
                 if not msg.get("more_body"):
                     break
@@ -89,9 +101,10 @@ class ObjectOps(S3Base):
 
     def _object_headers(self, meta: ObjectMeta, req: S3Request) -> dict[str, str]:
         hdrs = {"etag": meta.etag, "last-modified": X.http_date(meta.modified), "accept-ranges": "bytes",
-                "content-type": meta.content_type}
+                "content-type": meta.content_type, "content-security-policy": SANDBOX,
+                "x-content-type-options": "nosniff"}
         hdrs.update(meta.headers)
-        hdrs.update({f"x-amz-meta-{k}": v for k, v in meta.metadata.items()})
+        hdrs.update({f"x-amz-meta-{k}": encode_metadata(v) for k, v in meta.metadata.items()})
         if req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
             hdrs.update({f"x-amz-checksum-{a}": val for a, val in meta.checksums.items()})
             if meta.checksums:
@@ -112,7 +125,7 @@ class ObjectOps(S3Base):
         return out
 
     def _metadata(self, req: S3Request) -> tuple[str, dict[str, str]]:
-        meta = {k[11:]: v for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
+        meta = {k[11:]: decode_metadata(v) for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
         if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
             raise ServiceError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
         return req.headers.get("content-type", "binary/octet-stream"), meta
@@ -159,6 +172,10 @@ class ObjectOps(S3Base):
         return None
 
     async def _get(self, req: S3Request, send: Any) -> None:
+        for param in _RESPONSE_OVERRIDES:  # they become response headers: nothing that could split one
+            value = req.query.get(param)
+            if value is not None and not (value.isascii() and value.isprintable()):
+                raise ServiceError("InvalidArgument", f"{param} must be printable US-ASCII.", ArgumentName=param)
         meta, f = await self._run(self.store.open_object, req.bucket, req.key)  # opened before any header goes out
         try:
             await self._send_object(req, meta, f, send)
@@ -216,7 +233,7 @@ class ObjectOps(S3Base):
         hdrs["content-length"] = str(length)
         for param, name in _RESPONSE_OVERRIDES.items():
             if param in req.query:
-                hdrs[name] = req.query[param]
+                hdrs[name] = req.query[param]  # checked in _get: printable ASCII only
         await send({"type": "http.response.start", "status": 206 if partial else 200,
                     "headers": [(k.encode(), v.encode("utf-8")) for k, v in hdrs.items()]})
         if req.method == "HEAD" or length == 0:
@@ -233,15 +250,16 @@ class ObjectOps(S3Base):
 
     async def _copy(self, req: S3Request, v: Verified, obj_arn: str, receive: Any, send: Any) -> None:
         source = unquote(req.headers["x-amz-copy-source"]).lstrip("/")
-        if "?versionId=" in source:
-            raise ServiceError("NotImplemented", "Copying a specific version is not implemented by the local object "
-                              "store (buckets are unversioned).", 501)
+        source, _, version = source.partition("?versionId=")
         src_bucket, _, src_key = source.partition("/")
         if not src_bucket or not src_key:
             raise ServiceError("InvalidArgument", "Copy Source must mention the source bucket and key: "
                               "sourcebucket/sourcekey")
         self._authorize(v, req, "s3:GetObject", f"arn:aws:s3:::{src_bucket}/{src_key}")
         self._authorize(v, req, "s3:PutObject", obj_arn)
+        if version:  # after authorization, as S3 answers: a stranger learns nothing more
+            raise ServiceError("NotImplemented", "Copying a specific version is not implemented by the local object "
+                              "store (buckets are unversioned).", 501)
         await self._read_small(receive)
         check_key(src_key)
         src, source = await self._run(self.store.open_object, src_bucket, src_key)
@@ -304,3 +322,26 @@ class ObjectOps(S3Base):
                 out.append(X.el("Error", [X.el("Key", key), X.el("Code", exc.code), X.el("Message", exc.message)]))
         await self._reply(send, 200, X.document("DeleteResult", out))
 
+
+
+def decode_metadata(raw: str) -> str:
+    """A user metadata header's value as text: its bytes as UTF-8 where they are (else as sent), and RFC 2047
+    encoded words decoded, as S3 stores non-ASCII metadata."""
+    wire = raw.encode("latin-1")
+    try:
+        text = wire.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw
+    if "=?" in text:
+        try:
+            text = str(email.header.make_header(email.header.decode_header(text)))
+        except (ValueError, LookupError, UnicodeDecodeError):
+            pass  # not encoded words after all: kept as sent
+    return text
+
+
+def encode_metadata(value: str) -> str:
+    """A stored metadata value as S3 returns it: as is when US-ASCII, else RFC 2047 encoded (mail-safe)."""
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode()).decode() + "?="

@@ -1,0 +1,118 @@
+"""What one client may hold of the server: the HTTP protocol with limits on the request head and on connections.
+
+uvicorn's protocol times a connection out only between requests, and takes a request head of
+any size. A client could then hold a descriptor forever by never sending a request, send a
+head a byte a second (slowloris), or send an endless header that slows every other client
+(the parser joins the pieces it is fed, so the cost grows with the square of the size). This
+protocol adds, per connection:
+
+- **a head timeout**: the request line and headers must arrive within ``head_timeout`` seconds
+  of the connection being ready, or of their first byte after a response; otherwise the
+  connection is answered 408 and closed;
+- **a head size limit**: ``head_limit`` bytes for the request line and headers together (S3
+  allows 8 KB of PUT headers, API Gateway 10 KB; presigned URLs and tokens fit well within
+  64 KiB); past it the connection is answered 431 and closed, without the rest being read or
+  kept, so a long header costs constant memory;
+- **a connection cap**: past ``max_connections`` open connections a new one is answered 503
+  and closed at once, so the server keeps descriptors for the clients it serves.
+
+A request body is the application's to bound (the gateway's ``max_body``, S3's 5 GiB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+HEAD_LIMIT = 64 * 1024
+HEAD_TIMEOUT = 10.0
+MAX_CONNECTIONS = 1000
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    head_limit = HEAD_LIMIT
+    head_timeout = HEAD_TIMEOUT
+    max_connections = MAX_CONNECTIONS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True       # the next bytes belong to a request head
+        self._head_bytes = 0       # of the head now arriving
+        self._tail = b""           # its last bytes, where the blank line that ends it may begin
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.server_state.connections) >= self.max_connections:
+            self.transport = transport
+            self._refuse(503, "the server holds as many connections as it takes; try again shortly")
+            return
+        super().connection_made(transport)
+        self._start_head_timer()  # a connection that never sends a request is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        if self.flow is None:  # refused in connection_made: uvicorn's state never knew it
+            return
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            if self._head_timer is None:
+                self._start_head_timer()
+            # only the head counts: a body may follow it in the same piece (the head ends at a blank line)
+            seen = self._tail + data
+            end = seen.find(b"\r\n\r\n")
+            head_here = len(data) if end < 0 else end + 4 - len(self._tail)
+            self._head_bytes += head_here
+            if self._head_bytes > self.head_limit:
+                self._refuse(431, f"the request line and headers are over {self.head_limit} bytes")
+                return
+            self._tail = seen[-3:]
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes, self._tail = False, 0, b""
+        self._stop_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True  # what comes next is another request's head
+
+    # -- helpers
+
+    def _start_head_timer(self) -> None:
+        self._stop_head_timer()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self._refuse(408, f"no complete request head within {self.head_timeout:g} seconds")
+
+    def _refuse(self, status: int, why: str) -> None:
+        """Answer ``status`` in plain text and close, reading nothing more."""
+        self._stop_head_timer()
+        body = (why + "\n").encode()
+        head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
+        if not self.transport.is_closing():
+            self.transport.write(head + body)
+            self.transport.close()
+        self._in_head = False
+
+
+def guarded_protocol(head_limit: int = HEAD_LIMIT, head_timeout: float = HEAD_TIMEOUT,
+                     max_connections: int = MAX_CONNECTIONS) -> type[GuardedHttpProtocol]:
+    """The protocol class for uvicorn, with these limits."""
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,),
+                {"head_limit": head_limit, "head_timeout": head_timeout, "max_connections": max_connections})
