@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from stratus.graph import Table
 from stratus.local.system import RunningSystem
@@ -177,6 +178,40 @@ def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
     s = start(tmp_path_factory.mktemp("clocked"), TODO, extra=["--manual-clock"])
     yield Clients(s)
     s.stop()
+
+
+# -- two users of the todo app, each with identity-pool credentials for their own folder of its files bucket
+
+@pytest.fixture(scope="module")
+def eve(clients: Clients) -> User:
+    return clients.user()
+
+
+@pytest.fixture(scope="module")
+def frank(clients: Clients) -> User:
+    return clients.user()
+
+
+@pytest.fixture(scope="module")
+def eve_id(clients: Clients, eve: User) -> dict[str, Any]:
+    return clients.identity(eve)
+
+
+@pytest.fixture(scope="module")
+def frank_id(clients: Clients, frank: User) -> dict[str, Any]:
+    return clients.identity(frank)
+
+
+@pytest.fixture(scope="module")
+def bucket(clients: Clients) -> str:
+    return clients.app["buckets"]["files"]
+
+
+def denied(fn: Any, code: str = "AccessDenied") -> None:
+    with pytest.raises(ClientError) as exc:
+        fn()
+    assert error_code(exc) == code, exc.value.response
+
 
 
 def error_code(exc: Any) -> str:

@@ -105,9 +105,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         body = (why + "\n").encode()
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                 b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
-        if not self.transport.is_closing():
-            self.transport.write(head + body)
-            self.transport.close()
+        transport = self.transport
+        if not transport.is_closing():
+            transport.pause_reading()  # nothing more is read: what the client goes on sending waits in its buffers
+            transport.write(head + body)
+            transport.close()
+            # TLS would wait for the client's close_notify, reading (and dropping) all it sends meanwhile: give the
+            # answer a moment to leave, then cut the connection
+            self.loop.call_later(0.25, transport.abort)
         self._in_head = False
 
 

@@ -1,0 +1,70 @@
+"""What the attacks share: raw TLS connections (for what a client library would refuse to send), and the
+server process's own figures (its open descriptors, its memory) read from /proc."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from stratus.local.system import RunningSystem
+
+
+def address(ep: dict[str, Any]) -> tuple[str, int]:
+    host, port = ep["aws_endpoint"].removeprefix("https://").rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def tls(ep: dict[str, Any], timeout: float = 10.0) -> ssl.SSLSocket:
+    """A TLS connection to the system, on which anything may be written."""
+    host, port = address(ep)
+    raw = socket.create_connection((host, port), timeout=timeout)
+    return ssl.create_default_context(cafile=ep["ca_file"]).wrap_socket(raw, server_hostname=host)
+
+
+def read_all(conn: ssl.SSLSocket, limit: int = 1 << 20) -> bytes:
+    """What the server sends until it closes (or ``limit`` bytes)."""
+    out = b""
+    while len(out) < limit:
+        try:
+            chunk = conn.recv(65536)
+        except (ConnectionError, ssl.SSLError, TimeoutError):
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def open_fds(system: RunningSystem) -> int:
+    return len(list(Path(f"/proc/{system.proc.pid}/fd").iterdir()))
+
+
+def rss_mib(system: RunningSystem) -> float:
+    for line in Path(f"/proc/{system.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def health_ms(ep: dict[str, Any]) -> float:
+    """The time a fresh client takes for the health probe (its own connection and TLS handshake), in ms."""
+    t0 = time.perf_counter()
+    with httpx.Client(verify=ssl.create_default_context(cafile=ep["ca_file"]), timeout=30) as http:
+        assert http.get(ep["aws_endpoint"] + "/_stratus/health").status_code == 200
+    return (time.perf_counter() - t0) * 1000
+
+
+def until(check: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``check`` holds within ``seconds`` (polled)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
