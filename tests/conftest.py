@@ -223,3 +223,37 @@ def message_of(exc: Any) -> str:
 
 
 CODE = re.compile(r"\b\d{6}\b")
+
+
+def chromium() -> str:
+    """Debian's Chromium, for the tests a real browser must see; installed from apt when missing (as root)."""
+    import os
+    import shutil
+    import subprocess
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if os.path.exists(path):
+        return path
+    if os.geteuid() != 0:
+        pytest.fail("these tests drive Debian's Chromium: install it with `apt-get install chromium`")
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:  # package lists missing or stale
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=True)
+        subprocess.run(install, env=env, capture_output=True, check=True)
+    return path
+
+
+# a browser with no network of its own beyond what the test gives it (this machine reaches no other host)
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Playwright driving Debian's Chromium (never a browser of Playwright's own download), headless."""
+    from playwright.sync_api import sync_playwright
+    executable = chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

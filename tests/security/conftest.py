@@ -1,5 +1,20 @@
-"""What the attacks share: raw TLS connections (for what a client library would refuse to send), and the
-server process's own figures (its open descriptors, its memory) read from /proc."""
+"""The attack suite: every case made through a ``stratus up`` with a real client, one module per surface.
+
+    test_tokens         forged, altered and misused JWTs
+    test_cognito        second accounts, code and password guessing, timing, re-encoded tokens
+    test_s3             other users' data by every route, signatures, SourceIp, sizes, overrides, metadata
+    test_browser        a page from a bucket in Chromium: an origin of its own
+    test_gateway        paths out of an API, stage-cache poisoning
+    test_operator       the operations under /_stratus
+    test_transport      idle, slow and greedy connections, smuggling
+    test_isolation      one tenant's burst against another's calls
+    test_secrets        file modes in the data dir, a dead system's endpoints
+    test_hostile_input  crafted input gets a 4xx, never a 500
+
+Each new engine (queues, topics, streams, the edge, MQTT, ...) adds its own module here, so every
+system is attacked the same way. What the attacks share: raw TLS connections (for what a client library
+would refuse to send), and the server process's own figures (its open descriptors, its memory) read
+from /proc."""
 
 from __future__ import annotations
 

@@ -37,7 +37,9 @@ class RunningSystem:
         endpoints_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "stratus", "up", *(str(a) for a in apps or []), "--data-dir", str(data_dir),
                "--port", str(port), *(extra or [])]
-        out = open(log or data_dir / "up.log", "ab")
+        log_path = log or data_dir / "up.log"  # the server's output, which may name secrets: the owner's only
+        out = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
+        os.chmod(log_path, 0o600)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         out.close()
@@ -47,7 +49,7 @@ class RunningSystem:
                 if doc.get("pid") == proc.pid:
                     return cls(proc, data_dir, doc, time.perf_counter() - t0)
             if proc.poll() is not None:
-                tail = (log or data_dir / "up.log").read_text(errors="replace")[-2000:]
+                tail = log_path.read_text(errors="replace")[-2000:]
                 raise StratusError(f"stratus up exited with {proc.returncode}:\n{tail}")
             if time.perf_counter() - t0 > timeout:
                 proc.kill()

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import HmacV1Auth
 
-from .sigv4 import CredentialLookup, SigV4Error, Verified, resolve_credential
+from .sigv4 import CredentialLookup, SigV4Error, Verified, header_text, resolve_credential
 
 AUTH_PARAMS = ("AWSAccessKeyId", "Signature", "Expires")
 _resource = HmacV1Auth(None).canonical_resource
@@ -41,7 +41,7 @@ def verify_query_v2(method: str, raw_path: str, query_string: str, headers: Sequ
                          "AWSAccessKeyId parameters")
     if now > int(expires):
         raise SigV4Error("AccessDenied", "Request has expired")
-    hmap = {k.lower(): v for k, v in headers}
+    hmap = {k.lower(): header_text(v) for k, v in headers}
     cred = resolve_credential(lookup(q["AWSAccessKeyId"]), q.get("x-amz-security-token", hmap.get("x-amz-security-token")), now)
     amz = {k.lower(): v.strip() for k, v in [*hmap.items(), *pairs] if k.lower().startswith("x-amz-")}
     rest = "&".join(f"{k}={v}" if v else k for k, v in (p.split("=", 1) + [""] if "=" not in p else p.split("=", 1)

@@ -124,6 +124,17 @@ class _Signer(S3SigV4Auth):
         return key
 
 
+def header_text(value: str) -> str:
+    """A header value (its bytes as latin-1 text, as the server hands them over) as the client signed it: SDKs
+    sign the UTF-8 encoding of their text, so bytes that are UTF-8 are read as UTF-8."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def is_signed(query_string: str, headers: Sequence[tuple[str, str]]) -> bool:
     """Whether the request claims any AWS authentication (so it must not be treated as anonymous)."""
     if any(name.lower() == "authorization" for name, _ in headers):
@@ -290,7 +301,7 @@ def _verify(claim: _Claim, method: str, raw_path: str, params: list[tuple[str, s
     to_sign = HTTPHeaders()
     for name in names:
         for value in hmap.get(name, [""]):
-            to_sign[name] = value
+            to_sign[name] = header_text(value)
     signer = _Signer(cred.secret_access_key, req_region, service, to_sign, claim.payload)
     candidates = []
     if raw_path.startswith("/") and "?" not in raw_path and all(_WIRE.fullmatch(t) for t in [raw_path, *(p[2] for p in params)]):

@@ -126,9 +126,10 @@ class S3Endpoint(ObjectOps, Listings):
         check_key(req.key)
         obj_arn = f"{arn}/{req.key}"
         if m == "PUT" and "uploadId" in q:
-            self._authorize(v, req, "s3:PutObject", obj_arn)  # authorized first: a stranger learns nothing more
             if "x-amz-copy-source" in req.headers:
+                self._copy_source(req, v, obj_arn)  # authorized first: a stranger learns nothing more
                 raise ServiceError("NotImplemented", "UploadPartCopy is not implemented by the local object store.", 501)
+            self._authorize(v, req, "s3:PutObject", obj_arn)
             return await self._upload_part(req, v, receive, send)
         if m == "PUT" and "x-amz-copy-source" in req.headers:
             return await self._copy(req, v, obj_arn, receive, send)

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from ....errors import ServiceError
 from ...protocols import restxml as X
-from ...protocols.sigv4 import ChunkedDecoder, Verified, check_payload_sha256
+from ...protocols.sigv4 import ChunkedDecoder, Verified, check_payload_sha256, header_text
 from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
 from .wire_common import S3Base, S3Request
 
@@ -248,7 +248,9 @@ class ObjectOps(S3Base):
             remaining -= len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
 
-    async def _copy(self, req: S3Request, v: Verified, obj_arn: str, receive: Any, send: Any) -> None:
+    def _copy_source(self, req: S3Request, v: Verified, obj_arn: str) -> tuple[str, str, str]:
+        """The copy source (bucket, key, version) of a copy or a part copy, once the caller may read it and
+        write the target: authorized before anything else is said, as S3 does, so a stranger learns nothing."""
         source = unquote(req.headers["x-amz-copy-source"]).lstrip("/")
         source, _, version = source.partition("?versionId=")
         src_bucket, _, src_key = source.partition("/")
@@ -257,7 +259,11 @@ class ObjectOps(S3Base):
                               "sourcebucket/sourcekey")
         self._authorize(v, req, "s3:GetObject", f"arn:aws:s3:::{src_bucket}/{src_key}")
         self._authorize(v, req, "s3:PutObject", obj_arn)
-        if version:  # after authorization, as S3 answers: a stranger learns nothing more
+        return src_bucket, src_key, version
+
+    async def _copy(self, req: S3Request, v: Verified, obj_arn: str, receive: Any, send: Any) -> None:
+        src_bucket, src_key, version = self._copy_source(req, v, obj_arn)
+        if version:
             raise ServiceError("NotImplemented", "Copying a specific version is not implemented by the local object "
                               "store (buckets are unversioned).", 501)
         await self._read_small(receive)
@@ -327,11 +333,7 @@ class ObjectOps(S3Base):
 def decode_metadata(raw: str) -> str:
     """A user metadata header's value as text: its bytes as UTF-8 where they are (else as sent), and RFC 2047
     encoded words decoded, as S3 stores non-ASCII metadata."""
-    wire = raw.encode("latin-1")
-    try:
-        text = wire.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw
+    text = header_text(raw)
     if "=?" in text:
         try:
             text = str(email.header.make_header(email.header.decode_header(text)))
