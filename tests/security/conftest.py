@@ -56,6 +56,14 @@ def read_all(conn: ssl.SSLSocket, limit: int = 1 << 20) -> bytes:
     return out
 
 
+def raw_request(ep: dict[str, Any], method: str, target: str, headers: str = "") -> bytes:
+    """The answer to a request sent exactly as given (no client library normalizes its path), to its end."""
+    host = ep["aws_endpoint"].removeprefix("https://")
+    with tls(ep) as conn:
+        conn.sendall(f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
+        return read_all(conn)
+
+
 def open_fds(system: RunningSystem) -> int:
     return len(list(Path(f"/proc/{system.proc.pid}/fd").iterdir()))
 

@@ -11,6 +11,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -47,7 +48,7 @@ def test_no_second_account_for_an_address_with_a_line_break(clocked: Clients) ->
 
 def test_confirmation_codes_cannot_be_brute_forced(clocked: Clients) -> None:
     """Five wrong codes spend a code; ten wrong codes in an hour spend the user's tries, whatever is resent; five
-    codes an hour are all that is mailed. The right code is refused too while the limit holds."""
+    resends an hour are all that is mailed. The right code is refused too while the limit holds."""
     email = clocked.sign_up()
     # botocore retries LimitExceededException as throttling, with back-off: this client tries once
     idp = boto3.client("cognito-idp", endpoint_url=clocked.ep["aws_endpoint"], region_name=clocked.ep["region"],
@@ -74,8 +75,8 @@ def test_confirmation_codes_cannot_be_brute_forced(clocked: Clients) -> None:
             resent.append("sent")
         except ClientError as exc:
             resent.append(exc.response["Error"]["Code"])
-    assert resent == ["sent"] * 2 + ["LimitExceededException"] * 38
-    assert _mails_to(clocked, email) == 5
+    assert resent == ["sent"] * 3 + ["LimitExceededException"] * 37
+    assert _mails_to(clocked, email) == 6  # the sign-up's code and five resends
     clocked.advance(3601)
     idp.resend_confirmation_code(ClientId=client, Username=email)
     idp.confirm_sign_up(ClientId=client, Username=email, ConfirmationCode=clocked.code(email))
@@ -105,6 +106,41 @@ def test_passwords_cannot_be_guessed_without_end(clocked: Clients) -> None:
     assert [_sign_in(clocked, user.email, "Wrong-Passw0rd") for _ in range(5)] == [WRONG] * 5
 
 
+def test_every_spelling_of_a_name_shares_one_count(clocked: Clients) -> None:
+    """The email in any case, and the sub (cognito:username), are one user: guesses under each add up."""
+    user = clocked.user()
+    spellings = [user.email, user.email.upper(), user.sub, user.email.title(), user.sub]
+    assert [_sign_in(clocked, name, "Wrong-Passw0rd") for name in spellings] == [WRONG] * 5
+    for name in (user.email, user.sub, user.email.upper()):
+        assert _sign_in(clocked, name, PASSWORD) == LOCKED, name
+    clocked.advance(1.1)
+    assert _sign_in(clocked, user.sub, PASSWORD) == "tokens"
+
+
+def test_guesses_sent_side_by_side_get_no_more_tries(clocked: Clients) -> None:
+    """Eight wrong passwords at once, after four: one more is checked, the rest find the lock."""
+    user = clocked.user()
+    assert [_sign_in(clocked, user.email, "Wrong-Passw0rd") for _ in range(4)] == [WRONG] * 4
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: _sign_in(clocked, user.email, f"Wrong-{n}-Passw0rd"), range(8)))
+    assert sorted(answers) == sorted([WRONG] + [LOCKED] * 7), answers
+
+
+def test_guessing_names_writes_nothing_to_disk(clocked: Clients) -> None:
+    """Failures of names with no account are remembered in memory (the most recent 10,000), and a name longer
+    than a user name can be is refused before anything is counted."""
+    data = clocked.system.data_dir
+
+    def pool_bytes() -> int:
+        return sum(p.stat().st_size for p in data.glob("userpools.db*"))
+    code, _ = _fails(lambda: clocked.sign_in("x" * 129 + "@example.com", "Wrong-Passw0rd"))
+    assert code == "InvalidParameterException"
+    before = pool_bytes()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: _sign_in(clocked, f"{'n' * 100}-{n}@example.com", "Wrong-Passw0rd"), range(200)))
+    assert pool_bytes() - before < 64 * 1024  # 200 names of 120 bytes: no row each
+
+
 def test_locks_double_up_to_fifteen_minutes(clocked: Clients) -> None:
     user = clocked.user()
     for _ in range(5):
@@ -127,6 +163,37 @@ def test_names_with_no_account_are_locked_alike(clocked: Clients) -> None:
     user = clocked.user()
     for name in (nobody, user.email):
         assert [_sign_in(clocked, name, "Wrong-Passw0rd") for _ in range(7)] == [WRONG] * 5 + [LOCKED] * 2
+
+
+def test_limits_answer_alike_for_names_with_no_account(clocked: Clients) -> None:
+    """Resends and wrong codes meet the same limits, in the same order, whether or not the name has an
+    (unconfirmed) account: the answers do not tell them apart."""
+    idp = boto3.client("cognito-idp", endpoint_url=clocked.ep["aws_endpoint"], region_name=clocked.ep["region"],
+                       verify=clocked.ep["ca_file"], config=Config(retries={"total_max_attempts": 1}))
+    client = clocked.client_id
+
+    def answer(call: Callable[[], Any]) -> str:
+        try:
+            call()
+            return "ok"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    def story(name: str) -> list[str]:
+        def guess() -> str:
+            return answer(lambda: idp.confirm_sign_up(ClientId=client, Username=name, ConfirmationCode="000000"))
+
+        def resend() -> str:
+            return answer(lambda: idp.resend_confirmation_code(ClientId=client, Username=name))
+        return ([guess() for _ in range(7)] + [resend()] + [guess() for _ in range(7)]
+                + [resend() for _ in range(6)])
+
+    real, nobody = clocked.sign_up(), f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    told = story(real)
+    assert told == story(nobody)
+    assert told == (["CodeMismatchException"] * 5 + ["TooManyFailedAttemptsException"] * 2 + ["ok"]
+                    + ["CodeMismatchException"] * 5 + ["LimitExceededException"] * 2
+                    + ["ok"] * 4 + ["LimitExceededException"] * 2)
 
 
 def _median_ms(call: Callable[[], Any], times: int) -> float:
@@ -158,12 +225,22 @@ def test_resends_take_as_long_for_accounts_as_for_none(clocked: Clients) -> None
     assert all(_mails_to(clocked, e) == 1 + rounds for e in unconfirmed)  # the resends were real mails
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _stray_bits(part: str) -> str:
+    """``part`` with an unused low bit of its last character flipped: it decodes to the same bytes."""
+    assert len(part) % 4 in (2, 3)  # 4 or 2 bits of the last character are padding
+    return part[:-1] + ALPHABET[ALPHABET.index(part[-1]) ^ 1]
+
+
 def test_a_token_in_another_base64_spelling_is_refused(clocked: Clients) -> None:
     user: User = clocked.user()
     assert clocked.api("GET", "/todos", user.access).status_code == 200
     head, body, sig = user.access.split(".")
+    assert len(sig) % 4 == 2  # an RS256 signature is 256 bytes: 342 characters, the last with 4 unused bits
     for variant in (f"{head}.{body}.{sig}==", f"{head}.{body}.{sig}=", f"{head}=.{body}.{sig}",
-                    f"{head}.{body}.{sig.replace('-', '+').replace('_', '/')}"):
+                    f"{head}.{body}.{sig.replace('-', '+').replace('_', '/')}", f"{head}.{body}.{_stray_bits(sig)}"):
         if variant == user.access:
             continue
         assert clocked.api("GET", "/todos", variant).status_code == 401, variant

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ROOT, TODO, Clients, User, start
-from tests.security.conftest import read_all, tls
+from tests.security.conftest import raw_request
 
 CACHED = ROOT / "tests" / "apps" / "fixtures" / "cached"
 
@@ -33,13 +33,6 @@ def ben(gw: Clients) -> User:
     return gw.user()
 
 
-def _raw(gw: Clients, target: str, headers: str = "") -> bytes:
-    host = gw.ep["aws_endpoint"].removeprefix("https://")
-    with tls(gw.ep) as conn:
-        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
-        return read_all(conn)
-
-
 def test_no_path_leads_out_of_an_api(gw: Clients, ann: User) -> None:
     api = gw.app["apis"]["api"].split("/", 3)[3]  # the API's path on the shared origin
     auth = f"Authorization: Bearer {ann.access}\r\n"
@@ -48,7 +41,7 @@ def test_no_path_leads_out_of_an_api(gw: Clients, ann: User) -> None:
                    "/%5Fstratus/stats", "//_stratus/stats", "/_stratus/./stats", "/_stratus//stats",
                    f"/{api}/count/../../../{gw.app['user_pools']['members']['issuer'].rsplit('/', 1)[1]}/x",
                    f"/{api}/..\\..\\_stratus\\stats", "_stratus/stats", "http://evil.example/_stratus/stats"):
-        answer = _raw(gw, target, auth)
+        answer = raw_request(gw.ep, "GET", target, auth)
         status = answer.split(b" ", 2)[1]
         assert status in (b"400", b"401", b"403", b"404"), (target, answer[:200])
         assert b'"apps"' not in answer and b"hit_ratio" not in answer, target

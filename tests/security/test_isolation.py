@@ -4,7 +4,7 @@ identity pool, the apps' handlers), and Cognito's are bounded.
 Loopback only, bounded in count and time. The bounds are generous (a tenth of what a shared pool cost:
 a login flood took identity-pool calls from 3 ms to a median of 185 ms, big copies REST calls from 2 ms to
 37 ms), so a noisy machine does not fail them while a shared pool would; the figures themselves are
-measured by ``bench/isolation.py``.
+measured by ``bench/bench_isolation.py``.
 """
 
 from __future__ import annotations

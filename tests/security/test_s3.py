@@ -249,8 +249,10 @@ def test_a_response_override_with_a_line_break_is_refused(clients: Clients, eve_
     assert r.status_code == 200 and r.headers["content-type"] == "text/plain; charset=utf-8"
 
 
-def _signed_head(clients: Clients, creds: dict[str, Any], method: str, path: str, headers: dict[str, str]) -> bytes:
-    """A request head signed with SigV4 by botocore (payload unsigned), as bytes to write on a raw connection."""
+def _signed_head(clients: Clients, creds: dict[str, Any], method: str, path: str, headers: dict[str, str],
+                 encoding: str = "utf-8") -> bytes:
+    """A request head signed with SigV4 by botocore (payload unsigned), as bytes to write on a raw connection
+    (its text in ``encoding``: botocore signs the UTF-8 of it)."""
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -265,7 +267,7 @@ def _signed_head(clients: Clients, creds: dict[str, Any], method: str, path: str
     host = clients.ep["aws_endpoint"].removeprefix("https://")
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
     lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "host"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return ("\r\n".join(lines) + "\r\n\r\n").encode(encoding)
 
 
 def test_an_upload_past_five_gib_is_refused_at_once(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
@@ -313,3 +315,61 @@ def test_non_ascii_metadata_comes_back_as_s3_returns_it(clients: Clients, eve_id
         assert got["Metadata"] == {"note": "=?UTF-8?B?Y2Fmw6k=?=", "plain": "ascii"}  # RFC 2047, as S3 answers
     s3.put_object(Bucket=bucket, Key=key, Body=b"m", Metadata={"note": "=?UTF-8?B?Y2Fmw6k=?="})  # sent encoded
     assert s3.head_object(Bucket=bucket, Key=key)["Metadata"] == {"note": "=?UTF-8?B?Y2Fmw6k=?="}
+
+
+@pytest.mark.parametrize("value", ["=?UTF-8?B?YQ0KU2V0LUNvb2tpZTogeD15?=",  # "a\r\nSet-Cookie: x=y", encoded
+                                   "=?UTF-8?Q?a=0D=0ASet-Cookie:_x=3Dy?=", "=?UTF-8?B?AA==?=", "=?UTF-8?B?Y?=",
+                                   "=?x-unknown?B?YQ==?=", "=?UTF-8?B?!!!?="])
+def test_encoded_words_in_metadata_are_kept_as_sent(clients: Clients, eve_id: dict[str, Any], bucket: str,
+                                                    value: str) -> None:
+    """S3 decodes no encoded word it is sent in US-ASCII: none can put a line break (or a NUL) in a header the
+    object is later served with."""
+    s3 = clients.s3(eve_id)
+    key = f"{eve_id['identity_id']}/words.txt"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"w", Metadata={"x": value})
+    assert s3.head_object(Bucket=bucket, Key=key)["Metadata"] == {"x": value}
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+    r = clients.http.get(url)
+    assert r.status_code == 200 and r.headers["x-amz-meta-x"] == value and "set-cookie" not in r.headers
+
+
+def test_metadata_that_is_not_text_is_refused(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    key = f"{eve_id['identity_id']}/controls.txt"
+    for value in ("caf\u00e9\x01", "\u00e9\x7f", "\u00e9\x1b[31m"):
+        with tls(clients.ep) as conn:
+            conn.sendall(_signed_head(clients, eve_id, "PUT", f"/{bucket}/{key}", {
+                "Content-Length": "1", "x-amz-meta-x": value}) + b"m")
+            answer = read_all(conn, 4096)
+        assert answer.startswith(b"HTTP/1.1 400"), (value, answer[:300])
+    denied(lambda: clients.s3(eve_id).head_object(Bucket=bucket, Key=key), "404")
+
+
+def test_one_signature_covers_one_byte_string(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    """A header is signed as the UTF-8 of its text: the same text in other bytes (Latin-1) is not what was
+    signed, though the two read alike, and is refused."""
+    key = f"{eve_id['identity_id']}/bytes.txt"
+    headers = {"Content-Length": "1", "Content-Disposition": "attachment; filename=café.txt"}
+    with tls(clients.ep) as conn:
+        conn.sendall(_signed_head(clients, eve_id, "PUT", f"/{bucket}/{key}", headers, "latin-1") + b"m")
+        answer = read_all(conn, 4096)
+    assert answer.startswith(b"HTTP/1.1 403") and b"SignatureDoesNotMatch" in answer, answer[:300]
+    with tls(clients.ep) as conn:
+        conn.sendall(_signed_head(clients, eve_id, "PUT", f"/{bucket}/{key}", headers) + b"m")
+        assert read_all(conn, 4096).startswith(b"HTTP/1.1 200")
+    url = clients.s3(eve_id).generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+    got = clients.http.get(url)  # served with the bytes it was stored with
+    assert got.headers.raw[[k.lower() for k, _ in got.headers.raw].index(b"content-disposition")][1] == \
+        "attachment; filename=café.txt".encode()
+
+
+@pytest.mark.parametrize("size", ["\u00b2", "\u0663", "1\u00b2"])  # digits to str.isdigit, not to S3
+def test_sizes_in_other_digits_are_refused(clients: Clients, eve_id: dict[str, Any], bucket: str,
+                                           size: str) -> None:
+    key = f"{eve_id['identity_id']}/digits.txt"
+    with tls(clients.ep) as conn:
+        conn.sendall(_signed_head(clients, eve_id, "PUT", f"/{bucket}/{key}", {
+            "Content-Length": "5", "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": size})
+            + b"0\r\n\r\n")
+        answer = read_all(conn, 4096)
+    status = int(answer.split(b" ", 2)[1])
+    assert 400 <= status < 500, answer[:300]

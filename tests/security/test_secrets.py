@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import TODO, Clients, start
 
 
@@ -60,18 +58,33 @@ def test_a_dead_systems_endpoints_are_noticed(tmp_path: Path) -> None:
         assert len(lines) == 1 and f"process {pid}" in lines[0] and "no running system" in lines[0], lines
 
 
-@pytest.mark.parametrize("name", ["endpoints.json", "admin-credentials.json"])
-def test_a_restart_tightens_files_left_open(tmp_path: Path, name: str) -> None:
-    """Files a careless earlier run (or a hand) left readable are the owner's again once the system starts."""
+def test_a_restart_tightens_what_was_left_open(tmp_path: Path) -> None:
+    """A system killed (its endpoints.json left behind) whose files a hand then opened to all: the next start
+    makes the data dir, the credentials, the databases and the new endpoints.json the owner's again."""
     system = start(tmp_path, TODO)
-    system.stop()
-    target = tmp_path / name
-    if target.exists():
-        target.chmod(0o644)
-    (tmp_path / "userpools.db").chmod(0o644)
+    system.stop(signal.SIGKILL)
+    opened = ["endpoints.json", "admin-credentials.json", "userpools.db", "identity.db"]
+    for name in opened:
+        (tmp_path / name).chmod(0o644)
     tmp_path.chmod(0o755)
     system = start(tmp_path, TODO)
     try:
-        assert _loose(tmp_path) == []
+        assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+        for name in opened:
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
     finally:
         system.stop()
+
+
+def test_a_folder_shared_with_others_is_not_taken(tmp_path: Path) -> None:
+    """``--data-dir`` naming a folder that holds other things and is open to others (a project, /tmp) is refused
+    in one line, and the folder is left as it was."""
+    shared = tmp_path / "project"
+    shared.mkdir()
+    (shared / "notes.txt").write_text("mine")
+    shared.chmod(0o1777)
+    r = subprocess.run([sys.executable, "-m", "stratus", "up", str(TODO), "--data-dir", str(shared), "--port", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "a folder of its own" in r.stderr
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and sorted(p.name for p in shared.iterdir()) == ["notes.txt"]

@@ -8,6 +8,7 @@ the defaults are 10 s and 1000.
 
 from __future__ import annotations
 
+import socket
 import statistics
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from stratus.local.system import RunningSystem
 from tests.conftest import TODO, start
-from tests.security.conftest import health_ms, open_fds, read_all, rss_mib, tls, until
+from tests.security.conftest import address, health_ms, open_fds, read_all, rss_mib, tls, until
 
 HEAD_TIMEOUT = 2.0
 
@@ -112,6 +113,78 @@ def test_an_endless_head_is_refused_in_constant_memory(guarded: RunningSystem) -
     for answer, seconds, cut in results:
         assert answer.startswith(b"HTTP/1.1 431") and cut and seconds < 5, (answer[:40], seconds, cut)
     assert rss_mib(guarded) - rss < 32
+
+
+def test_endless_trailers_are_refused_like_a_head(guarded: RunningSystem) -> None:
+    """Trailers after a chunked body's last chunk are parsed like headers: they count against the same 64 KiB,
+    so a client cannot send an endless one there instead."""
+    normal, rss = _normal_ms(guarded), rss_mib(guarded)
+    results: list[tuple[bytes, bool]] = []
+
+    def flood() -> None:
+        c = tls(guarded.endpoints)
+        c.sendall(b"POST /_stratus/health HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\nhello\r\n0\r\nX-Trailer: ")
+        t0, cut = time.monotonic(), False
+        try:
+            while time.monotonic() - t0 < 10:
+                c.sendall(b"a" * 65536)
+        except OSError:
+            cut = True
+        results.append((read_all(c), cut))
+        c.close()
+    floods = [threading.Thread(target=flood) for _ in range(4)]
+    for f in floods:
+        f.start()
+    _answers_others_meanwhile(guarded, normal)
+    for f in floods:
+        f.join(30)
+    assert len(results) == 4 and all(cut for _, cut in results)
+    assert all(b"HTTP/1.1 431" in answer for answer, _ in results), [a[:80] for a, _ in results]
+    assert rss_mib(guarded) - rss < 32
+    # chunks of any size, with short trailers, are a body like any other
+    c = tls(guarded.endpoints)
+    c.sendall(b"POST /_stratus/health HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+              b"Connection: close\r\n\r\n" + b"".join(b"%x\r\n%s\r\n" % (n, b"b" * n) for n in (1, 70000, 3, 200000))
+              + b"0\r\nX-Checksum: abc\r\n\r\n")
+    answer = read_all(c)
+    c.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_a_handshake_that_never_finishes_is_cut_off(guarded: RunningSystem) -> None:
+    """Connections that never start TLS have no request to time yet: the handshake has the head timeout too, so
+    their descriptors come back."""
+    normal, before = _normal_ms(guarded), open_fds(guarded)
+    raw = [socket.create_connection(address(guarded.endpoints)) for _ in range(50)]
+    assert until(lambda: open_fds(guarded) >= before + 50, 5)
+    _answers_others_meanwhile(guarded, normal)
+    t0 = time.monotonic()
+    for s in raw:
+        s.settimeout(HEAD_TIMEOUT + 5)
+        try:
+            assert s.recv(1) == b""  # closed by the server
+        except ConnectionResetError:
+            pass
+    assert time.monotonic() - t0 < HEAD_TIMEOUT + 3
+    for s in raw:
+        s.close()
+    assert until(lambda: open_fds(guarded) <= before + 2, 5)
+
+
+def test_pipelined_requests_are_each_answered(guarded: RunningSystem) -> None:
+    """Requests sent back to back on one connection, the last head's blank line split between two writes and a
+    body after it: each is answered, in order (the head limit counts each head, never a body)."""
+    one = b"GET /_stratus/health HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"p" * 40000 + b"\r\n\r\n"
+    last = (b"POST /_stratus/health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n"
+            b"Connection: close\r\n\r")
+    c = tls(guarded.endpoints)
+    c.sendall(one * 3 + last)
+    time.sleep(0.2)
+    c.sendall(b"\n" + b"b" * 100000)
+    answer = read_all(c)
+    c.close()
+    assert answer.count(b"HTTP/1.1 200 OK") == 4 and b"431" not in answer, answer[:200]
 
 
 def test_past_the_connection_cap_a_client_is_told_503(guarded: RunningSystem) -> None:

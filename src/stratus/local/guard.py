@@ -13,10 +13,15 @@ protocol adds, per connection:
   allows 8 KB of PUT headers, API Gateway 10 KB; presigned URLs and tokens fit well within
   64 KiB); past it the connection is answered 431 and closed, without the rest being read or
   kept, so a long header costs constant memory;
+- **a trailer size limit**: the trailers after a chunked body's last chunk are parsed like a
+  head, so they count against ``head_limit`` the same way (431);
 - **a connection cap**: past ``max_connections`` open connections a new one is answered 503
   and closed at once, so the server keeps descriptors for the clients it serves.
 
-A request body is the application's to bound (the gateway's ``max_body``, S3's 5 GiB).
+A connection still in its TLS handshake has no protocol yet: the server bounds those by the
+handshake timeout it gives the loop (the head timeout), not by the cap. A request body is the
+application's to bound (the gateway's ``max_body``, S3's 5 GiB); neither bodies nor trailers are
+timed, so a client may send them as slowly as it likes, one connection at a time.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0       # of the head now arriving
         self._tail = b""           # its last bytes, where the blank line that ends it may begin
         self._head_timer: asyncio.TimerHandle | None = None
+        self._after_chunk_header = False  # a chunk's size line was read and no data of it yet: trailers may follow
+        self._trailer_bytes = 0    # bytes fed since then that were not body
+        self._body_fed = 0         # body bytes the parser found in the piece being fed
+        self._completed = False    # a request ended in the piece being fed (pipelining: the next one began)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.server_state.connections) >= self.max_connections:
@@ -72,7 +81,28 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 self._refuse(431, f"the request line and headers are over {self.head_limit} bytes")
                 return
             self._tail = seen[-3:]
+        self._body_fed, self._completed = 0, False
         super().data_received(data)
+        if self._completed and self._in_head:
+            # the next request's head began inside this piece: where is unknown, so its count starts afresh
+            # (at most one piece uncounted), and its end may begin in this piece's last bytes
+            self._head_bytes, self._tail = 0, data[-3:]
+        if self._after_chunk_header and not self.transport.is_closing():
+            # after a chunk's size line, bytes that are not its data are the last chunk's trailers
+            self._trailer_bytes += len(data) - self._body_fed
+            if self._trailer_bytes > self.head_limit:
+                self._refuse(431, f"the request's trailers are over {self.head_limit} bytes")
+
+    def on_chunk_header(self) -> None:
+        self._after_chunk_header = True
+
+    def on_body(self, body: bytes) -> None:
+        self._body_fed += len(body)
+        self._after_chunk_header, self._trailer_bytes = False, 0
+        super().on_body(body)
+
+    def on_chunk_complete(self) -> None:
+        self._after_chunk_header, self._trailer_bytes = False, 0
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes, self._tail = False, 0, b""
@@ -81,7 +111,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head = True  # what comes next is another request's head
+        self._in_head, self._completed = True, True  # what comes next is another request's head
 
     # -- helpers
 
@@ -94,9 +124,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
 
+    def _busy(self) -> bool:
+        """Whether a request on this connection is still being answered (a pipelining client may send its next
+        request meanwhile)."""
+        cycle = getattr(self, "cycle", None)
+        return cycle is not None and not cycle.response_complete
+
+    def _mid_answer(self) -> bool:
+        """Whether an answer has begun and not ended: nothing may be written into the middle of it."""
+        return self._busy() and bool(self.cycle.response_started)
+
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
+        if self._busy():  # the next head's time starts once this answer is out
+            self._start_head_timer()
+        elif self._in_head and not self.transport.is_closing():
             self._refuse(408, f"no complete request head within {self.head_timeout:g} seconds")
 
     def _refuse(self, status: int, why: str) -> None:
@@ -106,7 +148,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                 b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
         transport = self.transport
-        if not transport.is_closing():
+        if self._mid_answer():  # an answer is under way: cut the connection rather than garble it
+            transport.abort()
+        elif not transport.is_closing():
             transport.pause_reading()  # nothing more is read: what the client goes on sending waits in its buffers
             transport.write(head + body)
             transport.close()

@@ -9,8 +9,10 @@ SIGTERM), so a stale file never points at a dead server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -52,13 +54,67 @@ class UpOptions:
     max_connections: int = MAX_CONNECTIONS
 
 
+OWN = "admin-credentials.json"  # a folder holding it is a data dir this server made
+HARNESS = {"up.log"}            # what a launcher may put in a new data dir before the server starts
+
+
+def claim_data_dir(path: Path) -> Path:
+    """``path`` as the data dir, its owner's alone (0700): made so, or made so again if it is one already.
+
+    A folder that holds other things and is open to other users (``--data-dir .`` in a project, or ``/tmp``)
+    is refused rather than changed: its other users may need it, and the secrets may not go there."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        return path
+    if not path.is_dir():
+        raise ConfigError(f"data dir {path} is not a folder")
+    st = path.stat()
+    if st.st_uid != os.geteuid():
+        raise ConfigError(f"data dir {path} belongs to another user: give stratus a folder of your own (--data-dir)")
+    names = {p.name for p in path.iterdir()}
+    if names <= HARNESS or OWN in names:
+        path.chmod(0o700)
+    elif st.st_mode & 0o077:
+        raise ConfigError(f"data dir {path} holds other files and other users may open it; secrets cannot go "
+                          "there: give stratus a folder of its own (--data-dir)")
+    return path
+
+
+def _raise_open_file_limit(max_connections: int, announce: Callable[[str], None]) -> None:
+    """Every connection holds a descriptor, as do the databases and object files: take the hard limit, and say so
+    if even that is below what ``--max-connections`` needs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and soft < max_connections + 256:
+        announce(f"warning: the open-file limit ({soft}) is below --max-connections ({max_connections}) plus what "
+                 "the server needs for itself; new clients may be refused before the cap is reached")
+
+
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None], handshake_timeout: float) -> None:
         super().__init__(config)
         self._on_ready = on_ready
+        self._handshake_timeout = handshake_timeout
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
+        # uvicorn gives the loop no TLS handshake timeout (the loop's default is 60 s): a connection that never
+        # finishes its handshake has no protocol yet, so neither the head timeout nor the connection cap sees
+        # it. The loop is handed one for the listening socket uvicorn creates here.
+        loop = asyncio.get_running_loop()
+        create_server = loop.create_server
+        timeout = self._handshake_timeout
+
+        async def with_handshake_timeout(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("ssl") is not None:
+                kwargs.setdefault("ssl_handshake_timeout", timeout)
+            return await create_server(*args, **kwargs)
+        loop.create_server = with_handshake_timeout  # type: ignore[method-assign]
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server  # the loop's own method again
         if self.started:
             self._on_ready()
 
@@ -78,9 +134,8 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     # the data dir holds secrets (keys, credentials, password hashes, tokens): only its owner reads what the
     # server makes there, whatever the umask the server was started with
     os.umask(0o077)
-    data_dir = opts.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    data_dir.chmod(0o700)
+    data_dir = claim_data_dir(opts.data_dir.resolve())
+    _raise_open_file_limit(opts.max_connections, announce)
     endpoints_file = data_dir / "endpoints.json"
     endpoints_file.unlink(missing_ok=True)  # a file left by a crashed run must not point clients at a dead port
     tls = ensure_tls(data_dir / "tls")
@@ -122,7 +177,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
                             ws="none", server_header=False, timeout_keep_alive=30,
                             proxy_headers=bool(opts.trusted_proxies),
                             forwarded_allow_ips=list(opts.trusted_proxies) or None)
-    server = _Server(config, ready)
+    server = _Server(config, ready, handshake_timeout=opts.head_timeout)
 
     def stopped(signum: int, frame: object) -> None:
         raise SystemExit(0)

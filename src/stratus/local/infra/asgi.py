@@ -38,7 +38,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 async def read_body(receive: Receive, limit: int, declared: str | None = None) -> bytes:
     """The whole request body; ``PayloadTooLarge`` as soon as it is known (or ``declared``) to exceed ``limit``."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
     chunks, size = [], 0
     while True:

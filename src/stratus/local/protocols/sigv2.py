@@ -36,12 +36,17 @@ def verify_query_v2(method: str, raw_path: str, query_string: str, headers: Sequ
     pairs = parse_qsl(query_string, keep_blank_values=True)
     q = dict(pairs)
     expires = q.get("Expires", "")
-    if not expires.isdigit():
+    if not (expires.isascii() and expires.isdigit()):
         raise SigV4Error("AccessDenied", "Query-string authentication requires the Signature, Expires and "
                          "AWSAccessKeyId parameters")
     if now > int(expires):
         raise SigV4Error("AccessDenied", "Request has expired")
-    hmap = {k.lower(): header_text(v) for k, v in headers}
+    hmap = {}
+    for k, v in headers:
+        text = header_text(v)
+        if text is None:
+            raise SigV4Error("SignatureDoesNotMatch", f"The header {k} is not UTF-8 text, so no signature can match it.")
+        hmap[k.lower()] = text
     cred = resolve_credential(lookup(q["AWSAccessKeyId"]), q.get("x-amz-security-token", hmap.get("x-amz-security-token")), now)
     amz = {k.lower(): v.strip() for k, v in [*hmap.items(), *pairs] if k.lower().startswith("x-amz-")}
     rest = "&".join(f"{k}={v}" if v else k for k, v in (p.split("=", 1) + [""] if "=" not in p else p.split("=", 1)

@@ -124,15 +124,17 @@ class _Signer(S3SigV4Auth):
         return key
 
 
-def header_text(value: str) -> str:
+def header_text(value: str) -> str | None:
     """A header value (its bytes as latin-1 text, as the server hands them over) as the client signed it: SDKs
-    sign the UTF-8 encoding of their text, so bytes that are UTF-8 are read as UTF-8."""
+    sign the UTF-8 encoding of their text, so the bytes are read as UTF-8. None when they are not UTF-8: no
+    text encodes to them, and reading them another way would let two different byte strings carry one
+    signature."""
     if value.isascii():
         return value
     try:
         return value.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
-        return value
+        return None
 
 
 def is_signed(query_string: str, headers: Sequence[tuple[str, str]]) -> bool:
@@ -301,7 +303,11 @@ def _verify(claim: _Claim, method: str, raw_path: str, params: list[tuple[str, s
     to_sign = HTTPHeaders()
     for name in names:
         for value in hmap.get(name, [""]):
-            to_sign[name] = header_text(value)
+            text = header_text(value)
+            if text is None:
+                raise SigV4Error("SignatureDoesNotMatch", f"The signed header {name} is not UTF-8 text, so no "
+                                 "signature can match it.")
+            to_sign[name] = text
     signer = _Signer(cred.secret_access_key, req_region, service, to_sign, claim.payload)
     candidates = []
     if raw_path.startswith("/") and "?" not in raw_path and all(_WIRE.fullmatch(t) for t in [raw_path, *(p[2] for p in params)]):

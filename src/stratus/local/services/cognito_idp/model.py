@@ -17,7 +17,13 @@ Faithful to Cognito where a client can tell:
   authorizer, the REST gateway checks only the JWT, so a revoked access token
   still passes there until it expires.)
 - confirmation codes are 6 digits, valid 24 hours, mailed to the user, and
-  refused after 5 wrong tries.
+  refused after 5 wrong tries;
+- guessing is limited on the platform clock: a user's sign-in locks after 5 wrong
+  passwords (1 s, doubling with each further failure up to 15 minutes), 10 wrong
+  codes an hour are all a user gets whatever is resent, and 5 resends an hour. A user
+  is counted by their sub, whichever spelling of the name was used. Names with no
+  account are counted alike (in memory, the most recent ``STRANGERS_KEPT``), so no
+  answer, nor when it comes, tells which names have one.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import secrets
 import sqlite3
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,11 +56,12 @@ from ...infra.sqlite import SqliteDatabase
 from .tokens import TokenVerifier
 
 CODE_ATTEMPTS = 5          # wrong tries of one code
-CODES_PER_HOUR = 5         # codes mailed to one user in an hour (sign-up and resends)
+RESENDS_PER_HOUR = 5       # resends of a code to one user name in an hour
 CONFIRM_FAILURES_PER_HOUR = 10  # wrong tries of one user's codes in an hour, whatever was resent
 SIGN_IN_FAILURES = 5       # wrong passwords before a sign-in is locked out
 SIGN_IN_LOCK_MAX = 900.0   # the longest lock-out, in seconds (it doubles from 1 s with each further failure)
 RESEND_FLOOR = 0.025       # seconds a resend takes at least, mailed or not, so its timing tells nothing
+STRANGERS_KEPT = 10_000    # names with no account whose attempts are remembered, the most recent
 CODE_SENDER = "no-reply@verificationemail.com"
 STANDARD_ATTRIBUTES = frozenset({
     "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
@@ -193,6 +201,9 @@ class UserPoolService:
         self.issuer = f"{endpoint}/{self.pool_id}"
         self.issuers = store.issuers(self.pool_id, self.issuer)
         self.verifier = TokenVerifier(self.issuers, self.jwks(), clock)
+        # attempts by names with no account: (kind, name) -> (count, since, locked_until); only ever touched
+        # inside a write transaction, which serializes them as it does the table's rows
+        self._strangers: OrderedDict[tuple[str, str], tuple[int, float, float]] = OrderedDict()
 
     # -- discovery
 
@@ -222,12 +233,24 @@ class UserPoolService:
             return None
         return User(row[0], row[1], row[2], orjson.loads(row[3]))
 
-    # -- counting attempts, on the platform clock (kept in the database: a restart resets nothing)
+    # -- counting attempts, on the platform clock
+    #
+    # A user's attempts are kept in the database under their sub (a restart resets nothing); a name with no
+    # account ("?" and the lower-cased name) in memory, so guessing names writes nothing to disk.
+
+    def _subject(self, user: User | None, username: str) -> str:
+        return user.sub if user is not None else "?" + username.lower()
+
+    def _attempt_row(self, c: sqlite3.Connection, kind: str, subject: str) -> tuple[int, float, float] | None:
+        if subject.startswith("?"):
+            return self._strangers.get((kind, subject))
+        row = c.execute("SELECT count, since, locked_until FROM attempts WHERE pool_id=? AND kind=? AND subject=?",
+                        (self.pool_id, kind, subject)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def _attempts(self, c: sqlite3.Connection, kind: str, subject: str, window: float) -> tuple[int, float]:
         """(count, locked_until) of ``kind`` attempts by ``subject`` in the current window (a stale one restarts)."""
-        row = c.execute("SELECT count, since, locked_until FROM attempts WHERE pool_id=? AND kind=? AND subject=?",
-                        (self.pool_id, kind, subject)).fetchone()
+        row = self._attempt_row(c, kind, subject)
         if row is None or self.clock.now() - row[1] >= window:
             return 0, row[2] if row else 0.0
         return row[0], row[2]
@@ -236,16 +259,24 @@ class UserPoolService:
                        locked_until: float = 0.0) -> int:
         count, _ = self._attempts(c, kind, subject, window)
         now = self.clock.now()
+        if subject.startswith("?"):
+            old = self._strangers.pop((kind, subject), None)
+            self._strangers[(kind, subject)] = (count + 1, old[1] if old and count else now, locked_until)
+            while len(self._strangers) > STRANGERS_KEPT:
+                self._strangers.popitem(last=False)
+            return count + 1
         c.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?) ON CONFLICT (pool_id, kind, subject) DO UPDATE SET "
                   "count=excluded.count, since=CASE WHEN excluded.count=1 THEN excluded.since ELSE since END, "
                   "locked_until=excluded.locked_until", (self.pool_id, kind, subject, count + 1, now, locked_until))
         return count + 1
 
+    def _forget_attempts(self, c: sqlite3.Connection, kind: str, subject: str) -> None:
+        if subject.startswith("?"):
+            self._strangers.pop((kind, subject), None)
+        else:
+            c.execute("DELETE FROM attempts WHERE pool_id=? AND kind=? AND subject=?", (self.pool_id, kind, subject))
+
     def _send_code(self, user: User) -> CodeDelivery:
-        with self.db.write() as c:
-            if self._attempts(c, "code-sent", user.sub, 3600)[0] >= CODES_PER_HOUR:
-                raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
-            self._count_attempt(c, "code-sent", user.sub, 3600)
         code = f"{secrets.randbelow(10**6):06d}"
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
@@ -301,7 +332,7 @@ class UserPoolService:
             raise _invalid("ConfirmationCode must be a non-empty string.")
         user = self._find(_check_username(username))
         if user is None:
-            raise ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
+            return self._confirm_stranger("?" + username.lower())
         if user.status == "CONFIRMED":
             raise ServiceError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
         error = None
@@ -329,11 +360,33 @@ class UserPoolService:
         if error is not None:
             raise error
 
+    def _confirm_stranger(self, subject: str) -> None:
+        """ConfirmSignUp for a name with no account answers as an unconfirmed user's wrong codes would: 5
+        mismatches per code (a resend brings a new one), 10 an hour, so the answers do not tell it apart."""
+        with self.db.write() as c:
+            if self._attempts(c, "confirm-failed", subject, 3600)[0] >= CONFIRM_FAILURES_PER_HOUR:
+                error = ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+            elif self._attempts(c, "code-tries", subject, self.decl.code_ttl)[0] >= CODE_ATTEMPTS:
+                error = ServiceError("TooManyFailedAttemptsException",
+                                     "Too many failed attempts; request a new code with ResendConfirmationCode.")
+            else:
+                self._count_attempt(c, "code-tries", subject, self.decl.code_ttl)
+                self._count_attempt(c, "confirm-failed", subject, 3600)
+                error = ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
+        raise error
+
     def resend_confirmation_code(self, client_id: str, username: str) -> CodeDelivery:
         self._client(client_id)
         started = time.perf_counter()
         try:
             user = self._find(_check_username(username))
+            subject = self._subject(user, username)
+            with self.db.write() as c:  # every name gets as many resends, an account or not
+                if self._attempts(c, "resent", subject, 3600)[0] >= RESENDS_PER_HOUR:
+                    raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+                self._count_attempt(c, "resent", subject, 3600)
+                if user is None:
+                    self._forget_attempts(c, "code-tries", subject)  # as a new code would
             if user is None:  # user-existence errors are prevented: answer as if mailed
                 return CodeDelivery(_mask(username))
             if user.status == "CONFIRMED":
@@ -351,11 +404,17 @@ class UserPoolService:
         names have one.
         """
         self._client(client_id)
-        subject = username.lower()
+        user = self._find(_check_username(username))
+        subject = self._subject(user, username)  # one count per user, whichever spelling of the name
         with self.db.write() as c:
-            if self._attempts(c, "sign-in-failed", subject, 86400)[1] > self.clock.now():
+            failures, locked_until = self._attempts(c, "sign-in-failed", subject, 86400)
+            if locked_until > self.clock.now():
                 raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
-        user = self._find(username)
+            # counted as a failure before the password is checked, so guesses sent side by side cannot slip past
+            # the lock while each is being checked; a right password then forgets the failures
+            failures += 1
+            lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
+            self._count_attempt(c, "sign-in-failed", subject, 86400, self.clock.now() + lock if lock else 0.0)
         row = user and self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
                                               (self.pool_id, user.sub)).fetchone()
         try:
@@ -364,14 +423,9 @@ class UserPoolService:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
-            with self.db.write() as c:
-                failures = self._attempts(c, "sign-in-failed", subject, 86400)[0] + 1
-                lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
-                self._count_attempt(c, "sign-in-failed", subject, 86400, self.clock.now() + lock if lock else 0.0)
             raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
         with self.db.write() as c:
-            c.execute("DELETE FROM attempts WHERE pool_id=? AND kind='sign-in-failed' AND subject=?",
-                      (self.pool_id, subject))
+            self._forget_attempts(c, "sign-in-failed", subject)
         if user.status != "CONFIRMED":
             raise ServiceError("UserNotConfirmedException", "User is not confirmed.")
         now = int(self.clock.now())

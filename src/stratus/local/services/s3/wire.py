@@ -74,7 +74,7 @@ class S3Endpoint(ObjectOps, Listings):
     async def _drain(receive: Any, headers: dict[str, str], limit: int = 1024 * 1024) -> bool:
         """Read what is left of a small unread body, so the connection can serve the next request."""
         length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > limit or "transfer-encoding" in headers:
+        if not (length.isascii() and length.isdigit()) or int(length) > limit or "transfer-encoding" in headers:
             return False
         while True:
             msg = await receive()

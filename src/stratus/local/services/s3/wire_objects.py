@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.header
 import email.utils
 import hashlib
 import re
@@ -48,7 +47,7 @@ class ObjectOps(S3Base):
                                             *([trailer[15:]] if trailer else [])]))
         chunked = "aws-chunked" in h.get("content-encoding", "") or v.payload.startswith("STREAMING-")
         declared_size = h.get("x-amz-decoded-content-length") if chunked else h.get("content-length")
-        if declared_size is not None and declared_size.isdigit() and int(declared_size) > MAX_OBJECT:
+        if declared_size is not None and declared_size.isascii() and declared_size.isdigit() and int(declared_size) > MAX_OBJECT:
             raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                                ProposedSize=declared_size, MaxSizeAllowed=str(MAX_OBJECT))
         decoder = ChunkedDecoder(v) if chunked else None
@@ -77,7 +76,7 @@ class ObjectOps(S3Base):
             raise
         try:
             expected_len = h.get("x-amz-decoded-content-length") if chunked else h.get("content-length")
-            if expected_len is not None and expected_len.isdigit() and int(expected_len) != blob.size:
+            if expected_len is not None and expected_len.isascii() and expected_len.isdigit() and int(expected_len) != blob.size:
                 raise ServiceError("IncompleteBody", "You did not provide the number of bytes specified by the "
                                   "Content-Length HTTP header.")
             if hex_payload and blob.sha256 is not None:
@@ -116,7 +115,7 @@ class ObjectOps(S3Base):
     @staticmethod
     def _stored_headers(req: S3Request) -> dict[str, str]:
         """The standard headers S3 keeps with an object (``aws-chunked`` is transport, not content)."""
-        out = {k: req.headers[k] for k in STORED_HEADERS if k in req.headers}
+        out = {k: stored_text(k, req.headers[k]) for k in STORED_HEADERS if k in req.headers}
         if "content-encoding" in out:
             kept = [e.strip() for e in out["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
             out.pop("content-encoding")
@@ -125,10 +124,10 @@ class ObjectOps(S3Base):
         return out
 
     def _metadata(self, req: S3Request) -> tuple[str, dict[str, str]]:
-        meta = {k[11:]: decode_metadata(v) for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
+        meta = {k[11:]: decode_metadata(k[11:], v) for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
         if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
             raise ServiceError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
-        return req.headers.get("content-type", "binary/octet-stream"), meta
+        return stored_text("content-type", req.headers.get("content-type", "binary/octet-stream")), meta
 
     async def _put(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
         self.store.require_bucket(req.bucket)
@@ -330,15 +329,23 @@ class ObjectOps(S3Base):
 
 
 
-def decode_metadata(raw: str) -> str:
-    """A user metadata header's value as text: its bytes as UTF-8 where they are (else as sent), and RFC 2047
-    encoded words decoded, as S3 stores non-ASCII metadata."""
+def stored_text(name: str, raw: str) -> str:
+    """A header kept with an object, as the text the client sent (its UTF-8 read as such), served back in the
+    same bytes."""
     text = header_text(raw)
-    if "=?" in text:
-        try:
-            text = str(email.header.make_header(email.header.decode_header(text)))
-        except (ValueError, LookupError, UnicodeDecodeError):
-            pass  # not encoded words after all: kept as sent
+    if text is None:
+        raise ServiceError("InvalidArgument", f"The {name} header must be UTF-8 text.", ArgumentName=name)
+    return text
+
+
+def decode_metadata(name: str, raw: str) -> str:
+    """A user metadata header's value as text, as S3 stores it: US-ASCII as sent (encoded words included: S3
+    decodes none), other bytes read as UTF-8. Control characters are refused: the value goes back out in a
+    header."""
+    text = header_text(raw)
+    if text is None or any(ch < " " and ch != "\t" or ch == "\x7f" for ch in text):
+        raise ServiceError("InvalidArgument", f"The metadata header x-amz-meta-{name} must be UTF-8 text without "
+                          "control characters.", ArgumentName=f"x-amz-meta-{name}")
     return text
 
 

@@ -51,7 +51,7 @@ class SmtpMailer(Mailer):
     def __init__(self, address: str, clock: Clock | None = None, timeout: float = 10.0) -> None:
         super().__init__(clock)
         host, _, port = address.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not (port.isascii() and port.isdigit()):
             raise ConfigError(f"--smtp wants host:port, got {address!r}")
         self.host, self.port = host, int(port)
         self.timeout = timeout
