@@ -196,6 +196,25 @@ def test_limits_answer_alike_for_names_with_no_account(clocked: Clients) -> None
                     + ["ok"] * 4 + ["LimitExceededException"] * 2)
 
 
+def test_a_flood_of_other_names_does_not_reset_a_count(clocked: Clients) -> None:
+    """Counts for names with no account are kept in fixed slots, not a list of the latest names: thousands of
+    other names in between do not push one out, so they cannot reset it to tell it from an account's."""
+    idp = boto3.client("cognito-idp", endpoint_url=clocked.ep["aws_endpoint"], region_name=clocked.ep["region"],
+                       verify=clocked.ep["ca_file"], config=Config(retries={"total_max_attempts": 1},
+                                                                   max_pool_connections=8))
+    real, nobody = clocked.user().email, f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    for name in (real, nobody):
+        assert [_sign_in(clocked, name, "Wrong-Passw0rd") for _ in range(4)] == [WRONG] * 4
+
+    def confirm(n: int) -> None:
+        with pytest.raises(ClientError):
+            idp.confirm_sign_up(ClientId=clocked.client_id, Username=f"flood-{n}@example.com", ConfirmationCode="1")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(confirm, range(6000)))
+    for name in (real, nobody):
+        assert [_sign_in(clocked, name, "Wrong-Passw0rd") for _ in range(2)] == [WRONG, LOCKED], name
+
+
 def _median_ms(call: Callable[[], Any], times: int) -> float:
     spent = []
     for _ in range(times):

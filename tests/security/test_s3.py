@@ -362,6 +362,18 @@ def test_one_signature_covers_one_byte_string(clients: Clients, eve_id: dict[str
         "attachment; filename=café.txt".encode()
 
 
+def test_unsigned_headers_are_kept_byte_for_byte(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    """A browser sends header text as Latin-1 bytes (fetch's ByteString): on a presigned PUT, which signs only
+    the host, such a header is stored and served back in the same bytes."""
+    s3 = clients.s3(eve_id, signature_version="s3v4")
+    key = f"{eve_id['identity_id']}/latin1.txt"
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key})
+    sent = "attachment; filename=café.txt".encode("latin-1")
+    assert clients.http.put(url, content=b"l", headers={"content-disposition": sent}).status_code == 200
+    got = clients.http.get(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}))
+    assert dict(got.headers.raw)[b"content-disposition"] == sent
+
+
 @pytest.mark.parametrize("size", ["\u00b2", "\u0663", "1\u00b2"])  # digits to str.isdigit, not to S3
 def test_sizes_in_other_digits_are_refused(clients: Clients, eve_id: dict[str, Any], bucket: str,
                                            size: str) -> None:

@@ -83,8 +83,26 @@ def test_a_folder_shared_with_others_is_not_taken(tmp_path: Path) -> None:
     shared.mkdir()
     (shared / "notes.txt").write_text("mine")
     shared.chmod(0o1777)
-    r = subprocess.run([sys.executable, "-m", "stratus", "up", str(TODO), "--data-dir", str(shared), "--port", "0"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "a folder of its own" in r.stderr
-    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and sorted(p.name for p in shared.iterdir()) == ["notes.txt"]
+    for planted in ([], ["admin-credentials.json"]):  # a file named as the server's own does not make it one
+        for name in planted:
+            (shared / name).write_text('{"access_key_id": "AKIAPLANTED"}')
+        r = subprocess.run([sys.executable, "-m", "stratus", "up", str(TODO), "--data-dir", str(shared), "--port", "0"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "a folder of its own" in r.stderr
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+        assert sorted(p.name for p in shared.iterdir()) == sorted(["notes.txt", *planted])
+
+
+def test_an_earlier_data_dir_is_taken_back(tmp_path: Path) -> None:
+    """A data dir of the server's own making, opened by a hand (or made under another umask by an earlier
+    version), with no admin-credentials.json yet: still the server's, and made private again."""
+    system = start(tmp_path, TODO)
+    system.stop()
+    (tmp_path / "admin-credentials.json").unlink()
+    tmp_path.chmod(0o755)
+    system = start(tmp_path, TODO)
+    try:
+        assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    finally:
+        system.stop()

@@ -187,6 +187,31 @@ def test_pipelined_requests_are_each_answered(guarded: RunningSystem) -> None:
     assert answer.count(b"HTTP/1.1 200 OK") == 4 and b"431" not in answer, answer[:200]
 
 
+def test_a_pipelined_head_that_stops_is_timed_out(guarded: RunningSystem) -> None:
+    """A whole request and the start of another in one write, then silence: the second head has the head
+    timeout too (not the 30 s an idle connection is kept), and the first is answered."""
+    c = tls(guarded.endpoints)
+    c.sendall(b"GET /_stratus/health HTTP/1.1\r\nHost: localhost\r\n\r\nGET /_stratus/health HTTP/1.1\r\nHo")
+    t0 = time.monotonic()
+    answer = read_all(c)
+    c.close()
+    assert answer.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answer, answer[:300]
+    assert time.monotonic() - t0 < HEAD_TIMEOUT + 3
+
+
+def test_many_small_chunks_are_a_body_not_trailers(guarded: RunningSystem) -> None:
+    """A chunked upload of 20,000 one-byte chunks, paused right after a chunk's size line: its framing is far
+    over 64 KiB, and none of it is trailers."""
+    c = tls(guarded.endpoints)
+    c.sendall(b"POST /_stratus/health HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+              b"Connection: close\r\n\r\n" + b"1\r\nb\r\n" * 20000 + b"1\r\n")
+    time.sleep(0.3)
+    c.sendall(b"b\r\n" + b"1;ext=1\r\nb\r\n" * 20000 + b"0\r\n\r\n")
+    answer = read_all(c)
+    c.close()
+    assert answer.startswith(b"HTTP/1.1 200") and b"431" not in answer, answer[:300]
+
+
 def test_past_the_connection_cap_a_client_is_told_503(guarded: RunningSystem) -> None:
     before = open_fds(guarded)
     conns = [tls(guarded.endpoints) for _ in range(90)]

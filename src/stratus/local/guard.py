@@ -52,7 +52,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._after_chunk_header = False  # a chunk's size line was read and no data of it yet: trailers may follow
         self._trailer_bytes = 0    # bytes fed since then that were not body
         self._body_fed = 0         # body bytes the parser found in the piece being fed
-        self._completed = False    # a request ended in the piece being fed (pipelining: the next one began)
+        self._ended = False        # a request ended in the piece being fed
+        self._began = False        # and another began after it (pipelining)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.server_state.connections) >= self.max_connections:
@@ -81,17 +82,23 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 self._refuse(431, f"the request line and headers are over {self.head_limit} bytes")
                 return
             self._tail = seen[-3:]
-        self._body_fed, self._completed = 0, False
+        self._body_fed, self._ended, self._began = 0, False, False
         super().data_received(data)
-        if self._completed and self._in_head:
+        if self._began and self._in_head and not self.transport.is_closing():
             # the next request's head began inside this piece: where is unknown, so its count starts afresh
-            # (at most one piece uncounted), and its end may begin in this piece's last bytes
+            # (at most one piece uncounted), its end may begin in this piece's last bytes, and its time runs
             self._head_bytes, self._tail = 0, data[-3:]
-        if self._after_chunk_header and not self.transport.is_closing():
-            # after a chunk's size line, bytes that are not its data are the last chunk's trailers
-            self._trailer_bytes += len(data) - self._body_fed
+            self._start_head_timer()
+        if self._after_chunk_header and self._body_fed == 0 and not self.transport.is_closing():
+            # a piece with no body, after a chunk's size line: the last chunk's trailers (a piece holding body
+            # too is not counted, so the framing of many small chunks never is; at most one piece goes uncounted)
+            self._trailer_bytes += len(data)
             if self._trailer_bytes > self.head_limit:
                 self._refuse(431, f"the request's trailers are over {self.head_limit} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._began = self._ended
 
     def on_chunk_header(self) -> None:
         self._after_chunk_header = True
@@ -111,7 +118,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head, self._completed = True, True  # what comes next is another request's head
+        self._in_head, self._ended = True, True  # what comes next is another request's head
 
     # -- helpers
 

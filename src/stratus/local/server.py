@@ -54,8 +54,16 @@ class UpOptions:
     max_connections: int = MAX_CONNECTIONS
 
 
-OWN = "admin-credentials.json"  # a folder holding it is a data dir this server made
-HARNESS = {"up.log"}            # what a launcher may put in a new data dir before the server starts
+# what the server (or a launcher, up.log) puts in a data dir: a folder holding only these, all its owner's, is one
+OWN = {"endpoints.json", "admin-credentials.json", "tls", "keys", "outbox", "apps", "s3", "up.log"}
+OWN_DATABASES = ("identity.db", "userpools.db")  # with their -wal and -shm files
+
+
+def _ours(entry: Path) -> bool:
+    name = entry.name
+    made = (name in OWN or name.startswith(OWN_DATABASES)
+            or (name.startswith(".") and name.endswith(".tmp")))  # an atomic write cut short
+    return made and entry.lstat().st_uid == os.geteuid()
 
 
 def claim_data_dir(path: Path) -> Path:
@@ -71,8 +79,7 @@ def claim_data_dir(path: Path) -> Path:
     st = path.stat()
     if st.st_uid != os.geteuid():
         raise ConfigError(f"data dir {path} belongs to another user: give stratus a folder of your own (--data-dir)")
-    names = {p.name for p in path.iterdir()}
-    if names <= HARNESS or OWN in names:
+    if all(_ours(entry) for entry in path.iterdir()):
         path.chmod(0o700)
     elif st.st_mode & 0o077:
         raise ConfigError(f"data dir {path} holds other files and other users may open it; secrets cannot go "
@@ -85,8 +92,11 @@ def _raise_open_file_limit(max_connections: int, announce: Callable[[str], None]
     if even that is below what ``--max-connections`` needs."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        soft = hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # a system may cap a process below its hard limit
+            pass
     if soft != resource.RLIM_INFINITY and soft < max_connections + 256:
         announce(f"warning: the open-file limit ({soft}) is below --max-connections ({max_connections}) plus what "
                  "the server needs for itself; new clients may be refused before the cap is reached")

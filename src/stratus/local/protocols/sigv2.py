@@ -43,10 +43,14 @@ def verify_query_v2(method: str, raw_path: str, query_string: str, headers: Sequ
         raise SigV4Error("AccessDenied", "Request has expired")
     hmap = {}
     for k, v in headers:
-        text = header_text(v)
-        if text is None:
-            raise SigV4Error("SignatureDoesNotMatch", f"The header {k} is not UTF-8 text, so no signature can match it.")
-        hmap[k.lower()] = text
+        name = k.lower()
+        if name in ("content-md5", "content-type") or name.startswith("x-amz-"):  # the headers the signature covers
+            text = header_text(v)
+            if text is None:
+                raise SigV4Error("SignatureDoesNotMatch", f"The signed header {name} is not UTF-8 text, so no "
+                                 "signature can match it.")
+            v = text
+        hmap[name] = v
     cred = resolve_credential(lookup(q["AWSAccessKeyId"]), q.get("x-amz-security-token", hmap.get("x-amz-security-token")), now)
     amz = {k.lower(): v.strip() for k, v in [*hmap.items(), *pairs] if k.lower().startswith("x-amz-")}
     rest = "&".join(f"{k}={v}" if v else k for k, v in (p.split("=", 1) + [""] if "=" not in p else p.split("=", 1)

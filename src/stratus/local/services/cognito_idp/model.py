@@ -22,8 +22,11 @@ Faithful to Cognito where a client can tell:
   passwords (1 s, doubling with each further failure up to 15 minutes), 10 wrong
   codes an hour are all a user gets whatever is resent, and 5 resends an hour. A user
   is counted by their sub, whichever spelling of the name was used. Names with no
-  account are counted alike (in memory, the most recent ``STRANGERS_KEPT``), so no
-  answer, nor when it comes, tells which names have one.
+  account meet the same limits, so these answers and their timing do not tell an
+  unconfirmed account from no account (a confirmed one says so, as on Cognito: "User
+  is already confirmed"). Their counts are kept in memory, in ``STRANGER_SLOTS`` slots
+  a name is hashed to with a key of the process's own: a flood of other names
+  cannot push one name's count out, and nothing is written for them.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import sqlite3
 import time
 import uuid
-from collections import OrderedDict
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +65,7 @@ CONFIRM_FAILURES_PER_HOUR = 10  # wrong tries of one user's codes in an hour, wh
 SIGN_IN_FAILURES = 5       # wrong passwords before a sign-in is locked out
 SIGN_IN_LOCK_MAX = 900.0   # the longest lock-out, in seconds (it doubles from 1 s with each further failure)
 RESEND_FLOOR = 0.025       # seconds a resend takes at least, mailed or not, so its timing tells nothing
-STRANGERS_KEPT = 10_000    # names with no account whose attempts are remembered, the most recent
+STRANGER_SLOTS = 65_536    # counters for names with no account (a name's slot: a keyed hash of it)
 CODE_SENDER = "no-reply@verificationemail.com"
 STANDARD_ATTRIBUTES = frozenset({
     "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
@@ -201,9 +205,11 @@ class UserPoolService:
         self.issuer = f"{endpoint}/{self.pool_id}"
         self.issuers = store.issuers(self.pool_id, self.issuer)
         self.verifier = TokenVerifier(self.issuers, self.jwks(), clock)
-        # attempts by names with no account: (kind, name) -> (count, since, locked_until); only ever touched
-        # inside a write transaction, which serializes them as it does the table's rows
-        self._strangers: OrderedDict[tuple[str, str], tuple[int, float, float]] = OrderedDict()
+        # attempts by names with no account: per kind, count, since and locked_until of each slot (a name's slot
+        # is a keyed hash of it; names may share one, a count then covering both): 1.5 MiB a kind, whatever is
+        # sent; only touched inside a write transaction, which serializes them as it does the table's rows
+        self._strangers: dict[str, tuple[array[float], array[float], array[float]]] = {}
+        self._stranger_key = secrets.token_bytes(16)
 
     # -- discovery
 
@@ -241,9 +247,17 @@ class UserPoolService:
     def _subject(self, user: User | None, username: str) -> str:
         return user.sub if user is not None else "?" + username.lower()
 
+    def _slot(self, kind: str, subject: str) -> tuple[tuple[array[float], array[float], array[float]], int]:
+        if kind not in self._strangers:
+            self._strangers[kind] = (array("d", bytes(8 * STRANGER_SLOTS)), array("d", bytes(8 * STRANGER_SLOTS)),
+                                     array("d", bytes(8 * STRANGER_SLOTS)))
+        digest = hmac.new(self._stranger_key, subject.encode(), hashlib.sha256).digest()
+        return self._strangers[kind], int.from_bytes(digest[:8], "big") % STRANGER_SLOTS
+
     def _attempt_row(self, c: sqlite3.Connection, kind: str, subject: str) -> tuple[int, float, float] | None:
         if subject.startswith("?"):
-            return self._strangers.get((kind, subject))
+            (counts, since, locked), i = self._slot(kind, subject)
+            return (int(counts[i]), since[i], locked[i]) if counts[i] else None
         row = c.execute("SELECT count, since, locked_until FROM attempts WHERE pool_id=? AND kind=? AND subject=?",
                         (self.pool_id, kind, subject)).fetchone()
         return None if row is None else (row[0], row[1], row[2])
@@ -260,10 +274,10 @@ class UserPoolService:
         count, _ = self._attempts(c, kind, subject, window)
         now = self.clock.now()
         if subject.startswith("?"):
-            old = self._strangers.pop((kind, subject), None)
-            self._strangers[(kind, subject)] = (count + 1, old[1] if old and count else now, locked_until)
-            while len(self._strangers) > STRANGERS_KEPT:
-                self._strangers.popitem(last=False)
+            (counts, since, locked), i = self._slot(kind, subject)
+            counts[i], locked[i] = count + 1, locked_until
+            if count == 0:
+                since[i] = now
             return count + 1
         c.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?) ON CONFLICT (pool_id, kind, subject) DO UPDATE SET "
                   "count=excluded.count, since=CASE WHEN excluded.count=1 THEN excluded.since ELSE since END, "
@@ -272,7 +286,8 @@ class UserPoolService:
 
     def _forget_attempts(self, c: sqlite3.Connection, kind: str, subject: str) -> None:
         if subject.startswith("?"):
-            self._strangers.pop((kind, subject), None)
+            (counts, since, locked), i = self._slot(kind, subject)
+            counts[i] = since[i] = locked[i] = 0.0
         else:
             c.execute("DELETE FROM attempts WHERE pool_id=? AND kind=? AND subject=?", (self.pool_id, kind, subject))
 
@@ -366,11 +381,11 @@ class UserPoolService:
         with self.db.write() as c:
             if self._attempts(c, "confirm-failed", subject, 3600)[0] >= CONFIRM_FAILURES_PER_HOUR:
                 error = ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
-            elif self._attempts(c, "code-tries", subject, self.decl.code_ttl)[0] >= CODE_ATTEMPTS:
+            elif self._attempts(c, "code-tries", subject, math.inf)[0] >= CODE_ATTEMPTS:  # as a code's tries
                 error = ServiceError("TooManyFailedAttemptsException",
                                      "Too many failed attempts; request a new code with ResendConfirmationCode.")
             else:
-                self._count_attempt(c, "code-tries", subject, self.decl.code_ttl)
+                self._count_attempt(c, "code-tries", subject, math.inf)
                 self._count_attempt(c, "confirm-failed", subject, 3600)
                 error = ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
         raise error

@@ -22,6 +22,15 @@ from .model import ObjectStore
 XML_BODY_LIMIT = 1024 * 1024
 
 
+def header_bytes(value: str) -> bytes:
+    """A header value as sent: Latin-1, as HTTP reads header bytes (a value received is the text of its bytes
+    read as Latin-1, so it goes back byte for byte); text beyond Latin-1 (from a handler) as UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode()
+
+
 @dataclass
 class S3Request:
     method: str
@@ -49,7 +58,7 @@ class S3Base:
         if content_type and body:
             hdrs["content-type"] = content_type
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode("utf-8")) for k, v in hdrs.items()]})
+                    "headers": [(k.encode(), header_bytes(v)) for k, v in hdrs.items()]})
         await send({"type": "http.response.body", "body": body})
 
     async def _read_small(self, receive: Any, limit: int = XML_BODY_LIMIT) -> bytes:

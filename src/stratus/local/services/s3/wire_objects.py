@@ -14,7 +14,7 @@ from ....errors import ServiceError
 from ...protocols import restxml as X
 from ...protocols.sigv4 import ChunkedDecoder, Verified, check_payload_sha256, header_text
 from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
-from .wire_common import S3Base, S3Request
+from .wire_common import S3Base, S3Request, header_bytes
 
 STREAM_CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
@@ -115,7 +115,7 @@ class ObjectOps(S3Base):
     @staticmethod
     def _stored_headers(req: S3Request) -> dict[str, str]:
         """The standard headers S3 keeps with an object (``aws-chunked`` is transport, not content)."""
-        out = {k: stored_text(k, req.headers[k]) for k in STORED_HEADERS if k in req.headers}
+        out = {k: req.headers[k] for k in STORED_HEADERS if k in req.headers}  # the bytes sent, served back alike
         if "content-encoding" in out:
             kept = [e.strip() for e in out["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
             out.pop("content-encoding")
@@ -127,7 +127,7 @@ class ObjectOps(S3Base):
         meta = {k[11:]: decode_metadata(k[11:], v) for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
         if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
             raise ServiceError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
-        return stored_text("content-type", req.headers.get("content-type", "binary/octet-stream")), meta
+        return req.headers.get("content-type", "binary/octet-stream"), meta
 
     async def _put(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
         self.store.require_bucket(req.bucket)
@@ -234,7 +234,7 @@ class ObjectOps(S3Base):
             if param in req.query:
                 hdrs[name] = req.query[param]  # checked in _get: printable ASCII only
         await send({"type": "http.response.start", "status": 206 if partial else 200,
-                    "headers": [(k.encode(), v.encode("utf-8")) for k, v in hdrs.items()]})
+                    "headers": [(k.encode(), header_bytes(v)) for k, v in hdrs.items()]})
         if req.method == "HEAD" or length == 0:
             await send({"type": "http.response.body", "body": b""})
             return
@@ -327,15 +327,6 @@ class ObjectOps(S3Base):
                 out.append(X.el("Error", [X.el("Key", key), X.el("Code", exc.code), X.el("Message", exc.message)]))
         await self._reply(send, 200, X.document("DeleteResult", out))
 
-
-
-def stored_text(name: str, raw: str) -> str:
-    """A header kept with an object, as the text the client sent (its UTF-8 read as such), served back in the
-    same bytes."""
-    text = header_text(raw)
-    if text is None:
-        raise ServiceError("InvalidArgument", f"The {name} header must be UTF-8 text.", ArgumentName=name)
-    return text
 
 
 def decode_metadata(name: str, raw: str) -> str:
