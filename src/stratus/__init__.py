@@ -6,55 +6,90 @@ that take typed events and a ``Context``, and let a provider run them.
 clock to move); it is not imported here, so a deployed function never loads it.
 """
 
-from .context import Context
-from .errors import (
-    BadRequest,
-    ConditionFailed,
-    ConfigError,
-    Conflict,
-    Forbidden,
-    HttpError,
-    InvalidItem,
-    InvalidToken,
-    MailRejected,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    ServiceError,
-    StratusError,
-    TokenRejected,
-    Unauthorized,
-    UnsupportedFeature,
-    UnsupportedMediaType,
-    ValidationError,
-)
-from .events import AuthRequest, Principal, Request, Response, StreamingResponse
-from .graph import (
-    ApiCache,
-    App,
-    Bucket,
-    Email,
-    IdentityPool,
-    KeyAttr,
-    PasswordPolicy,
-    RestApi,
-    Table,
-    TableCache,
-    Throttle,
-    UserPool,
-)
-from .ports import (
-    KeyCondition,
-    Mail,
-    Mailer,
-    ObjectInfo,
-    ObjectPage,
-    ObjectStorePort,
-    Page,
-    StoredObject,
-    TablePort,
-)
-from .typeschema import JsonSchema
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .errors import (
+        BadRequest,
+        ConditionFailed,
+        ConfigError,
+        Conflict,
+        Forbidden,
+        HttpError,
+        InvalidItem,
+        InvalidToken,
+        MailRejected,
+        MethodNotAllowed,
+        NotFound,
+        PayloadTooLarge,
+        ServiceError,
+        StratusError,
+        TokenRejected,
+        Unauthorized,
+        UnsupportedFeature,
+        UnsupportedMediaType,
+        ValidationError,
+    )
+    from .events import AuthRequest, Principal, Request, Response, StreamingResponse
+    from .graph import (
+        ApiCache,
+        App,
+        Bucket,
+        Email,
+        IdentityPool,
+        KeyAttr,
+        PasswordPolicy,
+        RestApi,
+        Table,
+        TableCache,
+        Throttle,
+        UserPool,
+    )
+    from .ports import (
+        KeyCondition,
+        Mail,
+        Mailer,
+        ObjectInfo,
+        ObjectPage,
+        ObjectStorePort,
+        Page,
+        StoredObject,
+        TablePort,
+    )
+    from .typeschema import JsonSchema
+
+# each name is imported from its module when first used: ``import stratus`` itself loads nothing, so the
+# command starts at once (and notes a Ctrl-C from its first moment), and a function loads only what it uses
+_HOME: dict[str, str] = {name: module for module, names in (
+    ("context", ("Context",)),
+    ("errors", ("BadRequest", "ConditionFailed", "ConfigError", "Conflict", "Forbidden", "HttpError", "InvalidItem",
+               "InvalidToken", "MailRejected", "MethodNotAllowed", "NotFound", "PayloadTooLarge", "ServiceError",
+               "StratusError", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType",
+               "ValidationError")),
+    ("events", ("AuthRequest", "Principal", "Request", "Response", "StreamingResponse")),
+    ("graph", ("ApiCache", "App", "Bucket", "Email", "IdentityPool", "KeyAttr", "PasswordPolicy", "RestApi",
+               "Table", "TableCache", "Throttle", "UserPool")),
+    ("ports", ("KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page",
+               "StoredObject", "TablePort")),
+    ("typeschema", ("JsonSchema",)),
+) for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'stratus' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(n for n in globals() if n.startswith("_"))})
+
 
 __version__ = "0.1.0"
 

@@ -27,6 +27,13 @@ P = TypeVar("P")
 
 
 class Context:
+    """What a handler reaches resources through, its second argument (``ctx``): the ports of the resources its
+    route declares in ``uses``, and the platform clock.
+
+    ``ctx.app`` and ``ctx.handler`` name the app and the handler; using a resource the route does not
+    declare raises ``ConfigError`` naming it (on AWS the function's role would refuse it).
+    """
+
     def __init__(self, app: str, handler: str, ports: Mapping[Resource, Any], clock: Clock | None = None) -> None:
         self.app = app
         self.handler = handler
@@ -34,7 +41,8 @@ class Context:
         self.clock = clock or SystemClock()
 
     def now(self) -> float:
-        """The platform clock (seconds since the epoch); tests can move it."""
+        """The platform clock, in seconds since the epoch: the real time, or a clock tests move
+        (``stratus up --manual-clock``, ``TestClient``'s)."""
         return self.clock.now()
 
     def _port(self, resource: Resource) -> Any:
@@ -46,14 +54,20 @@ class Context:
                 f"add it to uses=[...]") from None
 
     def use(self, resource: Usable[P]) -> P:
-        """The port of a resource the handler declared in ``uses``."""
+        """The port of a resource the route declares in ``uses``, typed by the resource: a ``TablePort`` for a
+        ``Table``, an ``ObjectStorePort`` for a ``Bucket``, a ``Mailer`` for an ``Email``.
+
+        - ``resource``: the declared resource (what ``app.table(...)``, ``app.bucket(...)``, ... returned).
+        """
         port: P = self._port(resource)  # type: ignore[arg-type]
         return port
 
     def table(self, table: Table) -> TablePort:
+        """``use(table)``: the ``TablePort`` of ``table``, a declared ``Table`` the route ``uses``."""
         return self.use(table)
 
     def bucket(self, bucket: Bucket) -> ObjectStorePort:
+        """``use(bucket)``: the ``ObjectStorePort`` of ``bucket``, a declared ``Bucket`` the route ``uses``."""
         return self.use(bucket)
 
     @property

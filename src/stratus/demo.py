@@ -278,7 +278,8 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-demo-"))
     system = None
     try:
-        print(f"starting a fresh system in {data_dir}")
+        print(f"starting a fresh system in {data_dir}" + (" (kept afterwards)" if keep else
+                                                          " (removed afterwards; --keep keeps it)"))
         system = tour.step("stratus up: HTTPS with a new local CA, ready to serve",
                            lambda: RunningSystem.start(data_dir, list(folders.values())))
         if system is not None:
@@ -287,9 +288,10 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
         if system is not None:
             system.stop()
         if keep:
-            print(f"data dir kept: {data_dir}")
+            print(f"data dir kept: {data_dir} (`stratus up <apps> --data-dir {data_dir}` serves it again)")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
+            print(f"removed {data_dir}")
     return _summary(tour)
 
 

@@ -16,7 +16,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller, as the authorizer verified them from an access token."""
+    """The caller, as the authorizer verified them from an access token: ``req.user``.
+
+    - ``sub``: the user's unique, unchanging id in the user pool (the token's ``sub``); key their data by it.
+    - ``username``: the user name (``cognito:username``); with email sign-up, the same as ``sub``.
+    - ``client_id``: the id of the user pool client the user signed in through.
+    - ``claims``: every claim of the verified access token (``scope``, ``auth_time``, ``exp``, ...).
+    """
 
     sub: str
     username: str
@@ -26,13 +32,24 @@ class Principal:
 
 @dataclass
 class Request:
-    """An HTTP request routed to a handler.
+    """An HTTP request routed to a handler: a public route's handler gets one (an ``AuthRequest`` otherwise).
 
-    ``path_params`` and ``query`` are already validated against the route's
-    declaration (query values coerced to their declared types); ``json`` is the
-    validated body when the route declares one, and ``data`` the same body as the
-    route declared it (an instance of its dataclass; otherwise the validated JSON).
-    ``user`` is None on a public route (the caller is anonymous).
+    The same whether the local gateway or API Gateway (through the Lambda entry point) called the handler.
+
+    - ``method``: the HTTP method, upper case.
+    - ``path``: the path below the API's URL, decoded (``/notes/n1``).
+    - ``path_params``: the route's path parameters by name (``{"id": "n1"}``), decoded.
+    - ``query``: the route's declared query parameters that were sent, validated and converted to their
+      declared types; others are left out.
+    - ``headers``: the request headers, names in lower case.
+    - ``body``: the body's bytes, as sent.
+    - ``json``: the validated body when the route declares a ``body``; None otherwise.
+    - ``user``: the caller, a ``Principal``; None on a public route (the caller is anonymous).
+    - ``request_id``: the request's id (API Gateway's ``requestId`` on AWS), also in the
+      ``x-amzn-requestid`` answer header.
+    - ``stage``: ``"local"`` under ``stratus up``; on AWS the API's stage name (``prod`` by default).
+    - ``base_url``: the API's own URL (scheme, host, stage path), for links such as ``Location``.
+    - ``data``: the body as the route declared it: an instance of its dataclass, otherwise the same as ``json``.
     """
 
     method: str
@@ -51,15 +68,22 @@ class Request:
 
 @dataclass
 class AuthRequest(Request):
-    """A request on a route that is not public: the authorizer has verified the caller, ``user``."""
+    """A request on a route that is not public: the authorizer has verified the caller, ``user``, a
+    ``Principal`` that is never None (and a type checker knows it). Its other fields are ``Request``'s."""
 
     user: Principal = field(kw_only=True)
 
 
 @dataclass
 class Response:
-    """A full response; a handler may instead return any JSON value (or a dataclass) for a 200 (or the route's
-    status). ``body`` is JSON (a value or a dataclass), text, or bytes."""
+    """A whole answer, when the route's status, JSON and no headers will not do; a handler may instead return
+    any JSON value or a dataclass (answered with the route's ``status``), or None (204).
+
+    - ``status``: the HTTP status; default 200.
+    - ``body``: a JSON value or a dataclass (sent as ``application/json``), a ``str`` or ``bytes`` (sent as
+      they are, ``text/plain; charset=utf-8`` unless ``headers`` name a ``content-type``), or None (no body).
+    - ``headers``: headers to send, ``{"location": ...}``; default none.
+    """
 
     status: int = 200
     body: Any = None
@@ -70,9 +94,13 @@ class Response:
 class StreamingResponse:
     """A response whose body is sent as it is produced, chunk by chunk (large files, ranges of a video).
 
-    ``chunks`` yields bytes, synchronously or asynchronously. The local gateway sends each chunk as it
-    comes and never caches the answer; on AWS, API Gateway's proxy integration takes the body whole, so
-    the entry point joins the chunks (within Lambda's response limit).
+    The local gateway sends each chunk as it comes and never caches the answer; on AWS, API Gateway's proxy
+    integration takes the body whole, so the entry point joins the chunks (within Lambda's response limit).
+
+    - ``chunks``: an iterable or async iterable (a generator, an async generator) of bytes.
+    - ``status``: the HTTP status; default 200.
+    - ``headers``: headers to send; default none.
+    - ``content_type``: the body's ``Content-Type``; default ``"application/octet-stream"``.
     """
 
     chunks: Iterable[bytes] | AsyncIterable[bytes]

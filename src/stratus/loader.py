@@ -14,10 +14,11 @@ import importlib.machinery
 import importlib.util
 import re
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 
-from .errors import ConfigError
+from .errors import ConfigError, StratusError
 from .graph import App
 
 ROOT_PACKAGE = "stratus_apps"
@@ -53,11 +54,61 @@ def package_of(folder: Path) -> str:
 
 
 def load_module(folder: Path, name: str) -> ModuleType:
-    """The module ``name`` of an app folder (``app``, ``tour``, a handlers module), imported in the app's package."""
+    """The module ``name`` of an app folder (``app``, ``tour``, a handlers module), imported in the app's package.
+
+    A mistake in the app's own code (a syntax error, a name not defined, a declaration the platform refuses)
+    is a ``ConfigError`` that shows the app's file, line and error, with none of the platform's or the import
+    machinery's frames (the whole traceback is the error's cause, which ``--debug`` shows)."""
+    folder = folder.resolve()
+    module = f"{package_of(folder)}.{name}"
     try:
-        return importlib.import_module(f"{package_of(folder)}.{name}")
+        return importlib.import_module(module)
     except ImportError as exc:
-        raise ConfigError(f"cannot import {folder.resolve() / (name + '.py')}: {exc}") from exc
+        if exc.name == module:
+            raise ConfigError(f"cannot import {folder / (name + '.py')}: there is no such module") from exc
+        raise ConfigError(_in_app(exc, folder)) from exc
+    except StratusError as exc:  # a declaration refused: where in the app it was made
+        raise ConfigError(_in_app(exc, folder, brief=True)) from exc
+    except Exception as exc:
+        raise ConfigError(_in_app(exc, folder)) from exc
+
+
+def _shown(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _in_app(exc: BaseException, folder: Path, brief: bool = False) -> str:
+    """``exc`` as the app's author needs it: the app's own frames, then the error."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{_shown(exc.filename)}, line {exc.lineno}"
+        text = (exc.text or "").rstrip("\n")
+        pointer = ""
+        if text.strip() and exc.offset:
+            indent = len(text) - len(text.lstrip())
+            pointer = "\n    " + " " * max(0, exc.offset - 1 - indent) + "^"
+        return f"{where}: {type(exc).__name__}: {exc.msg}" + (f"\n    {text.strip()}{pointer}" if text.strip() else "")
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _within(f.filename, folder)]
+    error = f"{type(exc).__name__}: {exc}" if not brief else str(exc)
+    if not frames:
+        return error
+    if brief:
+        return f"{_shown(frames[-1].filename)}, line {frames[-1].lineno}: {error}"
+    lines = ["in the app's code (most recent call last):"]
+    for f in frames:
+        lines.append(f"  {_shown(f.filename)}, line {f.lineno}, in {f.name}")
+        if f.line:
+            lines.append(f"    {f.line.strip()}")
+    return "\n".join([*lines, error])
+
+
+def _within(filename: str, folder: Path) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
 
 
 def load_app(folder: Path) -> App:

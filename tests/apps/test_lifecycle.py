@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from stratus.local.system import RunningSystem
-from tests.conftest import CODE, OTHER, ROOT, TODO, Clients, start, trust
+from tests.conftest import CODE, OTHER, ROOT, STARTED, TODO, Clients, start, trust
 
 
 def test_restart_keeps_users_keys_and_todos(tmp_path: Path) -> None:
@@ -139,10 +140,115 @@ def test_demo_passes() -> None:
                        timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 failed" in r.stdout and "FAIL" not in r.stdout
+    assert "(removed afterwards; --keep keeps it)" in r.stdout and "\nremoved " in r.stdout
 
 
 def test_sigint_stops_cleanly(tmp_path: Path) -> None:
     s = start(tmp_path, TODO, OTHER)
     os.kill(s.proc.pid, signal.SIGINT)
-    assert s.proc.wait(20) == 0
+    assert s.proc.wait(20) == 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
     assert not (tmp_path / "endpoints.json").exists()
+    assert "stratus stopped; its state stays in" in (tmp_path / "up.log").read_text()
+
+
+def test_a_data_dir_serves_one_system_at_a_time(tmp_path: Path) -> None:
+    first = start(tmp_path, TODO)
+    try:
+        r = subprocess.run([sys.executable, "-m", "stratus", "up", str(TODO), "--data-dir", str(tmp_path), "--port", "0"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stderr == (
+            f"stratus: error: data dir {tmp_path} is in use by a running stratus up (pid {first.proc.pid}, "
+            f"{first.endpoints['aws_endpoint']}); stop it first, or give this one a --data-dir of its own\n")
+        assert httpx.get(first.endpoints["aws_endpoint"] + "/_stratus/health", verify=trust(first.endpoints)).json() \
+            == {"status": "ok"}  # the first keeps serving
+        assert (tmp_path / "endpoints.json").exists()  # and its endpoints stay
+    finally:
+        first.stop()
+
+
+def test_a_killed_system_does_not_hold_its_data_dir(tmp_path: Path) -> None:
+    first = start(tmp_path, TODO)
+    first.stop(signal.SIGKILL)
+    second = start(tmp_path, TODO)  # the lock went with the process
+    try:
+        assert second.proc.poll() is None and second.endpoints["pid"] == second.proc.pid
+    finally:
+        second.stop()
+
+
+def _started(proc: subprocess.Popen[bytes]) -> None:
+    """Wait until ``proc`` runs this interpreter on stratus (it has left the fork and exec'd)."""
+    deadline = time.monotonic() + 10
+    while b"stratus" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline
+        time.sleep(0.0005)
+
+
+def _before_stratus_ran(err: bytes) -> bool:
+    """Whether a KeyboardInterrupt's traceback shows it raised before stratus's first line had run: no frame of
+    stratus's own but the package's ``__init__`` (which runs before any command, and, being a library's, sets no
+    handler) and ``__main__.py``'s first line (importing what defers Ctrl-C)."""
+    frames = re.findall(rb'File "([^"]+)", line (\d+)', err)
+    ours = [(f, n) for f, n in frames if b"/stratus/" in f]
+    return b"KeyboardInterrupt" in err and all(f.endswith(b"stratus/__init__.py")
+                                               or (f.endswith(b"stratus/__main__.py") and n == b"1") for f, n in ours)
+
+
+def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path: Path) -> None:
+    """A bounded loop of Ctrl-Cs at random moments of start-up, until just after the system is up: each exits
+    130, prints no traceback, leaves no process, and the data dir starts again.
+
+    Before stratus's first line runs (the interpreter starting, `import stratus`), a Ctrl-C is Python's: it
+    stops the process before anything of the system exists. The loop aims past that (the interpreter's start is
+    timed first), and a Ctrl-C that still lands there, under load, is recognised by its traceback holding no
+    frame of stratus's own beyond that first line; every other one must be quiet."""
+    import random
+    import statistics
+    bare = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.perf_counter() - t0)
+    floor = statistics.median(bare) * 1.5
+    ready = start(tmp_path / "probe", TODO).ready_seconds
+    STARTED[-1].stop()
+    rng = random.Random(11)
+    early = 0
+    for n in range(30):
+        data_dir = tmp_path / f"d{n % 3}"
+        proc = subprocess.Popen([sys.executable, "-m", "stratus", "up", str(TODO), "--data-dir", str(data_dir),
+                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _started(proc)
+        time.sleep(rng.uniform(floor, ready + 0.3))
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("a Ctrl-C was swallowed: the system kept running") from None
+        if proc.returncode != 130 and _before_stratus_ran(err):
+            early += 1
+            continue
+        assert proc.returncode == 130, (n, proc.returncode, err[-2000:])
+        assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err[-2000:]
+    assert early <= 10, f"{early} of 30 Ctrl-Cs landed before stratus ran: the loop did not test start-up"
+    for n in range(3):  # each data dir starts again
+        again = start(tmp_path / f"d{n}", TODO)
+        again.stop()
+
+
+def test_ctrl_c_during_the_demo_stops_its_system_too(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "stratus", "demo", "--apps-dir", str(ROOT / "apps")], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # "starting a fresh system in /tmp/stratus-demo-..."
+    data_dir = first.split(" in ", 1)[1].split(" (", 1)[0]
+    deadline = time.monotonic() + 30
+    while not Path(data_dir, "endpoints.json").exists():  # its system is up
+        assert time.monotonic() < deadline, first
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert subprocess.run(["pgrep", "-f", data_dir], capture_output=True).returncode == 1  # no server left
+    assert not Path(data_dir).exists()  # and its temporary data dir is gone

@@ -37,7 +37,7 @@ def test_declaring_builds_plain_data() -> None:
     (lambda a: a.table("t", partition_key=("k", float)), "must be str or int"),
     (lambda a: a.user_pool("p", access_token_ttl=60), "5 minutes to 1 day"),
     (lambda a: a.rest_api("api", max_body=20 * 1024 * 1024), "10 MiB"),
-    (lambda a: a.rest_api("api").get("/x")(_h), "has no authorizer"),
+    (lambda a: a.rest_api("api").get("/x")(_h), r"has no authorizer .*public=True, or give the API a user pool"),
     (lambda a: a.rest_api("api").get("x", public=True)(_h), "bad path"),
     (lambda a: a.rest_api("api").get("/a/{p+}/b", public=True)(_h), "greedy"),
     (lambda a: a.rest_api("api").get("/a/{p}/{p}", public=True)(_h), "repeats"),

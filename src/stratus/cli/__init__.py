@@ -11,13 +11,21 @@ Known failures (``StratusError``) print one line and exit 2; a traceback only wi
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
-from collections.abc import Sequence
+from .. import interrupts
 
-from ..errors import StratusError
-from . import aws, demo, local
+interrupts.defer()  # before anything else loads: a Ctrl-C from here on is noted, never raised mid-import
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from ..errors import StratusError  # noqa: E402
+from . import aws, demo, local  # noqa: E402
+
+DEFERRED = {"up"}  # commands that start a server: they stop at their own safe points (interrupts.stop_if_noted)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,12 +34,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Run classic AWS serverless architectures whole on one machine, and ship the same "
                     "app code to AWS.",
         epilog="Working today: MyTodoList (apps/todo), locally and on AWS. See README.md.")
+    p.add_argument("--version", action="version", version=f"stratus {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     local.register(sub)
     demo.register(sub)
     aws.register(sub)
     local.register_mail(sub)
+    for command in sub.choices.values():  # --debug after the command too; given before it, it stands
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks for errors")
     return p
 
 
@@ -46,15 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command not in DEFERRED:
+            interrupts.restore()
+        interrupts.stop_if_noted()
         code: int = args.run(args)
         return code
     except KeyboardInterrupt:
-        return 130
+        return interrupts.INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`stratus mail | head`): nothing more to say, to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except StratusError as exc:
         if args.debug:
             raise
         print(f"stratus: error: {exc}", file=sys.stderr)
         return 2
+    finally:  # the command is over: a Ctrl-C while the process exits changes nothing (it would be a traceback)
+        interrupts.ignore()
 
 
 if __name__ == "__main__":

@@ -68,11 +68,15 @@ def _folders(args: argparse.Namespace) -> list[Path]:
 
 def _synth_all(args: argparse.Namespace, folders: list[Path]) -> list[SynthResult]:
     from ..aws.deploy.synth import SynthOptions, synthesize
+    from ..loader import load_app
 
     options = SynthOptions(dax=not getattr(args, "no_dax", False), stage=getattr(args, "stage", "prod"))
     results = []
     for folder in folders:
-        result = synthesize(folder, args.out / folder.resolve().name, options)
+        name = load_app(folder).name  # OUT/<app>, named after the app, whatever its folder is called
+        print(f"synthesizing {name} with the AWS CDK into {args.out / name} (a few seconds)...", file=sys.stderr,
+              flush=True)
+        result = synthesize(folder, args.out / name, options)
         for warning in result.warnings:
             print(f"stratus: warning: {warning}", file=sys.stderr)
         results.append(result)

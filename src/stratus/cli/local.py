@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
 from ..errors import StratusError
 
 DEFAULT_DATA_DIR = Path(".stratus")
@@ -46,17 +47,33 @@ def register(sub: Any) -> None:
     stats.add_argument("--json", action="store_true", help="print the raw JSON")
     stats.set_defaults(run=_stats)
 
-    flush = sub.add_parser("flush-cache", help="empty the API response caches of a running system")
+    flush = sub.add_parser("flush-cache", help="empty the API response caches of a running system",
+                           description="Drop every answer the running system's REST APIs have cached (their stage "
+                                       "caches), or only one app's, and say how many each API held. On AWS this is "
+                                       "the stage's 'Flush cache'.")
     flush.add_argument("app", nargs="?", help="only this app's APIs")
     flush.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
     flush.set_defaults(run=_flush)
 
 
 def register_mail(sub: Any) -> None:
-    mail = sub.add_parser("mail", help="list the messages in the local mail outbox")
+    mail = sub.add_parser("mail", help="list the messages in the local mail outbox",
+                          description="Without --smtp, the mail the apps and user pools send (confirmation codes, "
+                                      "an app's own mail) is written to <data-dir>/outbox instead of being sent. "
+                                      "List it, print one message, or print the latest code mailed to an address.")
     mail.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
-    mail.add_argument("--show", type=int, metavar="N", help="print message N (1 = oldest) in full")
+    shown = mail.add_mutually_exclusive_group()
+    shown.add_argument("--show", type=int, metavar="N", help="print message N (1 = oldest) in full")
+    shown.add_argument("--code", metavar="ADDRESS",
+                       help="print only the latest confirmation code mailed to ADDRESS (for scripts)")
     mail.set_defaults(run=_mail)
+
+    endpoints = sub.add_parser("endpoints", help="print a running system's endpoints, or one of them",
+                               description="Print <data-dir>/endpoints.json, or the value at KEY, a dotted path "
+                                           "into it (apps.todo.api, aws_endpoint, ca_file, ...), bare, for scripts.")
+    endpoints.add_argument("key", nargs="?", metavar="KEY", help="a dotted path, e.g. apps.todo.user_pool_client_id")
+    endpoints.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    endpoints.set_defaults(run=_endpoints)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -67,6 +84,7 @@ def _up(args: argparse.Namespace) -> int:
     if not folders:
         raise StratusError("no apps to run: ./apps has no folder with an app.py")
     apps = [load_app(f) for f in folders]
+    interrupts.stop_if_noted()
     if not 0 <= args.port <= 65535:
         raise StratusError(f"--port must be 0-65535, got {args.port}")
     if not 0 < args.header_timeout <= 3600 or not 1 <= args.max_connections <= 100_000:
@@ -79,17 +97,32 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_dir(path: Path) -> Path:
+    """``--data-dir`` of a command that reads one: it must be there."""
+    if not path.is_dir():
+        raise StratusError(f"no data dir at {path}" + (" (it is a file)" if path.exists() else "")
+                           + "; `stratus up` makes one (default: .stratus)")
+    return path
+
+
+def _running(data_dir: Path) -> dict[str, Any]:
+    """The endpoints of the system running on ``data_dir``."""
+    file = _data_dir(data_dir) / "endpoints.json"
+    try:
+        ep: dict[str, Any] = json.loads(file.read_text())
+    except (OSError, ValueError):
+        raise StratusError(f"no running system found: {file} is missing (start one with `stratus up`)") from None
+    pid = ep.get("pid")
+    if isinstance(pid, int) and not _alive(pid):
+        raise StratusError(f"no running system found: {file} names process {pid}, which is not running (a run "
+                           "that was killed); start one with `stratus up`")
+    return ep
+
+
 def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
     """Call the running system's admin endpoint, found through its endpoints.json."""
     from .._https import HttpsJson
-    try:
-        ep = json.loads((data_dir / "endpoints.json").read_text())
-    except (OSError, ValueError):
-        raise StratusError(f"no running system found: {data_dir / 'endpoints.json'} is missing") from None
-    pid = ep.get("pid")
-    if isinstance(pid, int) and not _alive(pid):
-        raise StratusError(f"no running system found: {data_dir / 'endpoints.json'} names process {pid}, which is "
-                           "not running (a run that was killed); start one with `stratus up`")
+    ep = _running(data_dir)
     auth = {"authorization": f"Bearer {ep.get('operator_token', '')}"}
     try:
         return HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(method, path, headers={**auth, **(headers or {})})[1]
@@ -136,14 +169,23 @@ def _flush(args: argparse.Namespace) -> int:
     doc = _admin(args.data_dir, "POST", "/_stratus/cache/flush", {"x-stratus-app": args.app} if args.app else None)
     if "flushed" not in doc:
         raise StratusError(str(doc.get("message", doc)))
-    print("flushed: " + (", ".join(doc["flushed"]) or "nothing (no API response cache is on)"))
+    flushed = doc["flushed"]
+    if not flushed:
+        print("nothing to flush: no API of " + (f"app {args.app}" if args.app else "the running apps")
+              + " has a response cache on")
+    for api, count in flushed.items():
+        print(f"flushed {api}: {count} cached answer{'' if count == 1 else 's'} dropped")
     return 0
 
 
 def _mail(args: argparse.Namespace) -> int:
-    from ..local.services.ses.mailers import read_outbox
+    from ..local.services.ses.mailers import latest_code, read_outbox
     from . import table
-    entries = read_outbox(args.data_dir / "outbox")
+    outbox = _data_dir(args.data_dir) / "outbox"
+    if args.code is not None:
+        print(latest_code(outbox, args.code))
+        return 0
+    entries = read_outbox(outbox)
     if args.show is not None:
         if not 1 <= args.show <= len(entries):
             raise StratusError(f"no message {args.show}; the outbox has {len(entries)}")
@@ -153,4 +195,18 @@ def _mail(args: argparse.Namespace) -> int:
         print(f"no messages in {args.data_dir / 'outbox'}")
         return 0
     table([("#", "date", "to", "subject")] + [(str(i), e.date, e.to, e.subject) for i, e in enumerate(entries, 1)])
+    return 0
+
+
+def _endpoints(args: argparse.Namespace) -> int:
+    doc: Any = _running(args.data_dir)
+    if args.key is None:
+        print(json.dumps(doc, indent=2))
+        return 0
+    for part in args.key.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            raise StratusError(f"the endpoints have no {args.key!r} (no {part!r} there; keys: "
+                               + (", ".join(sorted(doc)) if isinstance(doc, dict) else "none, it is a value") + ")")
+        doc = doc[part]
+    print(doc if isinstance(doc, str) else json.dumps(doc))
     return 0

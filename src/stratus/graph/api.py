@@ -27,12 +27,23 @@ Shape = dict[str, Any] | type
 
 @dataclass(frozen=True)
 class ApiCache:
-    """API Gateway's stage cache: off unless declared; GET routes cached unless a route opts out.
+    """An API's response cache (API Gateway's stage cache): ``app.rest_api(..., cache=ApiCache())``.
 
-    ``ttl`` defaults to 300 s, at most 3600, and 0 turns caching off. A client may send
-    ``Cache-Control: max-age=0`` to refresh its entry; with ``require_authorization_for_refresh``
-    (AWS's default) callers without the right to invalidate (user-pool callers have none)
-    are handled by ``unauthorized_refresh``, one of AWS's three strategies.
+    GET routes are cached unless a route says ``cache=False``; another route may opt in with ``cache=True``.
+    Successful (2xx) answers are kept per caller, path and declared query parameters (on AWS the method's
+    cache keys: the ``Authorization`` header, path and query parameters). A client may send
+    ``Cache-Control: max-age=0`` to refresh its entry.
+
+    - ``ttl``: seconds an answer is kept, 0 to 3600 (0 turns caching off); default 300. A route may
+      override it with ``cache_ttl``.
+    - ``max_bytes``: the cache's size in bytes; on AWS, the smallest cache cluster that holds it (0.5 GB
+      to 237 GB). Default 256 MiB.
+    - ``require_authorization_for_refresh``: whether a refresh needs the right to invalidate the cache
+      (user pool callers have none); default True, as on AWS.
+    - ``unauthorized_refresh``: what a refresh without that right gets: ``"FAIL_WITH_403"``,
+      ``"SUCCEED_WITH_RESPONSE_HEADER"`` (the default: the cached answer, with a header saying so) or
+      ``"SUCCEED_WITHOUT_RESPONSE_HEADER"``. CloudFormation cannot set these two, so ``stratus synth``
+      takes only their defaults.
     """
 
     ttl: int = 300
@@ -49,7 +60,13 @@ class ApiCache:
 
 @dataclass(frozen=True)
 class Throttle:
-    """A token bucket: ``rate`` requests per second, bursts of up to ``burst`` (AWS's defaults)."""
+    """Request throttling, a token bucket (API Gateway's throttling): for an API
+    (``app.rest_api(..., throttle=...)``, the stage's limits on AWS) or one route (``throttle=`` of a route,
+    a method's limits). A request over the limit is answered 429 (Too Many Requests).
+
+    - ``rate``: requests per second, on average; default 10,000 (AWS's account default).
+    - ``burst``: requests at once, at most; default 5,000 (AWS's account default).
+    """
 
     rate: float = 10_000.0
     burst: int = 5_000
@@ -116,6 +133,9 @@ def _wants_signed_in(handler: Handler) -> bool:
 class RestApi(Resource):
     """A REST API (API Gateway): routes, an optional user-pool authorizer, a body-size limit.
 
+    Declared with ``app.rest_api(...)``, which lists its options; routes with ``route`` and
+    ``get``/``post``/``put``/``patch``/``delete``.
+
     Endpoints facts: the API's base URL.
     """
 
@@ -142,22 +162,47 @@ class RestApi(Resource):
         return {"api": facts}
 
     def route(self, method: str, path: str, *, public: bool = False, body: Shape | None = None,
-              query: dict[str, dict[str, Any]] | None = None, uses: Iterable[Resource] = (),
+              query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (),
               status: int = 200, summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
               throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
               responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
-        """Declare ``handler(request, ctx)`` for ``method path``; see ``get``/``post``/... for sugar.
+        """Declare the handler of ``method path``: a decorator for ``handler(req, ctx)``.
 
-        ``body`` and ``response`` are JSON Schema dicts, or dataclasses / TypedDicts they are
-        derived from (a dataclass body reaches the handler as an instance, ``req.data``);
-        ``responses`` documents the other statuses the route answers (``{409: "changed meanwhile"}``).
-        ``cache`` opts a route in or out of the API's response cache (default: GET routes are in),
-        ``cache_ttl`` overrides the API's TTL, ``throttle`` overrides the API's bucket, and
-        ``invalidates`` names cached paths (using this route's parameters) whose entries for the
-        same caller a successful call drops, e.g. a write dropping the caller's cached list.
+        ``get``, ``post``, ``put``, ``patch`` and ``delete`` are the same with the method named. Each handler
+        serves one route (on AWS each route is a Lambda function of its own, with a role of its own), so a
+        handler declared twice, or two handlers of one name in an API, are refused here.
 
-        Each handler serves one route (on AWS each route is a function of its own), so a handler
-        declared twice, or two handlers of one name in an API, are refused here.
+        - ``method``: ``GET``, ``POST``, ``PUT``, ``PATCH``, ``DELETE``, ``HEAD`` or ``OPTIONS``.
+        - ``path``: below the API's URL, e.g. ``/notes/{id}``; a ``{name}`` segment is a path parameter
+          (``req.path_params["name"]``), a last ``{name+}`` takes the rest of the path (API Gateway's rules).
+        - ``public``: True: anyone may call it, and the handler gets a ``Request`` whose ``user`` is None (no
+          authorization on the method). False (the default): the caller must send an access token of the
+          API's ``authorizer`` (a Cognito authorizer on AWS), or is answered 401; the handler gets an
+          ``AuthRequest``. A route that is not public needs an API with an ``authorizer``.
+        - ``body``: the request body as a JSON Schema dict, a dataclass or a TypedDict: the body must be
+          ``application/json`` and valid (415 or 400 naming each bad field otherwise); ``req.json`` is it,
+          ``req.data`` the dataclass instance. None (the default): the body is not read as JSON, ``req.body``
+          holds its bytes.
+        - ``query``: the query parameters, ``{name: JSON Schema}`` of a string, integer, number or boolean;
+          each is validated and converted (``req.query``), others are ignored (and are not cache keys).
+        - ``uses``: the declared resources the handler uses (tables, buckets, emails): ``ctx`` hands it
+          those and no other, and on AWS its role grants exactly those. Default none.
+        - ``status``: the status of a successful answer when the handler returns a value; default 200.
+        - ``summary``: the route's summary in the OpenAPI document; default the handler's docstring's first line.
+        - ``cache``: True or False puts the route in or out of the API's ``cache`` (which it must declare);
+          None (the default): GET routes are in, others out.
+        - ``cache_ttl``: seconds this route's answers are cached, 0 to 3600; None (the default): the
+          ``ApiCache``'s ``ttl``. On AWS, the method's cache settings.
+        - ``throttle``: a ``Throttle`` for this route alone (the method's throttling on AWS); None (the
+          default): the API's.
+        - ``invalidates``: paths of cached routes, using this route's parameters (``"/notes/{id}"``), whose
+          cached answers for the same caller a successful call drops: a write dropping the caller's cached
+          list. Locally only: API Gateway cannot drop one caller's entries, so on AWS they live out their TTL
+          (``stratus synth`` warns).
+        - ``response``: the body of a successful answer (a JSON Schema dict, a dataclass or a TypedDict), for
+          the OpenAPI document; it is not checked.
+        - ``responses``: the other statuses the route answers and why, ``{409: "changed meanwhile"}``, for the
+          OpenAPI document.
         """
         method = method.upper()
         if method not in METHODS:
@@ -170,7 +215,9 @@ class RestApi(Resource):
             if qschema.get("type", "string") not in ("string", "integer", "number", "boolean"):
                 raise ConfigError(f"{method} {path} query {qname}: query parameters must be scalars")
         if not public and self.authorizer is None:
-            raise ConfigError(f"{method} {path}: route is not public but api {self.name!r} has no authorizer")
+            raise ConfigError(f"{method} {path}: the route is not public, but api {self.name!r} has no authorizer to "
+                              "sign callers in: declare the route with public=True, or give the API a user pool: "
+                              f"app.rest_api({self.name!r}, authorizer=<user pool>)")
         if cache_ttl is not None and not 0 <= cache_ttl <= 3600:
             raise ConfigError(f"{method} {path}: cache_ttl must be 0-3600 seconds")
         if (cache or cache_ttl) and self.cache is None:
@@ -213,20 +260,58 @@ class RestApi(Resource):
             return 0
         return route.cache_ttl if route.cache_ttl is not None else self.cache.ttl
 
-    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
-        return self.route("GET", path, **kw)
+    def get(self, path: str, *, public: bool = False, body: Shape | None = None,
+            query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
+            summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
+            throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
+            responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+        """Declare the handler of ``GET path``: ``route("GET", path, ...)``, with the same options.
 
-    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
-        return self.route("POST", path, **kw)
+        A GET route's answers are cached when the API declares a ``cache``, unless ``cache=False``.
+        """
+        return self.route("GET", path, public=public, body=body, query=query, uses=uses, status=status,
+                          summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
+                          invalidates=invalidates, response=response, responses=responses)
 
-    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
-        return self.route("PUT", path, **kw)
+    def post(self, path: str, *, public: bool = False, body: Shape | None = None,
+             query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
+             summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
+             throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
+             responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+        """Declare the handler of ``POST path``: ``route("POST", path, ...)``, with the same options."""
+        return self.route("POST", path, public=public, body=body, query=query, uses=uses, status=status,
+                          summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
+                          invalidates=invalidates, response=response, responses=responses)
 
-    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
-        return self.route("PATCH", path, **kw)
+    def put(self, path: str, *, public: bool = False, body: Shape | None = None,
+            query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
+            summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
+            throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
+            responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+        """Declare the handler of ``PUT path``: ``route("PUT", path, ...)``, with the same options."""
+        return self.route("PUT", path, public=public, body=body, query=query, uses=uses, status=status,
+                          summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
+                          invalidates=invalidates, response=response, responses=responses)
 
-    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
-        return self.route("DELETE", path, **kw)
+    def patch(self, path: str, *, public: bool = False, body: Shape | None = None,
+              query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
+              summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
+              throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
+              responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+        """Declare the handler of ``PATCH path``: ``route("PATCH", path, ...)``, with the same options."""
+        return self.route("PATCH", path, public=public, body=body, query=query, uses=uses, status=status,
+                          summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
+                          invalidates=invalidates, response=response, responses=responses)
+
+    def delete(self, path: str, *, public: bool = False, body: Shape | None = None,
+               query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
+               summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
+               throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
+               responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+        """Declare the handler of ``DELETE path``: ``route("DELETE", path, ...)``, with the same options."""
+        return self.route("DELETE", path, public=public, body=body, query=query, uses=uses, status=status,
+                          summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
+                          invalidates=invalidates, response=response, responses=responses)
 
 
 def _check_path(api: str, path: str) -> None:

@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigError
 from ._base import Resource, check_name
-from .api import Handler, RestApi
-from .auth import IdentityPool, UserPool
-from .data import Table
+from .api import ApiCache, Handler, RestApi, Throttle
+from .auth import IdentityPool, PasswordPolicy, UserPool
+from .data import KeyAttr, Table, TableCache
 from .messaging import Email
 from .storage import Bucket
 
@@ -17,7 +17,14 @@ R = TypeVar("R", bound=Resource)
 
 
 class App:
-    """One system: a name and the resources it declares, in declaration order."""
+    """One system: a name and the resources it declares, in declaration order.
+
+    An app folder's ``app.py`` defines ``app = App(name)`` and declares everything on it; declaring does
+    no I/O. Every resource name is 1-40 of a-z, 0-9 and ``-``, starting with a letter, and unique per kind.
+
+    - ``name``: the app's name (the same rule), under which ``stratus up`` serves it
+      (``/_api/<app>/<api>``) and ``stratus synth`` names its CloudFormation stack and resources.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = check_name("app", name)
@@ -26,34 +33,132 @@ class App:
         self._handlers: dict[Handler, str] = {}  # shared by its APIs: each handler serves one route
 
     def add(self, resource: R) -> R:
+        """Declare ``resource`` (what the other methods do); a second of the same kind and name is refused."""
         key = f"{resource.kind}:{resource.name}"
         if key in self.resources:
             raise ConfigError(f"app {self.name!r}: {resource.kind} {resource.name!r} is declared twice")
         self.resources[key] = resource
         return resource
 
-    def user_pool(self, name: str, **kw: Any) -> UserPool:
-        return self.add(UserPool(name, **kw))
+    def user_pool(self, name: str, *, password_policy: PasswordPolicy | None = None,
+                  clients: tuple[str, ...] = ("app",), code_ttl: int = 24 * 3600, access_token_ttl: int = 3600,
+                  id_token_ttl: int = 3600, refresh_token_ttl: int = 30 * 24 * 3600) -> UserPool:
+        """Declare a user pool (a Cognito user pool): people sign up with their email address and a password,
+        confirm with a code mailed to them, and sign in for tokens; an API's ``authorizer``.
 
-    def table(self, name: str, *, partition_key: str | tuple[str, type], sort_key: str | tuple[str, type] | None = None,
-              **kw: Any) -> Table:
-        return self.add(Table(name, partition_key, sort_key, **kw))  # type: ignore[arg-type]
+        Clients talk to it with the Cognito Identity Provider API (boto3's ``cognito-idp``, the AWS SDKs,
+        Amplify): SignUp, ConfirmSignUp, InitiateAuth (``USER_PASSWORD_AUTH``, ``REFRESH_TOKEN_AUTH``), ...
+        The email address is the user name (``UsernameAttributes=[email]``); ``cognito:username`` is the sub.
+        On AWS the pool is named ``<app>-<name>``, and the token lifetimes are its app clients' token validity.
 
-    def rest_api(self, name: str, **kw: Any) -> RestApi:
-        return self.add(RestApi(name, handlers=self._handlers, **kw))
+        - ``name``: the pool's name in the app.
+        - ``password_policy``: a ``PasswordPolicy``, the pool's password policy on AWS; None (the default) is
+          ``PasswordPolicy()``: at least 8 characters, with upper case, lower case and digits.
+        - ``clients``: the names of its app clients, each with an id of its own (public clients, no secret,
+          ``USER_PASSWORD_AUTH``); default one, ``("app",)``. ``endpoints.json`` lists their ids.
+        - ``code_ttl``: seconds a mailed confirmation code is valid; default 86400 (one day), the only value
+          Cognito has, so ``stratus synth`` refuses any other.
+        - ``access_token_ttl``: seconds an access token (what the API takes) is valid, 300 to 86400; default 3600.
+        - ``id_token_ttl``: seconds an ID token (what an identity pool takes) is valid, 300 to 86400; default 3600.
+        - ``refresh_token_ttl``: seconds a refresh token is valid, 3600 to ten years; default 30 days.
+        """
+        policy = password_policy if password_policy is not None else PasswordPolicy()
+        return self.add(UserPool(name, password_policy=policy, clients=clients, code_ttl=code_ttl,
+                                 access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
+                                 refresh_token_ttl=refresh_token_ttl))
+
+    def table(self, name: str, *, partition_key: str | tuple[str, type] | KeyAttr,
+              sort_key: str | tuple[str, type] | KeyAttr | None = None, stream: bool = False,
+              cache: TableCache | None = None) -> Table:
+        """Declare a key-value table (a DynamoDB table): handlers that name it in ``uses`` get ``ctx.table(t)``,
+        a ``TablePort``.
+
+        Locally it is an SQLite database in the data dir; on AWS a DynamoDB table, on-demand capacity,
+        encrypted, point-in-time recovery on, kept when the stack is destroyed.
+
+        - ``name``: the table's name in the app (CloudFormation names the real table).
+        - ``partition_key``: the partition (hash) key attribute: its name (a string key), ``(name, int)``
+          for a number key, or a ``KeyAttr``. Every item has it; a query reads one partition.
+        - ``sort_key``: the sort (range) key attribute, the same way; None (the default): no sort key,
+          one item per partition key. Items of a partition come back in sort key order.
+        - ``stream``: record every change with the old and new item (DynamoDB Streams, ``NEW_AND_OLD_IMAGES``);
+          default False.
+        - ``cache``: a ``TableCache`` to read through a DAX-style cache (a DAX cluster on AWS, one per app,
+          in a VPC of its own); None (the default): reads go to the table.
+        """
+        return self.add(Table(name, partition_key, sort_key, stream=stream, cache=cache))  # type: ignore[arg-type]
+
+    def rest_api(self, name: str, *, authorizer: UserPool | None = None, max_body: int = 1024 * 1024,
+                 title: str = "", version: str = "1.0.0", cache: ApiCache | None = None,
+                 throttle: Throttle | None = None) -> RestApi:
+        """Declare a REST API (an API Gateway REST API); declare its routes with ``api.get(...)``,
+        ``api.post(...)``, ...
+
+        Locally it is served at ``https://<host>:<port>/_api/<app>/<name>``; on AWS it is a regional REST
+        API with a stage (``prod`` unless ``stratus synth --stage``), access logs, and one Lambda function
+        per route. Its OpenAPI document is at ``<api>/openapi.json``.
+
+        - ``name``: the API's name in the app; on AWS the REST API is named ``<app>-<name>``.
+        - ``authorizer``: the ``UserPool`` whose access tokens (``Authorization: Bearer <token>``) sign callers
+          in: a Cognito user pools authorizer on AWS. A route that is not ``public=True`` needs one; None
+          (the default): every route must be public.
+        - ``max_body``: the largest request body in bytes, 1 byte to 10 MiB (API Gateway's limit); larger
+          bodies are answered 413. Default 1 MiB.
+        - ``title``: the title of its OpenAPI document and, on AWS, the REST API's description; default the name.
+        - ``version``: the version of its OpenAPI document; default ``"1.0.0"``.
+        - ``cache``: an ``ApiCache`` to cache GET answers (the stage's cache cluster on AWS); None (the
+          default): no cache.
+        - ``throttle``: a ``Throttle`` for the whole API (the stage's throttling on AWS); None (the default)
+          is ``Throttle()``, AWS's account defaults (10,000 requests a second, bursts of 5,000).
+        """
+        return self.add(RestApi(name, authorizer=authorizer, max_body=max_body, title=title, version=version,
+                                cache=cache, throttle=throttle if throttle is not None else Throttle(),
+                                handlers=self._handlers))
 
     def bucket(self, name: str) -> Bucket:
+        """Declare an object store bucket (an S3 bucket): handlers that name it in ``uses`` get
+        ``ctx.bucket(b)``, an ``ObjectStorePort``; clients reach it only through policies that name it
+        (an identity pool's ``authenticated_policy``, with ``bucket.arn``).
+
+        Locally its objects are files in the data dir, served by the S3 endpoint of ``stratus up``; on AWS an
+        S3 bucket, all public access blocked, encrypted, TLS only, kept when the stack is destroyed.
+
+        - ``name``: the bucket's name in the app; the real name is chosen per provider (globally unique on
+          AWS) and listed in ``endpoints.json`` under ``buckets``.
+        """
         return self.add(Bucket(name))
 
     def identity_pool(self, name: str, *, user_pool: UserPool, authenticated_policy: dict[str, Any],
-                      **kw: Any) -> IdentityPool:
-        return self.add(IdentityPool(name, user_pool, authenticated_policy, **kw))
+                      credential_ttl: int = 3600) -> IdentityPool:
+        """Declare an identity pool (a Cognito identity pool): signed-in users trade their ID token for
+        temporary AWS credentials (GetId, GetCredentialsForIdentity) to call S3 directly.
+
+        - ``name``: the pool's name in the app; its id is in ``endpoints.json`` under ``identity_pools``.
+        - ``user_pool``: the ``UserPool`` whose ID tokens it takes (all its clients); no unauthenticated
+          identities.
+        - ``authenticated_policy``: the IAM policy document of the authenticated role, as written on AWS
+          (``{"Version": ..., "Statement": [...]}``); ``bucket.arn`` names a declared bucket and
+          ``${cognito-identity.amazonaws.com:sub}`` the caller's identity id, to confine each user to a folder.
+          Locally the policy is evaluated as IAM evaluates it.
+        - ``credential_ttl``: seconds the credentials are valid, 900 to 43200; default 3600, the only value
+          Cognito issues, so ``stratus synth`` refuses any other.
+        """
+        return self.add(IdentityPool(name, user_pool, authenticated_policy, credential_ttl=credential_ttl))
 
     def email(self, name: str, *, sender: str) -> Email:
-        """Sending mail from ``sender``: handlers that declare it in ``uses`` get ``ctx.mailer``."""
+        """Declare sending email (SES) from one address: handlers that name it in ``uses`` get ``ctx.mailer``.
+
+        Locally mail goes to the data dir's outbox (``stratus mail`` lists it) or to ``stratus up --smtp``;
+        on AWS through SES, and the function's role may send from ``sender`` only.
+
+        - ``name``: its name in the app.
+        - ``sender``: the address mail is sent from, a plain email address; on AWS it (or its domain) must be
+          an identity the account has verified in SES, once.
+        """
         return self.add(Email(name, sender))
 
     def of_kind(self, cls: type[R]) -> list[R]:
+        """The declared resources of class ``cls``, in declaration order."""
         return [r for r in self.resources.values() if isinstance(r, cls)]
 
     def resource(self, kind: str, name: str) -> Resource | None:

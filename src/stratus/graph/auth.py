@@ -13,6 +13,18 @@ _SYMBOLS = frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 
 @dataclass(frozen=True)
 class PasswordPolicy:
+    """What a user pool's passwords must have: ``app.user_pool(..., password_policy=PasswordPolicy(...))``.
+
+    The same policy on Cognito, which counts only ASCII letters and digits in each class.
+
+    - ``min_length``: the fewest characters; default 8.
+    - ``require_uppercase``: at least one of A-Z; default True.
+    - ``require_lowercase``: at least one of a-z; default True.
+    - ``require_digits``: at least one of 0-9; default True.
+    - ``require_symbols``: at least one of the 32 symbols Cognito counts (``!``, ``@``, ``#``, ...) or a space;
+      default False.
+    """
+
     min_length: int = 8
     require_uppercase: bool = True
     require_lowercase: bool = True
@@ -39,8 +51,9 @@ class PasswordPolicy:
 class UserPool(Resource):
     """A managed user pool (Cognito user pool): self sign-up, email verification, JWTs.
 
-    Users sign up with their email address as the user name, as with Cognito's
-    ``UsernameAttributes=[email]``; ``cognito:username`` is then the user's sub.
+    Declared with ``app.user_pool(...)``, which lists its options. Users sign up with their email address
+    as the user name, as with Cognito's ``UsernameAttributes=[email]``; ``cognito:username`` is then the
+    user's sub.
 
     Endpoints facts: ``{"id": pool id, "clients": {name: client id}, "issuer": URL}``.
     """
@@ -73,6 +86,8 @@ class UserPool(Resource):
 @dataclass(eq=False, repr=False)
 class IdentityPool(Resource):
     """An identity pool (Cognito Identity): trades a user pool's ID token for temporary AWS credentials.
+
+    Declared with ``app.identity_pool(...)``, which lists its options.
 
     ``authenticated_policy`` is the IAM policy document of the authenticated role, written as
     on AWS; ``${cognito-identity.amazonaws.com:sub}`` in it is the caller's identity id.

@@ -14,6 +14,13 @@ KEY_TYPES: dict[type, str] = {str: "S", int: "N"}
 
 @dataclass(frozen=True)
 class KeyAttr:
+    """A table's key attribute, for ``app.table(..., partition_key=..., sort_key=...)`` (which also take a name,
+    or ``(name, type)``).
+
+    - ``name``: the attribute's name.
+    - ``type``: ``str`` (the default; DynamoDB's ``S``) or ``int`` (``N``).
+    """
+
     name: str
     type: type = str
 
@@ -31,10 +38,18 @@ def _key_attr(spec: str | tuple[str, type] | KeyAttr, table: str) -> KeyAttr:
 
 @dataclass(frozen=True)
 class TableCache:
-    """A DAX-style read-through/write-through cache in front of a table.
+    """A DAX-style read-through/write-through cache in front of a table: ``app.table(..., cache=TableCache())``.
 
-    The item cache (get) and the query cache (query) are separate, each with its own
-    TTL (DAX's default: 5 minutes) and both bounded by entries and bytes (LRU).
+    The item cache (``get``, ``batch_get``) and the query cache (``query``) are separate, each with its own
+    TTL, and both bounded by entries and bytes (least recently used first out). As in DAX, writes through the
+    port update the item cache but not the query cache, and ``consistent=True`` reads skip the cache. On AWS
+    the app's cached tables share one DAX cluster (``stratus synth --no-dax`` leaves it out), so their TTLs
+    must agree.
+
+    - ``item_ttl``: seconds an item stays in the item cache (DAX's record TTL); default 300, DAX's default.
+    - ``query_ttl``: seconds a query's page stays in the query cache (DAX's query TTL); default 300.
+    - ``max_entries``: the most entries each cache keeps, locally; default 100,000. On AWS the node size bounds it.
+    - ``max_bytes``: the most bytes each cache keeps, locally, at least 1 KiB; default 64 MiB.
     """
 
     item_ttl: float = 300.0
@@ -51,7 +66,10 @@ class TableCache:
 
 @dataclass(eq=False, repr=False)
 class Table(Resource, Usable[TablePort]):
-    """A key-value table (DynamoDB): partition key, optional sort key, change stream, DAX-style cache."""
+    """A key-value table (DynamoDB): partition key, optional sort key, change stream, DAX-style cache.
+
+    Declared with ``app.table(...)``, which lists its options; handlers reach it with ``ctx.table(table)``.
+    """
 
     kind: ClassVar[str] = "table"
     name: str

@@ -15,6 +15,8 @@ from ._base import Resource, Usable, check_name
 class Email(Resource, Usable[Mailer]):
     """Sending email (SES) from ``sender``: a handler that declares it in ``uses`` gets ``ctx.mailer``.
 
+    Declared with ``app.email(...)``, which lists its options.
+
     Locally, mail goes to the data dir's outbox (or ``stratus up --smtp``); on AWS, through SES,
     where ``sender`` (or its domain) must be an identity the account has verified.
     """

@@ -14,6 +14,8 @@ from ._base import Resource, Usable, check_name
 class Bucket(Resource, Usable[ObjectStorePort]):
     """An object store bucket (S3). Private: only the platform and policies that name it reach it.
 
+    Declared with ``app.bucket(name)``; handlers reach it with ``ctx.bucket(bucket)``.
+
     The real bucket name is chosen by the provider (globally unique on AWS); ``arn`` is a
     placeholder, usable in policy documents, that each provider resolves to the real ARN.
 
@@ -29,6 +31,8 @@ class Bucket(Resource, Usable[ObjectStorePort]):
 
     @property
     def arn(self) -> str:
+        """The bucket's ARN in policy documents (``f"{files.arn}/*"`` for its objects): a placeholder each
+        provider resolves to the real bucket's ARN."""
         return f"arn:aws:s3:::{bucket_placeholder(self.name)}"
 
 

@@ -28,7 +28,7 @@ from .infra.asgi import Receive, Scope, Send, header, read_body, send_json
 class Operations:
     """The operations, over what the runtime gives it: its figures, a flush, the running apps, the clock."""
 
-    def __init__(self, stats: Callable[[], dict[str, Any]], flush: Callable[[str | None], list[str]],
+    def __init__(self, stats: Callable[[], dict[str, Any]], flush: Callable[[str | None], dict[str, int]],
                  apps: Callable[[], list[str]], clock: Clock, token: str, origin: str) -> None:
         self.stats, self.flush, self.apps, self.clock = stats, flush, apps, clock
         self.token, self.origin = token.encode(), origin

@@ -195,8 +195,8 @@ class LocalRuntime:
         """Per app: each REST API's requests, latency, throttling and response cache; each table cache."""
         return {"apps": {name: a.stats() for name, a in self.apps.items()}}
 
-    def flush(self, app: str | None = None) -> list[str]:
-        """Empty the stage caches (of one app, or all); the names of the APIs flushed."""
+    def flush(self, app: str | None = None) -> dict[str, int]:
+        """Empty the stage caches (of one app, or all): how many answers each API had cached."""
         if app and app not in self.apps:
             raise NotFound(f"no app named {app!r} is running (running: {', '.join(sorted(self.apps))})")
         return self.services.apigateway.flush(app)

@@ -10,6 +10,7 @@ SIGTERM), so a stale file never points at a dead server.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import resource
@@ -24,6 +25,7 @@ from typing import Any
 import orjson
 import uvicorn
 
+from .. import interrupts
 from ..clock import Clock, ManualClock, SystemClock
 from ..errors import ConfigError
 from ..graph import App
@@ -55,7 +57,7 @@ class UpOptions:
 
 
 # what the server (or a launcher, up.log) puts in a data dir: a folder holding only these, all its owner's, is one
-OWN = {"endpoints.json", "admin-credentials.json", "tls", "keys", "outbox", "apps", "s3", "up.log"}
+OWN = {"endpoints.json", "admin-credentials.json", "tls", "keys", "outbox", "apps", "s3", "up.lock", "up.log"}
 OWN_DATABASES = ("identity.db", "userpools.db")  # with their -wal and -shm files
 
 
@@ -72,10 +74,13 @@ def claim_data_dir(path: Path) -> Path:
     A folder that holds other things and is open to other users (``--data-dir .`` in a project, or ``/tmp``)
     is refused rather than changed: its other users may need it, and the secrets may not go there."""
     if not path.exists():
-        path.mkdir(parents=True, mode=0o700)
+        try:
+            path.mkdir(parents=True, mode=0o700)
+        except OSError as exc:  # a file where a folder of the path should be, no permission, ...
+            raise ConfigError(f"cannot make the data dir {path}: {exc.strerror}") from None
         return path
     if not path.is_dir():
-        raise ConfigError(f"data dir {path} is not a folder")
+        raise ConfigError(f"data dir {path} is a file, not a folder")
     st = path.stat()
     if st.st_uid != os.geteuid():
         raise ConfigError(f"data dir {path} belongs to another user: give stratus a folder of your own (--data-dir)")
@@ -85,6 +90,36 @@ def claim_data_dir(path: Path) -> Path:
         raise ConfigError(f"data dir {path} holds other files and other users may open it; secrets cannot go "
                           "there: give stratus a folder of its own (--data-dir)")
     return path
+
+
+class DataDirLock:
+    """The running system's hold on its data dir: an exclusive lock on ``<data dir>/up.lock``, which names the
+    holder. The kernel lets go when the process ends, however it ends, so a killed system never blocks the next."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "up.lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = self._holder()
+            os.close(self.fd)
+            raise ConfigError(f"data dir {data_dir} is in use by a running stratus up ({holder}); stop it first, "
+                              "or give this one a --data-dir of its own") from None
+        self.note(None)
+
+    def _holder(self) -> str:
+        try:
+            doc = orjson.loads(os.pread(self.fd, 4096, 0))
+            return f"pid {doc['pid']}" + (f", {doc['endpoint']}" if doc.get("endpoint") else ", starting")
+        except (OSError, ValueError, KeyError, TypeError):
+            return "pid unknown"
+
+    def note(self, endpoint: str | None) -> None:
+        """Say who holds the lock, and where it serves once it knows."""
+        data = orjson.dumps({"pid": os.getpid(), "endpoint": endpoint})
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, data, 0)
 
 
 def _raise_open_file_limit(max_connections: int, announce: Callable[[str], None]) -> None:
@@ -145,6 +180,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     # server makes there, whatever the umask the server was started with
     os.umask(0o077)
     data_dir = claim_data_dir(opts.data_dir.resolve())
+    lock = DataDirLock(data_dir)  # one running system per data dir, for as long as this process lives
     _raise_open_file_limit(opts.max_connections, announce)
     endpoints_file = data_dir / "endpoints.json"
     endpoints_file.unlink(missing_ok=True)  # a file left by a crashed run must not point clients at a dead port
@@ -162,12 +198,14 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     # listening on every address: advertise loopback, which the certificate covers
     shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(opts.host, opts.host)
     endpoint = f"https://{f'[{shown}]' if ':' in shown else shown}:{port}"
+    lock.note(endpoint)
     clock: Clock = ManualClock() if opts.manual_clock else SystemClock()
     mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
     runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
                            options=Options(opts.table_cache, opts.api_cache, opts.throttle))
     doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
     doc["pid"] = os.getpid()
+    interrupts.stop_if_noted()
 
     def ready() -> None:
         write_atomic(endpoints_file, orjson.dumps(doc, option=orjson.OPT_INDENT_2), 0o600)  # holds the admin secret
@@ -190,13 +228,15 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     server = _Server(config, ready, handshake_timeout=opts.head_timeout)
 
     def stopped(signum: int, frame: object) -> None:
-        raise SystemExit(0)
+        raise SystemExit(interrupts.INTERRUPTED if signum == signal.SIGINT else 0)
 
-    # uvicorn catches SIGINT/SIGTERM, drains, then re-raises the signal to the handler found here:
-    # exiting 0 from it lets the clean-up below run (the default SIGTERM action would kill us first).
+    # uvicorn catches SIGINT/SIGTERM, drains, then re-raises the signal to the handler found here: exiting
+    # from it (130 for Ctrl-C, 0 for SIGTERM) lets the clean-up below run (the default SIGTERM action would kill
+    # us first). Installed before the last look at a Ctrl-C pressed while starting, so none falls between.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stopped)
     try:
+        interrupts.stop_if_noted()
         server.run(sockets=[sock])
     finally:
         try:
@@ -206,3 +246,6 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
         except (OSError, ValueError):
             pass
         sock.close()
+        if server.started:
+            announce(f"stratus stopped; its state stays in {data_dir}")
+            sys.stdout.flush()

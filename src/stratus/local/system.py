@@ -33,8 +33,7 @@ class RunningSystem:
     def start(cls, data_dir: Path, apps: list[Path] | None = None, *, port: int = 0, extra: list[str] | None = None,
               timeout: float = 60.0, log: Path | None = None) -> RunningSystem:
         data_dir.mkdir(parents=True, exist_ok=True)
-        endpoints_file = data_dir / "endpoints.json"
-        endpoints_file.unlink(missing_ok=True)
+        endpoints_file = data_dir / "endpoints.json"  # ready once it names the process started here
         cmd = [sys.executable, "-m", "stratus", "up", *(str(a) for a in apps or []), "--data-dir", str(data_dir),
                "--port", str(port), *(extra or [])]
         log_path = log or data_dir / "up.log"  # the server's output, which may name secrets: the owner's only
@@ -43,18 +42,23 @@ class RunningSystem:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         out.close()
-        while True:
-            if endpoints_file.exists():
-                doc = orjson.loads(endpoints_file.read_bytes())
+        try:
+            while True:
+                try:
+                    doc = orjson.loads(endpoints_file.read_bytes())
+                except (OSError, ValueError):  # not there yet (or another system's, being replaced)
+                    doc = {}
                 if doc.get("pid") == proc.pid:
                     return cls(proc, data_dir, doc, time.perf_counter() - t0)
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise StratusError(f"stratus up exited with {proc.returncode}:\n{tail}")
-            if time.perf_counter() - t0 > timeout:
-                proc.kill()
-                raise StratusError(f"stratus up was not ready within {timeout:.0f}s")
-            time.sleep(0.02)
+                if proc.poll() is not None:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise StratusError(f"stratus up exited with {proc.returncode}:\n{tail}")
+                if time.perf_counter() - t0 > timeout:
+                    raise StratusError(f"stratus up was not ready within {timeout:.0f}s")
+                time.sleep(0.02)
+        except BaseException:  # not ready, or the caller interrupted (Ctrl-C): no system is left behind
+            cls(proc, data_dir, {}, 0.0).stop()
+            raise
 
     @property
     def port(self) -> int:

@@ -22,6 +22,16 @@ DEFAULT_SENDER = "no-reply@stratus.local"
 
 @dataclass(frozen=True)
 class Mail:
+    """One email, for ``ctx.mailer.send(Mail(...))``.
+
+    - ``to``: the recipient, one plain email address.
+    - ``subject``: one line of text.
+    - ``text``: the plain-text body.
+    - ``sender``: the address it is from; None (the default): the declared ``Email``'s ``sender``, the only
+      one a declared ``Email``'s mailer sends from.
+    - ``html``: an HTML body, sent as an alternative to ``text``; default None.
+    """
+
     to: str
     subject: str
     text: str
@@ -30,13 +40,19 @@ class Mail:
 
 
 class Mailer:
+    """Sends email: ``ctx.mailer`` (or ``ctx.use(email)``) for a declared ``Email`` (SES on AWS)."""
+
     def __init__(self, clock: Clock | None = None, sender: str = DEFAULT_SENDER, *, only_sender: bool = False) -> None:
         self.clock = clock or SystemClock()
         self.sender = sender
         self.only_sender = only_sender  # a declared Email's mailer sends from its sender and no other
 
     def send(self, mail: Mail) -> str:
-        """Deliver ``mail``; return a message id. ``MailRejected`` if it cannot be sent as it is, or is refused."""
+        """Send ``mail``; its message id (SES's SendRawEmail on AWS; locally the outbox or SMTP).
+
+        - ``mail``: a ``Mail``. Addresses must be plain email addresses and the subject one line; a mail
+          that cannot be sent as it is, or that the service refuses, is ``MailRejected``.
+        """
         sender = mail.sender or self.sender
         if self.only_sender and sender != self.sender:
             raise MailRejected(f"this mailer sends from {self.sender} only, not {sender!r} (the declared Email's sender, "

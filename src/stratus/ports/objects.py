@@ -26,6 +26,15 @@ from ..errors import InvalidItem, InvalidToken
 
 @dataclass(frozen=True)
 class ObjectInfo:
+    """What a bucket knows of an object (S3's object metadata).
+
+    - ``key``: the object's key.
+    - ``size``: its length in bytes.
+    - ``etag``: its ETag (S3's: the MD5 of the data in hex, in quotes).
+    - ``content_type``: its ``Content-Type``; empty in a listing.
+    - ``metadata``: its user metadata (``x-amz-meta-*``), names in lower case; empty in a listing.
+    """
+
     key: str
     size: int
     etag: str
@@ -35,12 +44,25 @@ class ObjectInfo:
 
 @dataclass(frozen=True)
 class StoredObject:
+    """An object read whole: ``get``'s answer.
+
+    - ``info``: its ``ObjectInfo``.
+    - ``data``: its bytes.
+    """
+
     info: ObjectInfo
     data: bytes
 
 
 @dataclass
 class ObjectPage:
+    """A page of a listing.
+
+    - ``objects``: ``ObjectInfo`` of each object (key, size and ETag), in key order.
+    - ``next_token``: None on the last page; otherwise pass it as ``list(..., next_token=...)`` for the next
+      page (S3's continuation token).
+    """
+
     objects: list[ObjectInfo] = field(default_factory=list)
     next_token: str | None = None
 
@@ -49,25 +71,47 @@ Listing = list[ObjectInfo]  # (named here: inside the port, ``list`` is its meth
 
 
 class ObjectStorePort:
-    """The ``ObjectStore`` port for one bucket: the public methods check their arguments once, for every
-    implementation, and call the ``_hooks`` an implementation (``LocalBucket``, ``S3Bucket``) fills in."""
+    """A handler's view of one declared bucket (``ctx.bucket(bucket)``): S3's object operations, the same on
+    every provider (files locally, S3 on AWS).
+
+    The public methods check their arguments once, for every implementation, and call the ``_hooks`` an
+    implementation (``LocalBucket``, ``S3Bucket``) fills in."""
 
     def put(self, key: str, data: bytes, *, content_type: str = "binary/octet-stream",
             metadata: dict[str, str] | None = None) -> ObjectInfo:
+        """Store ``data`` as the object ``key``, replacing any; its ``ObjectInfo`` (S3's PutObject).
+
+        - ``key``: 1 to 1024 bytes of UTF-8 without control characters, ``"<user>/photo.jpg"``.
+        - ``data``: the object's bytes.
+        - ``content_type``: its ``Content-Type``, sent back by ``get`` and to clients; default
+          ``"binary/octet-stream"``, S3's.
+        - ``metadata``: user metadata (``x-amz-meta-<name>``), printable ASCII, 2 KB in all; names are
+          lower-cased. Default none.
+        """
         check_object_key(key)
         content_type, meta = check_put(data, content_type, metadata)
         return self._put(key, bytes(data), content_type, meta)
 
     def get(self, key: str) -> StoredObject | None:
+        """The object ``key``, data and ``info``, or None if there is none (S3's GetObject)."""
         return self._get(check_object_key(key))
 
     def head(self, key: str) -> ObjectInfo | None:
+        """The ``ObjectInfo`` of the object ``key`` without its data, or None if there is none (S3's HeadObject)."""
         return self._head(check_object_key(key))
 
     def delete(self, key: str) -> None:
+        """Delete the object ``key``; deleting what is not there is fine, as on S3 (S3's DeleteObject)."""
         self._delete(check_object_key(key))
 
     def list(self, prefix: str = "", *, limit: int = 1000, next_token: str | None = None) -> ObjectPage:
+        """The objects whose keys start with ``prefix``, in key order, a page at a time (S3's ListObjectsV2).
+
+        - ``prefix``: the start of the keys listed; default ``""``, every object.
+        - ``limit``: the most objects in a page, 1 to 1000; default 1000.
+        - ``next_token``: the ``next_token`` of the previous page of the same listing; None (the default):
+          the first page. A token of another listing is ``InvalidToken``.
+        """
         check_page_limit(limit)
         if not isinstance(prefix, str):
             raise InvalidItem(f"prefix must be a string, not {type(prefix).__name__}")

@@ -50,30 +50,65 @@ MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, kept by every impleme
 
 @dataclass(frozen=True)
 class KeyCondition:
-    """A condition on the sort key: eq, lt, le, gt, ge, between, begins_with."""
+    """A condition on the sort key, for ``query(..., sort=...)``: a DynamoDB key condition expression.
+
+    Made with ``KeyCondition.eq(v)``, ``lt``, ``le``, ``gt``, ``ge``, ``between`` and ``begins_with``; each value
+    has the sort key's type (a non-empty string, or an int).
+
+    - ``op``: ``"eq"``, ``"lt"``, ``"le"``, ``"gt"``, ``"ge"``, ``"between"`` or ``"begins_with"``.
+    - ``value``: the value compared with (the lower bound of ``between``, the prefix of ``begins_with``).
+    - ``upper``: the upper bound of ``between``; None otherwise.
+    """
 
     op: str
     value: Any
     upper: Any = None
 
     @classmethod
-    def eq(cls, v: Any) -> KeyCondition: return cls("eq", v)
+    def eq(cls, v: Any) -> KeyCondition:
+        """Sort key equal to ``v`` (``=``)."""
+        return cls("eq", v)
+
     @classmethod
-    def lt(cls, v: Any) -> KeyCondition: return cls("lt", v)
+    def lt(cls, v: Any) -> KeyCondition:
+        """Sort key less than ``v`` (``<``)."""
+        return cls("lt", v)
+
     @classmethod
-    def le(cls, v: Any) -> KeyCondition: return cls("le", v)
+    def le(cls, v: Any) -> KeyCondition:
+        """Sort key less than or equal to ``v`` (``<=``)."""
+        return cls("le", v)
+
     @classmethod
-    def gt(cls, v: Any) -> KeyCondition: return cls("gt", v)
+    def gt(cls, v: Any) -> KeyCondition:
+        """Sort key greater than ``v`` (``>``)."""
+        return cls("gt", v)
+
     @classmethod
-    def ge(cls, v: Any) -> KeyCondition: return cls("ge", v)
+    def ge(cls, v: Any) -> KeyCondition:
+        """Sort key greater than or equal to ``v`` (``>=``)."""
+        return cls("ge", v)
+
     @classmethod
-    def between(cls, lo: Any, hi: Any) -> KeyCondition: return cls("between", lo, hi)
+    def between(cls, lo: Any, hi: Any) -> KeyCondition:
+        """Sort key from ``lo`` to ``hi``, both included (``BETWEEN``)."""
+        return cls("between", lo, hi)
+
     @classmethod
-    def begins_with(cls, prefix: str) -> KeyCondition: return cls("begins_with", prefix)
+    def begins_with(cls, prefix: str) -> KeyCondition:
+        """Sort key starting with ``prefix``, a string sort key only (``begins_with``)."""
+        return cls("begins_with", prefix)
 
 
 @dataclass
 class Page:
+    """A page of a query's answer.
+
+    - ``items``: the matching items, in sort key order (reversed with ``forward=False``).
+    - ``next_token``: None on the last page; otherwise pass it as ``query(..., next_token=...)`` for the next
+      page (DynamoDB's ``LastEvaluatedKey``, as an opaque string).
+    """
+
     items: list[Item] = field(default_factory=list)
     next_token: str | None = None
 
@@ -116,8 +151,11 @@ Key = tuple[Any, Any]  # (partition key value, sort key value); "" as the sort k
 
 
 class TablePort:
-    """The ``Table`` port for one declared table: the public methods check and normalise what they are given,
-    once, for every implementation; an implementation fills in the ``_hooks``, which get checked values.
+    """A handler's view of one declared table (``ctx.table(table)``): DynamoDB's item operations, the same on
+    every provider (SQLite locally, DynamoDB or DAX on AWS).
+
+    The public methods check and normalise what they are given, once, for every implementation; an
+    implementation fills in the ``_hooks``, which get checked values.
 
     Hooks take keys as ``(partition, sort)`` value pairs and items already ``normalize``d, and raise
     ``ConditionFailed`` when a write's conditions do not hold (``check_conditions`` decides it from the
@@ -131,29 +169,82 @@ class TablePort:
     # -- the port
 
     def get(self, key: Item, *, consistent: bool = False) -> Item | None:
+        """The item with ``key``, or None (DynamoDB's GetItem).
+
+        - ``key``: the key attributes, ``{"owner": "u1", "id": "n1"}`` (others are ignored).
+        - ``consistent``: True: read the table itself, past a ``TableCache`` (a strongly consistent read);
+          default False.
+        """
         return self._get(key_values(self.decl, key), consistent)
 
     def batch_get(self, keys: list[Item], *, consistent: bool = False) -> list[Item | None]:
+        """The items with ``keys``, in their order, None for each missing one (DynamoDB's BatchGetItem,
+        unprocessed keys retried).
+
+        - ``keys``: up to 100 keys, as ``get`` takes them.
+        - ``consistent``: as ``get``'s.
+        """
         check_batch(self.decl, keys)
         return self._batch_get([key_values(self.decl, k) for k in keys], consistent)
 
     def put(self, item: Item, *, if_absent: bool = False, if_exists: bool = False,
             expect: dict[str, Any] | None = None) -> None:
+        """Store ``item``, replacing any item with its key (DynamoDB's PutItem).
+
+        Values are what DynamoDB holds: strings, numbers (64-bit integers, finite floats), booleans, None,
+        lists and maps with string keys, up to 400 KB an item; anything else is ``InvalidItem``. A condition
+        that does not hold raises ``ConditionFailed`` and writes nothing (a condition expression).
+
+        - ``item``: the whole item, its key attributes included.
+        - ``if_absent``: write only if no item has this key (``attribute_not_exists``); default False.
+        - ``if_exists``: write only if an item has this key; default False.
+        - ``expect``: write only if each named attribute of the stored item equals the given value; None as a
+          value means the attribute is absent (optimistic concurrency: ``expect={"version": 3}``).
+        """
         item = normalize(self.decl, item)
         self._put(key_values(self.decl, item), item, Conditions(if_absent, if_exists, expect))
 
     def update(self, key: Item, changes: dict[str, Any], *, remove: tuple[str, ...] = (), if_exists: bool = True,
                expect: dict[str, Any] | None = None) -> Item:
+        """Set and remove attributes of the item with ``key``; the whole new item (DynamoDB's UpdateItem,
+        ``SET`` and ``REMOVE``, ``ALL_NEW``).
+
+        - ``key``: the key attributes.
+        - ``changes``: the attributes to set, ``{name: value}`` (None is stored as null); key attributes
+          cannot be changed.
+        - ``remove``: the names of attributes to remove; none may also be in ``changes``. Default none.
+        - ``if_exists``: True (the default): ``ConditionFailed`` if no item has the key; False creates it.
+        - ``expect``: as ``put``'s.
+        """
         k = key_values(self.decl, key)
         changes = check_changes(self.decl, key, changes, remove)
         return self._update(k, changes, tuple(remove), Conditions(False, if_exists, expect))
 
     def delete(self, key: Item, *, if_exists: bool = False, expect: dict[str, Any] | None = None) -> Item | None:
+        """Delete the item with ``key``; the item deleted, or None if there was none (DynamoDB's DeleteItem,
+        ``ALL_OLD``).
+
+        - ``key``: the key attributes.
+        - ``if_exists``: ``ConditionFailed`` if no item has the key; default False (deleting nothing is fine).
+        - ``expect``: as ``put``'s.
+        """
         return self._delete(key_values(self.decl, key), Conditions(False, if_exists, expect))
 
     def query(self, partition: Any, *, sort: KeyCondition | None = None, where: dict[str, Any] | None = None,
               limit: int = 100, next_token: str | None = None, forward: bool = True,
               consistent: bool = False) -> Page:
+        """One partition's items in sort key order, a page at a time (DynamoDB's Query).
+
+        - ``partition``: the partition key value.
+        - ``sort``: a ``KeyCondition`` on the sort key (a key condition); None (the default): every item.
+        - ``where``: ``{attribute: value}`` that matching items have, on attributes other than the key (a
+          filter expression of equalities); None as a value matches an absent or null attribute.
+        - ``limit``: the most matching items in a page, 1 to 1000; default 100.
+        - ``next_token``: the ``next_token`` of the previous page of the same query; None (the default):
+          the first page. A token of another table or partition is ``InvalidToken``.
+        - ``forward``: True (the default): ascending sort key order; False: descending (``ScanIndexForward``).
+        - ``consistent``: as ``get``'s.
+        """
         check_limit(self.decl, limit)
         check_query(self.decl, sort, where)
         pk = partition_value(self.decl, partition)

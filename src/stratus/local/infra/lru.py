@@ -87,10 +87,13 @@ class LruTtlCache:
             if key in self._data:
                 self._remove(key)
 
-    def clear(self) -> None:
+    def clear(self) -> int:
+        """Drop every entry; how many there were."""
         with self._lock:
-            for key in list(self._data):
+            keys = list(self._data)
+            for key in keys:
                 self._remove(key)
+        return len(keys)
 
     def _remove(self, key: Any) -> None:
         _, size, _ = self._data.pop(key)

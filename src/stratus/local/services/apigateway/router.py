@@ -24,13 +24,12 @@ class Gateways:
     def add(self, app: str, api: str, gateway: Gateway) -> None:
         self.by_name[(app, api)] = gateway
 
-    def flush(self, app: str | None = None) -> list[str]:
-        """Empty the stage caches (of one app, or all); the names of the APIs flushed."""
-        done = []
+    def flush(self, app: str | None = None) -> dict[str, int]:
+        """Empty the stage caches (of one app, or all): how many answers each API (``app/api``) had cached."""
+        done = {}
         for (name, api), gw in self.by_name.items():
             if app in (None, "", name) and gw.cache is not None:
-                gw.cache.flush()
-                done.append(f"{name}/{api}")
+                done[f"{name}/{api}"] = gw.cache.flush()
         return done
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -64,8 +64,9 @@ class StageCache:
         for k in keys:
             self.lru.drop(k)
 
-    def flush(self) -> None:
-        self.lru.clear()
+    def flush(self) -> int:
+        """Drop every cached answer; how many there were."""
+        return self.lru.clear()
 
     def _unindex(self, key: CacheKey) -> None:
         with self._lock:

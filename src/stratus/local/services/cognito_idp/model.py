@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import math
 import re
 import secrets
@@ -58,6 +59,8 @@ from ....schema import EMAIL
 from ...infra.keys import SigningKey
 from ...infra.sqlite import SqliteDatabase
 from .tokens import TokenVerifier
+
+log = logging.getLogger("stratus")
 
 CODE_ATTEMPTS = 5          # wrong tries of one code
 RESENDS_PER_HOUR = 5       # resends of a code to one user name in an hour
@@ -301,6 +304,9 @@ class UserPoolService:
             self.mailer.send(Mail(to=user.email, subject="Your verification code",
                                   text=f"Your verification code is {code}.", sender=CODE_SENDER))
         except Exception as exc:  # any mailer failure (SMTP refused, disk full) is the same to the client
+            # the operator is told why; the client gets Cognito's error, as on AWS
+            log.warning("user pool %s: the verification code for %s was not delivered: %s", self.pool_id,
+                        user.email, exc)
             raise ServiceError("CodeDeliveryFailureException",
                                f"Unable to deliver the verification code: {type(exc).__name__}") from exc
         return CodeDelivery(_mask(user.email))

@@ -463,6 +463,7 @@ class ObjectStore:
         for i, (n, etag) in enumerate(listed):
             part = have.get(n)
             if part is None or part["etag"].strip('"') != etag.strip('"'):
+                self.upload(bucket, key, upload_id)  # completed or aborted meanwhile: NoSuchUpload, as S3 says
                 raise ServiceError("InvalidPart", "One or more of the specified parts could not be found. The part may "
                                   "not have been uploaded, or the specified entity tag may not match the part's "
                                   "entity tag.", PartNumber=str(n))

@@ -1,0 +1,51 @@
+"""Ctrl-C while a command starts: noted, and acted on where stopping is safe.
+
+An interrupt raised as ``KeyboardInterrupt`` can land anywhere: inside an import (a C extension
+half loaded, which may crash the interpreter later), inside a dataclass being built, or between
+two writes. While a command starts, the first Ctrl-C is only noted; the command checks at safe
+points (``stop_if_noted``) and exits quietly with 130. A second Ctrl-C exits at once (a start-up
+stuck in an app's own code can still be left). Once a command runs, Ctrl-C is a
+``KeyboardInterrupt`` again (or the server's own shutdown), and still exits 130.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from types import FrameType
+
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
+_noted = False
+
+
+def _note(signum: int, frame: FrameType | None) -> None:
+    global _noted
+    if _noted:
+        os._exit(INTERRUPTED)  # the second Ctrl-C: nothing more is awaited
+    _noted = True
+
+
+def defer() -> None:
+    """From now on, a Ctrl-C is noted instead of raised."""
+    signal.signal(signal.SIGINT, _note)
+
+
+def noted() -> bool:
+    return _noted
+
+
+def stop_if_noted() -> None:
+    """Exit quietly with 130 if Ctrl-C was pressed (``SystemExit``: clean-up in ``finally`` blocks runs)."""
+    if _noted:
+        raise SystemExit(INTERRUPTED)
+
+
+def restore() -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` again, at once if it was pressed meanwhile."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stop_if_noted()
+
+
+def ignore() -> None:
+    """A Ctrl-C changes nothing from now on (the command has finished; the process is exiting)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
