@@ -25,9 +25,16 @@ def _note(signum: int, frame: FrameType | None) -> None:
     _noted = True
 
 
+def _ignored() -> bool:
+    """Whether SIGINT was ignored when the process started (a background job of a script: `stratus up &`); such a
+    process goes on ignoring it, as shells mean it to."""
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
 def defer() -> None:
     """From now on, a Ctrl-C is noted instead of raised."""
-    signal.signal(signal.SIGINT, _note)
+    if not _ignored():
+        signal.signal(signal.SIGINT, _note)
 
 
 def noted() -> bool:
@@ -42,7 +49,8 @@ def stop_if_noted() -> None:
 
 def restore() -> None:
     """Ctrl-C raises ``KeyboardInterrupt`` again, at once if it was pressed meanwhile."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not _ignored():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     stop_if_noted()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stratus.local.system import RunningSystem
+from stratus.local.system import RunningSystem, default_signals
 from tests.conftest import CODE, OTHER, ROOT, STARTED, TODO, Clients, start, trust
 
 
@@ -217,7 +217,8 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path: Path) -> N
     for n in range(30):
         data_dir = tmp_path / f"d{n % 3}"
         proc = subprocess.Popen([sys.executable, "-m", "stratus", "up", str(TODO), "--data-dir", str(data_dir),
-                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=default_signals)  # as from a terminal, whatever this run ignores
         _started(proc)
         time.sleep(rng.uniform(floor, ready + 0.3))
         proc.send_signal(signal.SIGINT)
@@ -225,7 +226,9 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path: Path) -> N
             out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise AssertionError("a Ctrl-C was swallowed: the system kept running") from None
+            out, err = proc.communicate()
+            raise AssertionError(f"a Ctrl-C was swallowed ({n}): the system kept running:\n{out[-1000:]!r}\n"
+                                 f"{err[-2000:]!r}") from None
         if proc.returncode != 130 and _before_stratus_ran(err):
             early += 1
             continue
@@ -239,7 +242,7 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path: Path) -> N
 
 def test_ctrl_c_during_the_demo_stops_its_system_too(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "stratus", "demo", "--apps-dir", str(ROOT / "apps")], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     assert proc.stdout is not None
     first = proc.stdout.readline()  # "starting a fresh system in /tmp/stratus-demo-..."
     data_dir = first.split(" in ", 1)[1].split(" (", 1)[0]

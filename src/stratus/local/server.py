@@ -234,7 +234,8 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     # from it (130 for Ctrl-C, 0 for SIGTERM) lets the clean-up below run (the default SIGTERM action would kill
     # us first). Installed before the last look at a Ctrl-C pressed while starting, so none falls between.
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stopped)
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # a background job ignoring Ctrl-C goes on ignoring it
+            signal.signal(sig, stopped)
     try:
         interrupts.stop_if_noted()
         server.run(sockets=[sock])

@@ -22,6 +22,12 @@ from ..errors import StratusError
 from .services.ses.mailers import latest_code
 
 
+def default_signals() -> None:
+    """In a child about to run a command: Ctrl-C and SIGTERM back to their defaults, as a terminal gives them."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @dataclass
 class RunningSystem:
     proc: subprocess.Popen[bytes]
@@ -40,7 +46,10 @@ class RunningSystem:
         out = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         os.chmod(log_path, 0o600)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # started as a terminal starts a command, whatever the caller ignores (a script's background job ignores
+        # Ctrl-C, and its children would inherit that): Ctrl-C and SIGTERM do what they do for a user
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=default_signals)
         out.close()
         try:
             while True:
