@@ -25,12 +25,13 @@ that confirm a sign-up:
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 import orjson
@@ -275,6 +276,9 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
     if not folders:
         raise StratusError(f"no app with a tour (tour.py) under {apps_dir.resolve()}; run from the repository root "
                            "or pass --apps-dir")
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or `kill`: the demo stops, with its system and folder
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _stopping)
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-demo-"))
     system = None
     try:
@@ -293,6 +297,14 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
             shutil.rmtree(data_dir, ignore_errors=True)
             print(f"removed {data_dir}")
     return _summary(tour)
+
+
+def _stopping(signum: int, frame: FrameType | None) -> None:
+    """The first Ctrl-C or SIGTERM stops the demo (130 or 143); any after it wait for the clean-up, which is
+    bounded (the system's stop ends in SIGKILL), so none can leave a server or a folder behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
 
 
 def _folders(doc: dict[str, Any], path: Path, apps_dir: Path | None) -> dict[str, Path]:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
@@ -57,3 +60,28 @@ def restore() -> None:
 def ignore() -> None:
     """A Ctrl-C changes nothing from now on (the command has finished; the process is exiting)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held off for the block: what must not be cut in two (a child started but not yet
+    tracked, a child being stopped and its folder removed) finishes, then the signal does what it would have done.
+    Only where a Python handler would act; a signal left to the system (SIG_DFL, SIG_IGN) is left alone."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, handler in previous.items():
+        if callable(handler):
+            signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if callable(handler):
+                signal.signal(sig, handler)
+        for signum in dict.fromkeys(held):  # each signal once: a second Ctrl-C while held is the same request
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, None)

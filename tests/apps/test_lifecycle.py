@@ -240,7 +240,11 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(tmp_path: Path) -> N
         again.stop()
 
 
-def test_ctrl_c_during_the_demo_stops_its_system_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signals", "status"), [((signal.SIGINT,), 130), ((signal.SIGINT, signal.SIGINT), 130),
+                                                  ((signal.SIGTERM, signal.SIGINT), 143)],
+                         ids=["ctrl-c", "ctrl-c twice", "kill then ctrl-c"])
+def test_ctrl_c_or_kill_during_the_demo_stops_its_system_too(tmp_path: Path, signals: tuple[int, ...],
+                                                             status: int) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "stratus", "demo", "--apps-dir", str(ROOT / "apps")], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     assert proc.stdout is not None
@@ -250,8 +254,10 @@ def test_ctrl_c_during_the_demo_stops_its_system_too(tmp_path: Path) -> None:
     while not Path(data_dir, "endpoints.json").exists():  # its system is up
         assert time.monotonic() < deadline, first
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    for sig in signals:  # only to the demo, not its system: the demo must stop it (a terminal would signal both)
+        proc.send_signal(sig)
+        time.sleep(0.05)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert proc.returncode == status and "Traceback" not in err, err
     assert subprocess.run(["pgrep", "-f", data_dir], capture_output=True).returncode == 1  # no server left
     assert not Path(data_dir).exists()  # and its temporary data dir is gone

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .. import interrupts
 from ..errors import StratusError
 from .services.ses.mailers import latest_code
 
@@ -48,10 +49,11 @@ class RunningSystem:
         t0 = time.perf_counter()
         # started as a terminal starts a command, whatever the caller ignores (a script's background job ignores
         # Ctrl-C, and its children would inherit that): Ctrl-C and SIGTERM do what they do for a user
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=default_signals)
-        out.close()
+        proc = None
         try:
+            with interrupts.shielded(), out:  # a signal now cannot leave a child nobody tracks
+                proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        preexec_fn=default_signals)
             while True:
                 try:
                     doc = orjson.loads(endpoints_file.read_bytes())
@@ -66,7 +68,8 @@ class RunningSystem:
                     raise StratusError(f"stratus up was not ready within {timeout:.0f}s")
                 time.sleep(0.02)
         except BaseException:  # not ready, or the caller interrupted (Ctrl-C): no system is left behind
-            cls(proc, data_dir, {}, 0.0).stop()
+            if proc is not None:
+                cls(proc, data_dir, {}, 0.0).stop()
             raise
 
     @property
@@ -74,13 +77,15 @@ class RunningSystem:
         return int(self.endpoints["aws_endpoint"].rsplit(":", 1)[1])
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Stop the system (``sig``, then SIGKILL after ``timeout`` seconds); a Ctrl-C meanwhile waits for it."""
+        with interrupts.shielded():
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, sig)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
         return self.proc.returncode
 
     def latest_code(self, email: str) -> str:
