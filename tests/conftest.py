@@ -248,9 +248,10 @@ CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable
                  "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Playwright driving Debian's Chromium (never a browser of Playwright's own download), headless."""
+    """Playwright driving Debian's Chromium (never a browser of Playwright's own download), headless. Per module:
+    Playwright's sync API runs an event loop on this thread while it lives, and tests after it run their own."""
     from playwright.sync_api import sync_playwright
     executable = chromium()
     with sync_playwright() as p:

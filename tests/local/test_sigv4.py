@@ -253,8 +253,15 @@ def test_presigned_expiry_bounds() -> None:
     assert (err.code, err.status, err.message) == ("AccessDenied", 403, "Request has expired")
     err = refused(w, NOW - 16 * 60)
     assert (err.code, err.message) == ("AccessDenied", "Request is not valid yet")
-    err = refused(presigned(expires=604801))
-    assert (err.code, err.status) == ("AuthorizationQueryParametersError", 400)
+    err = refused(presigned(expires=604801))  # S3's answers to an X-Amz-Expires out of range: all Forbidden
+    assert (err.code, err.status, err.message) == ("AuthorizationQueryParametersError", 403, "X-Amz-Expires must be "
+                                                   "less than a week (in seconds); that is, the given X-Amz-Expires "
+                                                   "must be less than 604800 seconds")
+    err = refused(presigned(expires=-7))
+    assert (err.code, err.status, err.message) == ("AuthorizationQueryParametersError", 403,
+                                                   "X-Amz-Expires must be non-negative")
+    err = refused(presigned(expires=0), NOW)
+    assert (err.code, err.status, err.message) == ("AccessDenied", 403, "Request has expired")
     method, path, query, headers = presigned()
     for bad in (query.replace("X-Amz-Expires=3600", "X-Amz-Expires=abc"), query.replace("X-Amz-Date=", "X-Amz-Datum="),
                 query.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1")):

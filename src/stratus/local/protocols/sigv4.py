@@ -259,8 +259,14 @@ def _query_claim(q: dict[str, str]) -> _Claim:
                          "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
     if _parse_time(q["X-Amz-Date"]) is None:
         raise SigV4Error(code, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
-    if not _UINT.fullmatch(q["X-Amz-Expires"]) or not 1 <= int(q["X-Amz-Expires"]) <= MAX_EXPIRES:
-        raise SigV4Error(code, f"X-Amz-Expires must be a number of seconds from 1 to {MAX_EXPIRES} (a week)")
+    expires = q["X-Amz-Expires"]
+    if expires[:1] == "-" and _UINT.fullmatch(expires[1:]):  # S3 refuses these as Forbidden, not Bad Request
+        raise SigV4Error(code, "X-Amz-Expires must be non-negative", 403)
+    if not _UINT.fullmatch(expires):
+        raise SigV4Error(code, "X-Amz-Expires should be a number")
+    if int(expires) > MAX_EXPIRES:
+        raise SigV4Error(code, "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires "
+                         f"must be less than {MAX_EXPIRES} seconds", 403)
     return _Claim(q["X-Amz-Credential"], q["X-Amz-SignedHeaders"], q["X-Amz-Signature"], q["X-Amz-Date"], UNSIGNED_PAYLOAD,
                   q.get("X-Amz-Security-Token"), True, int(q["X-Amz-Expires"]))
 
@@ -294,7 +300,7 @@ def _verify(claim: _Claim, method: str, raw_path: str, params: list[tuple[str, s
         raise SigV4Error("AccessDenied", "There were headers present in the request which were not signed: "
                          + ", ".join(unsigned))
     cred = resolve_credential(lookup(akid), claim.token, now)
-    if claim.presigned and now > when + claim.expires:
+    if claim.presigned and (now > when + claim.expires or claim.expires == 0):  # 0: expired as soon as made
         raise SigV4Error("AccessDenied", "Request has expired")
     if claim.presigned and when - now > MAX_SKEW:
         raise SigV4Error("AccessDenied", "Request is not valid yet")

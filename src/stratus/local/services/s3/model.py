@@ -206,9 +206,14 @@ class ObjectStore:
             self.blob_path(b).unlink(missing_ok=True)
 
     def _collect_garbage(self) -> None:
-        """Remove what a crash can leave: temporary files, and blobs no object or part refers to."""
+        """Remove what a crash can leave: temporary files, uploads of deleted buckets, and blobs no object or part
+        refers to."""
         for f in self.tmp.iterdir():
             f.unlink(missing_ok=True)
+        with self.db.write() as w:  # uploads of a bucket deleted just before a crash go as they would have
+            w.execute("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket NOT IN "
+                      "(SELECT name FROM buckets))")
+            w.execute("DELETE FROM uploads WHERE bucket NOT IN (SELECT name FROM buckets)")
         c = self.db.conn()
         live = {r[0] for r in c.execute("SELECT blob FROM objects UNION SELECT blob FROM parts")}
         for folder in self.blobs.iterdir():
@@ -245,13 +250,17 @@ class ObjectStore:
             raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=name)
 
     def delete_bucket(self, name: str) -> None:
+        """S3's DeleteBucket: refused while any object is in it; multipart uploads in progress are not objects,
+        and go with the bucket (their parts too)."""
         self.require_bucket(name)
         with self.db.write() as c:
-            busy = c.execute("SELECT 1 FROM objects WHERE bucket=? UNION ALL SELECT 1 FROM uploads WHERE bucket=? LIMIT 1",
-                             (name, name)).fetchone()
-            if busy:
+            if c.execute("SELECT 1 FROM objects WHERE bucket=? LIMIT 1", (name,)).fetchone():
                 raise ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty.", 409, BucketName=name)
+            c.execute("UPDATE uploads SET completing=1 WHERE bucket=?", (name,))  # no part lands in them from now on
+            uploads = [r[0] for r in c.execute("SELECT upload_id FROM uploads WHERE bucket=?", (name,))]
             c.execute("DELETE FROM buckets WHERE name=?", (name,))
+        for upload_id in uploads:
+            self._end_upload(upload_id)
 
     def list_buckets(self) -> list[tuple[str, float]]:
         return [(n, t) for n, t in self.db.conn().execute("SELECT name, created FROM buckets ORDER BY name")]
@@ -365,7 +374,8 @@ class ObjectStore:
         cursor = max(after, prefix) if after >= prefix else prefix
         inclusive = not after or after < prefix
         skip = ""  # a common prefix already returned: nothing under it is listed again
-        if delimiter and after.startswith(prefix) and after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
+        if delimiter and after.startswith(prefix) and len(after) > len(prefix) \
+                and after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
             skip, cursor, inclusive = after, after + "\U0010ffff", True  # resuming after a common prefix
         while True:
             rows = c.execute(

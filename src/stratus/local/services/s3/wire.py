@@ -28,10 +28,10 @@ from .wire_listing import Listings
 from .wire_objects import ObjectOps
 
 # sub-resources that name an operation this endpoint does not implement
-UNSUPPORTED = ("acl", "policy", "cors", "lifecycle", "tagging", "versioning", "website", "notification",
+UNSUPPORTED = ("acl", "policy", "cors", "lifecycle", "tagging", "website", "notification",
                "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
                "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
-               "publicAccessBlock", "intelligent-tiering", "versions", "attributes", "policyStatus")
+               "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
 
 
 class S3Endpoint(ObjectOps, Listings):
@@ -125,6 +125,8 @@ class S3Endpoint(ObjectOps, Listings):
             return await self._bucket_op(req, v, arn, receive, send)
         check_key(req.key)
         obj_arn = f"{arn}/{req.key}"
+        if "versionId" in q and m in ("GET", "HEAD", "DELETE") and "uploadId" not in q:
+            return await self._object_version(req, v, obj_arn, send)
         if m == "PUT" and "uploadId" in q:
             if "x-amz-copy-source" in req.headers:
                 self._copy_source(req, v, obj_arn)  # authorized first: a stranger learns nothing more
@@ -161,6 +163,10 @@ class S3Endpoint(ObjectOps, Listings):
 
     async def _bucket_op(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         m, q = req.method, req.query
+        if m == "PUT" and "versioning" in q:
+            self._authorize(v, req, "s3:PutBucketVersioning", arn)
+            raise ServiceError("NotImplemented", "The local object store does not implement versioning "
+                              "(PutBucketVersioning): its buckets stay unversioned.", 501)
         if m == "PUT":
             self._authorize(v, req, "s3:CreateBucket", arn)
             await self._read_small(receive)  # an optional CreateBucketConfiguration
@@ -182,19 +188,44 @@ class S3Endpoint(ObjectOps, Listings):
             loc = "" if self.region == "us-east-1" else self.region
             return await self._reply(send, 200, (X.HEAD + f'<LocationConstraint xmlns="{X.NS}">{loc}'
                                                  "</LocationConstraint>").encode())
+        if m == "GET" and "versions" in q:
+            self._authorize(v, req, "s3:ListBucketVersions", arn, self._list_conditions(q))
+            return await self._list_versions(req, send)
+        if m == "GET" and "versioning" in q:  # buckets here are never versioned: S3 answers an empty configuration
+            self._authorize(v, req, "s3:GetBucketVersioning", arn)
+            self.store.require_bucket(req.bucket)
+            return await self._reply(send, 200, X.document("VersioningConfiguration", []))
         if m == "GET" and "uploads" in q:
             self._authorize(v, req, "s3:ListBucketMultipartUploads", arn)
             return await self._list_uploads(req, send)
         if m == "GET":
-            cond = {"s3:prefix": q["prefix"]} if "prefix" in q else {}
-            if "delimiter" in q:
-                cond["s3:delimiter"] = q["delimiter"]
-            if "max-keys" in q:
-                cond["s3:max-keys"] = q["max-keys"]
-            self._authorize(v, req, "s3:ListBucket", arn, cond)
+            self._authorize(v, req, "s3:ListBucket", arn, self._list_conditions(q))
             return await self._list(req, send)
         raise ServiceError("NotImplemented", f"{m} on a bucket with ?{'&'.join(q)} is not implemented by the local "
                           "object store.", 501)
+
+    @staticmethod
+    def _list_conditions(q: dict[str, str]) -> dict[str, str]:
+        """The condition keys a listing sets for policies (``s3:prefix``, ``s3:delimiter``, ``s3:max-keys``)."""
+        return {f"s3:{name}": q[name] for name in ("prefix", "delimiter", "max-keys") if name in q}
+
+    async def _object_version(self, req: S3Request, v: Verified, obj_arn: str, send: Any) -> None:
+        """GET, HEAD or DELETE of one version. Buckets here are unversioned, so every object has exactly one
+        version, ``null``, and any other version id names nothing."""
+        version = req.query["versionId"]
+        action = {"DELETE": "s3:DeleteObjectVersion"}.get(req.method, "s3:GetObjectVersion")
+        self._authorize(v, req, action, obj_arn)
+        if version != "null":
+            self.store.require_bucket(req.bucket)
+            if not version:
+                raise ServiceError("InvalidArgument", "Version id cannot be the empty string",
+                                  ArgumentName="versionId", ArgumentValue="")
+            raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404, Key=req.key,
+                              VersionId=version)
+        if req.method == "DELETE":
+            await self._run(self.store.delete, req.bucket, req.key)
+            return await self._reply(send, 204, headers={"x-amz-version-id": "null"})
+        return await self._get(req, send, {"x-amz-version-id": "null"})
 
     # -- multipart uploads
 

@@ -23,22 +23,11 @@ class Listings(S3Base):
         v2 = q.get("list-type") == "2"
         if "list-type" in q and not v2:
             raise ServiceError("InvalidArgument", "Invalid List Type specified.", ArgumentName="list-type")
-        try:
-            max_keys = int(q.get("max-keys", "1000"))
-            if max_keys < 0:
-                raise ValueError
-        except ValueError:
-            raise ServiceError("InvalidArgument", "Provided max-keys not an integer or within integer range",
-                              ArgumentName="max-keys") from None
-        max_keys = min(max_keys, 1000)
-        url = q.get("encoding-type") == "url"
-        if "encoding-type" in q and not url:
-            raise ServiceError("InvalidArgument", "Invalid Encoding Method specified in Request",
-                              ArgumentName="encoding-type")
+        max_keys, url = self._listing_options(q)
         prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
         if v2:
             after = q.get("start-after", "")
-            if "continuation-token" in q:
+            if q.get("continuation-token"):  # an empty one is no token: the listing starts at the beginning
                 try:
                     after = base64.b64decode(q["continuation-token"].encode(), altchars=b"-_", validate=True).decode()
                     if not after:
@@ -75,6 +64,58 @@ class Listings(S3Base):
             parts.append(X.el("Contents", item))
         parts += [X.el("CommonPrefixes", [X.el("Prefix", enc(p))]) for p in listing.prefixes]
         await self._reply(send, 200, X.document("ListBucketResult", parts))
+
+    @staticmethod
+    def _listing_options(q: dict[str, str]) -> tuple[int, bool]:
+        """A listing's max-keys (at most 1000) and whether keys go out URL-encoded, or S3's error for either."""
+        try:
+            max_keys = int(q.get("max-keys", "1000"))
+            if max_keys < 0:
+                raise ValueError
+        except ValueError:
+            raise ServiceError("InvalidArgument", "Provided max-keys not an integer or within integer range",
+                              ArgumentName="max-keys") from None
+        url = q.get("encoding-type") == "url"
+        if "encoding-type" in q and not url:
+            raise ServiceError("InvalidArgument", "Invalid Encoding Method specified in Request",
+                              ArgumentName="encoding-type")
+        return min(max_keys, 1000), url
+
+    async def _list_versions(self, req: S3Request, send: Any) -> None:
+        """ListObjectVersions. Buckets here are unversioned: each object is its one version, ``null``, the latest
+        (what S3 answers for a bucket that never had versioning), so the key marker alone says where a page
+        starts; a version-id-marker needs a key-marker, as in S3."""
+        q = req.query
+        max_keys, url = self._listing_options(q)
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        key_marker, id_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
+        if id_marker and not key_marker:
+            raise ServiceError("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
+                              ArgumentName="version-id-marker", ArgumentValue=id_marker)
+        if id_marker and id_marker != "null":
+            raise ServiceError("InvalidArgument", "Invalid version id specified", ArgumentName="version-id-marker",
+                              ArgumentValue=id_marker)
+        listing = await self._run(self.store.list_objects, req.bucket, prefix, delimiter, key_marker, max_keys)
+        enc = lambda s: X.encode_key(s, url)  # noqa: E731
+        parts = [X.el("Name", req.bucket), X.el("Prefix", enc(prefix)), X.el("KeyMarker", enc(key_marker)),
+                 X.el("VersionIdMarker", id_marker)]
+        if listing.truncated and listing.last is not None:
+            parts += [X.el("NextKeyMarker", enc(listing.last)), X.el("NextVersionIdMarker", "null")]
+        parts += [X.el("MaxKeys", max_keys)]
+        if delimiter:
+            parts.append(X.el("Delimiter", enc(delimiter)))
+        parts.append(X.el("IsTruncated", listing.truncated))
+        if url:
+            parts.append(X.el("EncodingType", "url"))
+        owner = X.el("Owner", [X.el("ID", "stratus"), X.el("DisplayName", "stratus")])
+        for o in listing.objects:
+            item = [X.el("Key", enc(o.key)), X.el("VersionId", "null"), X.el("IsLatest", True),
+                    X.el("LastModified", X.iso(o.modified)), X.el("ETag", o.etag), X.el("Size", o.size), owner,
+                    X.el("StorageClass", "STANDARD")]
+            item += [X.el("ChecksumAlgorithm", a.upper()) for a in o.checksums]
+            parts.append(X.el("Version", item))
+        parts += [X.el("CommonPrefixes", [X.el("Prefix", enc(p))]) for p in listing.prefixes]
+        await self._reply(send, 200, X.document("ListVersionsResult", parts))
 
     async def _list_parts(self, req: S3Request, send: Any) -> None:
         self.store.upload(req.bucket, req.key, req.query["uploadId"])

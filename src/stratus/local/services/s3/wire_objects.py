@@ -170,14 +170,14 @@ class ObjectOps(S3Base):
             return 304
         return None
 
-    async def _get(self, req: S3Request, send: Any) -> None:
+    async def _get(self, req: S3Request, send: Any, extra: dict[str, str] | None = None) -> None:
         for param in _RESPONSE_OVERRIDES:  # they become response headers: nothing that could split one
             value = req.query.get(param)
             if value is not None and not (value.isascii() and value.isprintable()):
                 raise ServiceError("InvalidArgument", f"{param} must be printable US-ASCII.", ArgumentName=param)
         meta, f = await self._run(self.store.open_object, req.bucket, req.key)  # opened before any header goes out
         try:
-            await self._send_object(req, meta, f, send)
+            await self._send_object(req, meta, f, send, extra or {})
         finally:
             f.close()
 
@@ -215,12 +215,13 @@ class ObjectOps(S3Base):
                               RangeRequested=req.headers["range"], ActualObjectSize=str(meta.size))
         return start, end, True
 
-    async def _send_object(self, req: S3Request, meta: ObjectMeta, f: BinaryIO, send: Any) -> None:
+    async def _send_object(self, req: S3Request, meta: ObjectMeta, f: BinaryIO, send: Any,
+                           extra: dict[str, str]) -> None:
         cond = self._precondition(meta, req.headers)
         if cond == 412:
             raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
                               412, Condition="If-Match")
-        hdrs = self._object_headers(meta, req)
+        hdrs = {**self._object_headers(meta, req), **extra}
         if cond == 304:
             return await self._reply(send, 304, headers={k: v for k, v in hdrs.items() if k in ("etag", "last-modified")},
                                      content_type=None)
@@ -315,33 +316,48 @@ class ObjectOps(S3Base):
         self.store.require_bucket(req.bucket)
         out = []
         for o in objects:
-            key = X.text(o, "Key") or ""
+            key, version = X.text(o, "Key") or "", X.text(o, "VersionId")
+            named = [X.el("VersionId", version)] if version is not None else []
             try:
                 check_key(key)
-                if not self._allowed(v, req, "s3:DeleteObject", f"{arn}/{key}"):
+                action = "s3:DeleteObject" if version is None else "s3:DeleteObjectVersion"
+                if not self._allowed(v, req, action, f"{arn}/{key}"):
                     raise ServiceError("AccessDenied", "Access Denied", 403)
+                if version not in (None, "null"):  # unversioned buckets: each object's one version is null
+                    raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404)
                 await self._run(self.store.delete, req.bucket, key)
                 if not quiet:
-                    out.append(X.el("Deleted", [X.el("Key", key)]))
+                    out.append(X.el("Deleted", [X.el("Key", key), *named]))
             except ServiceError as exc:
-                out.append(X.el("Error", [X.el("Key", key), X.el("Code", exc.code), X.el("Message", exc.message)]))
+                out.append(X.el("Error", [X.el("Key", key), *named, X.el("Code", exc.code),
+                                          X.el("Message", exc.message)]))
         await self._reply(send, 200, X.document("DeleteResult", out))
 
 
 
 def decode_metadata(name: str, raw: str) -> str:
     """A user metadata header's value as text, as S3 stores it: US-ASCII as sent (encoded words included: S3
-    decodes none), other bytes read as UTF-8. Control characters are refused: the value goes back out in a
-    header."""
+    decodes none), other bytes read as UTF-8. Control characters are kept, as S3 keeps them: the value only ever
+    goes back out encoded (``encode_metadata``)."""
     text = header_text(raw)
-    if text is None or any(ch < " " and ch != "\t" or ch == "\x7f" for ch in text):
-        raise ServiceError("InvalidArgument", f"The metadata header x-amz-meta-{name} must be UTF-8 text without "
-                          "control characters.", ArgumentName=f"x-amz-meta-{name}")
+    if text is None:
+        raise ServiceError("InvalidArgument", f"The metadata header x-amz-meta-{name} must be UTF-8 text.",
+                           ArgumentName=f"x-amz-meta-{name}")
     return text
 
 
+_WORD_SPECIALS = frozenset(b'=_?"#$%&\'(),.:;<>@[\\]^`{|}~')
+
+
 def encode_metadata(value: str) -> str:
-    """A stored metadata value as S3 returns it: as is when US-ASCII, else RFC 2047 encoded (mail-safe)."""
-    if value.isascii():
+    """A stored metadata value as S3 returns it: as is when printable US-ASCII, else one RFC 2047 encoded word
+    (mail-safe, so no control character reaches a header): Q when most characters are printable ASCII
+    (``\\x04mymeta`` is ``=?UTF-8?Q?=04mymeta?=``), B otherwise."""
+    odd = sum(1 for ch in value if not (" " <= ch < "\x7f" or ch == "\t"))
+    if not odd:
         return value
-    return "=?UTF-8?B?" + base64.b64encode(value.encode()).decode() + "?="
+    data = value.encode()
+    if len(value) - odd > odd:
+        return "=?UTF-8?Q?" + "".join("_" if b == 0x20 else f"={b:02X}" if b < 0x20 or b >= 0x7f or b in _WORD_SPECIALS
+                                      else chr(b) for b in data) + "?="
+    return "=?UTF-8?B?" + base64.b64encode(data).decode() + "?="
