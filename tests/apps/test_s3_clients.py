@@ -111,18 +111,143 @@ def test_the_null_version_is_the_object(admin: Any, new_bucket: Callable[..., st
         ("NoSuchVersion", 404)
     assert admin.delete_object(Bucket=b, Key="asdf", VersionId="null")["VersionId"] == "null"
     assert code(lambda: admin.head_object(Bucket=b, Key="asdf")) == ("404", 404)
-    out = admin.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "foo/bar", "VersionId": "null"},
-                                                              {"Key": "quux/thud", "VersionId": "nope"}]})
-    assert out["Deleted"] == [{"Key": "foo/bar", "VersionId": "null"}]
-    assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("quux/thud", "NoSuchVersion")]
+    objects = [{"Key": "foo/bar", "VersionId": "null"}, {"Key": "quux/thud", "VersionId": "nope"}]
+    for _ in range(2):  # deleting a version is idempotent, as in S3: a version not there is deleted already
+        out = admin.delete_objects(Bucket=b, Delete={"Objects": objects})
+        assert out["Deleted"] == objects and "Errors" not in out
     assert listed(admin.list_objects_v2(Bucket=b))[0] == ["foo/bar/xyzzy", "quux/thud"]
 
 
-def test_versioning_cannot_be_turned_on_and_says_so(admin: Any, new_bucket: Callable[..., str]) -> None:
+# -- versioning
+
+def versions(admin: Any, b: str, **kw: Any) -> list[tuple[str, str, bool, bool]]:
+    """(key, version id, is latest, is a delete marker) in S3's order, every page."""
+    out = []
+    for page in admin.get_paginator("list_object_versions").paginate(Bucket=b, **kw):
+        rows = [(v, False) for v in page.get("Versions", [])] + [(m, True) for m in page.get("DeleteMarkers", [])]
+        # botocore splits one ordered list in two: put them back in S3's order (key, then newest first)
+        rows.sort(key=lambda r: (r[0]["Key"], -r[0]["LastModified"].timestamp()))
+        out += [(r["Key"], r["VersionId"], r["IsLatest"], marker) for r, marker in rows]
+    return out
+
+
+def test_a_versioned_bucket_keeps_every_version_and_marks_deletes(admin: Any,
+                                                                  new_bucket: Callable[..., str]) -> None:
     b = new_bucket([])
+    assert admin.get_bucket_versioning(Bucket=b).get("Status") is None
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    assert admin.get_bucket_versioning(Bucket=b)["Status"] == "Enabled"
+    v1 = admin.put_object(Bucket=b, Key="doc", Body=b"one")["VersionId"]
+    v2 = admin.put_object(Bucket=b, Key="doc", Body=b"two")["VersionId"]
+    assert v1 != v2 and len(v1) == 32 and "null" not in (v1, v2)
+    got = admin.get_object(Bucket=b, Key="doc")
+    assert got["Body"].read() == b"two" and got["VersionId"] == v2
+    assert admin.get_object(Bucket=b, Key="doc", VersionId=v1)["Body"].read() == b"one"
+    assert admin.head_object(Bucket=b, Key="doc", VersionId=v1)["ContentLength"] == 3
+    assert versions(admin, b) == [("doc", v2, True, False), ("doc", v1, False, False)]
+
+    gone = admin.delete_object(Bucket=b, Key="doc")  # a delete marker, the latest version
+    marker = gone["VersionId"]
+    assert gone["DeleteMarker"] is True and marker not in (v1, v2)
     with pytest.raises(ClientError) as exc:
-        admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
-    assert exc.value.response["Error"]["Code"] == "NotImplemented" and "versioning" in str(exc.value)
+        admin.get_object(Bucket=b, Key="doc")
+    assert exc.value.response["Error"]["Code"] == "NoSuchKey"
+    assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    assert code(lambda: admin.get_object(Bucket=b, Key="doc", VersionId=marker)) == ("MethodNotAllowed", 405)
+    assert admin.list_objects_v2(Bucket=b)["KeyCount"] == 0
+    assert versions(admin, b) == [("doc", marker, True, True), ("doc", v2, False, False), ("doc", v1, False, False)]
+    assert admin.get_object(Bucket=b, Key="doc", VersionId=v2)["Body"].read() == b"two"  # still there
+
+    undone = admin.delete_object(Bucket=b, Key="doc", VersionId=marker)  # deleting the marker undeletes
+    assert undone["DeleteMarker"] is True and undone["VersionId"] == marker
+    assert admin.get_object(Bucket=b, Key="doc")["Body"].read() == b"two"
+    admin.delete_object(Bucket=b, Key="doc", VersionId=v2)  # the newest gone: the one before is current again
+    got = admin.get_object(Bucket=b, Key="doc")
+    assert got["Body"].read() == b"one" and got["VersionId"] == v1
+    assert versions(admin, b) == [("doc", v1, True, False)]
+
+
+def test_copies_restores_and_batch_deletes_name_versions(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    v1 = admin.put_object(Bucket=b, Key="a", Body=b"first")["VersionId"]
+    admin.put_object(Bucket=b, Key="a", Body=b"second")
+    restored = admin.copy_object(Bucket=b, Key="a", CopySource={"Bucket": b, "Key": "a", "VersionId": v1})
+    assert restored["CopySourceVersionId"] == v1 and restored["VersionId"] not in (v1, "null")
+    assert admin.get_object(Bucket=b, Key="a")["Body"].read() == b"first"  # the old version restored on top
+    assert len(versions(admin, b)) == 3
+    out = admin.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "a"}, {"Key": "never"}]})
+    assert all(d["DeleteMarker"] and d["DeleteMarkerVersionId"] for d in out["Deleted"])
+    every = [{"Key": k, "VersionId": v} for k, v, _, _ in versions(admin, b)]
+    assert len(every) == 5  # three versions of a, its marker, and the marker of a key that never was
+    out = admin.delete_objects(Bucket=b, Delete={"Objects": every})
+    assert len(out["Deleted"]) == 5 and sum(1 for d in out["Deleted"] if d.get("DeleteMarker")) == 2
+    assert versions(admin, b) == []
+    admin.delete_bucket(Bucket=b)
+
+
+def test_suspended_versioning_writes_the_null_version(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(["k"])  # written before versioning: the null version
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    v1 = admin.put_object(Bucket=b, Key="k", Body=b"v1")["VersionId"]
+    assert versions(admin, b) == [("k", v1, True, False), ("k", "null", False, False)]
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
+    assert admin.get_bucket_versioning(Bucket=b)["Status"] == "Suspended"
+    admin.put_object(Bucket=b, Key="k", Body=b"s1")  # replaces the old null version
+    admin.put_object(Bucket=b, Key="k", Body=b"s2")
+    assert versions(admin, b) == [("k", "null", True, False), ("k", v1, False, False)]
+    assert admin.get_object(Bucket=b, Key="k", VersionId="null")["Body"].read() == b"s2"
+    gone = admin.delete_object(Bucket=b, Key="k")  # a null delete marker, in place of the null version
+    assert gone["DeleteMarker"] and gone["VersionId"] == "null"
+    assert versions(admin, b) == [("k", "null", True, True), ("k", v1, False, False)]
+    assert code(lambda: admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Off"}))[0] == \
+        "MalformedXML"
+
+
+def test_versions_page_by_key_and_version_markers(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    made = {k: [admin.put_object(Bucket=b, Key=k, Body=str(i).encode())["VersionId"] for i in range(3)]
+            for k in ("d/x", "d/y", "e", "f/z")}
+    expected = [(k, v, i == 0, False) for k in sorted(made) for i, v in enumerate(reversed(made[k]))]
+    assert versions(admin, b) == expected
+    for size in (1, 2, 5):
+        assert versions(admin, b, PaginationConfig={"PageSize": size}) == expected
+    page = admin.list_object_versions(Bucket=b, MaxKeys=4)
+    assert page["IsTruncated"] and (page["NextKeyMarker"], page["NextVersionIdMarker"]) == ("d/y", made["d/y"][2])
+    rest = admin.list_object_versions(Bucket=b, KeyMarker="d/y", VersionIdMarker=made["d/y"][2])
+    assert [(v["VersionId"], v["IsLatest"]) for v in rest["Versions"][:2]] == \
+        [(made["d/y"][1], False), (made["d/y"][0], False)]
+    assert listed(admin.list_object_versions(Bucket=b, Delimiter="/")) == (["e"] * 3, ["d/", "f/"])
+    pages = [listed(p) for p in admin.get_paginator("list_object_versions").paginate(
+        Bucket=b, Delimiter="/", PaginationConfig={"PageSize": 2})]
+    assert pages == [(["e"], ["d/"]), (["e", "e"], []), ([], ["f/"])]
+    assert code(lambda: admin.list_object_versions(Bucket=b, KeyMarker="e", VersionIdMarker="x" * 32)) == \
+        ("InvalidArgument", 400)
+    assert code(lambda: admin.delete_bucket(Bucket=b)) == ("BucketNotEmpty", 409)
+
+
+def test_the_cli_empties_a_versioned_bucket_as_on_aws(clients: Clients, admin: Any,
+                                                      new_bucket: Callable[..., str]) -> None:
+    """`aws s3 rb --force` removes the current objects (leaving delete markers) and then cannot remove a bucket that
+    still holds versions, on AWS as here; emptying it by its versions (what boto3's
+    ``bucket.object_versions.delete()`` does) lets it go."""
+    b = new_bucket([])
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    for i in range(30):
+        admin.put_object(Bucket=b, Key=f"k/{i}", Body=b"1")
+        admin.put_object(Bucket=b, Key=f"k/{i}", Body=b"2")
+    rb = _cli(clients, "s3", "rb", f"s3://{b}", "--force")
+    assert rb.returncode != 0 and "BucketNotEmpty" in rb.stderr, rb.stderr
+    assert admin.list_objects_v2(Bucket=b)["KeyCount"] == 0 and len(versions(admin, b)) == 90
+    import boto3
+    resource = boto3.resource("s3", endpoint_url=clients.ep["aws_endpoint"], region_name=clients.ep["region"],
+                              verify=clients.ep["ca_file"],
+                              aws_access_key_id=clients.ep["admin_credentials"]["access_key_id"],
+                              aws_secret_access_key=clients.ep["admin_credentials"]["secret_access_key"])
+    resource.Bucket(b).object_versions.delete()
+    rb = _cli(clients, "s3", "rb", f"s3://{b}")
+    assert rb.returncode == 0, rb.stderr
 
 
 def test_versions_are_listed_and_deleted_only_with_the_right(clients: Clients, eve_id: dict[str, Any],
@@ -206,3 +331,48 @@ def _cli(clients: Clients, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["aws", "--endpoint-url", clients.ep["aws_endpoint"], "--ca-bundle", clients.ep["ca_file"],
                            "--region", clients.ep["region"], *args], capture_output=True, text=True, env=env,
                           timeout=120, cwd=Path.cwd())
+
+
+# -- buckets pages, part copies
+
+def test_list_buckets_pages_with_max_buckets_and_a_prefix(admin: Any, new_bucket: Callable[..., str]) -> None:
+    made = sorted(new_bucket([]) for _ in range(3))
+    stem = made[0].rsplit("-", 1)[0] + "-"
+    first = admin.list_buckets(MaxBuckets=2, Prefix=stem)
+    assert [b["Name"] for b in first["Buckets"]] == made[:2] and first["Prefix"] == stem
+    rest = admin.list_buckets(MaxBuckets=2, Prefix=stem, ContinuationToken=first["ContinuationToken"])
+    assert [b["Name"] for b in rest["Buckets"]] == made[2:] and "ContinuationToken" not in rest
+    pages = admin.get_paginator("list_buckets").paginate(Prefix=stem, PaginationConfig={"PageSize": 1})
+    assert [b["Name"] for p in pages for b in p["Buckets"]] == made
+    every = [b["Name"] for b in admin.list_buckets()["Buckets"]]
+    assert set(made) <= set(every) and every == sorted(every)
+    assert code(lambda: admin.list_buckets(MaxBuckets=10001)) == ("InvalidArgument", 400)
+
+
+def test_upload_part_copy_builds_an_object_from_ranges_of_others(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    big = os.urandom(11 * 1024 * 1024)
+    admin.put_object(Bucket=b, Key="src", Body=big)
+    up = admin.create_multipart_upload(Bucket=b, Key="dst")["UploadId"]
+    half = 5 * 1024 * 1024
+    p1 = admin.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=1, CopySource={"Bucket": b, "Key": "src"},
+                                CopySourceRange=f"bytes=0-{half - 1}")["CopyPartResult"]["ETag"]
+    p2 = admin.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=2, CopySource={"Bucket": b, "Key": "src"},
+                                CopySourceRange=f"bytes={half}-{len(big) - 1}")["CopyPartResult"]["ETag"]
+    p3 = admin.upload_part(Bucket=b, Key="dst", UploadId=up, PartNumber=3, Body=b"tail")["ETag"]
+    for bad in (f"bytes=0-{len(big)}", "bytes=5-4"):
+        assert code(lambda bad=bad: admin.upload_part_copy(
+            Bucket=b, Key="dst", UploadId=up, PartNumber=4, CopySource={"Bucket": b, "Key": "src"},
+            CopySourceRange=bad)) == ("InvalidRange", 416)
+    assert code(lambda: admin.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=4,
+                                               CopySource={"Bucket": b, "Key": "src"},
+                                               CopySourceIfMatch='"nope"')) == ("PreconditionFailed", 412)
+    admin.complete_multipart_upload(Bucket=b, Key="dst", UploadId=up, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": p1}, {"PartNumber": 2, "ETag": p2}, {"PartNumber": 3, "ETag": p3}]})
+    assert admin.get_object(Bucket=b, Key="dst")["Body"].read() == big + b"tail"
+    whole = admin.create_multipart_upload(Bucket=b, Key="whole")["UploadId"]  # no range: the whole source
+    etag = admin.upload_part_copy(Bucket=b, Key="whole", UploadId=whole, PartNumber=1,
+                                  CopySource={"Bucket": b, "Key": "src"})["CopyPartResult"]["ETag"]
+    admin.complete_multipart_upload(Bucket=b, Key="whole", UploadId=whole,
+                                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert admin.get_object(Bucket=b, Key="whole")["Body"].read() == big

@@ -58,3 +58,52 @@ def test_crash_leftovers_are_collected_at_start(store: ObjectStore, tmp_path: Pa
     meta, f = again.open_object("b-1", "kept")
     with f:
         assert f.read() == b"yes" and meta.checksums["crc32"]
+
+
+OLD_SCHEMA = """
+CREATE TABLE buckets (name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    content_type TEXT NOT NULL, metadata TEXT NOT NULL, checksums TEXT NOT NULL, modified REAL NOT NULL,
+    parts INTEGER, extra TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+"""
+
+
+def test_a_data_dir_from_before_versioning_is_read_and_versioned(tmp_path: Path) -> None:
+    """Objects stored before versions existed are each their null version, and their bucket can be versioned."""
+    import sqlite3
+    (tmp_path / "blobs" / "ab").mkdir(parents=True)
+    (tmp_path / "blobs" / "ab" / "ab01").write_bytes(b"old")
+    db = sqlite3.connect(tmp_path / "objects.db")
+    db.executescript(OLD_SCHEMA)
+    db.execute("INSERT INTO buckets VALUES ('b-1', 1.0)")
+    db.execute("INSERT INTO objects VALUES ('b-1','k','ab01',3,'\"e\"','text/plain','{}','{}',1.0,NULL,'{}')")
+    db.commit()
+    db.close()
+    store = ObjectStore(tmp_path, ManualClock(1000.0))
+    meta, f = store.open_object("b-1", "k")
+    with f:
+        assert (f.read(), meta.version_id) == (b"old", "null")
+    store.set_versioning("b-1", "Enabled")
+    _put(store, "k", b"new")
+    listing = store.list_versions("b-1")
+    assert [(v.version_id == "null", v.latest) for v in listing.versions] == [(False, True), (True, False)]
+    meta, f = store.open_object("b-1", "k", "null")
+    with f:
+        assert f.read() == b"old"
+
+
+def test_versions_and_markers_survive_a_restart_and_their_blobs_are_kept(store: ObjectStore, tmp_path: Path) -> None:
+    store.set_versioning("b-1", "Enabled")
+    _put(store, "k", b"1")
+    _put(store, "k", b"2")
+    marker = store.delete("b-1", "k")
+    assert marker is not None and marker.marker
+    again = ObjectStore(tmp_path, ManualClock(2000.0))  # a restart collects garbage: no version's blob is garbage
+    kept = again.list_versions("b-1").versions
+    assert [(v.marker, v.latest) for v in kept] == [(True, True), (False, False), (False, False)]
+    for v in kept[1:]:
+        _, f = again.open_object("b-1", "k", v.version_id)
+        with f:
+            assert f.read() in (b"1", b"2")
+    assert [e["kind"] for e in again.events()][-1] == "ObjectRemoved:DeleteMarkerCreated"

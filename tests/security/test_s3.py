@@ -285,7 +285,7 @@ def test_an_upload_past_five_gib_is_refused_at_once(clients: Clients, eve_id: di
 
 def test_copies_are_authorized_before_they_are_missing(clients: Clients, eve_id: dict[str, Any],
                                                        frank_id: dict[str, Any], bucket: str) -> None:
-    """UploadPartCopy and a versioned copy source are not implemented; a stranger still learns only AccessDenied."""
+    """UploadPartCopy and a copy of a version read another object: the caller must be allowed to read it."""
     frank_key = f"{frank_id['identity_id']}/source.txt"
     frank_version = clients.s3(frank_id).put_object(Bucket=bucket, Key=frank_key, Body=b"f").get("VersionId", "null")
     s3 = clients.s3(eve_id)
@@ -296,9 +296,12 @@ def test_copies_are_authorized_before_they_are_missing(clients: Clients, eve_id:
                                            CopySource={"Bucket": bucket, "Key": frank_key}))
         denied(lambda: s3.copy_object(Bucket=bucket, Key=mine, CopySource={"Bucket": bucket, "Key": frank_key,
                                                                            "VersionId": frank_version}))
-        s3.put_object(Bucket=bucket, Key=mine + ".src", Body=b"mine")  # her own source: now she is told
-        denied(lambda: s3.upload_part_copy(Bucket=bucket, Key=mine, UploadId=upload, PartNumber=1,
-                                           CopySource={"Bucket": bucket, "Key": mine + ".src"}), "NotImplemented")
+        s3.put_object(Bucket=bucket, Key=mine + ".src", Body=b"mine")  # her own source: copied
+        part = s3.upload_part_copy(Bucket=bucket, Key=mine, UploadId=upload, PartNumber=1,
+                                   CopySource={"Bucket": bucket, "Key": mine + ".src"}, CopySourceRange="bytes=1-2")
+        assert [p["Size"] for p in clients.s3().list_parts(Bucket=bucket, Key=mine, UploadId=upload)["Parts"]] \
+            == [2]
+        assert part["CopyPartResult"]["ETag"]
     finally:
         clients.s3().abort_multipart_upload(Bucket=bucket, Key=mine, UploadId=upload)  # s3:AbortMultipartUpload is not hers
 

@@ -44,12 +44,18 @@ MAX_PARTS = 10_000
 _BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL, versioning TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS declared (app TEXT, name TEXT, bucket TEXT UNIQUE NOT NULL, PRIMARY KEY (app, name));
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     content_type TEXT NOT NULL, metadata TEXT NOT NULL, checksums TEXT NOT NULL, modified REAL NOT NULL,
-    parts INTEGER, extra TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+    parts INTEGER, extra TEXT NOT NULL, version_id TEXT NOT NULL DEFAULT 'null', seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    content_type TEXT NOT NULL, metadata TEXT NOT NULL, checksums TEXT NOT NULL, modified REAL NOT NULL,
+    parts INTEGER, extra TEXT NOT NULL, version_id TEXT NOT NULL, seq INTEGER NOT NULL, marker INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, content_type TEXT NOT NULL,
     metadata TEXT NOT NULL, algorithm TEXT, created REAL NOT NULL, headers TEXT NOT NULL,
@@ -61,6 +67,30 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
     size INTEGER, etag TEXT, at REAL NOT NULL);
 """
+
+
+_COLUMNS = ("bucket, key, blob, size, etag, content_type, metadata, checksums, modified, parts, extra, version_id, "
+            "seq")
+VERSIONING = ("Enabled", "Suspended")  # a bucket's versioning once set; "" while it never was
+
+
+class MarkerError(ServiceError):
+    """S3's answer about a delete marker: its error, with the headers that say it is one."""
+
+    def __init__(self, code: str, message: str, status: int, version_id: str, **fields: str) -> None:
+        super().__init__(code, message, status, **fields)
+        self.headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version_id}
+
+
+def _no_version(key: str, version_id: str) -> ServiceError:
+    if not version_id:
+        return ServiceError("InvalidArgument", "Version id cannot be the empty string", ArgumentName="versionId",
+                            ArgumentValue="")
+    return ServiceError("NoSuchVersion", "The specified version does not exist.", 404, Key=key, VersionId=version_id)
+
+
+def _new_version_id() -> str:
+    return secrets.token_urlsafe(24)  # 32 URL-safe characters, as S3's ids are
 
 
 def _no_upload(upload_id: str) -> ServiceError:
@@ -174,6 +204,18 @@ class ObjectMeta:
     parts: int | None = None
     headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Disposition, ... as stored
     part_sizes: list[int] | None = None  # a multipart object's part sizes, for GET ?partNumber=
+    version_id: str = "null"  # S3's version id; "null" in a bucket never versioned (and for writes while suspended)
+    marker: bool = False  # a delete marker: a version that says the key was deleted
+    latest: bool = True
+
+
+@dataclass
+class VersionListing:
+    versions: list[ObjectMeta] = field(default_factory=list)  # delete markers too, newest first within a key
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    next_key: str | None = None
+    next_version: str | None = None
 
 
 @dataclass
@@ -190,8 +232,20 @@ class ObjectStore:
         self.blobs, self.tmp = root / "blobs", root / "tmp"
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        self.db = SqliteDatabase(root / "objects.db", _SCHEMA)
+        self.db = SqliteDatabase(root / "objects.db")
+        self._migrate()
         self._collect_garbage()
+
+    def _migrate(self) -> None:
+        """The schema, and the columns a data dir made before versioning lacks."""
+        c = self.db.conn()
+        if c.execute("SELECT 1 FROM sqlite_master WHERE name='objects'").fetchone():
+            for table, column, decl in (("buckets", "versioning", "TEXT NOT NULL DEFAULT ''"),
+                                        ("objects", "version_id", "TEXT NOT NULL DEFAULT 'null'"),
+                                        ("objects", "seq", "INTEGER NOT NULL DEFAULT 0")):
+                if column not in {r[1] for r in c.execute(f"PRAGMA table_info({table})")}:
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        c.executescript(_SCHEMA)
 
     # -- blobs
 
@@ -215,7 +269,8 @@ class ObjectStore:
                       "(SELECT name FROM buckets))")
             w.execute("DELETE FROM uploads WHERE bucket NOT IN (SELECT name FROM buckets)")
         c = self.db.conn()
-        live = {r[0] for r in c.execute("SELECT blob FROM objects UNION SELECT blob FROM parts")}
+        live = {r[0] for r in c.execute("SELECT blob FROM objects UNION SELECT blob FROM parts UNION "
+                                        "SELECT blob FROM versions WHERE blob IS NOT NULL")}
         for folder in self.blobs.iterdir():
             for f in folder.iterdir():
                 if f.name not in live:
@@ -227,7 +282,7 @@ class ObjectStore:
         check_bucket_name(name)
         try:
             with self.db.write() as c:
-                c.execute("INSERT INTO buckets VALUES (?,?)", (name, self.clock.now()))
+                c.execute("INSERT INTO buckets (name, created) VALUES (?,?)", (name, self.clock.now()))
         except sqlite3.IntegrityError:
             raise ServiceError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket "
                               "succeeded and you already own it.", 409, BucketName=name) from None
@@ -239,7 +294,7 @@ class ObjectStore:
             real = row[0] if row else check_bucket_name(f"{app}-{name}"[:54].strip("-.") + "-" + secrets.token_hex(4))
             if row is None:
                 c.execute("INSERT INTO declared VALUES (?,?,?)", (app, name, real))
-            c.execute("INSERT OR IGNORE INTO buckets VALUES (?,?)", (real, self.clock.now()))
+            c.execute("INSERT OR IGNORE INTO buckets (name, created) VALUES (?,?)", (real, self.clock.now()))
         return real
 
     def bucket_exists(self, name: str) -> bool:
@@ -250,11 +305,12 @@ class ObjectStore:
             raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=name)
 
     def delete_bucket(self, name: str) -> None:
-        """S3's DeleteBucket: refused while any object is in it; multipart uploads in progress are not objects,
-        and go with the bucket (their parts too)."""
+        """S3's DeleteBucket: refused while any object, version or delete marker is in it; multipart uploads in
+        progress are not objects, and go with the bucket (their parts too)."""
         self.require_bucket(name)
         with self.db.write() as c:
-            if c.execute("SELECT 1 FROM objects WHERE bucket=? LIMIT 1", (name,)).fetchone():
+            if c.execute("SELECT 1 FROM objects WHERE bucket=? UNION ALL SELECT 1 FROM versions WHERE bucket=? LIMIT 1",
+                         (name, name)).fetchone():
                 raise ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty.", 409, BucketName=name)
             c.execute("UPDATE uploads SET completing=1 WHERE bucket=?", (name,))  # no part lands in them from now on
             uploads = [r[0] for r in c.execute("SELECT upload_id FROM uploads WHERE bucket=?", (name,))]
@@ -268,28 +324,41 @@ class ObjectStore:
     # -- objects
 
     def _row(self, row: tuple[Any, ...]) -> ObjectMeta:
-        b, k, blob, size, etag, ctype, meta, sums, modified, parts, extra = row
+        """An object from a row of ``objects`` or ``versions`` (``_COLUMNS``, then for versions its marker flag)."""
+        b, k, blob, size, etag, ctype, meta, sums, modified, parts, extra, version_id, _seq, *marker = row
         more = orjson.loads(extra)
         return ObjectMeta(b, k, blob, size, etag, ctype, orjson.loads(meta), orjson.loads(sums), modified, parts,
-                          more.get("headers", {}), more.get("part_sizes"))
+                          more.get("headers", {}), more.get("part_sizes"), version_id, bool(marker and marker[0]))
 
-    def open_object(self, bucket: str, key: str) -> tuple[ObjectMeta, BinaryIO]:
-        """The current object and its blob opened for reading, as one consistent pair.
+    def open_object(self, bucket: str, key: str, version_id: str | None = None) -> tuple[ObjectMeta, BinaryIO]:
+        """The current object (or the version named) and its blob opened for reading, as one consistent pair.
 
         An overwrite may replace and delete the blob between reading the row and opening the file; the
         row is then read again. Once open, the file stays readable whatever happens to the object.
         """
         while True:
-            meta = self.head(bucket, key)
+            meta = self.head(bucket, key, version_id)
             try:
                 return meta, open(self.blob_path(meta.blob), "rb")  # noqa: SIM115 (the caller closes it)
             except FileNotFoundError:
                 continue
 
-    def head(self, bucket: str, key: str) -> ObjectMeta:
-        row = self.db.conn().execute("SELECT * FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectMeta:
+        """The current object, or the version named; S3's errors when there is none, or it is a delete marker."""
+        if version_id is not None:
+            meta = self.version(bucket, key, version_id)
+            if meta.marker:
+                raise MarkerError("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                                  405, version_id, Method="GET", ResourceType="DeleteMarker")
+            return meta
+        c = self.db.conn()
+        row = c.execute(f"SELECT {_COLUMNS} FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
         if row is None:
             self.require_bucket(bucket)
+            latest = c.execute("SELECT version_id, marker FROM versions WHERE bucket=? AND key=? ORDER BY seq DESC "
+                               "LIMIT 1", (bucket, key)).fetchone()
+            if latest is not None and latest[1]:
+                raise MarkerError("NoSuchKey", "The specified key does not exist.", 404, latest[0], Key=key)
             raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
         return self._row(row)
 
@@ -299,50 +368,152 @@ class ObjectStore:
         """Make ``blob`` the object at bucket/key, with its event, in one transaction.
 
         ``if_none_match`` (S3's ``If-None-Match: *``) and ``if_match`` (an ETag) make it a conditional
-        write, decided inside the same transaction.
+        write, decided inside the same transaction. In a versioned bucket the object it replaces stays as a
+        noncurrent version; while versioning is suspended the new object is the ``null`` version, replacing
+        the old ``null`` one.
         """
         meta = ObjectMeta(bucket, key, blob.id, blob.size, etag or f'"{blob.md5.hex()}"', content_type, metadata,
                           blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts)
-        old = None
+        dropped: list[str] = []
         try:
             with self.db.write() as c:
-                if not c.execute("SELECT 1 FROM buckets WHERE name=?", (bucket,)).fetchone():
-                    raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
-                prev = c.execute("SELECT blob, etag FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+                state = self._versioning(c, bucket)
+                prev = c.execute("SELECT etag FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
                 if if_none_match and prev is not None:
                     raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did "
                                       "not hold", 412, Condition="If-None-Match")
-                if if_match is not None and (prev is None or prev[1].strip('"') != if_match.strip().strip('"')):
+                if if_match is not None and (prev is None or prev[0].strip('"') != if_match.strip().strip('"')):
                     if prev is None:
                         raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
                     raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did "
                                       "not hold", 412, Condition="If-Match")
-                old = prev[0] if prev else None
-                c.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                meta.version_id = _new_version_id() if state == "Enabled" else "null"
+                dropped = self._retire(c, bucket, key, state)
+                seq = c.execute("INSERT INTO events (bucket, key, kind, size, etag, at) VALUES (?,?,?,?,?,?)",
+                                (bucket, key, kind, blob.size, meta.etag, meta.modified)).lastrowid
+                c.execute(f"INSERT INTO objects ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           (bucket, key, blob.id, blob.size, meta.etag, content_type, orjson.dumps(metadata).decode(),
                            orjson.dumps(blob.checksums).decode(), meta.modified, meta.parts,
-                           orjson.dumps({"headers": meta.headers, "part_sizes": parts}).decode()))
-                c.execute("INSERT INTO events (bucket, key, kind, size, etag, at) VALUES (?,?,?,?,?,?)",
-                          (bucket, key, kind, blob.size, meta.etag, meta.modified))
+                           orjson.dumps({"headers": meta.headers, "part_sizes": parts}).decode(), meta.version_id, seq))
         except BaseException:
             self._drop_blobs([blob.id])
             raise
-        if old and old != blob.id:
-            self._drop_blobs([old])
+        self._drop_blobs(dropped)
         return meta
 
-    def delete(self, bucket: str, key: str) -> None:
-        """S3's DeleteObject: succeeds whether or not the key exists; an event only when it did."""
+    @staticmethod
+    def _versioning(c: sqlite3.Connection, bucket: str) -> str:
+        row = c.execute("SELECT versioning FROM buckets WHERE name=?", (bucket,)).fetchone()
+        if row is None:
+            raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
+        return str(row[0])
+
+    def _retire(self, c: sqlite3.Connection, bucket: str, key: str, state: str) -> list[str]:
+        """Take the current object off ``objects`` before a new version (or a delete marker) takes its place: kept
+        as a noncurrent version in a versioned bucket, gone otherwise; a new ``null`` version (never versioned,
+        or suspended) replaces the old ``null`` one wherever it is. The blobs to drop once committed."""
+        dropped = []
+        cur = c.execute("SELECT blob, version_id FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+        if cur is not None:
+            if state and cur[1] != "null" or state == "Enabled":
+                c.execute(f"INSERT INTO versions ({_COLUMNS}, marker) SELECT {_COLUMNS}, 0 FROM objects "
+                          "WHERE bucket=? AND key=?", (bucket, key))
+            else:
+                dropped.append(cur[0])
+            c.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, key))
+        if state == "Suspended":
+            dropped += [r[0] for r in c.execute("SELECT blob FROM versions WHERE bucket=? AND key=? AND "
+                                                "version_id='null' AND blob IS NOT NULL", (bucket, key))]
+            c.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id='null'", (bucket, key))
+        return dropped
+
+    def delete(self, bucket: str, key: str) -> ObjectMeta | None:
+        """S3's DeleteObject: succeeds whether or not the key exists. In a bucket never versioned the object goes
+        (an event only when there was one); in a versioned one a delete marker becomes the latest version (the
+        ``null`` one while suspended), which this returns."""
+        marker = None
         with self.db.write() as c:
-            if not c.execute("SELECT 1 FROM buckets WHERE name=?", (bucket,)).fetchone():
-                raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
-            prev = c.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
-            if prev:
-                c.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, key))
-                c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
-                          (bucket, key, "ObjectRemoved:Delete", self.clock.now()))
-        if prev:
-            self._drop_blobs([prev[0]])
+            state = self._versioning(c, bucket)
+            if not state:
+                prev = c.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+                if prev:
+                    c.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, key))
+                    c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
+                              (bucket, key, "ObjectRemoved:Delete", self.clock.now()))
+                dropped = [prev[0]] if prev else []
+            else:
+                dropped = self._retire(c, bucket, key, state)
+                now = self.clock.now()
+                seq = c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
+                                (bucket, key, "ObjectRemoved:DeleteMarkerCreated", now)).lastrowid
+                marker = ObjectMeta(bucket, key, "", 0, "", "", {}, {}, now,
+                                    version_id=_new_version_id() if state == "Enabled" else "null", marker=True)
+                c.execute(f"INSERT INTO versions ({_COLUMNS}, marker) VALUES (?,?,NULL,0,'','','{{}}','{{}}',?,NULL,"
+                          "'{}',?,?,1)", (bucket, key, now, marker.version_id, seq))
+        self._drop_blobs(dropped)
+        return marker
+
+    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectMeta | None:
+        """Delete one version for good (S3's DeleteObject with a versionId); the newest version left becomes the
+        latest (if it is a delete marker, the key reads as deleted). The version deleted, None if there was
+        none (S3 answers that as a success too)."""
+        if not version_id:
+            raise _no_version(key, version_id)
+        with self.db.write() as c:
+            self._versioning(c, bucket)
+            row = c.execute(f"SELECT {_COLUMNS} FROM objects WHERE bucket=? AND key=? AND version_id=?",
+                            (bucket, key, version_id)).fetchone()
+            table = "objects"
+            if row is None:
+                row = c.execute(f"SELECT {_COLUMNS}, marker FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                                (bucket, key, version_id)).fetchone()
+                table = "versions"
+            if row is None:
+                return None
+            gone = self._row(row)
+            c.execute(f"DELETE FROM {table} WHERE bucket=? AND key=? AND version_id=?", (bucket, key, version_id))
+            c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
+                      (bucket, key, "ObjectRemoved:Delete", self.clock.now()))
+            if not c.execute("SELECT 1 FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone():
+                newest = c.execute("SELECT seq, marker FROM versions WHERE bucket=? AND key=? ORDER BY seq DESC "
+                                   "LIMIT 1", (bucket, key)).fetchone()
+                if newest is not None and not newest[1]:  # an object again: back to the current ones
+                    c.execute(f"INSERT INTO objects ({_COLUMNS}) SELECT {_COLUMNS} FROM versions WHERE bucket=? "
+                              "AND key=? AND seq=?", (bucket, key, newest[0]))
+                    c.execute("DELETE FROM versions WHERE bucket=? AND key=? AND seq=?", (bucket, key, newest[0]))
+        if gone.blob:
+            self._drop_blobs([gone.blob])
+        return gone
+
+    # -- versioning
+
+    def versioning(self, bucket: str) -> str:
+        """The bucket's versioning: "Enabled", "Suspended", or "" if it was never turned on."""
+        return self._versioning(self.db.conn(), bucket)
+
+    def set_versioning(self, bucket: str, status: str) -> None:
+        if status not in VERSIONING:
+            raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                              "against our published schema: Status is Enabled or Suspended.")
+        with self.db.write() as c:
+            self._versioning(c, bucket)
+            c.execute("UPDATE buckets SET versioning=? WHERE name=?", (status, bucket))
+
+    def version(self, bucket: str, key: str, version_id: str) -> ObjectMeta:
+        """One version of an object (a delete marker included), or S3's error for it."""
+        c = self.db.conn()
+        row = c.execute(f"SELECT {_COLUMNS} FROM objects WHERE bucket=? AND key=? AND version_id=?",
+                        (bucket, key, version_id)).fetchone()
+        if row is not None:
+            return self._row(row)
+        row = c.execute(f"SELECT {_COLUMNS}, marker FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                        (bucket, key, version_id)).fetchone()
+        if row is None:
+            self.require_bucket(bucket)
+            raise _no_version(key, version_id)
+        meta = self._row(row)
+        meta.latest = False
+        return meta
 
     def _concat(self, sources: list[BinaryIO], algorithms: tuple[str, ...] = ()) -> Blob:
         """A new durable blob holding the open sources' bytes, one after another; closes them."""
@@ -352,6 +523,19 @@ class ObjectStore:
                 with f:
                     while chunk := f.read(1024 * 1024):
                         w.write(chunk)
+        except BaseException:
+            w.abort()
+            raise
+        return w.finish()
+
+    def copy_range(self, source: BinaryIO, start: int, length: int, algorithms: tuple[str, ...] = ()) -> Blob:
+        """A new durable blob of ``length`` bytes of the open ``source`` from ``start`` (an UploadPartCopy)."""
+        w = self.writer(algorithms)
+        try:
+            source.seek(start)
+            while length > 0 and (chunk := source.read(min(length, 1024 * 1024))):
+                w.write(chunk)
+                length -= len(chunk)
         except BaseException:
             w.abort()
             raise
@@ -379,7 +563,8 @@ class ObjectStore:
             skip, cursor, inclusive = after, after + "\U0010ffff", True  # resuming after a common prefix
         while True:
             rows = c.execute(
-                f"SELECT * FROM objects WHERE bucket=? AND key {'>=' if inclusive else '>'} ? ORDER BY key LIMIT 1001",
+                f"SELECT {_COLUMNS} FROM objects WHERE bucket=? AND key {'>=' if inclusive else '>'} ? ORDER BY key "
+                "LIMIT 1001",
                 (bucket, cursor)).fetchall()
             if not rows:
                 return out
@@ -401,6 +586,60 @@ class ObjectStore:
                 out.objects.append(self._row(row))
                 out.last = key
                 cursor, inclusive = key, False
+            else:
+                if len(rows) < 1001:
+                    return out
+
+    def list_versions(self, bucket: str, prefix: str = "", delimiter: str = "", key_marker: str = "",
+                      id_marker: str = "", max_keys: int = 1000) -> VersionListing:
+        """Every version and delete marker (and, with a delimiter, common prefixes) in S3's order: by key in UTF-8
+        byte order, newest first within a key; after ``key_marker`` (and within it, after ``id_marker``)."""
+        self.require_bucket(bucket)
+        out = VersionListing()
+        if max_keys == 0:
+            return out
+        c = self.db.conn()
+        if key_marker < prefix:
+            key_marker = id_marker = ""
+        if id_marker:
+            found = c.execute("SELECT seq FROM objects WHERE bucket=? AND key=? AND version_id=? UNION ALL "
+                              "SELECT seq FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                              (bucket, key_marker, id_marker) * 2).fetchone()
+            if found is None:
+                raise ServiceError("InvalidArgument", "Invalid version id specified", ArgumentName="version-id-marker",
+                                   ArgumentValue=id_marker)
+            cur_key, cur_seq = key_marker, int(found[0])
+        elif key_marker:
+            cur_key, cur_seq = key_marker, -1  # after every version of the key marker
+            if delimiter and key_marker.startswith(prefix) and len(key_marker) > len(prefix) \
+                    and key_marker.find(delimiter, len(prefix)) == len(key_marker) - len(delimiter):
+                cur_key = key_marker + "\U0010ffff"  # resuming after a common prefix
+        else:
+            cur_key, cur_seq = prefix, 2 ** 62
+        query = (f"SELECT {_COLUMNS}, 0 FROM objects WHERE bucket=? AND (key > ? OR (key = ? AND seq < ?)) UNION ALL "
+                 f"SELECT {_COLUMNS}, marker FROM versions WHERE bucket=? AND (key > ? OR (key = ? AND seq < ?)) "
+                 "ORDER BY key, seq DESC LIMIT 1001")
+        seen = key_marker if id_marker else None  # the key whose newest version is already behind us
+        while True:
+            rows = c.execute(query, (bucket, cur_key, cur_key, cur_seq) * 2).fetchall()
+            for row in rows:
+                key = row[1]
+                if not key.startswith(prefix):
+                    return out
+                if len(out.versions) + len(out.prefixes) == max_keys:
+                    out.truncated = True
+                    return out
+                if delimiter and (i := key.find(delimiter, len(prefix))) >= 0:
+                    common = key[: i + len(delimiter)]
+                    out.prefixes.append(common)
+                    out.next_key, out.next_version = common, None
+                    cur_key, cur_seq = common + "\U0010ffff", -1  # nothing under it again
+                    break
+                meta = self._row(row)
+                meta.latest, seen = key != seen, key
+                out.versions.append(meta)
+                out.next_key, out.next_version = key, meta.version_id
+                cur_key, cur_seq = key, row[12]
             else:
                 if len(rows) < 1001:
                     return out

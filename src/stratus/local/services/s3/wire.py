@@ -15,6 +15,7 @@ files and SQLite, with their events) in ``model``, and the port handlers use in 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -25,7 +26,9 @@ from ...protocols.sigv4 import Verified, is_signed, verify_request
 from .model import CHECKSUMS, MAX_PARTS, check_bucket_name, check_key
 from .wire_common import S3Request
 from .wire_listing import Listings
-from .wire_objects import ObjectOps
+from .wire_objects import ObjectOps, version_header
+
+_COPY_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})")
 
 # sub-resources that name an operation this endpoint does not implement
 UNSUPPORTED = ("acl", "policy", "cors", "lifecycle", "tagging", "website", "notification",
@@ -84,6 +87,7 @@ class S3Endpoint(ObjectOps, Listings):
     async def _error(self, send: Any, method: str, exc: ServiceError, request_id: str, close: bool = False) -> None:
         body = b"" if method == "HEAD" else X.error_document(exc.code, exc.message, request_id, exc.fields)
         hdrs = [(b"content-type", b"application/xml")]
+        hdrs += [(k.encode(), val.encode()) for k, val in getattr(exc, "headers", {}).items()]  # a delete marker's
         if close:  # the rest of a big body is still on the wire: this connection cannot carry another request
             hdrs.append((b"connection", b"close"))
         if method != "HEAD":
@@ -129,8 +133,7 @@ class S3Endpoint(ObjectOps, Listings):
             return await self._object_version(req, v, obj_arn, send)
         if m == "PUT" and "uploadId" in q:
             if "x-amz-copy-source" in req.headers:
-                self._copy_source(req, v, obj_arn)  # authorized first: a stranger learns nothing more
-                raise ServiceError("NotImplemented", "UploadPartCopy is not implemented by the local object store.", 501)
+                return await self._upload_part_copy(req, v, obj_arn, receive, send)
             self._authorize(v, req, "s3:PutObject", obj_arn)
             return await self._upload_part(req, v, receive, send)
         if m == "PUT" and "x-amz-copy-source" in req.headers:
@@ -150,8 +153,9 @@ class S3Endpoint(ObjectOps, Listings):
             return await self._reply(send, 204)
         if m == "DELETE":
             self._authorize(v, req, "s3:DeleteObject", obj_arn)
-            await self._run(self.store.delete, req.bucket, req.key)
-            return await self._reply(send, 204)
+            marker = await self._run(self.store.delete, req.bucket, req.key)
+            said = {"x-amz-delete-marker": "true", "x-amz-version-id": marker.version_id} if marker else {}
+            return await self._reply(send, 204, headers=said)
         if m == "POST" and "uploads" in q:
             self._authorize(v, req, "s3:PutObject", obj_arn)
             return await self._create_upload(req, send)
@@ -165,8 +169,11 @@ class S3Endpoint(ObjectOps, Listings):
         m, q = req.method, req.query
         if m == "PUT" and "versioning" in q:
             self._authorize(v, req, "s3:PutBucketVersioning", arn)
-            raise ServiceError("NotImplemented", "The local object store does not implement versioning "
-                              "(PutBucketVersioning): its buckets stay unversioned.", 501)
+            doc = X.parse(await self._read_small(receive), "VersioningConfiguration")
+            if (X.text(doc, "MfaDelete") or "Disabled") != "Disabled":
+                raise ServiceError("NotImplemented", "MFA delete is not implemented by the local object store.", 501)
+            await self._run(self.store.set_versioning, req.bucket, X.text(doc, "Status") or "")
+            return await self._reply(send, 200)
         if m == "PUT":
             self._authorize(v, req, "s3:CreateBucket", arn)
             await self._read_small(receive)  # an optional CreateBucketConfiguration
@@ -191,10 +198,11 @@ class S3Endpoint(ObjectOps, Listings):
         if m == "GET" and "versions" in q:
             self._authorize(v, req, "s3:ListBucketVersions", arn, self._list_conditions(q))
             return await self._list_versions(req, send)
-        if m == "GET" and "versioning" in q:  # buckets here are never versioned: S3 answers an empty configuration
+        if m == "GET" and "versioning" in q:  # a bucket never versioned has an empty configuration
             self._authorize(v, req, "s3:GetBucketVersioning", arn)
-            self.store.require_bucket(req.bucket)
-            return await self._reply(send, 200, X.document("VersioningConfiguration", []))
+            state = await self._run(self.store.versioning, req.bucket)
+            return await self._reply(send, 200, X.document("VersioningConfiguration",
+                                                           [X.el("Status", state)] if state else []))
         if m == "GET" and "uploads" in q:
             self._authorize(v, req, "s3:ListBucketMultipartUploads", arn)
             return await self._list_uploads(req, send)
@@ -210,22 +218,18 @@ class S3Endpoint(ObjectOps, Listings):
         return {f"s3:{name}": q[name] for name in ("prefix", "delimiter", "max-keys") if name in q}
 
     async def _object_version(self, req: S3Request, v: Verified, obj_arn: str, send: Any) -> None:
-        """GET, HEAD or DELETE of one version. Buckets here are unversioned, so every object has exactly one
-        version, ``null``, and any other version id names nothing."""
+        """GET, HEAD or DELETE of one version (in a bucket never versioned, each object is its one ``null``
+        version)."""
         version = req.query["versionId"]
-        action = {"DELETE": "s3:DeleteObjectVersion"}.get(req.method, "s3:GetObjectVersion")
-        self._authorize(v, req, action, obj_arn)
-        if version != "null":
-            self.store.require_bucket(req.bucket)
-            if not version:
-                raise ServiceError("InvalidArgument", "Version id cannot be the empty string",
-                                  ArgumentName="versionId", ArgumentValue="")
-            raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404, Key=req.key,
-                              VersionId=version)
-        if req.method == "DELETE":
-            await self._run(self.store.delete, req.bucket, req.key)
-            return await self._reply(send, 204, headers={"x-amz-version-id": "null"})
-        return await self._get(req, send, {"x-amz-version-id": "null"})
+        if req.method != "DELETE":
+            self._authorize(v, req, "s3:GetObjectVersion", obj_arn)
+            return await self._get(req, send)
+        self._authorize(v, req, "s3:DeleteObjectVersion", obj_arn)
+        gone = await self._run(self.store.delete_version, req.bucket, req.key, version)
+        hdrs = {"x-amz-version-id": version}
+        if gone is not None and gone.marker:
+            hdrs["x-amz-delete-marker"] = "true"
+        return await self._reply(send, 204, headers=hdrs)
 
     # -- multipart uploads
 
@@ -241,7 +245,8 @@ class S3Endpoint(ObjectOps, Listings):
         await self._reply(send, 200, X.document("InitiateMultipartUploadResult", [
             X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", upload_id)]), headers=hdrs)
 
-    async def _upload_part(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
+    @staticmethod
+    def _part_number(req: S3Request) -> int:
         try:
             number = int(req.query.get("partNumber", ""))
             if not 1 <= number <= MAX_PARTS:
@@ -249,6 +254,43 @@ class S3Endpoint(ObjectOps, Listings):
         except ValueError:
             raise ServiceError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                               ArgumentName="partNumber") from None
+        return number
+
+    async def _upload_part_copy(self, req: S3Request, v: Verified, obj_arn: str, receive: Any, send: Any) -> None:
+        """UploadPartCopy: a part made of another object's bytes (all of them, or ``x-amz-copy-source-range``)."""
+        src_bucket, src_key, version = self._copy_source(req, v, obj_arn)  # authorized first
+        number = self._part_number(req)
+        up = self.store.upload(req.bucket, req.key, req.query["uploadId"])
+        await self._read_small(receive)
+        check_key(src_key)
+        src, source = await self._run(self.store.open_object, src_bucket, src_key, version or None)
+        with source:
+            if self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
+                                        if k.startswith("x-amz-copy-source-if-")}) is not None:
+                raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not "
+                                  "hold", 412)
+            first, last = 0, src.size - 1
+            if "x-amz-copy-source-range" in req.headers:
+                m = _COPY_RANGE.fullmatch(req.headers["x-amz-copy-source-range"].strip())
+                if m is None:
+                    raise ServiceError("InvalidArgument", "The x-amz-copy-source-range value must be of the form "
+                                      "bytes=first-last where first and last are the zero-based offsets of the first "
+                                      "and last bytes to copy", ArgumentName="x-amz-copy-source-range")
+                first, last = int(m.group(1)), int(m.group(2))
+                if first > last or last >= src.size:
+                    raise ServiceError("InvalidRange", "The requested range is not satisfiable", 416,
+                                      RangeRequested=req.headers["x-amz-copy-source-range"].strip()[:64],
+                                      ActualObjectSize=str(src.size))
+            blob = await self._run(self.store.copy_range, source, first, last - first + 1,
+                                   (up["algorithm"],) if up["algorithm"] else ())
+        etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob)
+        hdrs = {"x-amz-copy-source-version-id": src.version_id} if src.version_id != "null" or version else {}
+        await self._reply(send, 200, X.document("CopyPartResult", [X.el("ETag", etag),
+                                                                   X.el("LastModified", X.iso(self.clock.now()))]),
+                          headers=hdrs)
+
+    async def _upload_part(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
+        number = self._part_number(req)
         up = self.store.upload(req.bucket, req.key, req.query["uploadId"])
         blob = await self._receive_blob(req, v, receive, (up["algorithm"],) if up["algorithm"] else ())
         etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob)
@@ -268,5 +310,5 @@ class S3Endpoint(ObjectOps, Listings):
         parts = [X.el("Location", f"/{req.bucket}/{req.key}"), X.el("Bucket", req.bucket), X.el("Key", req.key),
                  X.el("ETag", meta.etag)]
         parts += [X.el(f"Checksum{a.upper()}", val) for a, val in meta.checksums.items()]
-        await self._reply(send, 200, X.document("CompleteMultipartUploadResult", parts))
+        await self._reply(send, 200, X.document("CompleteMultipartUploadResult", parts), headers=version_header(meta))
 

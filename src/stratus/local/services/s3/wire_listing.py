@@ -13,10 +13,33 @@ from .wire_common import S3Base, S3Request
 
 class Listings(S3Base):
     async def _list_buckets(self, req: S3Request, send: Any) -> None:
-        rows = await self._run(self.store.list_buckets)
-        buckets = [X.el("Bucket", [X.el("Name", n), X.el("CreationDate", X.iso(t))]) for n, t in rows]
+        """ListBuckets: every bucket by name, or pages of ``max-buckets`` (1 to 10000) with a continuation token,
+        and an optional ``prefix``."""
+        q = req.query
+        prefix, after, limit = q.get("prefix", ""), "", None
+        if "max-buckets" in q:
+            raw = q["max-buckets"]
+            if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 10000):
+                raise ServiceError("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000",
+                                  ArgumentName="max-buckets", ArgumentValue=raw[:64])
+            limit = int(raw)
+        if q.get("continuation-token"):
+            try:
+                after = base64.b64decode(q["continuation-token"].encode(), altchars=b"-_", validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise ServiceError("InvalidArgument", "The continuation token provided is incorrect",
+                                  ArgumentName="continuation-token") from None
+        rows = [(n, t) for n, t in await self._run(self.store.list_buckets) if n.startswith(prefix) and n > after]
+        page = rows if limit is None else rows[:limit]
+        buckets = [X.el("Bucket", [X.el("Name", n), X.el("CreationDate", X.iso(t)), X.el("BucketRegion", self.region)])
+                   for n, t in page]
         owner = X.el("Owner", [X.el("ID", "stratus"), X.el("DisplayName", "stratus")])
-        await self._reply(send, 200, X.document("ListAllMyBucketsResult", [owner, X.el("Buckets", buckets)]))
+        out = [X.el("Buckets", buckets), owner]
+        if limit is not None and len(rows) > limit:
+            out.append(X.el("ContinuationToken", base64.urlsafe_b64encode(page[-1][0].encode()).decode()))
+        if "prefix" in q:
+            out.append(X.el("Prefix", prefix))
+        await self._reply(send, 200, X.document("ListAllMyBucketsResult", out))
 
     async def _list(self, req: S3Request, send: Any) -> None:
         q = req.query
@@ -82,9 +105,8 @@ class Listings(S3Base):
         return min(max_keys, 1000), url
 
     async def _list_versions(self, req: S3Request, send: Any) -> None:
-        """ListObjectVersions. Buckets here are unversioned: each object is its one version, ``null``, the latest
-        (what S3 answers for a bucket that never had versioning), so the key marker alone says where a page
-        starts; a version-id-marker needs a key-marker, as in S3."""
+        """ListObjectVersions: versions and delete markers in S3's order, newest first within a key (a bucket
+        never versioned has one version per object, ``null``)."""
         q = req.query
         max_keys, url = self._listing_options(q)
         prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
@@ -92,15 +114,15 @@ class Listings(S3Base):
         if id_marker and not key_marker:
             raise ServiceError("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
                               ArgumentName="version-id-marker", ArgumentValue=id_marker)
-        if id_marker and id_marker != "null":
-            raise ServiceError("InvalidArgument", "Invalid version id specified", ArgumentName="version-id-marker",
-                              ArgumentValue=id_marker)
-        listing = await self._run(self.store.list_objects, req.bucket, prefix, delimiter, key_marker, max_keys)
+        listing = await self._run(self.store.list_versions, req.bucket, prefix, delimiter, key_marker, id_marker,
+                                  max_keys)
         enc = lambda s: X.encode_key(s, url)  # noqa: E731
         parts = [X.el("Name", req.bucket), X.el("Prefix", enc(prefix)), X.el("KeyMarker", enc(key_marker)),
                  X.el("VersionIdMarker", id_marker)]
-        if listing.truncated and listing.last is not None:
-            parts += [X.el("NextKeyMarker", enc(listing.last)), X.el("NextVersionIdMarker", "null")]
+        if listing.truncated and listing.next_key is not None:
+            parts.append(X.el("NextKeyMarker", enc(listing.next_key)))
+            if listing.next_version is not None:
+                parts.append(X.el("NextVersionIdMarker", listing.next_version))
         parts += [X.el("MaxKeys", max_keys)]
         if delimiter:
             parts.append(X.el("Delimiter", enc(delimiter)))
@@ -108,10 +130,13 @@ class Listings(S3Base):
         if url:
             parts.append(X.el("EncodingType", "url"))
         owner = X.el("Owner", [X.el("ID", "stratus"), X.el("DisplayName", "stratus")])
-        for o in listing.objects:
-            item = [X.el("Key", enc(o.key)), X.el("VersionId", "null"), X.el("IsLatest", True),
-                    X.el("LastModified", X.iso(o.modified)), X.el("ETag", o.etag), X.el("Size", o.size), owner,
-                    X.el("StorageClass", "STANDARD")]
+        for o in listing.versions:
+            head = [X.el("Key", enc(o.key)), X.el("VersionId", o.version_id), X.el("IsLatest", o.latest),
+                    X.el("LastModified", X.iso(o.modified))]
+            if o.marker:
+                parts.append(X.el("DeleteMarker", [*head, owner]))
+                continue
+            item = [*head, X.el("ETag", o.etag), X.el("Size", o.size), owner, X.el("StorageClass", "STANDARD")]
             item += [X.el("ChecksumAlgorithm", a.upper()) for a in o.checksums]
             parts.append(X.el("Version", item))
         parts += [X.el("CommonPrefixes", [X.el("Prefix", enc(p))]) for p in listing.prefixes]

@@ -110,6 +110,8 @@ class ObjectOps(S3Base):
                 hdrs["x-amz-checksum-type"] = "COMPOSITE" if meta.parts else "FULL_OBJECT"
         if meta.parts:
             hdrs["x-amz-mp-parts-count"] = str(meta.parts)
+        if meta.version_id != "null" or "versionId" in req.query:
+            hdrs["x-amz-version-id"] = meta.version_id
         return hdrs
 
     @staticmethod
@@ -140,7 +142,7 @@ class ObjectOps(S3Base):
                                                         headers=self._stored_headers(req),
                                                         if_none_match=none_match is not None,
                                                         if_match=req.headers.get("if-match")))
-        hdrs = {"etag": obj.etag}
+        hdrs = {"etag": obj.etag, **version_header(obj)}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in obj.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
 
@@ -170,14 +172,15 @@ class ObjectOps(S3Base):
             return 304
         return None
 
-    async def _get(self, req: S3Request, send: Any, extra: dict[str, str] | None = None) -> None:
+    async def _get(self, req: S3Request, send: Any) -> None:
         for param in _RESPONSE_OVERRIDES:  # they become response headers: nothing that could split one
             value = req.query.get(param)
             if value is not None and not (value.isascii() and value.isprintable()):
                 raise ServiceError("InvalidArgument", f"{param} must be printable US-ASCII.", ArgumentName=param)
-        meta, f = await self._run(self.store.open_object, req.bucket, req.key)  # opened before any header goes out
+        meta, f = await self._run(self.store.open_object, req.bucket, req.key,  # opened before any header goes out
+                                  req.query.get("versionId"))
         try:
-            await self._send_object(req, meta, f, send, extra or {})
+            await self._send_object(req, meta, f, send)
         finally:
             f.close()
 
@@ -215,13 +218,12 @@ class ObjectOps(S3Base):
                               RangeRequested=req.headers["range"], ActualObjectSize=str(meta.size))
         return start, end, True
 
-    async def _send_object(self, req: S3Request, meta: ObjectMeta, f: BinaryIO, send: Any,
-                           extra: dict[str, str]) -> None:
+    async def _send_object(self, req: S3Request, meta: ObjectMeta, f: BinaryIO, send: Any) -> None:
         cond = self._precondition(meta, req.headers)
         if cond == 412:
             raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
                               412, Condition="If-Match")
-        hdrs = {**self._object_headers(meta, req), **extra}
+        hdrs = self._object_headers(meta, req)
         if cond == 304:
             return await self._reply(send, 304, headers={k: v for k, v in hdrs.items() if k in ("etag", "last-modified")},
                                      content_type=None)
@@ -257,18 +259,16 @@ class ObjectOps(S3Base):
         if not src_bucket or not src_key:
             raise ServiceError("InvalidArgument", "Copy Source must mention the source bucket and key: "
                               "sourcebucket/sourcekey")
-        self._authorize(v, req, "s3:GetObject", f"arn:aws:s3:::{src_bucket}/{src_key}")
+        self._authorize(v, req, "s3:GetObjectVersion" if version else "s3:GetObject",
+                        f"arn:aws:s3:::{src_bucket}/{src_key}")
         self._authorize(v, req, "s3:PutObject", obj_arn)
         return src_bucket, src_key, version
 
     async def _copy(self, req: S3Request, v: Verified, obj_arn: str, receive: Any, send: Any) -> None:
         src_bucket, src_key, version = self._copy_source(req, v, obj_arn)
-        if version:
-            raise ServiceError("NotImplemented", "Copying a specific version is not implemented by the local object "
-                              "store (buckets are unversioned).", 501)
         await self._read_small(receive)
         check_key(src_key)
-        src, source = await self._run(self.store.open_object, src_bucket, src_key)
+        src, source = await self._run(self.store.open_object, src_bucket, src_key, version or None)
         try:
             cond = self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
                                             if k.startswith("x-amz-copy-source-if-")})
@@ -280,7 +280,7 @@ class ObjectOps(S3Base):
                 raise ServiceError("InvalidArgument", "Unknown metadata directive.")
             if directive == "COPY":
                 ctype, meta, headers = src.content_type, src.metadata, src.headers
-                if (src_bucket, src_key) == (req.bucket, req.key):
+                if (src_bucket, src_key) == (req.bucket, req.key) and not version:
                     raise ServiceError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
                                       "object to itself without changing the object's metadata, storage class, website "
                                       "redirect location or encryption attributes.")
@@ -290,8 +290,11 @@ class ObjectOps(S3Base):
             source.close()
             raise
         obj = await self._run(self.store.copy, src, source, req.bucket, req.key, ctype, meta, headers)
+        hdrs = version_header(obj)
+        if src.version_id != "null" or version:
+            hdrs["x-amz-copy-source-version-id"] = src.version_id
         await self._reply(send, 200, X.document("CopyObjectResult", [X.el("LastModified", X.iso(obj.modified)),
-                                                                     X.el("ETag", obj.etag)]))
+                                                                     X.el("ETag", obj.etag)]), headers=hdrs)
 
     async def _delete_objects(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         body = await self._read_small(receive)
@@ -323,16 +326,25 @@ class ObjectOps(S3Base):
                 action = "s3:DeleteObject" if version is None else "s3:DeleteObjectVersion"
                 if not self._allowed(v, req, action, f"{arn}/{key}"):
                     raise ServiceError("AccessDenied", "Access Denied", 403)
-                if version not in (None, "null"):  # unversioned buckets: each object's one version is null
-                    raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404)
-                await self._run(self.store.delete, req.bucket, key)
+                if version is None:
+                    gone = await self._run(self.store.delete, req.bucket, key)  # a delete marker if versioned
+                    said = [X.el("DeleteMarker", True), X.el("DeleteMarkerVersionId", gone.version_id)] if gone else []
+                else:
+                    gone = await self._run(self.store.delete_version, req.bucket, key, version)
+                    said = [X.el("DeleteMarker", True), X.el("DeleteMarkerVersionId", version)] \
+                        if gone is not None and gone.marker else []
                 if not quiet:
-                    out.append(X.el("Deleted", [X.el("Key", key), *named]))
+                    out.append(X.el("Deleted", [X.el("Key", key), *named, *said]))
             except ServiceError as exc:
                 out.append(X.el("Error", [X.el("Key", key), *named, X.el("Code", exc.code),
                                           X.el("Message", exc.message)]))
         await self._reply(send, 200, X.document("DeleteResult", out))
 
+
+
+def version_header(obj: ObjectMeta) -> dict[str, str]:
+    """``x-amz-version-id`` on a write's answer, for a version a versioned bucket gave an id."""
+    return {"x-amz-version-id": obj.version_id} if obj.version_id != "null" else {}
 
 
 def decode_metadata(name: str, raw: str) -> str:
