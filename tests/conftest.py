@@ -146,7 +146,7 @@ STARTED: list[RunningSystem] = []  # every system the tests started, so the run 
 
 def start(tmp: Path, *apps: Path, extra: list[str] | None = None, port: int = 0) -> RunningSystem:
     """A ``stratus up`` of ``apps`` with its state in ``tmp``; every test starts its systems here."""
-    system = RunningSystem.start(tmp, list(apps), extra=extra, port=port)
+    system = RunningSystem.start(tmp, list(apps), extra=extra, port=port, terminal=True)  # signalled as a user would
     STARTED.append(system)
     return system
 

@@ -9,9 +9,11 @@ clock to move); it is not imported here, so a deployed function never loads it.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # typing itself is not imported: `import stratus` stays cheap, and the command defers Ctrl-C
+if TYPE_CHECKING:  # sooner (type checkers read this block by its name)
+    from typing import Any
+
     from .context import Context
     from .errors import (
         BadRequest,

@@ -280,7 +280,7 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, _stopping)
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-demo-"))
-    system = None
+    system, stopping = None, False
     try:
         print(f"starting a fresh system in {data_dir}" + (" (kept afterwards)" if keep else
                                                           " (removed afterwards; --keep keeps it)"))
@@ -288,7 +288,11 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
                            lambda: RunningSystem.start(data_dir, list(folders.values())))
         if system is not None:
             _tour_apps(tour, Target.from_endpoints(system.endpoints, data_dir / "endpoints.json"), folders)
+    except BaseException:  # a signal (or a failure) already decides how the demo ends
+        stopping = True
+        raise
     finally:
+        late = _hold_signals()  # a Ctrl-C or SIGTERM now waits for the clean-up (bounded: stop ends in SIGKILL)
         if system is not None:
             system.stop()
         if keep:
@@ -296,14 +300,23 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
             print(f"removed {data_dir}")
+        if late and not stopping:  # a signal during the clean-up alone: the demo ends as it asked
+            raise SystemExit(128 + late[0])
     return _summary(tour)
 
 
+def _hold_signals() -> list[int]:
+    """From now on Ctrl-C and SIGTERM (where not ignored) are only noted, in the list returned."""
+    late: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, lambda signum, frame: late.append(signum))
+    return late
+
+
 def _stopping(signum: int, frame: FrameType | None) -> None:
-    """The first Ctrl-C or SIGTERM stops the demo (130 or 143); any after it wait for the clean-up, which is
-    bounded (the system's stop ends in SIGKILL), so none can leave a server or a folder behind."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """The first Ctrl-C or SIGTERM stops the demo (130 or 143); any after it wait for the clean-up."""
+    _hold_signals()
     raise SystemExit(128 + signum)
 
 

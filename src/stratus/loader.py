@@ -49,7 +49,11 @@ def package_of(folder: Path) -> str:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         if spec.loader is not None:
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:  # a package that failed to run is not imported: the next try runs it again
+                del sys.modules[name]
+                raise
     return pkg
 
 
@@ -60,17 +64,19 @@ def load_module(folder: Path, name: str) -> ModuleType:
     is a ``ConfigError`` that shows the app's file, line and error, with none of the platform's or the import
     machinery's frames (the whole traceback is the error's cause, which ``--debug`` shows)."""
     folder = folder.resolve()
-    module = f"{package_of(folder)}.{name}"
-    try:
+    module = f"{name}"
+    try:  # the folder's __init__.py runs here, if it has one
+        pkg = package_of(folder)
+        module = f"{pkg}.{name}"
         return importlib.import_module(module)
     except ImportError as exc:
         if exc.name == module:
             raise ConfigError(f"cannot import {folder / (name + '.py')}: there is no such module") from exc
-        raise ConfigError(_in_app(exc, folder)) from exc
+        raise ConfigError(_in_app(exc, folder, where=folder / f"{name}.py")) from exc
     except StratusError as exc:  # a declaration refused: where in the app it was made
         raise ConfigError(_in_app(exc, folder, brief=True)) from exc
     except Exception as exc:
-        raise ConfigError(_in_app(exc, folder)) from exc
+        raise ConfigError(_in_app(exc, folder, where=folder / f"{name}.py")) from exc
 
 
 def _shown(path: str) -> str:
@@ -80,20 +86,23 @@ def _shown(path: str) -> str:
         return path
 
 
-def _in_app(exc: BaseException, folder: Path, brief: bool = False) -> str:
-    """``exc`` as the app's author needs it: the app's own frames, then the error."""
+def _in_app(exc: BaseException, folder: Path, brief: bool = False, where: Path | None = None) -> str:
+    """``exc`` as the app's author needs it: the app's own frames, then the error (named after ``where`` when
+    none of the app's frames is in it, as for a file Python cannot read at all)."""
     if isinstance(exc, SyntaxError) and exc.filename:
-        where = f"{_shown(exc.filename)}, line {exc.lineno}"
+        line = f"{_shown(exc.filename)}, line {exc.lineno}"
         text = (exc.text or "").rstrip("\n")
         pointer = ""
         if text.strip() and exc.offset:
             indent = len(text) - len(text.lstrip())
             pointer = "\n    " + " " * max(0, exc.offset - 1 - indent) + "^"
-        return f"{where}: {type(exc).__name__}: {exc.msg}" + (f"\n    {text.strip()}{pointer}" if text.strip() else "")
+        return f"{line}: {type(exc).__name__}: {exc.msg}" + (f"\n    {text.strip()}{pointer}" if text.strip() else "")
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _within(f.filename, folder)]
     error = f"{type(exc).__name__}: {exc}" if not brief else str(exc)
+    internal = rf"{re.escape(ROOT_PACKAGE)}\.\w+_[0-9a-f]{{8}}"  # the app's package: its modules by their names
+    error = re.sub(internal, _shown(str(folder)), re.sub(internal + r"\.", "", error))
     if not frames:
-        return error
+        return f"{_shown(str(where))}: {error}" if where is not None else error
     if brief:
         return f"{_shown(frames[-1].filename)}, line {frames[-1].lineno}: {error}"
     lines = ["in the app's code (most recent call last):"]

@@ -72,6 +72,50 @@ def test_an_apps_own_mistakes_show_its_file_and_line(tmp_path: Path) -> None:
         and len(r.stderr.splitlines()) == 1, r.stderr
     one_line(stratus("up", "nothere", "--data-dir", "d", "--port", "0", cwd=tmp_path),
              f"{tmp_path / 'nothere'} is not an app folder (it has no app.py)")
+    pkg = _app(tmp_path, "pkg", 'from stratus import App\napp = App("pkg")\n')
+    (pkg / "__init__.py").write_text("x = undefined_name\n")  # the folder's own __init__.py runs first
+    r = stratus("up", "pkg", "--data-dir", "d", "--port", "0", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr == ("stratus: error: in the app's code (most recent call last):\n"
+                                              "  pkg/__init__.py, line 1, in <module>\n    x = undefined_name\n"
+                                              "NameError: name 'undefined_name' is not defined\n"), r.stderr
+    _app(tmp_path, "rel", 'from stratus import App\nfrom . import helpers\napp = App("rel")\n')
+    r = stratus("up", "rel", "--data-dir", "d", "--port", "0", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.endswith("ImportError: cannot import name 'helpers' from 'rel' "
+                                                   "(unknown location)\n") and "stratus_apps" not in r.stderr, r.stderr
+    (_app(tmp_path, "nul", "") / "app.py").write_bytes(b"x = 1\x00\n")
+    one_line(stratus("up", "nul", "--data-dir", "d", "--port", "0", cwd=tmp_path),
+             "nul/app.py: SyntaxError: source code string cannot contain null bytes")
+
+
+def test_a_data_dir_whose_lock_or_endpoints_are_not_what_they_should_be(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    (locked / "up.lock").mkdir(parents=True)
+    one_line(stratus("up", str(TODO), "--data-dir", str(locked), "--port", "0"),
+             f"cannot lock the data dir {locked}: {locked / 'up.lock'}: Is a directory")
+    stale = tmp_path / "stale"  # endpoints naming a live process (this one) but no system: the lock says so
+    stale.mkdir()
+    (stale / "endpoints.json").write_text(f'{{"pid": {__import__("os").getpid()}}}')
+    for command in ("stats", "flush-cache", "endpoints"):
+        r = stratus(command, "--data-dir", str(stale))
+        assert r.returncode == 2 and r.stderr.startswith(f"stratus: error: no running system found on {stale}: ") \
+            and len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_the_commands_run_in_process_leave_ctrl_c_as_they_found_it(tmp_path: Path) -> None:
+    code = ("import signal; from stratus.cli import main\n"
+            "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # importing changes nothing\n"
+            f"main(['mail', '--data-dir', {str(tmp_path)!r}])\n"
+            "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip().endswith("True"), r.stdout + r.stderr
+
+
+def test_two_apps_of_one_name_are_not_synthesized_over_each_other(tmp_path: Path) -> None:
+    _app(tmp_path, "one", 'from stratus import App\napp = App("same")\n')
+    _app(tmp_path, "two", 'from stratus import App\napp = App("same")\n')
+    one_line(stratus("synth", "one", "two", "--out", "out", cwd=tmp_path),
+             "two apps share a name: same (each app's name must be its own)")
+    assert not (tmp_path / "out").exists()
 
 
 def _closed_port() -> int:

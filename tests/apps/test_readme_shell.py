@@ -43,3 +43,18 @@ def test_readmes_shell_path_runs_as_written(tmp_path: Path) -> None:
     assert re.search(r"\d+-\d+-\d+ \d+:\d+:\d+\s+6 note\.txt", r.stdout), r.stdout  # "hello\n", listed
     assert not (tmp_path / ".stratus" / "endpoints.json").exists()  # stopped cleanly
     assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).returncode == 1  # nothing left
+
+
+def test_the_wait_for_the_system_ends_when_it_cannot_start(tmp_path: Path) -> None:
+    """README's first block on a port that is taken: `stratus up` says why, and the wait ends instead of spinning."""
+    import socket
+    first = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text().split("<!-- shell-path -->", 1)[1],
+                       re.DOTALL)[0]
+    (tmp_path / "apps").symlink_to(ROOT / "apps")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        script = first.replace("stratus up &", f"stratus up --port {taken.getsockname()[1]} &")
+        r = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert "cannot listen on 127.0.0.1:" in r.stderr and "stratus up stopped" in r.stdout, r.stdout + r.stderr

@@ -11,19 +11,16 @@ Known failures (``StratusError``) print one line and exit 2; a traceback only wi
 
 from __future__ import annotations
 
-from .. import interrupts
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
 
-interrupts.defer()  # before anything else loads: a Ctrl-C from here on is noted, never raised mid-import
-
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-
-from .. import __version__  # noqa: E402
-from ..errors import StratusError  # noqa: E402
-from . import aws, demo, local  # noqa: E402
+from .. import __version__, interrupts
+from ..errors import StratusError
+from . import aws, demo, local
 
 DEFERRED = {"up"}  # commands that start a server: they stop at their own safe points (interrupts.stop_if_noted)
 
@@ -55,6 +52,16 @@ def table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status. Ctrl-C is left as it was found (``stratus.__main__.run``, the command
+    itself, makes it wait from before anything loads and ignores it once the command is over)."""
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -73,8 +80,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"stratus: error: {exc}", file=sys.stderr)
         return 2
-    finally:  # the command is over: a Ctrl-C while the process exits changes nothing (it would be a traceback)
-        interrupts.ignore()
 
 
 if __name__ == "__main__":

@@ -71,9 +71,13 @@ def _synth_all(args: argparse.Namespace, folders: list[Path]) -> list[SynthResul
     from ..loader import load_app
 
     options = SynthOptions(dax=not getattr(args, "no_dax", False), stage=getattr(args, "stage", "prod"))
+    names = {folder: load_app(folder).name for folder in folders}  # OUT/<app>, whatever its folder is called
+    if len(set(names.values())) < len(names):  # both would go to one OUT/<app>, and to one stack
+        twice = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+        raise StratusError(f"two apps share a name: {', '.join(twice)} (each app's name must be its own)")
     results = []
     for folder in folders:
-        name = load_app(folder).name  # OUT/<app>, named after the app, whatever its folder is called
+        name = names[folder]
         print(f"synthesizing {name} with the AWS CDK into {args.out / name} (a few seconds)...", file=sys.stderr,
               flush=True)
         result = synthesize(folder, args.out / name, options)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +88,11 @@ def _up(args: argparse.Namespace) -> int:
         raise StratusError(f"--port must be 0-65535, got {args.port}")
     if not 0 < args.header_timeout <= 3600 or not 1 <= args.max_connections <= 100_000:
         raise StratusError("--header-timeout must be 0-3600 seconds and --max-connections 1-100000")
-    serve(apps, UpOptions(data_dir=args.data_dir, host=args.host, port=args.port, smtp=args.smtp,
+    return serve(apps, UpOptions(data_dir=args.data_dir, host=args.host, port=args.port, smtp=args.smtp,
                           manual_clock=args.manual_clock, region=args.region, log_level=args.log_level,
                           table_cache=not args.no_table_cache, api_cache=not args.no_api_cache,
                           throttle=not args.no_throttle, trusted_proxies=tuple(args.trusted_proxy),
                           head_timeout=args.header_timeout, max_connections=args.max_connections))
-    return 0
 
 
 def _data_dir(path: Path) -> Path:
@@ -106,16 +104,27 @@ def _data_dir(path: Path) -> Path:
 
 
 def _running(data_dir: Path) -> dict[str, Any]:
-    """The endpoints of the system running on ``data_dir``."""
+    """The endpoints of the system running on ``data_dir`` (its lock, not a pid, says whether one runs)."""
+    from ..local.server import DataDirLock
     file = _data_dir(data_dir) / "endpoints.json"
+    holder = DataDirLock.holder(data_dir)
+    if holder is None:
+        try:
+            pid = json.loads(file.read_text()).get("pid")
+        except (OSError, ValueError, AttributeError):
+            pid = None
+        left = f": {file} names process {pid}, which is not running (a run that was killed)" if pid else ""
+        raise StratusError(f"no running system found on {data_dir}{left}; start one with `stratus up`")
+    if not holder.get("endpoint"):
+        raise StratusError(f"the system on {data_dir} (pid {holder.get('pid')}) is still starting; try again in a "
+                           "moment")
     try:
-        ep: dict[str, Any] = json.loads(file.read_text())
+        ep = json.loads(file.read_text())
     except (OSError, ValueError):
-        raise StratusError(f"no running system found: {file} is missing (start one with `stratus up`)") from None
-    pid = ep.get("pid")
-    if isinstance(pid, int) and not _alive(pid):
-        raise StratusError(f"no running system found: {file} names process {pid}, which is not running (a run "
-                           "that was killed); start one with `stratus up`")
+        ep = None
+    if not isinstance(ep, dict) or not all(isinstance(ep.get(k), str) for k in ("aws_endpoint", "ca_file")):
+        raise StratusError(f"{file} is not the running system's endpoints file (damaged, or not there); restart "
+                           "the system to write it again")
     return ep
 
 
@@ -128,16 +137,6 @@ def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | Non
         return HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(method, path, headers={**auth, **(headers or {})})[1]
     except OSError as exc:
         raise StratusError(f"the system at {ep['aws_endpoint']} does not answer: {exc}") from None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process of that number: alive
-        return True
-    return True
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ SIGTERM), so a stale file never points at a dead server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -17,9 +18,11 @@ import resource
 import signal
 import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import orjson
@@ -76,9 +79,11 @@ def claim_data_dir(path: Path) -> Path:
     if not path.exists():
         try:
             path.mkdir(parents=True, mode=0o700)
+            return path
+        except FileExistsError:  # made meanwhile (another start racing this one): checked as any other
+            pass
         except OSError as exc:  # a file where a folder of the path should be, no permission, ...
             raise ConfigError(f"cannot make the data dir {path}: {exc.strerror}") from None
-        return path
     if not path.is_dir():
         raise ConfigError(f"data dir {path} is a file, not a folder")
     st = path.stat()
@@ -98,7 +103,10 @@ class DataDirLock:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / "up.lock"
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"cannot lock the data dir {data_dir}: {self.path}: {exc.strerror}") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -114,6 +122,27 @@ class DataDirLock:
             return f"pid {doc['pid']}" + (f", {doc['endpoint']}" if doc.get("endpoint") else ", starting")
         except (OSError, ValueError, KeyError, TypeError):
             return "pid unknown"
+
+    @staticmethod
+    def holder(data_dir: Path) -> dict[str, Any] | None:
+        """Who holds ``data_dir`` (``pid``, and ``endpoint`` once it serves; None while starting), or None when no
+        running system does: the lock, not a pid that may have been reused, says so."""
+        try:
+            fd = os.open(data_dir / "up.lock", os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:  # held: a system is running there
+                try:
+                    doc = orjson.loads(os.pread(fd, 4096, 0))
+                except (OSError, ValueError):
+                    doc = None
+                return doc if isinstance(doc, dict) else {"pid": None, "endpoint": None}
+            return None
+        finally:
+            os.close(fd)
 
     def note(self, endpoint: str | None) -> None:
         """Say who holds the lock, and where it serves once it knows."""
@@ -138,10 +167,39 @@ def _raise_open_file_limit(max_connections: int, announce: Callable[[str], None]
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None], handshake_timeout: float) -> None:
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None], handshake_timeout: float,
+                 on_second_interrupt: Callable[[], None]) -> None:
         super().__init__(config)
         self._on_ready = on_ready
         self._handshake_timeout = handshake_timeout
+        self._on_second_interrupt = on_second_interrupt
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Ctrl-C and SIGTERM stop the server gracefully, and a Ctrl-C noted while it started does too. Unlike
+        uvicorn's own: a signal the process was started ignoring stays ignored (a script's background job), and
+        nothing is raised again afterwards (``serve`` turns what was caught into the exit status)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+                     if signal.getsignal(sig) is not signal.SIG_IGN}
+        if interrupts.noted():  # pressed since the last look, while the loop was being made
+            self.handle_exit(signal.SIGINT, None)
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:  # a second Ctrl-C: stop now, as while starting
+            self._on_second_interrupt()
+        super().handle_exit(sig, frame)
+
+    def stop_status(self) -> int:
+        """The exit status the signals caught call for: 130 for a Ctrl-C, 0 for SIGTERM (or none)."""
+        return interrupts.INTERRUPTED if signal.SIGINT in self._captured_signals else 0
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn gives the loop no TLS handshake timeout (the loop's default is 60 s): a connection that never
@@ -174,8 +232,9 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = print) -> None:
-    """Run until interrupted."""
+def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = print) -> int:
+    """Run until interrupted; the exit status (130 after Ctrl-C, 0 after SIGTERM)."""
+    announce = _quiet_on_broken_pipe(announce)
     # the data dir holds secrets (keys, credentials, password hashes, tokens): only its owner reads what the
     # server makes there, whatever the umask the server was started with
     os.umask(0o077)
@@ -198,7 +257,6 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     # listening on every address: advertise loopback, which the certificate covers
     shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(opts.host, opts.host)
     endpoint = f"https://{f'[{shown}]' if ':' in shown else shown}:{port}"
-    lock.note(endpoint)
     clock: Clock = ManualClock() if opts.manual_clock else SystemClock()
     mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
     runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
@@ -209,13 +267,13 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
 
     def ready() -> None:
         write_atomic(endpoints_file, orjson.dumps(doc, option=orjson.OPT_INDENT_2), 0o600)  # holds the admin secret
+        lock.note(endpoint)  # serving: commands may use it now
         if tls.created_ca:
             announce(f"created a local CA: {tls.ca_file}")
         announce(f"stratus is up at {endpoint} (CA: {tls.ca_file})")
         for name, entry in doc["apps"].items():
             announce(f"  {name}: {entry.get('api', '(no api)')}")
         announce(f"endpoints: {endpoints_file}")
-        sys.stdout.flush()
 
     # a client's address is the connection's, as on AWS, unless the operator names a proxy it trusts to say
     # otherwise (aws:SourceIp decides policies: a header must not be able to choose it)
@@ -225,28 +283,38 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
                             ws="none", server_header=False, timeout_keep_alive=30,
                             proxy_headers=bool(opts.trusted_proxies),
                             forwarded_allow_ips=list(opts.trusted_proxies) or None)
-    server = _Server(config, ready, handshake_timeout=opts.head_timeout)
-
-    def stopped(signum: int, frame: object) -> None:
-        raise SystemExit(interrupts.INTERRUPTED if signum == signal.SIGINT else 0)
-
-    # uvicorn catches SIGINT/SIGTERM, drains, then re-raises the signal to the handler found here: exiting
-    # from it (130 for Ctrl-C, 0 for SIGTERM) lets the clean-up below run (the default SIGTERM action would kill
-    # us first). Installed before the last look at a Ctrl-C pressed while starting, so none falls between.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(sig) is not signal.SIG_IGN:  # a background job ignoring Ctrl-C goes on ignoring it
-            signal.signal(sig, stopped)
-    try:
-        interrupts.stop_if_noted()
-        server.run(sockets=[sock])
-    finally:
+    def forget_endpoints() -> None:
         try:
             current = orjson.loads(endpoints_file.read_bytes())
             if current.get("pid") == os.getpid():
                 endpoints_file.unlink()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             pass
+
+    def stop_now() -> None:  # a second Ctrl-C: whatever is still in flight, leave now (as a crash would, safely)
+        forget_endpoints()
+        os._exit(interrupts.INTERRUPTED)
+
+    # Until uvicorn's loop takes Ctrl-C and SIGTERM (``capture_signals``), a Ctrl-C stays noted only, so none lands
+    # inside an import (uvloop's, when the loop is made); one noted meanwhile stops the server as soon as it runs.
+    server = _Server(config, ready, handshake_timeout=opts.head_timeout, on_second_interrupt=stop_now)
+    try:
+        interrupts.stop_if_noted()
+        server.run(sockets=[sock])
+    finally:
+        forget_endpoints()
         sock.close()
         if server.started:
             announce(f"stratus stopped; its state stays in {data_dir}")
+    return server.stop_status()
+
+
+def _quiet_on_broken_pipe(announce: Callable[[str], None]) -> Callable[[str], None]:
+    """``announce``, flushed; once its reader has gone (``stratus up | head -1``), a no-op that breaks nothing."""
+    def say(line: str) -> None:
+        try:
+            announce(line)
             sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return say

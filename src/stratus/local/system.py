@@ -38,7 +38,10 @@ class RunningSystem:
 
     @classmethod
     def start(cls, data_dir: Path, apps: list[Path] | None = None, *, port: int = 0, extra: list[str] | None = None,
-              timeout: float = 60.0, log: Path | None = None) -> RunningSystem:
+              timeout: float = 60.0, log: Path | None = None, terminal: bool = False) -> RunningSystem:
+        """``stratus up`` in a child, once it serves. The child keeps the signals its caller ignores (a demo run
+        as a script's background job: Ctrl-C in the terminal stops neither), unless ``terminal`` gives it Ctrl-C
+        and SIGTERM back as a terminal would (tests that play the user)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         endpoints_file = data_dir / "endpoints.json"  # ready once it names the process started here
         cmd = [sys.executable, "-m", "stratus", "up", *(str(a) for a in apps or []), "--data-dir", str(data_dir),
@@ -47,13 +50,11 @@ class RunningSystem:
         out = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         os.chmod(log_path, 0o600)
         t0 = time.perf_counter()
-        # started as a terminal starts a command, whatever the caller ignores (a script's background job ignores
-        # Ctrl-C, and its children would inherit that): Ctrl-C and SIGTERM do what they do for a user
         proc = None
         try:
             with interrupts.shielded(), out:  # a signal now cannot leave a child nobody tracks
                 proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        preexec_fn=default_signals)
+                                        preexec_fn=default_signals if terminal else None)
             while True:
                 try:
                     doc = orjson.loads(endpoints_file.read_bytes())

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..errors import ConfigError
+from .infra.files import write_atomic
 from .infra.keys import write_private
 
 
@@ -42,9 +44,14 @@ def ensure_tls(folder: Path, now: dt.datetime | None = None) -> TlsFiles:
     cert_file, key_file = folder / "server.pem", folder / "server.key"
     created = False
     if ca_file.exists() and ca_key_file.exists():
-        ca = x509.load_pem_x509_certificate(ca_file.read_bytes())
-        ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
-        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        try:
+            ca = x509.load_pem_x509_certificate(ca_file.read_bytes())
+            ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
+        except ValueError:
+            raise ConfigError(f"the local CA in {folder} cannot be read (ca.pem or ca.key is damaged): remove that "
+                              "folder to make a new CA, which clients then trust instead") from None
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise ConfigError(f"{ca_key_file} is not the local CA's key: remove {folder} to make a new CA")
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stratus local CA"),
@@ -61,7 +68,7 @@ def ensure_tls(folder: Path, now: dt.datetime | None = None) -> TlsFiles:
               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
               .sign(ca_key, hashes.SHA256()))
         write_private(ca_key_file, _pem_key(ca_key))
-        ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        write_atomic(ca_file, ca.public_bytes(serialization.Encoding.PEM))  # whole or not at all, as the key
         created = True
     if created or not _leaf_ok(cert_file, key_file, ca, now):
         key = ec.generate_private_key(ec.SECP256R1())
@@ -83,12 +90,15 @@ def ensure_tls(folder: Path, now: dt.datetime | None = None) -> TlsFiles:
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
                 .sign(ca_key, hashes.SHA256()))
         write_private(key_file, _pem_key(key))
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM))
     return TlsFiles(ca_file, cert_file, key_file, created)
 
 
 def _leaf_ok(cert_file: Path, key_file: Path, ca: x509.Certificate, now: dt.datetime) -> bool:
     if not (cert_file.exists() and key_file.exists()):
         return False
-    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    try:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except ValueError:  # damaged: made again
+        return False
     return cert.issuer == ca.subject and cert.not_valid_after_utc - now > dt.timedelta(days=30)
