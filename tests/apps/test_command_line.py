@@ -179,3 +179,11 @@ def test_synth_names_its_output_after_the_app_and_says_so(tmp_path: Path) -> Non
     assert r.returncode == 0, r.stderr
     assert f"synthesizing todo with the AWS CDK into {tmp_path / 'out' / 'todo'} (a few seconds)..." in r.stderr
     assert (tmp_path / "out" / "todo").is_dir() and not (tmp_path / "out" / "my-folder").exists()
+
+
+def test_an_address_that_is_not_this_machines(tmp_path: Path) -> None:
+    one_line(stratus("up", str(TODO), "--host", "nosuch.invalid", "--data-dir", str(tmp_path / "a"), "--port", "0"),
+             "cannot listen on nosuch.invalid: Name or service not known; give --host an address of this machine")
+    r = stratus("up", str(TODO), "--host", "192.0.2.1", "--data-dir", str(tmp_path / "b"), "--port", "0")
+    one_line(r, "cannot listen on 192.0.2.1:0: Cannot assign requested address; give --host an address of this "
+                "machine")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -249,8 +250,14 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((opts.host, opts.port))
+    except socket.gaierror as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {opts.host}: {exc.strerror}; give --host an address of this machine") \
+            from exc
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}; pick another --port") from exc
+        sock.close()
+        fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "give --host an address of this machine"
+        raise ConfigError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}; {fix}") from exc
     sock.listen(2048)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
