@@ -376,3 +376,74 @@ def test_upload_part_copy_builds_an_object_from_ranges_of_others(admin: Any, new
     admin.complete_multipart_upload(Bucket=b, Key="whole", UploadId=whole,
                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
     assert admin.get_object(Bucket=b, Key="whole")["Body"].read() == big
+
+
+# -- CORS
+
+CORS = {"CORSRules": [
+    {"ID": "uploads", "AllowedOrigins": ["https://app.example.com", "http://*.example.org"],
+     "AllowedMethods": ["PUT", "GET"], "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["ETag"],
+     "MaxAgeSeconds": 600},
+    {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "AllowedHeaders": []}]}
+
+
+def _preflight(clients: Clients, b: str, origin: str | None, method: str | None, headers: str = "") -> httpx.Response:
+    h = {k: v for k, v in (("origin", origin), ("access-control-request-method", method),
+                           ("access-control-request-headers", headers)) if v}
+    return clients.http.request("OPTIONS", f"{clients.ep['aws_endpoint']}/{b}/some/key", headers=h)
+
+
+def test_bucket_cors_rules_are_kept_and_answer_preflights(clients: Clients, admin: Any,
+                                                          new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    assert code(lambda: admin.get_bucket_cors(Bucket=b)) == ("NoSuchCORSConfiguration", 404)
+    r = _preflight(clients, b, "https://app.example.com", "PUT")
+    assert r.status_code == 403 and "CORS is not enabled for this bucket" in r.text
+    admin.put_bucket_cors(Bucket=b, CORSConfiguration=CORS)
+    got = admin.get_bucket_cors(Bucket=b)["CORSRules"]
+    assert got[0] == CORS["CORSRules"][0] and got[1]["AllowedOrigins"] == ["*"]
+
+    r = _preflight(clients, b, "https://app.example.com", "PUT", "Content-Type, X-Amz-Date")
+    assert r.status_code == 200, r.text
+    assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert r.headers["access-control-allow-methods"] == "PUT, GET"
+    assert r.headers["access-control-allow-headers"] == "content-type, x-amz-date"
+    assert r.headers["access-control-max-age"] == "600" and r.headers["access-control-expose-headers"] == "ETag"
+    assert r.headers["access-control-allow-credentials"] == "true" and "Origin" in r.headers["vary"]
+    assert _preflight(clients, b, "http://cdn.example.org", "GET").status_code == 200  # one wildcard
+    anyone = _preflight(clients, b, "https://elsewhere.test", "GET")
+    assert anyone.status_code == 200 and anyone.headers["access-control-allow-origin"] == "*"
+    for origin, method, headers in (("https://elsewhere.test", "PUT", ""),  # only GET for everyone
+                                    ("https://app.example.com", "DELETE", ""),
+                                    ("https://app.example.com", "PUT", "authorization")):  # a header not allowed
+        r = _preflight(clients, b, origin, method, headers)
+        assert r.status_code == 403 and "<Code>AccessForbidden</Code>" in r.text, (origin, method, r.text)
+    r = _preflight(clients, b, None, "PUT")
+    assert r.status_code == 400 and "Origin request header needed" in r.text
+
+    admin.put_object(Bucket=b, Key="k", Body=b"k")
+    url = admin.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "k"})
+    got = clients.http.get(url, headers={"origin": "https://app.example.com"})
+    assert got.status_code == 200 and got.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert got.headers["access-control-expose-headers"] == "ETag"
+    assert "access-control-allow-origin" not in clients.http.get(url).headers  # no Origin, no CORS headers
+
+    admin.delete_bucket_cors(Bucket=b)
+    assert code(lambda: admin.get_bucket_cors(Bucket=b)) == ("NoSuchCORSConfiguration", 404)
+    assert _preflight(clients, b, "https://app.example.com", "PUT").status_code == 403
+
+
+def test_cors_rules_that_s3_refuses(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    for rules, expected in (([{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}], "InvalidRequest"),
+                            ([{"AllowedOrigins": ["http://*.*.example.com"], "AllowedMethods": ["GET"]}],
+                             "InvalidRequest"),
+                            ([{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}] * 101, "MalformedXML")):
+        assert code(lambda rules=rules: admin.put_bucket_cors(Bucket=b, CORSConfiguration={"CORSRules": rules}))[0] \
+            == expected
+
+
+def test_cors_is_set_only_with_the_right(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    s3 = clients.s3(eve_id)
+    assert code(lambda: s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=CORS))[0] == "AccessDenied"
+    assert code(lambda: s3.get_bucket_cors(Bucket=bucket))[0] == "AccessDenied"

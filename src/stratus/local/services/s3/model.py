@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import sqlite3
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,7 +45,8 @@ MAX_PARTS = 10_000
 _BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL, versioning TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL, versioning TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS declared (app TEXT, name TEXT, bucket TEXT UNIQUE NOT NULL, PRIMARY KEY (app, name));
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
@@ -233,6 +235,8 @@ class ObjectStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.db = SqliteDatabase(root / "objects.db")
+        self._configs: dict[str, dict[str, Any]] = {}  # each bucket's configurations, once read
+        self._configs_lock = threading.Lock()
         self._migrate()
         self._collect_garbage()
 
@@ -241,6 +245,7 @@ class ObjectStore:
         c = self.db.conn()
         if c.execute("SELECT 1 FROM sqlite_master WHERE name='objects'").fetchone():
             for table, column, decl in (("buckets", "versioning", "TEXT NOT NULL DEFAULT ''"),
+                                        ("buckets", "config", "TEXT NOT NULL DEFAULT '{}'"),
                                         ("objects", "version_id", "TEXT NOT NULL DEFAULT 'null'"),
                                         ("objects", "seq", "INTEGER NOT NULL DEFAULT 0")):
                 if column not in {r[1] for r in c.execute(f"PRAGMA table_info({table})")}:
@@ -315,6 +320,7 @@ class ObjectStore:
             c.execute("UPDATE uploads SET completing=1 WHERE bucket=?", (name,))  # no part lands in them from now on
             uploads = [r[0] for r in c.execute("SELECT upload_id FROM uploads WHERE bucket=?", (name,))]
             c.execute("DELETE FROM buckets WHERE name=?", (name,))
+            self._configs.pop(name, None)
         for upload_id in uploads:
             self._end_upload(upload_id)
 
@@ -484,6 +490,34 @@ class ObjectStore:
         if gone.blob:
             self._drop_blobs([gone.blob])
         return gone
+
+    # -- a bucket's configurations (CORS, policy, ...)
+
+    def bucket_config(self, bucket: str, name: str) -> Any:
+        """The bucket's configuration ``name`` ("cors", "policy", ...) as set, or None; NoSuchBucket if none.
+        Read on every request that needs it, so kept in memory once read (this process is its only writer)."""
+        configs = self._configs.get(bucket)
+        if configs is None:
+            with self._configs_lock:  # read and kept as one step: a change meanwhile cannot be overwritten by it
+                row = self.db.conn().execute("SELECT config FROM buckets WHERE name=?", (bucket,)).fetchone()
+                if row is None:
+                    raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
+                configs = self._configs[bucket] = orjson.loads(row[0])
+        return configs.get(name)
+
+    def set_bucket_config(self, bucket: str, name: str, value: Any) -> None:
+        """Set (or with None, delete) the bucket's configuration ``name``."""
+        with self._configs_lock, self.db.write() as c:
+            row = c.execute("SELECT config FROM buckets WHERE name=?", (bucket,)).fetchone()
+            if row is None:
+                raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
+            configs = orjson.loads(row[0])
+            if value is None:
+                configs.pop(name, None)
+            else:
+                configs[name] = value
+            c.execute("UPDATE buckets SET config=? WHERE name=?", (orjson.dumps(configs).decode(), bucket))
+            self._configs.pop(bucket, None)
 
     # -- versioning
 

@@ -25,19 +25,20 @@ from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
 from ...protocols.sigv4 import Verified, is_signed, verify_request
 from .model import CHECKSUMS, MAX_PARTS, check_bucket_name, check_key
 from .wire_common import S3Request
+from .wire_cors import Cors
 from .wire_listing import Listings
 from .wire_objects import ObjectOps, version_header
 
 _COPY_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})")
 
 # sub-resources that name an operation this endpoint does not implement
-UNSUPPORTED = ("acl", "policy", "cors", "lifecycle", "tagging", "website", "notification",
+UNSUPPORTED = ("acl", "policy", "lifecycle", "tagging", "website", "notification",
                "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
                "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
                "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
 
 
-class S3Endpoint(ObjectOps, Listings):
+class S3Endpoint(ObjectOps, Listings, Cors):
     # -- the ASGI entry
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send_raw: Any) -> None:
@@ -50,11 +51,15 @@ class S3Endpoint(ObjectOps, Listings):
             headers[k] = v
         method = scope["method"]
         done = False
+        req: S3Request | None = None
 
         async def send(message: dict[str, Any]) -> None:  # every answer, success or error, carries its request id
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start":  # and, for a browser on another origin, what CORS allows
+                cors = self.cors_headers(req) if req is not None and "origin" in headers and method != "OPTIONS" \
+                    else {}
                 message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"x-amz-request-id", request_id.encode())]}
+                                                  (b"x-amz-request-id", request_id.encode()),
+                                                  *((k.encode(), v.encode()) for k, v in cors.items())]}
             await send_raw(message)
 
         async def tracked() -> dict[str, Any]:  # notes when the request body has been read to its end
@@ -68,6 +73,8 @@ class S3Endpoint(ObjectOps, Listings):
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             req = S3Request(method, bucket, key, query, headers, raw_headers,
                             (scope.get("client") or ("127.0.0.1", 0))[0], request_id)
+            if method == "OPTIONS":  # a browser's CORS preflight: no credentials, the bucket's rules decide
+                return await self._preflight(req, send)
             verified = self._authenticate(method, raw_path, query_string, query, raw_headers)
             await self._dispatch(req, verified, tracked, send)
         except ServiceError as exc:
@@ -167,6 +174,9 @@ class S3Endpoint(ObjectOps, Listings):
 
     async def _bucket_op(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         m, q = req.method, req.query
+        if "cors" in q and m in ("GET", "PUT", "DELETE"):
+            self._authorize(v, req, "s3:GetBucketCORS" if m == "GET" else "s3:PutBucketCORS", arn)
+            return await self._bucket_cors(req, receive, send)
         if m == "PUT" and "versioning" in q:
             self._authorize(v, req, "s3:PutBucketVersioning", arn)
             doc = X.parse(await self._read_small(receive), "VersioningConfiguration")

@@ -1,0 +1,66 @@
+"""A browser on another origin uploading straight to a bucket, as a web app does: Debian's Chromium (through
+Playwright) runs a page served from another origin, whose script PUTs to a presigned URL. The browser sends its
+CORS preflight first; the bucket's CORS rules decide whether the upload happens at all."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Clients
+
+UPLOAD = """async ([url, body]) => {
+  try {
+    const r = await fetch(url, {method: "PUT", headers: {"content-type": "text/plain"}, body});
+    return {status: r.status, etag: r.headers.get("etag")};
+  } catch (e) { return {error: e.name}; }
+}"""
+
+
+@pytest.fixture(scope="module")
+def other_origin() -> Iterator[str]:
+    """A plain page on an origin of its own (another port: another origin)."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the server's name for it)
+            body = b"<!doctype html><title>another origin</title>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_page_on_another_origin_uploads_once_cors_allows_it(clients: Clients, browser: Any,
+                                                              other_origin: str) -> None:
+    admin = clients.s3(signature_version="s3v4")
+    bucket = "cors-browser-uploads"
+    admin.create_bucket(Bucket=bucket)
+    url = admin.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "from-browser.txt"})
+    context = browser.new_context(ignore_https_errors=True)  # the local CA is not the browser's
+    try:
+        page = context.new_page()
+        page.goto(other_origin)
+        refused = page.evaluate(UPLOAD, [url, "refused"])  # no CORS rules: the preflight fails, nothing is sent
+        assert refused == {"error": "TypeError"}, refused
+        assert admin.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+        admin.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": [other_origin], "AllowedMethods": ["PUT"], "AllowedHeaders": ["content-type"],
+            "ExposeHeaders": ["ETag"]}]})
+        done = page.evaluate(UPLOAD, [url, "sent by a browser"])
+        assert done["status"] == 200 and done["etag"], done
+    finally:
+        context.close()
+    got = admin.get_object(Bucket=bucket, Key="from-browser.txt")
+    assert got["Body"].read() == b"sent by a browser" and got["ETag"] == done["etag"]
