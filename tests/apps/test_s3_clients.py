@@ -4,6 +4,7 @@ presigned URLs out of range, metadata, empty continuation tokens)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -447,3 +448,84 @@ def test_cors_is_set_only_with_the_right(clients: Clients, eve_id: dict[str, Any
     s3 = clients.s3(eve_id)
     assert code(lambda: s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=CORS))[0] == "AccessDenied"
     assert code(lambda: s3.get_bucket_cors(Bucket=bucket))[0] == "AccessDenied"
+
+
+# -- bucket policies
+
+def _policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def test_a_bucket_policy_is_kept_checked_and_removed(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    assert code(lambda: admin.get_bucket_policy(Bucket=b)) == ("NoSuchBucketPolicy", 404)
+    good = _policy({"Sid": "read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{b}/public/*"})
+    admin.put_bucket_policy(Bucket=b, Policy=good)
+    assert json.loads(admin.get_bucket_policy(Bucket=b)["Policy"]) == json.loads(good)
+    for bad in ("not json", _policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*"}),
+                _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                         "Resource": "arn:aws:s3:::another-bucket/*"}),
+                _policy({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                         "Resource": f"arn:aws:s3:::{b}/*"}),
+                _policy({"Effect": "Allow", "Principal": {"AWS": "someone"}, "Action": "s3:GetObject",
+                         "Resource": f"arn:aws:s3:::{b}/*"})):
+        assert code(lambda bad=bad: admin.put_bucket_policy(Bucket=b, Policy=bad)) == ("MalformedPolicy", 400), bad
+    admin.delete_bucket_policy(Bucket=b)
+    assert code(lambda: admin.get_bucket_policy(Bucket=b)) == ("NoSuchBucketPolicy", 404)
+
+
+def test_a_public_read_policy_opens_what_it_names_to_anyone(clients: Clients, admin: Any,
+                                                            new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(["public/a.txt", "private/b.txt"])
+    url = f"{clients.ep['aws_endpoint']}/{b}"
+    assert clients.http.get(f"{url}/public/a.txt").status_code == 403  # no policy: anonymous is nobody
+    admin.put_bucket_policy(Bucket=b, Policy=_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/public/*"},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{b}",
+         "Condition": {"StringLike": {"s3:prefix": "public/*"}}}))
+    got = clients.http.get(f"{url}/public/a.txt")
+    assert got.status_code == 200 and got.content == b"public/a.txt"
+    assert clients.http.get(f"{url}/private/b.txt").status_code == 403
+    assert clients.http.put(f"{url}/public/new.txt", content=b"x").status_code == 403  # read, not write
+    assert "<Key>public/a.txt</Key>" in clients.http.get(f"{url}?list-type=2&prefix=public/").text
+    assert clients.http.get(f"{url}?list-type=2").status_code == 403  # the condition: only under public/
+    assert clients.http.get(f"{url}?policy").status_code == 403  # nor may anyone read the policy itself
+
+
+def test_source_ip_conditions_and_an_explicit_deny(clients: Clients, admin: Any, eve_id: dict[str, Any],
+                                                   new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(["k"])
+    url = f"{clients.ep['aws_endpoint']}/{b}/k"
+    admin.put_bucket_policy(Bucket=b, Policy=_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}))
+    assert clients.http.get(url).status_code == 403  # this client is 127.0.0.1
+    admin.put_bucket_policy(Bucket=b, Policy=_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}, "Bool": {"aws:SecureTransport": "true"}}}))
+    assert clients.http.get(url).status_code == 200
+    # a Deny naming the account reaches everyone in it, the operator too; the operator may still fix the policy
+    admin.put_bucket_policy(Bucket=b, Policy=_policy(
+        {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{b}/*"}))
+    assert code(lambda: admin.get_object(Bucket=b, Key="k"))[0] == "AccessDenied"
+    admin.delete_bucket_policy(Bucket=b)
+    assert admin.get_object(Bucket=b, Key="k")["Body"].read() == b"k"
+
+
+def test_a_deny_for_the_identity_pools_role_beats_its_own_allow(clients: Clients, eve_id: dict[str, Any],
+                                                                bucket: str) -> None:
+    admin, s3 = clients.s3(), clients.s3(eve_id)
+    key = f"{eve_id['identity_id']}/denied.txt"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"mine")
+    role = "arn:aws:iam::000000000000:role/todo-identities-authenticated"  # the pool's role, as README names it
+    policy = _policy({"Effect": "Deny", "Principal": {"AWS": role}, "Action": "s3:GetObject",
+                      "Resource": f"arn:aws:s3:::{bucket}/*/denied.txt"})
+    admin.put_bucket_policy(Bucket=bucket, Policy=policy)
+    try:
+        assert code(lambda: s3.get_object(Bucket=bucket, Key=key))[0] == "AccessDenied"
+        s3.put_object(Bucket=bucket, Key=key, Body=b"still writable")  # only reading was denied
+    finally:
+        admin.delete_bucket_policy(Bucket=bucket)
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"still writable"

@@ -155,7 +155,7 @@ def test_unstorable_keys_are_refused(clients: Clients, eve_id: dict[str, Any], b
         assert error_code(exc) in (code, "AccessDenied")  # type: ignore[arg-type]
 
 
-def test_unimplemented_bucket_changes_are_denied_before_they_are_missing(clients: Clients, eve_id: dict[str, Any],
+def test_bucket_changes_are_denied_before_anything_else_is_said(clients: Clients, eve_id: dict[str, Any],
                                                                           bucket: str) -> None:
     s3 = clients.s3(eve_id)
     for call in (lambda: s3.put_bucket_policy(Bucket=bucket, Policy="{}"),
@@ -163,8 +163,11 @@ def test_unimplemented_bucket_changes_are_denied_before_they_are_missing(clients
                  lambda: s3.put_bucket_acl(Bucket=bucket, ACL="public-read"),
                  lambda: s3.delete_bucket_policy(Bucket=bucket)):
         denied(call)  # a user has no right to these: AccessDenied, as on S3
-    with pytest.raises(ClientError) as exc:  # the admin may, and is told it is not implemented
+    with pytest.raises(ClientError) as exc:  # the admin may, and is told what is wrong (ACLs: not implemented)
         clients.s3().put_bucket_policy(Bucket=bucket, Policy="{}")
+    assert error_code(exc) == "MalformedPolicy"
+    with pytest.raises(ClientError) as exc:
+        clients.s3().put_bucket_acl(Bucket=bucket, ACL="public-read")
     assert error_code(exc) == "NotImplemented"
 
 

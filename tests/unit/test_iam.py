@@ -435,3 +435,42 @@ def test_evaluate_refuses_an_unchecked_unsupported_operator() -> None:
     policy = allow({"Action": "*", "Resource": "*", "Condition": {"ForAnyValue:Null": {"k": "true"}}})
     with pytest.raises(PolicyError, match="unsupported condition operator ForAnyValue:Null"):
         evaluate([policy], RequestContext("s3:GetObject", "arn:aws:s3:::b/k", {}))
+
+
+# -- resource policies (a bucket's), with the identity policies, as the Authorizer decides
+
+DISTRIBUTION = "arn:aws:cloudfront::000000000000:distribution/EDFDVBD6EXAMPLE"
+ORIGIN_ACCESS = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "AllowCloudFrontServicePrincipalReadOnly", "Effect": "Allow",
+    "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::site-bucket/*",
+    "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION}}}]}
+
+
+def test_a_service_principal_is_admitted_for_its_source_only() -> None:
+    from stratus.clock import ManualClock
+    from stratus.local.protocols.principals import Anonymous, Authorizer, Operator, ServicePrincipal
+    policy = check_policy(ORIGIN_ACCESS, resource_policy=True)
+    auth = Authorizer(ManualClock(1000.0))
+    edge = ServicePrincipal("cloudfront.amazonaws.com", DISTRIBUTION)
+    assert auth.allowed(edge, "s3:GetObject", "arn:aws:s3:::site-bucket/index.html", resource_policy=policy)
+    other = ServicePrincipal("cloudfront.amazonaws.com", DISTRIBUTION.replace("EDFDVBD6EXAMPLE", "E2OTHER"))
+    assert not auth.allowed(other, "s3:GetObject", "arn:aws:s3:::site-bucket/index.html", resource_policy=policy)
+    lambda_ = ServicePrincipal("lambda.amazonaws.com", DISTRIBUTION)  # the right source, the wrong service
+    assert not auth.allowed(lambda_, "s3:GetObject", "arn:aws:s3:::site-bucket/index.html", resource_policy=policy)
+    assert not auth.allowed(edge, "s3:PutObject", "arn:aws:s3:::site-bucket/index.html", resource_policy=policy)
+    assert not auth.allowed(edge, "s3:GetObject", "arn:aws:s3:::site-bucket/index.html")  # no policy: nothing
+    assert not auth.allowed(Anonymous(), "s3:GetObject", "arn:aws:s3:::site-bucket/index.html",
+                            resource_policy=policy)
+    assert auth.allowed(Operator(), "s3:GetObject", "arn:aws:s3:::site-bucket/index.html", resource_policy=policy)
+
+
+def test_resource_policies_must_name_principals() -> None:
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+    with pytest.raises(PolicyError, match="exactly one of Principal and NotPrincipal"):
+        check_policy({"Version": "2012-10-17", "Statement": [statement]}, resource_policy=True)
+    with pytest.raises(PolicyError, match="not allowed in an identity policy"):
+        check_policy({"Version": "2012-10-17", "Statement": [{**statement, "Principal": "*"}]})
+    with pytest.raises(PolicyError, match="a principal is"):
+        check_policy({"Version": "2012-10-17", "Statement": [{**statement, "Principal": {"Group": "x"}}]},
+                     resource_policy=True)

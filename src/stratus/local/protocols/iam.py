@@ -292,14 +292,32 @@ def _one_of(statement: Mapping[str, Any], name: str, where: str) -> str:
     return given[0]
 
 
-def _check_statement(statement: object, where: str, variables: bool) -> None:
+_PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
+
+
+def _check_principal(raw: object, where: str) -> None:
+    if raw == "*":
+        return
+    if not isinstance(raw, dict) or not raw or any(k not in _PRINCIPAL_TYPES for k in raw):
+        raise PolicyError(f'{where}: a principal is "*" or an object of {", ".join(_PRINCIPAL_TYPES)}, not {raw!r}')
+    for kind, values in raw.items():
+        for value in _strings(values, f"{where}.{kind}"):
+            if kind == "AWS" and not (value == "*" or re.fullmatch(r"\d{12}", value) or value.startswith("arn:aws:")):
+                raise PolicyError(f"{where}: Invalid principal in policy: {value!r}")
+
+
+def _check_statement(statement: object, where: str, variables: bool, resource_policy: bool = False) -> None:
     if not isinstance(statement, dict):
         raise PolicyError(f"{where} must be an object, not {statement!r}")
     for key in statement:
         if key in ("Principal", "NotPrincipal"):
-            raise PolicyError(f"{where}: {key} is not allowed in an identity policy")
+            if not resource_policy:
+                raise PolicyError(f"{where}: {key} is not allowed in an identity policy")
+            continue
         if key not in _STATEMENT_KEYS:
             raise PolicyError(f"{where}: unknown key {key!r}")
+    if resource_policy:
+        _check_principal(statement[_one_of(statement, "Principal", where)], where)
     if statement.get("Effect") not in ("Allow", "Deny"):
         raise PolicyError(f"{where}: Effect must be Allow or Deny, not {statement.get('Effect')!r}")
     action_key = _one_of(statement, "Action", where)
@@ -340,8 +358,9 @@ def _statements(doc: Mapping[str, Any]) -> list[Any]:
     return [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
 
 
-def check_policy(doc: dict[str, Any]) -> dict[str, Any]:
-    """Validate an identity policy document before it is used; return it unchanged or raise :class:`PolicyError`."""
+def check_policy(doc: dict[str, Any], resource_policy: bool = False) -> dict[str, Any]:
+    """Validate a policy document before it is used (an identity policy, or with ``resource_policy`` one attached
+    to a resource, whose statements name their principals); return it unchanged or raise :class:`PolicyError`."""
     if not isinstance(doc, dict):
         raise PolicyError(f"a policy must be a JSON object, not {type(doc).__name__}")
     unknown = sorted(set(doc) - _TOP_KEYS)
@@ -354,8 +373,45 @@ def check_policy(doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(doc.get("Statement"), dict | list):
         raise PolicyError("Statement must be an object or a list of objects")
     for i, statement in enumerate(_statements(doc)):
-        _check_statement(statement, f"Statement[{i}]", version == "2012-10-17")
+        _check_statement(statement, f"Statement[{i}]", version == "2012-10-17", resource_policy)
     return doc
+
+
+def _principal_matches(raw: object, names: Mapping[str, Sequence[str]]) -> bool:
+    """Whether a statement's Principal value names the caller (``names``: the caller's names by principal type;
+    an anonymous caller has none, and only ``*`` names it)."""
+    if raw == "*":
+        return True
+    assert isinstance(raw, dict)
+    for kind, values in raw.items():
+        mine = names.get(kind, ())
+        for value in _strings(values, kind):
+            if (kind == "AWS" and value == "*") or value in mine:
+                return True
+    return False
+
+
+def evaluate_resource(doc: Mapping[str, Any], ctx: RequestContext, names: Mapping[str, Sequence[str]],
+                      account_names: Sequence[str] = ()) -> Decision:
+    """Decide a request against a resource policy (already checked): its statements that name the caller.
+
+    ``names`` are what an Allow must name (the role, the service, ...); a Deny also reaches the caller through
+    ``account_names`` (its account), since a same-account allow for the account only delegates to the account's
+    own identity policies, while a deny for the account denies everyone in it."""
+    keys = {k.lower(): v for k, v in ctx.keys.items()}
+    allowed = False
+    for statement in _statements(doc):
+        deny = statement["Effect"] == "Deny"
+        reach = {**names, "AWS": [*names.get("AWS", ()), *account_names]} if deny else names
+        if "Principal" in statement:
+            named = _principal_matches(statement["Principal"], reach)
+        else:
+            named = not _principal_matches(statement["NotPrincipal"], reach)
+        if named and _applies(statement, ctx, keys):
+            if deny:
+                return "ExplicitDeny"
+            allowed = True
+    return "Allow" if allowed else "ImplicitDeny"
 
 
 def _applies(statement: Mapping[str, Any], ctx: RequestContext, keys: Keys) -> bool:

@@ -26,15 +26,20 @@ import orjson
 
 from ...clock import Clock
 from ..infra.files import write_private
-from .iam import RequestContext, evaluate
+from .iam import RequestContext, evaluate, evaluate_resource
 from .sigv4 import Credential
 
 _UPPER = string.ascii_uppercase + string.digits
 Keys = Mapping[str, "str | list[str]"]
 
 
+ACCOUNT = "000000000000"  # the local account's id, in the ARNs resource policies name principals by
+ACCOUNT_NAMES = (f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)
+
+
 class Principal:
-    """Whoever a credential belongs to, as the authorizer sees them."""
+    """Whoever a credential belongs to, as the authorizer sees them. The base class is nobody in particular: an
+    anonymous caller, whom only a resource policy's ``"Principal": "*"`` names."""
 
     def policies(self) -> Sequence[dict[str, Any]] | None:
         """The identity policies that decide what the principal may do; None: anything (the operator)."""
@@ -44,12 +49,44 @@ class Principal:
         """The condition keys the principal brings (``aws:userid``, ``cognito-identity.amazonaws.com:sub``, ...)."""
         return {}
 
+    def names(self) -> dict[str, list[str]]:
+        """What a resource policy's ``Principal`` may call this principal, by type (``AWS``, ``Service``)."""
+        return {}
+
+    def in_account(self) -> bool:
+        """Whether the principal belongs to the local account (a Deny naming the account reaches it)."""
+        return False
+
+
+class Anonymous(Principal):
+    """A request with no signature: only what a resource policy grants to ``*``."""
+
 
 class Operator(Principal):
-    """The operator's static credentials: full access, no policy."""
+    """The operator's static credentials: the account itself, full access (no identity policy)."""
 
     def policies(self) -> None:
         return None
+
+    def names(self) -> dict[str, list[str]]:
+        return {"AWS": list(ACCOUNT_NAMES)}
+
+    def in_account(self) -> bool:
+        return True
+
+
+class ServicePrincipal(Principal):
+    """An AWS service acting for a resource of the account (the edge reading a bucket for a distribution): named by
+    ``{"Service": ...}``, with ``aws:SourceArn`` and ``aws:SourceAccount`` saying for whom."""
+
+    def __init__(self, service: str, source_arn: str) -> None:
+        self.service, self.source_arn = service, source_arn
+
+    def names(self) -> dict[str, list[str]]:
+        return {"Service": [self.service]}
+
+    def context_keys(self) -> dict[str, str | list[str]]:
+        return {"aws:SourceArn": self.source_arn, "aws:SourceAccount": ACCOUNT}
 
 
 def new_access_key_id(prefix: str) -> str:
@@ -96,17 +133,28 @@ class Authorizer:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
 
-    def allowed(self, principal: object, action: str, resource: str, request_keys: Keys | None = None) -> bool:
+    def allowed(self, principal: object, action: str, resource: str, request_keys: Keys | None = None,
+                resource_policy: Mapping[str, Any] | None = None) -> bool:
         """Whether ``principal`` may do ``action`` on ``resource``; ``request_keys`` are the request's condition keys
-        (``aws:SourceIp``, ``s3:prefix``, ...)."""
+        (``aws:SourceIp``, ``s3:prefix``, ...), ``resource_policy`` the policy on the resource (a bucket's).
+
+        As AWS decides within one account: an explicit Deny in either policy wins; otherwise an Allow in either
+        allows. The operator (the account itself) needs no Allow, and may always change a resource's policy,
+        as an account's root user may, whatever the policy says."""
         if not isinstance(principal, Principal):
             return False
         policies = principal.policies()
-        if policies is None:
+        if policies is None and (resource_policy is None or action.endswith("BucketPolicy")):
             return True
         now = self.clock.now()
         keys: dict[str, str | list[str]] = {
             "aws:SecureTransport": "true", "aws:EpochTime": str(int(now)),
             "aws:CurrentTime": dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             **principal.context_keys(), **(request_keys or {})}
-        return evaluate(policies, RequestContext(action, resource, keys)) == "Allow"
+        ctx = RequestContext(action, resource, keys)
+        mine = "Allow" if policies is None else evaluate(policies, ctx)
+        theirs = "ImplicitDeny" if resource_policy is None else evaluate_resource(
+            resource_policy, ctx, principal.names(), ACCOUNT_NAMES if principal.in_account() else ())
+        if "ExplicitDeny" in (mine, theirs):
+            return False
+        return "Allow" in (mine, theirs)

@@ -33,7 +33,7 @@ from ....graph import IdentityPool
 from ...infra.keys import SigningKey
 from ...infra.sqlite import SqliteDatabase
 from ...protocols.iam import check_policy
-from ...protocols.principals import Credentials, Principal, new_access_key_id, new_secret
+from ...protocols.principals import ACCOUNT, Credentials, Principal, new_access_key_id, new_secret
 from ...protocols.sigv4 import Credential
 from ..cognito_idp.model import UserPoolService
 
@@ -58,6 +58,15 @@ class IdentityPrincipal(Principal):
 
     def policies(self) -> list[dict[str, Any]]:
         return [self.pool.policy]
+
+    def names(self) -> dict[str, list[str]]:
+        """The pool's authenticated role, and the session its credentials are (as a resource policy names them)."""
+        role = f"{self.pool.app}-{self.pool.decl.name}-authenticated"
+        return {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/{role}",
+                        f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/CognitoIdentityCredentials"]}
+
+    def in_account(self) -> bool:
+        return True
 
     def context_keys(self) -> dict[str, str | list[str]]:
         return {"cognito-identity.amazonaws.com:sub": self.identity_id,

@@ -235,9 +235,10 @@ class ObjectStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.db = SqliteDatabase(root / "objects.db")
-        self._configs: dict[str, dict[str, Any]] = {}  # each bucket's configurations, once read
         self._configs_lock = threading.Lock()
         self._migrate()
+        self._configs: dict[str, dict[str, Any]] = {  # each bucket's configurations
+            name: orjson.loads(config) for name, config in self.db.conn().execute("SELECT name, config FROM buckets")}
         self._collect_garbage()
 
     def _migrate(self) -> None:
@@ -288,6 +289,8 @@ class ObjectStore:
         try:
             with self.db.write() as c:
                 c.execute("INSERT INTO buckets (name, created) VALUES (?,?)", (name, self.clock.now()))
+                with self._configs_lock:
+                    self._configs[name] = {}
         except sqlite3.IntegrityError:
             raise ServiceError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket "
                               "succeeded and you already own it.", 409, BucketName=name) from None
@@ -300,6 +303,8 @@ class ObjectStore:
             if row is None:
                 c.execute("INSERT INTO declared VALUES (?,?,?)", (app, name, real))
             c.execute("INSERT OR IGNORE INTO buckets (name, created) VALUES (?,?)", (real, self.clock.now()))
+            with self._configs_lock:
+                self._configs.setdefault(real, {})
         return real
 
     def bucket_exists(self, name: str) -> bool:
@@ -320,7 +325,8 @@ class ObjectStore:
             c.execute("UPDATE uploads SET completing=1 WHERE bucket=?", (name,))  # no part lands in them from now on
             uploads = [r[0] for r in c.execute("SELECT upload_id FROM uploads WHERE bucket=?", (name,))]
             c.execute("DELETE FROM buckets WHERE name=?", (name,))
-            self._configs.pop(name, None)
+            with self._configs_lock:
+                self._configs.pop(name, None)
         for upload_id in uploads:
             self._end_upload(upload_id)
 
@@ -495,14 +501,11 @@ class ObjectStore:
 
     def bucket_config(self, bucket: str, name: str) -> Any:
         """The bucket's configuration ``name`` ("cors", "policy", ...) as set, or None; NoSuchBucket if none.
-        Read on every request that needs it, so kept in memory once read (this process is its only writer)."""
+        Read on every request that needs it, so every bucket's are kept in memory (read at start, changed with
+        the database: this process is its only writer), and no request waits on the database for them."""
         configs = self._configs.get(bucket)
         if configs is None:
-            with self._configs_lock:  # read and kept as one step: a change meanwhile cannot be overwritten by it
-                row = self.db.conn().execute("SELECT config FROM buckets WHERE name=?", (bucket,)).fetchone()
-                if row is None:
-                    raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
-                configs = self._configs[bucket] = orjson.loads(row[0])
+            raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=bucket)
         return configs.get(name)
 
     def set_bucket_config(self, bucket: str, name: str, value: Any) -> None:
@@ -517,7 +520,7 @@ class ObjectStore:
             else:
                 configs[name] = value
             c.execute("UPDATE buckets SET config=? WHERE name=?", (orjson.dumps(configs).decode(), bucket))
-            self._configs.pop(bucket, None)
+            self._configs[bucket] = configs
 
     # -- versioning
 

@@ -16,13 +16,17 @@ files and SQLite, with their events) in ``model``, and the port handlers use in 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
+
+import orjson
 
 from ....errors import ServiceError
 from ...protocols import restxml as X
+from ...protocols.iam import PolicyError, check_policy
+from ...protocols.principals import Anonymous
 from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
-from ...protocols.sigv4 import Verified, is_signed, verify_request
+from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, Verified, is_signed, verify_request
 from .model import CHECKSUMS, MAX_PARTS, check_bucket_name, check_key
 from .wire_common import S3Request
 from .wire_cors import Cors
@@ -31,8 +35,35 @@ from .wire_objects import ObjectOps, version_header
 
 _COPY_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})")
 
+MAX_POLICY = 20 * 1024  # S3's limit on a bucket policy
+ANONYMOUS = Verified(Credential("", "", principal=Anonymous()), UNSIGNED_PAYLOAD, b"", "", "", "", False)
+
+
+def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:
+    """A bucket policy document as S3 accepts it (JSON, principals named, S3 actions on this bucket only), or
+    S3's MalformedPolicy naming what is wrong."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ServiceError("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'") from None
+    try:
+        check_policy(doc, resource_policy=True)
+    except PolicyError as exc:
+        raise ServiceError("MalformedPolicy", str(exc)) from None
+    for statement in doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]:
+        actions = statement.get("Action", statement.get("NotAction"))
+        if any(not (a == "*" or a.lower().startswith("s3:")) for a in (actions if isinstance(actions, list)
+                                                                        else [actions])):
+            raise ServiceError("MalformedPolicy", "Policy has invalid action")
+        resources = statement.get("Resource", statement.get("NotResource"))
+        for r in resources if isinstance(resources, list) else [resources]:
+            if r != f"arn:aws:s3:::{bucket}" and not r.startswith(f"arn:aws:s3:::{bucket}/"):
+                raise ServiceError("MalformedPolicy", "Policy has invalid resource")
+    return cast(dict[str, Any], doc)
+
+
 # sub-resources that name an operation this endpoint does not implement
-UNSUPPORTED = ("acl", "policy", "lifecycle", "tagging", "website", "notification",
+UNSUPPORTED = ("acl", "lifecycle", "tagging", "website", "notification",
                "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
                "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
                "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
@@ -104,9 +135,8 @@ class S3Endpoint(ObjectOps, Listings, Cors):
 
     def _authenticate(self, method: str, raw_path: str, query_string: str, query: dict[str, str],
                       raw_headers: list[tuple[str, str]]) -> Verified:
-        if not is_signed(query_string, raw_headers):
-            raise ServiceError("AccessDenied", "Anonymous access is not allowed: sign requests with AWS Signature "
-                              "Version 4 (credentials from the identity pool, or admin_credentials).", 403)
+        if not is_signed(query_string, raw_headers):  # anonymous: only what a bucket policy grants to "*"
+            return ANONYMOUS
         if is_sigv2_query(query):
             return verify_query_v2(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now())
         return verify_request(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now(),
@@ -174,6 +204,10 @@ class S3Endpoint(ObjectOps, Listings, Cors):
 
     async def _bucket_op(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         m, q = req.method, req.query
+        if "policy" in q and m in ("GET", "PUT", "DELETE"):
+            self._authorize(v, req, {"GET": "s3:GetBucketPolicy", "PUT": "s3:PutBucketPolicy"}.get(
+                m, "s3:DeleteBucketPolicy"), arn)
+            return await self._bucket_policy(req, receive, send)
         if "cors" in q and m in ("GET", "PUT", "DELETE"):
             self._authorize(v, req, "s3:GetBucketCORS" if m == "GET" else "s3:PutBucketCORS", arn)
             return await self._bucket_cors(req, receive, send)
@@ -221,6 +255,23 @@ class S3Endpoint(ObjectOps, Listings, Cors):
             return await self._list(req, send)
         raise ServiceError("NotImplemented", f"{m} on a bucket with ?{'&'.join(q)} is not implemented by the local "
                           "object store.", 501)
+
+    async def _bucket_policy(self, req: S3Request, receive: Any, send: Any) -> None:
+        """PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy (authorized by the caller)."""
+        if req.method == "PUT":
+            body = await self._read_small(receive, MAX_POLICY + 1)
+            if len(body) > MAX_POLICY:
+                raise ServiceError("PolicyTooLarge", f"Policy exceeds the maximum allowed document size "
+                                  f"({MAX_POLICY} bytes).")
+            await self._run(self.store.set_bucket_config, req.bucket, "policy", bucket_policy(req.bucket, body))
+            return await self._reply(send, 204)
+        if req.method == "DELETE":
+            await self._run(self.store.set_bucket_config, req.bucket, "policy", None)
+            return await self._reply(send, 204)
+        doc = await self._run(self.store.bucket_config, req.bucket, "policy")
+        if doc is None:
+            raise ServiceError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, BucketName=req.bucket)
+        await self._reply(send, 200, orjson.dumps(doc), content_type="application/json")
 
     @staticmethod
     def _list_conditions(q: dict[str, str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from ...protocols.sigv4 import Verified
 from .model import ObjectStore
 
 XML_BODY_LIMIT = 1024 * 1024
+BUCKET_ARN = "arn:aws:s3:::"
 
 
 def header_bytes(value: str) -> bytes:
@@ -70,8 +71,14 @@ class S3Base:
 
     def _allowed(self, verified: Verified, req: S3Request, action: str, resource: str,
                  extra: dict[str, str] | None = None) -> bool:
+        """The caller's identity policies and the policy of the bucket ``resource`` is in (if any), together."""
+        bucket = resource[len(BUCKET_ARN):].split("/", 1)[0] if resource.startswith(BUCKET_ARN) else ""
+        try:
+            policy = self.store.bucket_config(bucket, "policy") if bucket else None
+        except ServiceError:  # no such bucket: no policy (and the operation says NoSuchBucket, to those allowed)
+            policy = None
         return self.authorizer.allowed(verified.credential.principal, action, resource,
-                                       {"aws:SourceIp": req.client_ip, **(extra or {})})
+                                       {"aws:SourceIp": req.client_ip, **(extra or {})}, policy)
 
     def _authorize(self, verified: Verified, req: S3Request, action: str, resource: str,
                    extra: dict[str, str] | None = None) -> None:
