@@ -529,3 +529,80 @@ def test_a_deny_for_the_identity_pools_role_beats_its_own_allow(clients: Clients
     finally:
         admin.delete_bucket_policy(Bucket=bucket)
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"still writable"
+
+
+# -- browser uploads: presigned POST
+
+def _post(clients: Clients, post: dict[str, Any], body: bytes, name: str = "photo.png",
+          extra: dict[str, str] | None = None, content_type: str = "image/png") -> httpx.Response:
+    fields = {**post["fields"], **(extra or {})}
+    return clients.http.post(post["url"], data=fields, files={"file": (name, body, content_type)})
+
+
+@pytest.mark.parametrize("signature", ["s3v4", "s3"])
+def test_a_presigned_post_uploads_within_its_policy(clients: Clients, new_bucket: Callable[..., str],
+                                                    signature: str) -> None:
+    b = new_bucket([])
+    s3, admin = clients.s3(signature_version=signature), clients.s3()  # signing the form; reading as usual
+    conditions = [["starts-with", "$key", "uploads/"], ["content-length-range", 1, 1000],
+                  ["starts-with", "$Content-Type", "image/"], {"success_action_status": "201"},
+                  ["starts-with", "$x-amz-meta-note", ""]]
+    post = s3.generate_presigned_post(b, "uploads/${filename}", Conditions=conditions, ExpiresIn=600,
+                                      Fields={"success_action_status": "201"})
+    r = _post(clients, post, b"\x89PNG small", extra={"Content-Type": "image/png", "x-amz-meta-note": "hi"})
+    assert r.status_code == 201, r.text
+    assert "<Key>uploads/photo.png</Key><ETag>" in r.text and f"<Bucket>{b}</Bucket>" in r.text
+    got = admin.get_object(Bucket=b, Key="uploads/photo.png")
+    assert got["Body"].read() == b"\x89PNG small" and got["ContentType"] == "image/png"
+    assert got["Metadata"] == {"note": "hi"}
+
+    too_big = _post(clients, post, b"x" * 1001, extra={"Content-Type": "image/png", "x-amz-meta-note": ""})
+    assert too_big.status_code == 400 and "<Code>EntityTooLarge</Code>" in too_big.text
+    empty = _post(clients, post, b"", extra={"Content-Type": "image/png", "x-amz-meta-note": ""})
+    assert empty.status_code == 400 and "<Code>EntityTooSmall</Code>" in empty.text
+    wrong_type = _post(clients, post, b"text", extra={"Content-Type": "text/html", "x-amz-meta-note": ""})
+    assert wrong_type.status_code == 403 and \
+        'Policy Condition failed: ["starts-with","$Content-Type","image/"]' in wrong_type.text, wrong_type.text
+    extra = _post(clients, post, b"x", extra={"Content-Type": "image/png", "x-amz-meta-note": "",
+                                              "x-amz-meta-sneaky": "1"})
+    assert extra.status_code == 403 and "Extra input fields: x-amz-meta-sneaky" in extra.text
+    expired = s3.generate_presigned_post(b, "uploads/${filename}", Conditions=conditions, ExpiresIn=-10,
+                                         Fields={"success_action_status": "201"})
+    late = _post(clients, expired, b"x", extra={"Content-Type": "image/png", "x-amz-meta-note": ""})
+    assert late.status_code == 403 and "Policy expired" in late.text
+    forged = {**post, "fields": {**post["fields"], "key": "elsewhere/${filename}"}}  # outside starts-with
+    assert _post(clients, forged, b"x", extra={"Content-Type": "image/png", "x-amz-meta-note": ""}).status_code \
+        == 403
+    tampered = dict(post["fields"])
+    tampered["policy"] = tampered["policy"][:-4] + ("AAAA" if not tampered["policy"].endswith("AAAA") else "BBBB")
+    bad = clients.http.post(post["url"], data={**tampered, "Content-Type": "image/png", "x-amz-meta-note": ""},
+                            files={"file": ("p.png", b"x", "image/png")})
+    assert bad.status_code in (400, 403) and "uploads/p.png" not in [
+        o["Key"] for o in admin.list_objects_v2(Bucket=b).get("Contents", [])]
+    assert [o["Key"] for o in admin.list_objects_v2(Bucket=b)["Contents"]] == ["uploads/photo.png"]
+
+
+def test_post_answers_and_redirects(clients: Clients, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    s3 = clients.s3(signature_version="s3v4")
+    plain = s3.generate_presigned_post(b, "a.txt")
+    r = _post(clients, plain, b"a", name="a.txt", content_type="text/plain")
+    assert r.status_code == 204 and r.headers["etag"] and r.headers["location"].endswith(f"/{b}/a.txt")
+    back = "https://app.example.com/done"
+    redirect = s3.generate_presigned_post(b, "b.txt", Fields={"success_action_redirect": back},
+                                          Conditions=[{"success_action_redirect": back}])
+    r = _post(clients, redirect, b"b", name="b.txt", content_type="text/plain")
+    assert r.status_code == 303 and r.headers["location"].startswith(f"{back}?bucket={b}&key=b.txt&etag=")
+
+
+def test_a_user_posts_only_into_their_own_folder(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    s3 = clients.s3(eve_id, signature_version="s3v4")
+    mine = s3.generate_presigned_post(bucket, f"{eve_id['identity_id']}/posted.txt")
+    assert _post(clients, mine, b"mine", name="posted.txt", content_type="text/plain").status_code == 204
+    assert s3.get_object(Bucket=bucket, Key=f"{eve_id['identity_id']}/posted.txt")["Body"].read() == b"mine"
+    theirs = s3.generate_presigned_post(bucket, "someone-else/posted.txt")
+    r = _post(clients, theirs, b"x", name="posted.txt", content_type="text/plain")
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
+    anonymous = clients.http.post(f"{clients.ep['aws_endpoint']}/{bucket}", data={"key": "anon.txt"},
+                                  files={"file": ("anon.txt", b"x", "text/plain")})
+    assert anonymous.status_code == 403 and "<Code>AccessDenied</Code>" in anonymous.text

@@ -64,3 +64,38 @@ def test_a_page_on_another_origin_uploads_once_cors_allows_it(clients: Clients, 
         context.close()
     got = admin.get_object(Bucket=bucket, Key="from-browser.txt")
     assert got["Body"].read() == b"sent by a browser" and got["ETag"] == done["etag"]
+
+
+POST_FORM = """async ([url, fields, body]) => {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append("file", new Blob([body], {type: "text/plain"}), "note.txt");
+  try {  // a header of the page's own makes the browser ask first (a preflight), as many upload widgets do
+    const r = await fetch(url, {method: "POST", body: form, headers: {"x-requested-with": "upload-widget"}});
+    return {status: r.status, etag: r.headers.get("etag"), text: await r.text()};
+  } catch (e) { return {error: e.name}; }
+}"""
+
+
+def test_a_page_on_another_origin_posts_a_form_through_its_preflight(clients: Clients, browser: Any,
+                                                                     other_origin: str) -> None:
+    admin = clients.s3(signature_version="s3v4")
+    bucket = "cors-browser-posts"
+    admin.create_bucket(Bucket=bucket)
+    admin.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+        "AllowedOrigins": [other_origin], "AllowedMethods": ["POST"], "AllowedHeaders": ["x-requested-with"],
+        "ExposeHeaders": ["ETag"]}]})
+    post = admin.generate_presigned_post(bucket, "notes/${filename}", ExpiresIn=300,
+                                         Conditions=[["starts-with", "$key", "notes/"], ["content-length-range", 1, 64]])
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.goto(other_origin)
+        done = page.evaluate(POST_FORM, [post["url"], post["fields"], "written in a browser"])
+        assert done.get("status") == 204 and done["etag"], done
+        too_big = page.evaluate(POST_FORM, [post["url"], post["fields"], "x" * 65])
+        assert too_big.get("status") == 400 and "EntityTooLarge" in too_big["text"], too_big
+    finally:
+        context.close()
+    got = admin.get_object(Bucket=bucket, Key="notes/note.txt")
+    assert got["Body"].read() == b"written in a browser" and got["ETag"] == done["etag"]

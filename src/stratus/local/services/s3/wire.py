@@ -32,6 +32,7 @@ from .wire_common import S3Request
 from .wire_cors import Cors
 from .wire_listing import Listings
 from .wire_objects import ObjectOps, version_header
+from .wire_post import PostUploads
 
 _COPY_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})")
 
@@ -69,7 +70,7 @@ UNSUPPORTED = ("acl", "lifecycle", "tagging", "website", "notification",
                "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
 
 
-class S3Endpoint(ObjectOps, Listings, Cors):
+class S3Endpoint(ObjectOps, Listings, Cors, PostUploads):
     # -- the ASGI entry
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send_raw: Any) -> None:
@@ -106,6 +107,10 @@ class S3Endpoint(ObjectOps, Listings, Cors):
                             (scope.get("client") or ("127.0.0.1", 0))[0], request_id)
             if method == "OPTIONS":  # a browser's CORS preflight: no credentials, the bucket's rules decide
                 return await self._preflight(req, send)
+            if method == "POST" and bucket and not key and headers.get("content-type", "").lower().startswith(
+                    "multipart/form-data"):  # a browser's form upload: its fields carry its signature
+                check_bucket_name(bucket)
+                return await self._post_object(req, tracked, send)
             verified = self._authenticate(method, raw_path, query_string, query, raw_headers)
             await self._dispatch(req, verified, tracked, send)
         except ServiceError as exc:
