@@ -606,3 +606,35 @@ def test_a_user_posts_only_into_their_own_folder(clients: Clients, eve_id: dict[
     anonymous = clients.http.post(f"{clients.ep['aws_endpoint']}/{bucket}", data={"key": "anon.txt"},
                                   files={"file": ("anon.txt", b"x", "text/plain")})
     assert anonymous.status_code == 403 and "<Code>AccessDenied</Code>" in anonymous.text
+
+
+def test_the_cli_syncs_both_ways_with_deletes(clients: Clients, admin: Any, new_bucket: Callable[..., str],
+                                              tmp_path: Path) -> None:
+    b = new_bucket([])
+    up, down = tmp_path / "up", tmp_path / "down"
+    for rel, body in {"a.txt": b"a", "dir/b.txt": b"b" * 70_000, "dir/deep/c.bin": os.urandom(9 * 1024 * 1024),
+                      "space name.txt": b"s", "caf\u00e9.txt": b"c"}.items():
+        (up / rel).parent.mkdir(parents=True, exist_ok=True)
+        (up / rel).write_bytes(body)
+    r = _cli(clients, "s3", "sync", str(up), f"s3://{b}/site")
+    assert r.returncode == 0, r.stderr
+    assert sorted(o["Key"] for o in admin.list_objects_v2(Bucket=b)["Contents"]) == sorted(
+        f"site/{p.relative_to(up).as_posix()}" for p in up.rglob("*") if p.is_file())
+    again = _cli(clients, "s3", "sync", str(up), f"s3://{b}/site")  # nothing changed: nothing sent
+    assert again.returncode == 0 and again.stdout.strip() == "", again.stdout
+    (up / "a.txt").unlink()
+    (up / "new.txt").write_bytes(b"n")
+    r = _cli(clients, "s3", "sync", str(up), f"s3://{b}/site", "--delete")
+    assert r.returncode == 0 and "delete: s3://" in r.stdout and "upload: " in r.stdout, r.stdout + r.stderr
+    keys = sorted(o["Key"] for o in admin.list_objects_v2(Bucket=b)["Contents"])
+    assert "site/a.txt" not in keys and "site/new.txt" in keys
+
+    down.mkdir()
+    (down / "stale.txt").write_bytes(b"gone soon")
+    r = _cli(clients, "s3", "sync", f"s3://{b}/site", str(down), "--delete")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.relative_to(down).as_posix() for p in down.rglob("*") if p.is_file()) == \
+        sorted(p.relative_to(up).as_posix() for p in up.rglob("*") if p.is_file())
+    assert (down / "dir/deep/c.bin").read_bytes() == (up / "dir/deep/c.bin").read_bytes()
+    r = _cli(clients, "s3", "rm", f"s3://{b}/site", "--recursive")
+    assert r.returncode == 0 and admin.list_objects_v2(Bucket=b)["KeyCount"] == 0, r.stderr
