@@ -638,3 +638,60 @@ def test_the_cli_syncs_both_ways_with_deletes(clients: Clients, admin: Any, new_
     assert (down / "dir/deep/c.bin").read_bytes() == (up / "dir/deep/c.bin").read_bytes()
     r = _cli(clients, "s3", "rm", f"s3://{b}/site", "--recursive")
     assert r.returncode == 0 and admin.list_objects_v2(Bucket=b)["KeyCount"] == 0, r.stderr
+
+
+# -- tags
+
+def test_object_and_bucket_tags(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    admin.put_object(Bucket=b, Key="k", Body=b"k", Tagging="team=blue&stage=a%20b")
+    assert admin.head_object(Bucket=b, Key="k")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
+    assert admin.get_object_tagging(Bucket=b, Key="k")["TagSet"] == [{"Key": "team", "Value": "blue"},
+                                                                     {"Key": "stage", "Value": "a b"}]
+    admin.put_object_tagging(Bucket=b, Key="k", Tagging={"TagSet": [{"Key": "only", "Value": "one"}]})
+    assert admin.get_object_tagging(Bucket=b, Key="k")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    admin.copy_object(Bucket=b, Key="copied", CopySource={"Bucket": b, "Key": "k"})  # tags copied by default
+    assert admin.get_object_tagging(Bucket=b, Key="copied")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    admin.copy_object(Bucket=b, Key="replaced", CopySource={"Bucket": b, "Key": "k"}, TaggingDirective="REPLACE",
+                      Tagging="new=tag")
+    assert admin.get_object_tagging(Bucket=b, Key="replaced")["TagSet"] == [{"Key": "new", "Value": "tag"}]
+    up = admin.create_multipart_upload(Bucket=b, Key="multi", Tagging="from=upload")["UploadId"]
+    etag = admin.upload_part(Bucket=b, Key="multi", UploadId=up, PartNumber=1, Body=b"m")["ETag"]
+    admin.complete_multipart_upload(Bucket=b, Key="multi", UploadId=up,
+                                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert admin.get_object_tagging(Bucket=b, Key="multi")["TagSet"] == [{"Key": "from", "Value": "upload"}]
+    admin.delete_object_tagging(Bucket=b, Key="k")
+    assert admin.get_object_tagging(Bucket=b, Key="k")["TagSet"] == []
+    assert "x-amz-tagging-count" not in admin.head_object(Bucket=b, Key="k")["ResponseMetadata"]["HTTPHeaders"]
+    for bad in ([{"Key": f"k{i}", "Value": "v"} for i in range(11)], [{"Key": "a", "Value": "1"}] * 2,
+                [{"Key": "aws:reserved", "Value": "v"}], [{"Key": "x" * 129, "Value": "v"}]):
+        assert code(lambda bad=bad: admin.put_object_tagging(Bucket=b, Key="k", Tagging={"TagSet": bad}))[0] in \
+            ("BadRequest", "InvalidTag")
+    assert code(lambda: admin.get_object_tagging(Bucket=b, Key="nope")) == ("NoSuchKey", 404)
+
+    assert code(lambda: admin.get_bucket_tagging(Bucket=b)) == ("NoSuchTagSet", 404)
+    admin.put_bucket_tagging(Bucket=b, Tagging={"TagSet": [{"Key": "cost-center", "Value": "42"}]})
+    assert admin.get_bucket_tagging(Bucket=b)["TagSet"] == [{"Key": "cost-center", "Value": "42"}]
+    admin.delete_bucket_tagging(Bucket=b)
+    assert code(lambda: admin.get_bucket_tagging(Bucket=b)) == ("NoSuchTagSet", 404)
+
+
+def test_tags_of_versions(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    v1 = admin.put_object(Bucket=b, Key="k", Body=b"1", Tagging="v=1")["VersionId"]
+    admin.put_object(Bucket=b, Key="k", Body=b"2", Tagging="v=2")
+    assert admin.get_object_tagging(Bucket=b, Key="k")["TagSet"] == [{"Key": "v", "Value": "2"}]
+    got = admin.get_object_tagging(Bucket=b, Key="k", VersionId=v1)
+    assert got["TagSet"] == [{"Key": "v", "Value": "1"}] and got["VersionId"] == v1
+    assert admin.put_object_tagging(Bucket=b, Key="k", VersionId=v1,
+                                    Tagging={"TagSet": [{"Key": "v", "Value": "one"}]})["VersionId"] == v1
+    assert admin.get_object_tagging(Bucket=b, Key="k", VersionId=v1)["TagSet"] == [{"Key": "v", "Value": "one"}]
+
+
+def test_tagging_takes_its_own_right(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    s3 = clients.s3(eve_id)  # the todo app's role may put objects in its folder, not tag them
+    key = f"{eve_id['identity_id']}/tagged.txt"
+    assert code(lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"t", Tagging="a=b"))[0] == "AccessDenied"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"t")
+    assert code(lambda: s3.get_object_tagging(Bucket=bucket, Key=key))[0] == "AccessDenied"

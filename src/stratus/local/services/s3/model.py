@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS events (
 
 _COLUMNS = ("bucket, key, blob, size, etag, content_type, metadata, checksums, modified, parts, extra, version_id, "
             "seq")
+TAGS_HEADER = ":tags"  # where an upload in progress keeps the tags it will have (no real header has a colon)
 VERSIONING = ("Enabled", "Suspended")  # a bucket's versioning once set; "" while it never was
 
 
@@ -209,6 +210,7 @@ class ObjectMeta:
     version_id: str = "null"  # S3's version id; "null" in a bucket never versioned (and for writes while suspended)
     marker: bool = False  # a delete marker: a version that says the key was deleted
     latest: bool = True
+    tags: dict[str, str] = field(default_factory=dict)  # the object's tags (a TagSet), this version's
 
 
 @dataclass
@@ -340,7 +342,8 @@ class ObjectStore:
         b, k, blob, size, etag, ctype, meta, sums, modified, parts, extra, version_id, _seq, *marker = row
         more = orjson.loads(extra)
         return ObjectMeta(b, k, blob, size, etag, ctype, orjson.loads(meta), orjson.loads(sums), modified, parts,
-                          more.get("headers", {}), more.get("part_sizes"), version_id, bool(marker and marker[0]))
+                          more.get("headers", {}), more.get("part_sizes"), version_id, bool(marker and marker[0]),
+                          tags=more.get("tags", {}))
 
     def open_object(self, bucket: str, key: str, version_id: str | None = None) -> tuple[ObjectMeta, BinaryIO]:
         """The current object (or the version named) and its blob opened for reading, as one consistent pair.
@@ -376,8 +379,9 @@ class ObjectStore:
 
     def commit(self, bucket: str, key: str, blob: Blob, content_type: str, metadata: dict[str, str], kind: str,
                etag: str | None = None, parts: list[int] | None = None, headers: dict[str, str] | None = None,
-               if_none_match: bool = False, if_match: str | None = None) -> ObjectMeta:
-        """Make ``blob`` the object at bucket/key, with its event, in one transaction.
+               if_none_match: bool = False, if_match: str | None = None,
+               tags: dict[str, str] | None = None) -> ObjectMeta:
+        """Make ``blob`` the object at bucket/key, with its event (and ``tags``), in one transaction.
 
         ``if_none_match`` (S3's ``If-None-Match: *``) and ``if_match`` (an ETag) make it a conditional
         write, decided inside the same transaction. In a versioned bucket the object it replaces stays as a
@@ -385,7 +389,8 @@ class ObjectStore:
         the old ``null`` one.
         """
         meta = ObjectMeta(bucket, key, blob.id, blob.size, etag or f'"{blob.md5.hex()}"', content_type, metadata,
-                          blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts)
+                          blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts,
+                          tags=tags or {})
         dropped: list[str] = []
         try:
             with self.db.write() as c:
@@ -406,7 +411,8 @@ class ObjectStore:
                 c.execute(f"INSERT INTO objects ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           (bucket, key, blob.id, blob.size, meta.etag, content_type, orjson.dumps(metadata).decode(),
                            orjson.dumps(blob.checksums).decode(), meta.modified, meta.parts,
-                           orjson.dumps({"headers": meta.headers, "part_sizes": parts}).decode(), meta.version_id, seq))
+                           orjson.dumps({"headers": meta.headers, "part_sizes": parts,
+                                         **({"tags": meta.tags} if meta.tags else {})}).decode(), meta.version_id, seq))
         except BaseException:
             self._drop_blobs([blob.id])
             raise
@@ -579,11 +585,35 @@ class ObjectStore:
         return w.finish()
 
     def copy(self, src: ObjectMeta, source: BinaryIO, bucket: str, key: str, content_type: str,
-             metadata: dict[str, str], headers: dict[str, str]) -> ObjectMeta:
+             metadata: dict[str, str], headers: dict[str, str], tags: dict[str, str] | None = None) -> ObjectMeta:
         """Copy the object ``src`` (``source`` is its blob, opened by ``open_object``) to bucket/key."""
         blob = self._concat([source], tuple(a for a in src.checksums if not src.checksums[a].count("-")))
         return self.commit(bucket, key, blob, content_type, metadata, "ObjectCreated:Copy",
-                           etag=src.etag if src.parts is None else None, headers=headers)
+                           etag=src.etag if src.parts is None else None, headers=headers, tags=tags)
+
+    def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> str:
+        """Replace the tags of the current object (or of the version named); its version id."""
+        with self.db.write() as c:
+            self._versioning(c, bucket)
+            for table in ("objects", "versions"):
+                where = "bucket=? AND key=?" + (" AND version_id=?" if version_id is not None else "")
+                marker = ", marker" if table == "versions" else ", 0"
+                row = c.execute(f"SELECT extra, version_id{marker} FROM {table} WHERE {where}",
+                                (bucket, key, *([version_id] if version_id is not None else []))).fetchone()
+                if row is not None:
+                    if row[2]:
+                        raise MarkerError("MethodNotAllowed", "The specified method is not allowed against this "
+                                          "resource.", 405, row[1], Method="PUT", ResourceType="DeleteMarker")
+                    extra = orjson.loads(row[0])
+                    extra["tags"] = tags
+                    c.execute(f"UPDATE {table} SET extra=? WHERE bucket=? AND key=? AND version_id=?",
+                              (orjson.dumps(extra).decode(), bucket, key, row[1]))
+                    return str(row[1])
+                if version_id is None:
+                    break  # the current object is in objects, or there is none
+        if version_id is not None:
+            raise _no_version(key, version_id)
+        raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
 
     def list_objects(self, bucket: str, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000) -> Listing:
         """Keys (and, with a delimiter, common prefixes) after ``after``, in UTF-8 byte order, S3's order."""
@@ -770,10 +800,13 @@ class ObjectStore:
             for p in chosen:
                 h.update(base64.b64decode(p["checksums"][algo]))
             blob.checksums = {algo: f"{h.b64()}-{len(chosen)}"}
+        headers = dict(up["headers"])
+        tags = headers.pop(TAGS_HEADER, None)  # the upload's x-amz-tagging, kept with it until now
         try:
             meta = self.commit(bucket, key, blob, up["content_type"], up["metadata"],
                                "ObjectCreated:CompleteMultipartUpload", etag=f'"{digest.hexdigest()}-{len(chosen)}"',
-                               parts=[p["size"] for p in chosen], headers=up["headers"])
+                               parts=[p["size"] for p in chosen], headers=headers,
+                               tags=orjson.loads(tags) if tags else None)
         except BaseException:
             self._release(upload_id)
             raise

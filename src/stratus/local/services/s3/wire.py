@@ -27,12 +27,13 @@ from ...protocols.iam import PolicyError, check_policy
 from ...protocols.principals import Anonymous
 from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
 from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, Verified, is_signed, verify_request
-from .model import CHECKSUMS, MAX_PARTS, check_bucket_name, check_key
+from .model import CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
 from .wire_common import S3Request
 from .wire_cors import Cors
 from .wire_listing import Listings
 from .wire_objects import ObjectOps, version_header
 from .wire_post import PostUploads
+from .wire_tags import Tags, header_tags
 
 _COPY_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})")
 
@@ -64,13 +65,13 @@ def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:
 
 
 # sub-resources that name an operation this endpoint does not implement
-UNSUPPORTED = ("acl", "lifecycle", "tagging", "website", "notification",
+UNSUPPORTED = ("acl", "lifecycle", "website", "notification",
                "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
                "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
                "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
 
 
-class S3Endpoint(ObjectOps, Listings, Cors, PostUploads):
+class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
     # -- the ASGI entry
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send_raw: Any) -> None:
@@ -171,6 +172,11 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads):
             return await self._bucket_op(req, v, arn, receive, send)
         check_key(req.key)
         obj_arn = f"{arn}/{req.key}"
+        if "tagging" in q and m in ("GET", "PUT", "DELETE"):
+            verb = {"GET": "Get", "PUT": "Put"}.get(m, "Delete")
+            self._authorize(v, req, f"s3:{verb}ObjectTagging" if "versionId" not in q else
+                            f"s3:{verb}ObjectVersionTagging", obj_arn)
+            return await self._object_tagging(req, receive, send)
         if "versionId" in q and m in ("GET", "HEAD", "DELETE") and "uploadId" not in q:
             return await self._object_version(req, v, obj_arn, send)
         if m == "PUT" and "uploadId" in q:
@@ -209,6 +215,9 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads):
 
     async def _bucket_op(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         m, q = req.method, req.query
+        if "tagging" in q and m in ("GET", "PUT", "DELETE"):
+            self._authorize(v, req, "s3:GetBucketTagging" if m == "GET" else "s3:PutBucketTagging", arn)
+            return await self._bucket_tagging(req, receive, send)
         if "policy" in q and m in ("GET", "PUT", "DELETE"):
             self._authorize(v, req, {"GET": "s3:GetBucketPolicy", "PUT": "s3:PutBucketPolicy"}.get(
                 m, "s3:DeleteBucketPolicy"), arn)
@@ -305,8 +314,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads):
         if algo is not None and algo not in CHECKSUMS:
             raise ServiceError("InvalidRequest", f"Checksum algorithm {algo.upper()} is not supported by the local object "
                               "store (supported: CRC32, CRC32C, SHA1, SHA256).")
-        upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo,
-                                    self._stored_headers(req))
+        kept = self._stored_headers(req)
+        if "x-amz-tagging" in req.headers:  # tags for the object the upload will make
+            kept[TAGS_HEADER] = orjson.dumps(header_tags(req.headers["x-amz-tagging"])).decode()
+        upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo, kept)
         hdrs = {"x-amz-checksum-algorithm": algo.upper()} if algo else {}
         await self._reply(send, 200, X.document("InitiateMultipartUploadResult", [
             X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", upload_id)]), headers=hdrs)

@@ -15,6 +15,7 @@ from ...protocols import restxml as X
 from ...protocols.sigv4 import ChunkedDecoder, Verified, check_payload_sha256, header_text
 from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
 from .wire_common import S3Base, S3Request, header_bytes
+from .wire_tags import header_tags
 
 STREAM_CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
@@ -112,6 +113,8 @@ class ObjectOps(S3Base):
             hdrs["x-amz-mp-parts-count"] = str(meta.parts)
         if meta.version_id != "null" or "versionId" in req.query:
             hdrs["x-amz-version-id"] = meta.version_id
+        if meta.tags:
+            hdrs["x-amz-tagging-count"] = str(len(meta.tags))
         return hdrs
 
     @staticmethod
@@ -134,6 +137,10 @@ class ObjectOps(S3Base):
     async def _put(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
         self.store.require_bucket(req.bucket)
         ctype, meta = self._metadata(req)
+        tags = None
+        if "x-amz-tagging" in req.headers:  # tagging as it uploads takes the right to tag too, as on S3
+            self._authorize(v, req, "s3:PutObjectTagging", f"arn:aws:s3:::{req.bucket}/{req.key}")
+            tags = header_tags(req.headers["x-amz-tagging"])
         blob = await self._receive_blob(req, v, receive)
         none_match = req.headers.get("if-none-match")
         if none_match is not None and none_match.strip() != "*":
@@ -141,7 +148,7 @@ class ObjectOps(S3Base):
         obj = await self._run(lambda: self.store.commit(req.bucket, req.key, blob, ctype, meta, "ObjectCreated:Put",
                                                         headers=self._stored_headers(req),
                                                         if_none_match=none_match is not None,
-                                                        if_match=req.headers.get("if-match")))
+                                                        if_match=req.headers.get("if-match"), tags=tags))
         hdrs = {"etag": obj.etag, **version_header(obj)}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in obj.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
@@ -286,10 +293,15 @@ class ObjectOps(S3Base):
                                       "redirect location or encryption attributes.")
             else:
                 (ctype, meta), headers = self._metadata(req), self._stored_headers(req)
+            tag_directive = req.headers.get("x-amz-tagging-directive", "COPY").upper()
+            if tag_directive not in ("COPY", "REPLACE"):
+                raise ServiceError("InvalidArgument", "Unknown tagging directive.",
+                                   ArgumentName="x-amz-tagging-directive")
+            tags = header_tags(req.headers.get("x-amz-tagging", "")) if tag_directive == "REPLACE" else src.tags
         except BaseException:
             source.close()
             raise
-        obj = await self._run(self.store.copy, src, source, req.bucket, req.key, ctype, meta, headers)
+        obj = await self._run(self.store.copy, src, source, req.bucket, req.key, ctype, meta, headers, tags)
         hdrs = version_header(obj)
         if src.version_id != "null" or version:
             hdrs["x-amz-copy-source-version-id"] = src.version_id

@@ -1,0 +1,149 @@
+"""S3 lifecycle rules: a bucket's configuration (Put, Get and DeleteBucketLifecycleConfiguration) as S3 reads
+and writes it, and when each rule's actions fall due.
+
+A rule filters objects by key prefix, tags and size, and may expire current objects (after a number of days
+or on a date), expire noncurrent versions some days after they stopped being current, remove delete markers
+left with no version behind them, and abort multipart uploads some days after they began. Days count as S3
+counts them: from the object's creation (or the upload's start, or the moment a version became noncurrent),
+rounded up to the next midnight UTC. The sweep (``ObjectStore.apply_lifecycle``) runs on the platform's clock,
+so a test that moves a manual clock sees rules act. Transitions to other storage classes have no meaning
+here and are refused by name.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import time
+from typing import Any
+
+from ....errors import ServiceError
+from ...protocols import restxml as X
+
+DAY = 86400
+MAX_RULES = 1000
+
+
+def due(start: float, days: int) -> float:
+    """When ``days`` after ``start`` is reached, as S3 counts: the next midnight UTC after start + days."""
+    return math.ceil((start + days * DAY) / DAY) * DAY
+
+
+def _days(node: Any, tag: str, where: str) -> int | None:
+    raw = X.text(node, tag)
+    if raw is None:
+        return None
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
+        raise ServiceError("InvalidArgument", f"'{tag}' in {where} must be a positive whole number of days",
+                           ArgumentName=tag, ArgumentValue=raw[:32])
+    return int(raw)
+
+
+def _filter(rule: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"prefix": "", "tags": {}, "larger": None, "smaller": None}
+    filters = X.children(rule, "Filter")
+    legacy = X.text(rule, "Prefix")
+    if filters and legacy is not None:
+        raise ServiceError("MalformedXML", "A rule has either a Filter or a Prefix, not both.")
+    if legacy is not None:
+        out["prefix"] = legacy
+        return out
+    if not filters:
+        return out
+    node = filters[0]
+    ands = X.children(node, "And")
+    for scope in ([node] + ands):
+        if (prefix := X.text(scope, "Prefix")) is not None:
+            out["prefix"] = prefix
+        for tag in X.children(scope, "Tag"):
+            out["tags"][X.text(tag, "Key") or ""] = X.text(tag, "Value") or ""
+        for field, name in (("larger", "ObjectSizeGreaterThan"), ("smaller", "ObjectSizeLessThan")):
+            if (size := X.text(scope, name)) is not None:
+                if not (size.strip().isascii() and size.strip().isdigit()):
+                    raise ServiceError("InvalidArgument", f"{name} must be a whole number of bytes")
+                out[field] = int(size)
+    return out
+
+
+def parse_rules(body: bytes) -> list[dict[str, Any]]:
+    """A LifecycleConfiguration document's rules, or S3's error for it."""
+    doc = X.parse(body, "LifecycleConfiguration")
+    rules, ids = [], set()
+    for i, node in enumerate(X.children(doc, "Rule")):
+        where = f"rule {i + 1}"
+        if X.children(node, "Transition") or X.children(node, "NoncurrentVersionTransition"):
+            raise ServiceError("NotImplemented", "Lifecycle transitions to other storage classes are not implemented "
+                              "by the local object store (it has one storage class).", 501)
+        status = X.text(node, "Status")
+        if status not in ("Enabled", "Disabled"):
+            raise ServiceError("MalformedXML", f"The XML you provided was not well-formed or did not validate against "
+                              f"our published schema: {where} needs a Status of Enabled or Disabled.")
+        rule: dict[str, Any] = {"ID": X.text(node, "ID") or f"rule-{i + 1}", "Status": status, **_filter(node)}
+        if rule["ID"] in ids:
+            raise ServiceError("InvalidArgument", "Rule ID must be unique. Found same ID for more than one rule",
+                               ArgumentName="ID", ArgumentValue=rule["ID"])
+        ids.add(rule["ID"])
+        for exp in X.children(node, "Expiration"):
+            rule["days"] = _days(exp, "Days", where)
+            if (date := X.text(exp, "Date")) is not None:
+                try:
+                    rule["date"] = float(calendar.timegm(time.strptime(date.strip()[:19], "%Y-%m-%dT%H:%M:%S")))
+                except ValueError:
+                    raise ServiceError("InvalidArgument", "'Date' must be at midnight GMT in ISO 8601",
+                                       ArgumentName="Date", ArgumentValue=date[:40]) from None
+            rule["markers"] = (X.text(exp, "ExpiredObjectDeleteMarker") or "").strip().lower() == "true"
+        for exp in X.children(node, "NoncurrentVersionExpiration"):
+            rule["noncurrent_days"] = _days(exp, "NoncurrentDays", where)
+        for abort in X.children(node, "AbortIncompleteMultipartUpload"):
+            rule["abort_days"] = _days(abort, "DaysAfterInitiation", where)
+        if not any(rule.get(k) for k in ("days", "date", "markers", "noncurrent_days", "abort_days")):
+            raise ServiceError("InvalidRequest", f"At least one action needs to be specified in a rule ({where})")
+        if rule.get("abort_days") and rule["tags"]:
+            raise ServiceError("InvalidRequest", "AbortIncompleteMultipartUpload cannot be specified with Tags.")
+        rules.append(rule)
+    if not rules or len(rules) > MAX_RULES:
+        raise ServiceError("MalformedXML", f"The XML you provided was not well-formed or did not validate against our "
+                          f"published schema: a lifecycle configuration has 1 to {MAX_RULES} rules.")
+    return rules
+
+
+def rules_document(rules: list[dict[str, Any]]) -> bytes:
+    out = []
+    for rule in rules:
+        conditions = ([X.el("Prefix", rule["prefix"])] if rule["prefix"] or not (rule["tags"] or rule["larger"] is not None
+                                                                              or rule["smaller"] is not None) else [])
+        conditions += [X.el("Tag", [X.el("Key", k), X.el("Value", v)]) for k, v in rule["tags"].items()]
+        if rule["larger"] is not None:
+            conditions.append(X.el("ObjectSizeGreaterThan", rule["larger"]))
+        if rule["smaller"] is not None:
+            conditions.append(X.el("ObjectSizeLessThan", rule["smaller"]))
+        parts = [X.el("ID", rule["ID"]),
+                 X.el("Filter", conditions if len(conditions) <= 1 else [X.el("And", conditions)]),
+                 X.el("Status", rule["Status"])]
+        expiration = []
+        if rule.get("days"):
+            expiration.append(X.el("Days", rule["days"]))
+        if rule.get("date"):
+            expiration.append(X.el("Date", time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(rule["date"]))))
+        if rule.get("markers"):
+            expiration.append(X.el("ExpiredObjectDeleteMarker", True))
+        if expiration:
+            parts.append(X.el("Expiration", expiration))
+        if rule.get("noncurrent_days"):
+            parts.append(X.el("NoncurrentVersionExpiration", [X.el("NoncurrentDays", rule["noncurrent_days"])]))
+        if rule.get("abort_days"):
+            parts.append(X.el("AbortIncompleteMultipartUpload", [X.el("DaysAfterInitiation", rule["abort_days"])]))
+        out.append(X.el("Rule", parts))
+    return X.document("LifecycleConfiguration", out)
+
+
+def applies(rule: dict[str, Any], key: str, size: int, tags: dict[str, str]) -> bool:
+    """Whether an enabled rule's filter takes this object."""
+    return (rule["Status"] == "Enabled" and key.startswith(rule["prefix"])
+            and all(tags.get(k) == v for k, v in rule["tags"].items())
+            and (rule["larger"] is None or size > rule["larger"]) and (rule["smaller"] is None or size < rule["smaller"]))
+
+
+# every declared bucket's rule, here as on AWS: uploads nobody completed go after a week
+ABORT_STALE_UPLOADS = {"ID": "abort-incomplete-uploads", "Status": "Enabled", "prefix": "", "tags": {},
+                       "larger": None, "smaller": None, "abort_days": 7}
