@@ -19,7 +19,7 @@ refused at once (``TooManyRequestsException``) instead of queueing without end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import parse_qs
@@ -60,6 +60,8 @@ class FrontDoor:
         self._waiting: dict[str, int] = {}
         self.signed: dict[str, Asgi] = {}
         self.on_shutdown: list[Callable[[], None]] = []
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []  # loops that run while it serves
+        self._tasks: list[asyncio.Task[None]] = []
 
     def mount(self, segment: str, app: Asgi) -> None:
         """Serve every path whose first segment is ``segment``."""
@@ -133,8 +135,12 @@ class FrontDoor:
         while True:
             msg: dict[str, Any] = await receive()
             if msg["type"] == "lifespan.startup":
+                self._tasks = [asyncio.create_task(loop()) for loop in self.background]
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
                 for stop in self.on_shutdown:
                     stop()
                 await send({"type": "lifespan.shutdown.complete"})

@@ -36,6 +36,7 @@ from .services.cognito_identity.model import IdentityStore
 from .services.cognito_identity.wire import CognitoIdentityWire
 from .services.cognito_idp.model import UserPoolStore
 from .services.cognito_idp.wire import CognitoIdpWire
+from .services.s3.lifecycle import sweep_lifecycle
 from .services.s3.model import ObjectStore
 from .services.s3.wire import S3Endpoint
 
@@ -171,6 +172,8 @@ class LocalRuntime:
         self.frontdoor.serve_json(self.services.cognito_idp, self.services.pools["cognito-idp"])
         self.frontdoor.serve_json(self.services.cognito_identity, self.services.pools["cognito-identity"])
         self.frontdoor.on_shutdown.append(self.close)
+        self.frontdoor.background.append(lambda: sweep_lifecycle(self.services.objects, clock,
+                                                                  self.services.pools["s3"]))
         self.apps: dict[str, AppEngines] = {}
         for app in apps:
             engines = self.apps[app.name] = AppEngines(app, self)

@@ -12,16 +12,21 @@ here and are refused by name.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import logging
 import math
 import time
+from concurrent.futures import Executor
 from typing import Any
 
+from ....clock import Clock
 from ....errors import ServiceError
 from ...protocols import restxml as X
 
 DAY = 86400
 MAX_RULES = 1000
+logger = logging.getLogger("stratus")
 
 
 def due(start: float, days: int) -> float:
@@ -145,5 +150,22 @@ def applies(rule: dict[str, Any], key: str, size: int, tags: dict[str, str]) -> 
 
 
 # every declared bucket's rule, here as on AWS: uploads nobody completed go after a week
-ABORT_STALE_UPLOADS = {"ID": "abort-incomplete-uploads", "Status": "Enabled", "prefix": "", "tags": {},
+ABORT_STALE_UPLOADS: dict[str, Any] = {"ID": "abort-incomplete-uploads", "Status": "Enabled", "prefix": "", "tags": {},
                        "larger": None, "smaller": None, "abort_days": 7}
+
+
+async def sweep_lifecycle(store: Any, clock: Clock, executor: Executor, tick: float = 1.0,
+                          every: float = 60.0) -> None:
+    """Apply the buckets' lifecycle rules while the server runs: once a minute of the platform's clock (at once
+    when rules change), looked at every ``tick`` seconds, so a manual clock moved ahead is acted on within one."""
+    last: float | None = None
+    while True:
+        await asyncio.sleep(tick)
+        now = clock.now()
+        if last is not None and now - last < every and not store.lifecycle_changed:
+            continue
+        store.lifecycle_changed, last = False, now
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, store.apply_lifecycle, now)
+        except Exception:  # a sweep that failed is logged and tried again next time: the server goes on
+            logger.exception("lifecycle rules could not be applied")

@@ -39,6 +39,7 @@ from ....clock import Clock
 from ....errors import ServiceError
 from ....ports.objects import key_problem
 from ...infra.sqlite import SqliteDatabase
+from . import lifecycle
 
 MIN_PART = 5 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -73,6 +74,8 @@ CREATE TABLE IF NOT EXISTS events (
 
 _COLUMNS = ("bucket, key, blob, size, etag, content_type, metadata, checksums, modified, parts, extra, version_id, "
             "seq")
+# what a declared bucket starts with, here as on AWS: uploads nobody completed are aborted after a week
+DECLARED_CONFIG = orjson.dumps({"lifecycle": [lifecycle.ABORT_STALE_UPLOADS]}).decode()
 TAGS_HEADER = ":tags"  # where an upload in progress keeps the tags it will have (no real header has a colon)
 VERSIONING = ("Enabled", "Suspended")  # a bucket's versioning once set; "" while it never was
 
@@ -238,6 +241,7 @@ class ObjectStore:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.db = SqliteDatabase(root / "objects.db")
         self._configs_lock = threading.Lock()
+        self.lifecycle_changed = True  # rules set since the last sweep (and at start: sweep at once)
         self._migrate()
         self._configs: dict[str, dict[str, Any]] = {  # each bucket's configurations
             name: orjson.loads(config) for name, config in self.db.conn().execute("SELECT name, config FROM buckets")}
@@ -304,9 +308,10 @@ class ObjectStore:
             real = row[0] if row else check_bucket_name(f"{app}-{name}"[:54].strip("-.") + "-" + secrets.token_hex(4))
             if row is None:
                 c.execute("INSERT INTO declared VALUES (?,?,?)", (app, name, real))
-            c.execute("INSERT OR IGNORE INTO buckets (name, created) VALUES (?,?)", (real, self.clock.now()))
+            made = c.execute("INSERT OR IGNORE INTO buckets (name, created, config) VALUES (?,?,?)",
+                             (real, self.clock.now(), DECLARED_CONFIG)).rowcount
             with self._configs_lock:
-                self._configs.setdefault(real, {})
+                self._configs.setdefault(real, orjson.loads(DECLARED_CONFIG) if made else {})
         return real
 
     def bucket_exists(self, name: str) -> bool:
@@ -445,25 +450,32 @@ class ObjectStore:
             c.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id='null'", (bucket, key))
         return dropped
 
-    def delete(self, bucket: str, key: str) -> ObjectMeta | None:
+    def delete(self, bucket: str, key: str, expiring: str | None = None) -> ObjectMeta | None:
         """S3's DeleteObject: succeeds whether or not the key exists. In a bucket never versioned the object goes
         (an event only when there was one); in a versioned one a delete marker becomes the latest version (the
-        ``null`` one while suspended), which this returns."""
+        ``null`` one while suspended), which this returns. ``expiring`` (a blob): a lifecycle rule's expiration of
+        the object that blob holds, which does nothing if the object has been replaced meanwhile."""
         marker = None
+        removed, marked = ("LifecycleExpiration:Delete", "LifecycleExpiration:DeleteMarkerCreated") if expiring \
+            else ("ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated")
         with self.db.write() as c:
             state = self._versioning(c, bucket)
+            if expiring is not None:
+                cur = c.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+                if cur is None or cur[0] != expiring:
+                    return None
             if not state:
                 prev = c.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
                 if prev:
                     c.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, key))
                     c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
-                              (bucket, key, "ObjectRemoved:Delete", self.clock.now()))
+                              (bucket, key, removed, self.clock.now()))
                 dropped = [prev[0]] if prev else []
             else:
                 dropped = self._retire(c, bucket, key, state)
                 now = self.clock.now()
                 seq = c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
-                                (bucket, key, "ObjectRemoved:DeleteMarkerCreated", now)).lastrowid
+                                (bucket, key, marked, now)).lastrowid
                 marker = ObjectMeta(bucket, key, "", 0, "", "", {}, {}, now,
                                     version_id=_new_version_id() if state == "Enabled" else "null", marker=True)
                 c.execute(f"INSERT INTO versions ({_COLUMNS}, marker) VALUES (?,?,NULL,0,'','','{{}}','{{}}',?,NULL,"
@@ -527,6 +539,61 @@ class ObjectStore:
                 configs[name] = value
             c.execute("UPDATE buckets SET config=? WHERE name=?", (orjson.dumps(configs).decode(), bucket))
             self._configs[bucket] = configs
+        if name == "lifecycle":
+            self.lifecycle_changed = True
+
+    # -- lifecycle rules
+
+    def apply_lifecycle(self, now: float) -> dict[str, int]:
+        """Carry out every bucket's enabled lifecycle rules that have fallen due at ``now``; how much each did."""
+        done = {"expired": 0, "noncurrent": 0, "markers": 0, "aborted": 0}
+        for bucket, configs in list(self._configs.items()):
+            for rule in configs.get("lifecycle") or []:
+                if rule["Status"] == "Enabled":
+                    self._apply_rule(bucket, rule, now, done)
+        return done
+
+    def _apply_rule(self, bucket: str, rule: dict[str, Any], now: float, done: dict[str, int]) -> None:
+        c = self.db.conn()
+        low, high = rule["prefix"], rule["prefix"] + "\U0010ffff"
+        if rule.get("days") or rule.get("date"):
+            for key, blob, size, modified, extra in c.execute(
+                    "SELECT key, blob, size, modified, extra FROM objects WHERE bucket=? AND key>=? AND key<?",
+                    (bucket, low, high)).fetchall():
+                when = lifecycle.due(modified, rule["days"]) if rule.get("days") else rule["date"]
+                if now >= when and lifecycle.applies(rule, key, size, orjson.loads(extra).get("tags", {})):
+                    if self.delete(bucket, key, expiring=blob) is not None or not self.versioning(bucket):
+                        done["expired"] += 1
+        if rule.get("noncurrent_days") or rule.get("markers"):
+            current = dict(c.execute("SELECT key, modified FROM objects WHERE bucket=? AND key>=? AND key<?",
+                                     (bucket, low, high)).fetchall())
+            rows = c.execute("SELECT key, version_id, size, modified, extra, marker FROM versions WHERE bucket=? AND "
+                             "key>=? AND key<? ORDER BY key, seq DESC", (bucket, low, high)).fetchall()
+            newer: dict[str, float] = {}  # per key, when the version just newer than this one was made
+            left: dict[str, int] = {}
+            for key, _, _, _, _, _ in rows:
+                left[key] = left.get(key, 0) + 1
+            for key, version_id, size, modified, extra, marker in rows:
+                superseded = newer.get(key, current.get(key))
+                newer[key] = modified
+                if superseded is None:  # the latest version: a delete marker, current
+                    if marker and rule.get("markers") and left[key] == 1 and lifecycle.applies(rule, key, 0, {}):
+                        self.delete_version(bucket, key, version_id)
+                        done["markers"] += 1
+                    continue
+                if rule.get("noncurrent_days") and now >= lifecycle.due(superseded, rule["noncurrent_days"]) \
+                        and lifecycle.applies(rule, key, size, orjson.loads(extra).get("tags", {})):
+                    self.delete_version(bucket, key, version_id)
+                    done["noncurrent"] += 1
+        if rule.get("abort_days"):
+            for upload_id, key, created in c.execute(
+                    "SELECT upload_id, key, created FROM uploads WHERE bucket=? AND completing=0", (bucket,)).fetchall():
+                if key.startswith(rule["prefix"]) and now >= lifecycle.due(created, rule["abort_days"]):
+                    try:
+                        self.abort(bucket, key, upload_id)
+                        done["aborted"] += 1
+                    except ServiceError:  # completed or aborted meanwhile
+                        pass
 
     # -- versioning
 

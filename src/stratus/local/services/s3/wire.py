@@ -27,6 +27,7 @@ from ...protocols.iam import PolicyError, check_policy
 from ...protocols.principals import Anonymous
 from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
 from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, Verified, is_signed, verify_request
+from . import lifecycle
 from .model import CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
 from .wire_common import S3Request
 from .wire_cors import Cors
@@ -65,7 +66,7 @@ def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:
 
 
 # sub-resources that name an operation this endpoint does not implement
-UNSUPPORTED = ("acl", "lifecycle", "website", "notification",
+UNSUPPORTED = ("acl", "website", "notification",
                "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
                "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
                "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
@@ -215,6 +216,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
 
     async def _bucket_op(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         m, q = req.method, req.query
+        if "lifecycle" in q and m in ("GET", "PUT", "DELETE"):
+            self._authorize(v, req, "s3:GetLifecycleConfiguration" if m == "GET" else "s3:PutLifecycleConfiguration",
+                            arn)
+            return await self._bucket_lifecycle(req, receive, send)
         if "tagging" in q and m in ("GET", "PUT", "DELETE"):
             self._authorize(v, req, "s3:GetBucketTagging" if m == "GET" else "s3:PutBucketTagging", arn)
             return await self._bucket_tagging(req, receive, send)
@@ -269,6 +274,21 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             return await self._list(req, send)
         raise ServiceError("NotImplemented", f"{m} on a bucket with ?{'&'.join(q)} is not implemented by the local "
                           "object store.", 501)
+
+    async def _bucket_lifecycle(self, req: S3Request, receive: Any, send: Any) -> None:
+        """Put, Get and DeleteBucketLifecycle(Configuration) (authorized by the caller)."""
+        if req.method == "PUT":
+            rules = lifecycle.parse_rules(await self._read_small(receive))
+            await self._run(self.store.set_bucket_config, req.bucket, "lifecycle", rules)
+            return await self._reply(send, 200)
+        if req.method == "DELETE":
+            await self._run(self.store.set_bucket_config, req.bucket, "lifecycle", None)
+            return await self._reply(send, 204)
+        rules = await self._run(self.store.bucket_config, req.bucket, "lifecycle")
+        if not rules:
+            raise ServiceError("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404,
+                               BucketName=req.bucket)
+        await self._reply(send, 200, lifecycle.rules_document(rules))
 
     async def _bucket_policy(self, req: S3Request, receive: Any, send: Any) -> None:
         """PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy (authorized by the caller)."""
