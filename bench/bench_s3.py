@@ -5,7 +5,8 @@ Run from the repository root:  python bench/bench_s3.py [--n-small 1000] [--n-la
 
 Side by side in one run on this machine, three targets on loopback, each started by this script:
   stratus    `stratus up apps/todo` (RunningSystem): HTTPS, SigV4 verified with the admin keys,
-             objects written to files on disk and fsynced, metadata in SQLite
+             objects over 64 KiB written to files on disk and fsynced, smaller ones in SQLite with
+             their metadata
   moto       `python -m moto.server -H 127.0.0.1 -p PORT`: plain HTTP, in memory
   ministack  `python -m ministack` with GATEWAY_PORT=PORT BIND_HOST=127.0.0.1: plain HTTP, in memory
 Each runs as it does by default: the comparison is as-is, what a user gets out of the box.
@@ -58,9 +59,10 @@ BUCKET = "bench-objects"
 SIZES = {"1KiB": 1024, "8MiB": 8 * 1024 * 1024}
 TARGETS = ("stratus", "moto", "ministack")
 PEER_REGION = "us-east-1"
-NOTE = ("stratus serves HTTPS with real SigV4 verification and durable writes (a file per object, fsynced, "
-        "metadata in SQLite); moto and ministack serve plain HTTP and keep objects in memory. The comparison "
-        "is as-is: each is what a user gets by default.")
+NOTE = ("stratus serves HTTPS with real SigV4 verification and durable writes (an object over 64 KiB is a file, "
+        "fsynced and renamed into place; a smaller one is kept in SQLite with its metadata, in one transaction); "
+        "moto and ministack serve plain HTTP and keep objects in memory. The comparison is as-is: each is what a "
+        "user gets by default.")
 
 
 def _free_port() -> int:

@@ -8,10 +8,17 @@ checksums) lives in SQLite in WAL mode.
 A write streams into a temporary file, computing the MD5 (the ETag) and any
 requested checksum on the way, is fsynced and renamed into the blob folder, and
 only then committed in one SQLite transaction together with its event
-(``ObjectCreated:*`` / ``ObjectRemoved:*``). A reader therefore sees the old object
-or the new one, never half of one; a crash before the commit leaves an orphan
-blob that the next start removes. Blobs are immutable: an overwrite writes a new
-blob, and a reader holding the old one keeps reading it.
+(``ObjectCreated:*`` / ``ObjectRemoved:*``). A small one (up to ``SMALL``) never
+touches a file: its bytes go into SQLite (``inline``) in that same transaction,
+durable as the row is. A reader therefore sees the old object or the new one,
+never half of one; a crash before the commit leaves an orphan blob that the next
+start removes. Blobs are immutable: an overwrite writes a new blob, and a reader
+holding the old one keeps reading it.
+
+Versions (a versioned bucket's noncurrent ones, and delete markers) are rows of
+``versions``; ``objects`` holds each key's current object only, so listings stay
+as they were. Each bucket's configurations (CORS, policy, tags, lifecycle rules)
+are one JSON column, kept in memory.
 
 Multipart uploads keep each part as a blob; completing concatenates the listed
 parts into one new blob, with S3's ETag ``md5(part md5s)-N``.
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import re
 import secrets
@@ -66,6 +74,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE TABLE IF NOT EXISTS parts (
     upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     checksums TEXT NOT NULL, modified REAL NOT NULL, PRIMARY KEY (upload_id, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inline (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
     size INTEGER, etag TEXT, at REAL NOT NULL);
@@ -146,34 +155,52 @@ class _Hasher:
         return base64.b64encode(raw).decode()
 
 
+SMALL = 64 * 1024  # a blob up to this size is kept in SQLite, in the transaction that commits its object
+INLINE = "~"  # the first character of such a blob's id (a file's id is hex)
+
+
 @dataclass
 class Blob:
-    """A finished, durable blob not yet committed to any object."""
+    """A finished blob not yet committed to any object: a durable file, or (``data``) bytes the commit keeps."""
 
     id: str
     size: int
     md5: bytes
     checksums: dict[str, str]
     sha256: str | None = None
+    data: bytes | None = None
 
 
 class BlobWriter:
-    """Streams bytes to a temporary file, hashing as it goes; ``finish`` makes it a durable blob."""
+    """Takes bytes, hashing as it goes: kept in memory while they are few (``SMALL``), else streamed to a temporary
+    file; ``finish`` makes them a blob, fsynced and renamed into place when it is a file."""
 
     def __init__(self, store: ObjectStore, algorithms: tuple[str, ...] = (), want_sha256: bool = False) -> None:
         self.store = store
         self.id = secrets.token_hex(16)
         self.tmp = store.tmp / f"{self.id}.part"
-        self._f: BinaryIO = open(self.tmp, "wb")  # noqa: SIM115 (closed in finish/abort)
+        self._buf = bytearray()
+        self._f: BinaryIO | None = None
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._sha256 = hashlib.sha256() if want_sha256 else None
         self._sums = {a: _Hasher(a) for a in algorithms}
         self.size = 0
 
+    def in_memory(self, more: int = 0) -> bool:
+        """Whether the bytes so far, and ``more``, stay in memory (writing them touches no disk)."""
+        return self._f is None and self.size + more <= SMALL
+
     def write(self, data: bytes) -> None:
         if not data:
             return
-        self._f.write(data)
+        if self.in_memory(len(data)):
+            self._buf += data
+        else:
+            if self._f is None:
+                self._f = open(self.tmp, "wb")  # noqa: SIM115 (closed in finish/abort)
+                self._f.write(self._buf)
+                self._buf = bytearray()
+            self._f.write(data)
         self._md5.update(data)
         if self._sha256 is not None:
             self._sha256.update(data)
@@ -182,18 +209,22 @@ class BlobWriter:
         self.size += len(data)
 
     def finish(self) -> Blob:
+        sums = {a: h.b64() for a, h in self._sums.items()}
+        sha256 = self._sha256.hexdigest() if self._sha256 is not None else None
+        if self._f is None:
+            return Blob(INLINE + self.id, self.size, self._md5.digest(), sums, sha256, bytes(self._buf))
         self._f.flush()
         os.fsync(self._f.fileno())
         self._f.close()
         path = self.store.blob_path(self.id)
         path.parent.mkdir(exist_ok=True)
         os.replace(self.tmp, path)
-        return Blob(self.id, self.size, self._md5.digest(), {a: h.b64() for a, h in self._sums.items()},
-                    self._sha256.hexdigest() if self._sha256 is not None else None)
+        return Blob(self.id, self.size, self._md5.digest(), sums, sha256)
 
     def abort(self) -> None:
-        self._f.close()
-        self.tmp.unlink(missing_ok=True)
+        if self._f is not None:
+            self._f.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -267,9 +298,29 @@ class ObjectStore:
     def writer(self, algorithms: tuple[str, ...] = (), want_sha256: bool = False) -> BlobWriter:
         return BlobWriter(self, algorithms, want_sha256)
 
+    def open_blob(self, blob: str) -> BinaryIO:
+        """A blob opened for reading; FileNotFoundError once it is gone (replaced and dropped meanwhile)."""
+        if blob.startswith(INLINE):
+            row = self.db.conn().execute("SELECT data FROM inline WHERE id=?", (blob,)).fetchone()
+            if row is None:
+                raise FileNotFoundError(blob)
+            return io.BytesIO(row[0])
+        return open(self.blob_path(blob), "rb")  # noqa: SIM115 (the caller closes it)
+
+    @staticmethod
+    def _keep(c: sqlite3.Connection, blob: Blob) -> None:
+        """In a commit's transaction: a small blob's bytes, kept with the row that will name them."""
+        if blob.data is not None:
+            c.execute("INSERT INTO inline VALUES (?,?)", (blob.id, blob.data))
+
     def _drop_blobs(self, blobs: list[str]) -> None:
+        inline = [b for b in blobs if b.startswith(INLINE)]
+        if inline:
+            with self.db.write() as c:
+                c.executemany("DELETE FROM inline WHERE id=?", [(b,) for b in inline])
         for b in blobs:
-            self.blob_path(b).unlink(missing_ok=True)
+            if not b.startswith(INLINE):
+                self.blob_path(b).unlink(missing_ok=True)
 
     def _collect_garbage(self) -> None:
         """Remove what a crash can leave: temporary files, uploads of deleted buckets, and blobs no object or part
@@ -280,6 +331,8 @@ class ObjectStore:
             w.execute("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket NOT IN "
                       "(SELECT name FROM buckets))")
             w.execute("DELETE FROM uploads WHERE bucket NOT IN (SELECT name FROM buckets)")
+            w.execute("DELETE FROM inline WHERE id NOT IN (SELECT blob FROM objects UNION SELECT blob FROM parts UNION "
+                      "SELECT blob FROM versions WHERE blob IS NOT NULL)")
         c = self.db.conn()
         live = {r[0] for r in c.execute("SELECT blob FROM objects UNION SELECT blob FROM parts UNION "
                                         "SELECT blob FROM versions WHERE blob IS NOT NULL")}
@@ -359,7 +412,7 @@ class ObjectStore:
         while True:
             meta = self.head(bucket, key, version_id)
             try:
-                return meta, open(self.blob_path(meta.blob), "rb")  # noqa: SIM115 (the caller closes it)
+                return meta, self.open_blob(meta.blob)
             except FileNotFoundError:
                 continue
 
@@ -411,6 +464,7 @@ class ObjectStore:
                                       "not hold", 412, Condition="If-Match")
                 meta.version_id = _new_version_id() if state == "Enabled" else "null"
                 dropped = self._retire(c, bucket, key, state)
+                self._keep(c, blob)
                 seq = c.execute("INSERT INTO events (bucket, key, kind, size, etag, at) VALUES (?,?,?,?,?,?)",
                                 (bucket, key, kind, blob.size, meta.etag, meta.modified)).lastrowid
                 c.execute(f"INSERT INTO objects ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -816,6 +870,7 @@ class ObjectStore:
                 self.upload(bucket, key, upload_id)
                 prev = c.execute("SELECT blob FROM parts WHERE upload_id=? AND number=?", (upload_id, number)).fetchone()
                 old = prev[0] if prev else None
+                self._keep(c, blob)
                 c.execute("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?,?,?)",
                           (upload_id, number, blob.id, blob.size, etag, orjson.dumps(blob.checksums).decode(),
                            self.clock.now()))
@@ -856,7 +911,7 @@ class ObjectStore:
             chosen.append(part)
         self._claim(upload_id)
         try:
-            blob = self._concat([open(self.blob_path(p["blob"]), "rb") for p in chosen])  # noqa: SIM115 (closed there)
+            blob = self._concat([self.open_blob(p["blob"]) for p in chosen])  # closed there
         except BaseException:
             self._release(upload_id)
             raise

@@ -6,6 +6,7 @@ import base64
 import binascii
 import email.utils
 import hashlib
+import io
 import re
 from typing import Any, BinaryIO
 from urllib.parse import unquote
@@ -67,11 +68,14 @@ class ObjectOps(S3Base):
                     if writer.size + len(data) > MAX_OBJECT:  # a body with no length said, or more than it said
                         raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                                            MaxSizeAllowed=str(MAX_OBJECT))
-                    await self._run(writer.write, data)
+                    if writer.in_memory(len(data)):  # a small body touches no disk: no trip to the thread pool
+                        writer.write(data)
+                    else:
+                        await self._run(writer.write, data)
                 if not msg.get("more_body"):
                     break
             trailers = decoder.finish() if decoder is not None else {}
-            blob = await self._run(writer.finish)
+            blob = writer.finish() if writer.in_memory() else await self._run(writer.finish)
         except BaseException:
             writer.abort()
             raise
@@ -248,10 +252,15 @@ class ObjectOps(S3Base):
         if req.method == "HEAD" or length == 0:
             await send({"type": "http.response.body", "body": b""})
             return
-        await self._run(f.seek, start)
+        in_memory = isinstance(f, io.BytesIO)  # a small object's bytes, read with its row: no file to wait on
+        if in_memory:
+            f.seek(start)
+        else:
+            await self._run(f.seek, start)
         remaining = length
         while remaining > 0:
-            chunk = await self._run(f.read, min(STREAM_CHUNK, remaining))
+            chunk = f.read(min(STREAM_CHUNK, remaining)) if in_memory else await self._run(f.read, min(STREAM_CHUNK,
+                                                                                                           remaining))
             if not chunk:
                 break
             remaining -= len(chunk)
