@@ -276,16 +276,18 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
     if not folders:
         raise StratusError(f"no app with a tour (tour.py) under {apps_dir.resolve()}; run from the repository root "
                            "or pass --apps-dir")
-    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or `kill`: the demo stops, with its system and folder
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in before:  # Ctrl-C or `kill`: the demo stops, with its system and folder
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, _stopping)
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-demo-"))
-    system, stopping = None, False
+    started: list[RunningSystem] = []  # its system, from the moment its process exists
+    stopping = False
     try:
         print(f"starting a fresh system in {data_dir}" + (" (kept afterwards)" if keep else
                                                           " (removed afterwards; --keep keeps it)"))
         system = tour.step("stratus up: HTTPS with a new local CA, ready to serve",
-                           lambda: RunningSystem.start(data_dir, list(folders.values())))
+                           lambda: RunningSystem.start(data_dir, list(folders.values()), started=started))
         if system is not None:
             _tour_apps(tour, Target.from_endpoints(system.endpoints, data_dir / "endpoints.json"), folders)
     except BaseException:  # a signal (or a failure) already decides how the demo ends
@@ -293,13 +295,15 @@ def run_demo(apps_dir: Path | None = None, keep: bool = False, *, endpoints: Pat
         raise
     finally:
         late = _hold_signals()  # a Ctrl-C or SIGTERM now waits for the clean-up (bounded: stop ends in SIGKILL)
-        if system is not None:
-            system.stop()
+        for running in started:
+            running.stop()
         if keep:
             print(f"data dir kept: {data_dir} (`stratus up <apps> --data-dir {data_dir}` serves it again)")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
             print(f"removed {data_dir}")
+        for sig, handler in before.items():  # the demo is over: signals do again what they did before it
+            signal.signal(sig, handler)
         if late and not stopping:  # a signal during the clean-up alone: the demo ends as it asked
             raise SystemExit(128 + late[0])
     return _summary(tour)

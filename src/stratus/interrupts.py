@@ -18,42 +18,52 @@ from contextlib import contextmanager
 from types import FrameType
 
 INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
-_noted = False
+_noted: int | None = None  # the first stopping signal noted: SIGINT (Ctrl-C) or SIGTERM
 
 
 def _note(signum: int, frame: FrameType | None) -> None:
     global _noted
-    if _noted:
+    if _noted == signal.SIGINT and signum == signal.SIGINT:
         os._exit(INTERRUPTED)  # the second Ctrl-C: nothing more is awaited
-    _noted = True
+    if _noted is None:
+        _noted = signum
 
 
-def _ignored() -> bool:
-    """Whether SIGINT was ignored when the process started (a background job of a script: `stratus up &`); such a
-    process goes on ignoring it, as shells mean it to."""
-    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+def _ignored(sig: int = signal.SIGINT) -> bool:
+    """Whether ``sig`` was ignored when the process started (Ctrl-C, in a script's background job: `stratus up &`);
+    such a process goes on ignoring it, as shells mean it to."""
+    return signal.getsignal(sig) is signal.SIG_IGN
 
 
 def defer() -> None:
-    """From now on, a Ctrl-C is noted instead of raised."""
-    if not _ignored():
-        signal.signal(signal.SIGINT, _note)
+    """From now on, a Ctrl-C or SIGTERM is noted instead of acted on at once."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if not _ignored(sig):
+            signal.signal(sig, _note)
 
 
-def noted() -> bool:
+def noted() -> int | None:
+    """The stopping signal noted so far (SIGINT or SIGTERM), if any."""
     return _noted
 
 
+def status(signum: int) -> int:
+    """The exit status a command stopped by ``signum`` gives: 130 for Ctrl-C, 0 for SIGTERM (a clean stop)."""
+    return INTERRUPTED if signum == signal.SIGINT else 0
+
+
 def stop_if_noted() -> None:
-    """Exit quietly with 130 if Ctrl-C was pressed (``SystemExit``: clean-up in ``finally`` blocks runs)."""
-    if _noted:
-        raise SystemExit(INTERRUPTED)
+    """Exit quietly (``SystemExit``: clean-up in ``finally`` blocks runs) if Ctrl-C (130) or SIGTERM (0) came."""
+    if _noted is not None:
+        raise SystemExit(status(_noted))
 
 
 def restore() -> None:
-    """Ctrl-C raises ``KeyboardInterrupt`` again, at once if it was pressed meanwhile."""
+    """Ctrl-C raises ``KeyboardInterrupt`` again and SIGTERM ends the process, at once if they came meanwhile."""
     if not _ignored():
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not _ignored(signal.SIGTERM):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     stop_if_noted()
 
 

@@ -64,13 +64,12 @@ def load_module(folder: Path, name: str) -> ModuleType:
     is a ``ConfigError`` that shows the app's file, line and error, with none of the platform's or the import
     machinery's frames (the whole traceback is the error's cause, which ``--debug`` shows)."""
     folder = folder.resolve()
-    module = f"{name}"
+    module = None
     try:  # the folder's __init__.py runs here, if it has one
-        pkg = package_of(folder)
-        module = f"{pkg}.{name}"
+        module = f"{package_of(folder)}.{name}"
         return importlib.import_module(module)
     except ImportError as exc:
-        if exc.name == module:
+        if module is not None and exc.name == module:
             raise ConfigError(f"cannot import {folder / (name + '.py')}: there is no such module") from exc
         raise ConfigError(_in_app(exc, folder, where=folder / f"{name}.py")) from exc
     except StratusError as exc:  # a declaration refused: where in the app it was made

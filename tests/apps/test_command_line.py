@@ -82,6 +82,11 @@ def test_an_apps_own_mistakes_show_its_file_and_line(tmp_path: Path) -> None:
     r = stratus("up", "rel", "--data-dir", "d", "--port", "0", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.endswith("ImportError: cannot import name 'helpers' from 'rel' "
                                                    "(unknown location)\n") and "stratus_apps" not in r.stderr, r.stderr
+    imports = _app(tmp_path, "imports", 'from stratus import App\napp = App("imports")\n')
+    (imports / "__init__.py").write_text("import app\n")  # not how an app's own module is named: said so
+    r = stratus("up", "imports", "--data-dir", "d", "--port", "0", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.endswith("ModuleNotFoundError: No module named 'app'\n") \
+        and "imports/__init__.py, line 1" in r.stderr, r.stderr
     (_app(tmp_path, "nul", "") / "app.py").write_bytes(b"x = 1\x00\n")
     one_line(stratus("up", "nul", "--data-dir", "d", "--port", "0", cwd=tmp_path),
              "nul/app.py: SyntaxError: source code string cannot contain null bytes")

@@ -228,6 +228,39 @@ def test_a_system_whose_output_goes_nowhere_still_stops_with_130(tmp_path: Path)
     assert "status=130" in out and "Traceback" not in err, out + err
 
 
+def test_sigterm_at_any_moment_of_start_up_stops_it_cleanly(tmp_path: Path) -> None:
+    """SIGTERM while starting is taken as Ctrl-C is (noted, acted on at a safe point), with SIGTERM's status: 0,
+    nothing said to be up, nothing left running; before stratus's first line runs it is the system's (-15)."""
+    import random
+    rng = random.Random(7)
+    clean = 0
+    for n in range(12):
+        data_dir = tmp_path / f"t{n % 3}"
+        proc = subprocess.Popen([sys.executable, "-m", "stratus", "up", str(TODO), "--data-dir", str(data_dir),
+                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=default_signals)
+        _started(proc)
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, (proc.returncode, err[-2000:])
+        clean += proc.returncode == 0
+        assert not (data_dir / "endpoints.json").exists()
+    assert clean >= 6, f"only {clean} of 12 SIGTERMs landed after stratus began: the loop did not test start-up"
+    again = start(tmp_path / "t0", TODO)
+    again.stop()
+
+
+def test_a_demo_ignoring_sigterm_still_stops_its_system_at_once(tmp_path: Path) -> None:
+    """Its system gets SIGTERM back (how the demo stops it), whatever the demo was started ignoring."""
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "stratus", "demo", "--apps-dir", str(ROOT / "apps")], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120,
+                       preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    assert r.returncode == 0 and "\n0 failed" in r.stdout.replace(" passed, ", "\n"), r.stdout[-2000:] + r.stderr
+    assert time.monotonic() - t0 < 15  # not the 20 s a stop waits before SIGKILL
+
+
 def test_a_data_dir_serves_one_system_at_a_time(tmp_path: Path) -> None:
     first = start(tmp_path, TODO)
     try:

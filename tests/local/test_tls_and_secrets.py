@@ -49,3 +49,18 @@ def test_passwords_are_stored_as_argon2id(tmp_path: Path) -> None:
     (stored,) = sqlite3.connect(tmp_path / "u.db").execute("SELECT password FROM users").fetchone()
     assert stored.startswith("$argon2id$") and "Secret-Passw0rd" not in stored
     assert b"Secret-Passw0rd" not in (tmp_path / "u.db").read_bytes()
+
+
+def test_a_damaged_server_key_is_made_again_and_a_damaged_ca_is_named(tmp_path: Path) -> None:
+    import pytest
+
+    from stratus.errors import ConfigError
+    first = ensure_tls(tmp_path)
+    first.key_file.write_bytes(first.key_file.read_bytes()[:40])  # cut short, as a killed write would
+    again = ensure_tls(tmp_path)
+    assert not again.created_ca and x509.load_pem_x509_certificate(again.cert_file.read_bytes())
+    import ssl
+    ssl.create_default_context().load_cert_chain(again.cert_file, again.key_file)  # the pair matches
+    (tmp_path / "ca.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot one\n")
+    with pytest.raises(ConfigError, match="the local CA in .* cannot be read"):
+        ensure_tls(tmp_path)

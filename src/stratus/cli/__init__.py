@@ -52,13 +52,14 @@ def table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; its exit status. Ctrl-C is left as it was found (``stratus.__main__.run``, the command
+    """Run one command; its exit status. Ctrl-C and SIGTERM are left as they were found (``stratus.__main__.run``, the command
     itself, makes it wait from before anything loads and ignores it once the command is over)."""
-    before = signal.getsignal(signal.SIGINT)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         return _main(argv)
     finally:
-        signal.signal(signal.SIGINT, before)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _main(argv: list[str] | None) -> int:

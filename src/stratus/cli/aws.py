@@ -71,6 +71,7 @@ def _synth_all(args: argparse.Namespace, folders: list[Path]) -> list[SynthResul
     from ..loader import load_app
 
     options = SynthOptions(dax=not getattr(args, "no_dax", False), stage=getattr(args, "stage", "prod"))
+    folders = list(dict.fromkeys(f.resolve() for f in folders))  # one folder named twice is one app
     names = {folder: load_app(folder).name for folder in folders}  # OUT/<app>, whatever its folder is called
     if len(set(names.values())) < len(names):  # both would go to one OUT/<app>, and to one stack
         twice = sorted({n for n in names.values() if list(names.values()).count(n) > 1})

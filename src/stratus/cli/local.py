@@ -113,7 +113,7 @@ def _running(data_dir: Path) -> dict[str, Any]:
             pid = json.loads(file.read_text()).get("pid")
         except (OSError, ValueError, AttributeError):
             pid = None
-        left = f": {file} names process {pid}, which is not running (a run that was killed)" if pid else ""
+        left = f": {file} names process {pid}, which no longer serves it (a run that was killed)" if pid else ""
         raise StratusError(f"no running system found on {data_dir}{left}; start one with `stratus up`")
     if not holder.get("endpoint"):
         raise StratusError(f"the system on {data_dir} (pid {holder.get('pid')}) is still starting; try again in a "

@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,9 +109,14 @@ class DataDirLock:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise ConfigError(f"cannot lock the data dir {data_dir}: {self.path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        for wait in (0.0, 0.05, 0.1, 0.2):  # a command looking at the lock holds it shared for an instant
+            time.sleep(wait)
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                continue
+        else:
             holder = self._holder()
             os.close(self.fd)
             raise ConfigError(f"data dir {data_dir} is in use by a running stratus up ({holder}); stop it first, "
@@ -169,11 +175,12 @@ def _raise_open_file_limit(max_connections: int, announce: Callable[[str], None]
 
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None], handshake_timeout: float,
-                 on_second_interrupt: Callable[[], None]) -> None:
+                 on_second_interrupt: Callable[[], None], on_stopped: Callable[[], None]) -> None:
         super().__init__(config)
         self._on_ready = on_ready
         self._handshake_timeout = handshake_timeout
         self._on_second_interrupt = on_second_interrupt
+        self._on_stopped = on_stopped
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -185,22 +192,23 @@ class _Server(uvicorn.Server):
             return
         originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
                      if signal.getsignal(sig) is not signal.SIG_IGN}
-        if interrupts.noted():  # pressed since the last look, while the loop was being made
-            self.handle_exit(signal.SIGINT, None)
+        if (early := interrupts.noted()) is not None:  # came since the last look, while the loop was being made
+            super().handle_exit(early, None)
         try:
             yield
         finally:
+            self._on_stopped()  # while a signal still only asks to stop: nothing is left pointing at this process
             for sig, handler in originals.items():
                 signal.signal(sig, handler)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit and sig == signal.SIGINT:  # a second Ctrl-C: stop now, as while starting
-            self._on_second_interrupt()
+        if sig == signal.SIGINT and signal.SIGINT in self._captured_signals:
+            self._on_second_interrupt()  # a second Ctrl-C: stop now, as while starting
         super().handle_exit(sig, frame)
 
     def stop_status(self) -> int:
-        """The exit status the signals caught call for: 130 for a Ctrl-C, 0 for SIGTERM (or none)."""
-        return interrupts.INTERRUPTED if signal.SIGINT in self._captured_signals else 0
+        """The exit status the first signal caught calls for: 130 for a Ctrl-C, 0 for SIGTERM (or none)."""
+        return interrupts.status(self._captured_signals[0]) if self._captured_signals else 0
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn gives the loop no TLS handshake timeout (the loop's default is 60 s): a connection that never
@@ -219,7 +227,7 @@ class _Server(uvicorn.Server):
             await super().startup(sockets)
         finally:
             del loop.create_server  # the loop's own method again
-        if self.started:
+        if self.started and not self.should_exit:  # a stop asked for while starting: never said to be up
             self._on_ready()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -243,7 +251,10 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     lock = DataDirLock(data_dir)  # one running system per data dir, for as long as this process lives
     _raise_open_file_limit(opts.max_connections, announce)
     endpoints_file = data_dir / "endpoints.json"
-    endpoints_file.unlink(missing_ok=True)  # a file left by a crashed run must not point clients at a dead port
+    try:
+        endpoints_file.unlink(missing_ok=True)  # a file left by a crashed run must not point clients at a dead port
+    except OSError as exc:
+        raise ConfigError(f"{endpoints_file} cannot be replaced: {exc.strerror}") from None
     tls = ensure_tls(data_dir / "tls")
     family = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -304,7 +315,8 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
 
     # Until uvicorn's loop takes Ctrl-C and SIGTERM (``capture_signals``), a Ctrl-C stays noted only, so none lands
     # inside an import (uvloop's, when the loop is made); one noted meanwhile stops the server as soon as it runs.
-    server = _Server(config, ready, handshake_timeout=opts.head_timeout, on_second_interrupt=stop_now)
+    server = _Server(config, ready, handshake_timeout=opts.head_timeout, on_second_interrupt=stop_now,
+                     on_stopped=forget_endpoints)
     try:
         interrupts.stop_if_noted()
         server.run(sockets=[sock])

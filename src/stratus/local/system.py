@@ -29,6 +29,12 @@ def default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def default_sigterm() -> None:
+    """In a child about to run a system its parent stops with SIGTERM: that signal works, whatever the parent
+    ignores (Ctrl-C is left as the parent has it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @dataclass
 class RunningSystem:
     proc: subprocess.Popen[bytes]
@@ -38,10 +44,12 @@ class RunningSystem:
 
     @classmethod
     def start(cls, data_dir: Path, apps: list[Path] | None = None, *, port: int = 0, extra: list[str] | None = None,
-              timeout: float = 60.0, log: Path | None = None, terminal: bool = False) -> RunningSystem:
+              timeout: float = 60.0, log: Path | None = None, terminal: bool = False,
+              started: list[RunningSystem] | None = None) -> RunningSystem:
         """``stratus up`` in a child, once it serves. The child keeps the signals its caller ignores (a demo run
         as a script's background job: Ctrl-C in the terminal stops neither), unless ``terminal`` gives it Ctrl-C
-        and SIGTERM back as a terminal would (tests that play the user)."""
+        and SIGTERM back as a terminal would (tests that play the user). ``started`` gets the system as soon as
+        its process exists, so a caller interrupted meanwhile can still stop it."""
         data_dir.mkdir(parents=True, exist_ok=True)
         endpoints_file = data_dir / "endpoints.json"  # ready once it names the process started here
         cmd = [sys.executable, "-m", "stratus", "up", *(str(a) for a in apps or []), "--data-dir", str(data_dir),
@@ -54,7 +62,9 @@ class RunningSystem:
         try:
             with interrupts.shielded(), out:  # a signal now cannot leave a child nobody tracks
                 proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        preexec_fn=default_signals if terminal else None)
+                                        preexec_fn=default_signals if terminal else default_sigterm)
+                if started is not None:
+                    started.append(cls(proc, data_dir, {}, 0.0))
             while True:
                 try:
                     doc = orjson.loads(endpoints_file.read_bytes())

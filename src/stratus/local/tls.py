@@ -47,7 +47,7 @@ def ensure_tls(folder: Path, now: dt.datetime | None = None) -> TlsFiles:
         try:
             ca = x509.load_pem_x509_certificate(ca_file.read_bytes())
             ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
-        except ValueError:
+        except (ValueError, OSError):
             raise ConfigError(f"the local CA in {folder} cannot be read (ca.pem or ca.key is damaged): remove that "
                               "folder to make a new CA, which clients then trust instead") from None
         if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -99,6 +99,9 @@ def _leaf_ok(cert_file: Path, key_file: Path, ca: x509.Certificate, now: dt.date
         return False
     try:
         cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    except ValueError:  # damaged: made again
+        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    except (ValueError, TypeError, OSError):  # damaged (or not a file): made again
+        return False
+    if key.public_key() != cert.public_key():  # a key that is not the certificate's: made again
         return False
     return cert.issuer == ca.subject and cert.not_valid_after_utc - now > dt.timedelta(days=30)
