@@ -16,6 +16,8 @@ files and SQLite, with their events) in ``model``, and the port handlers use in 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
@@ -28,8 +30,10 @@ from ...protocols.principals import Anonymous
 from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
 from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, Verified, is_signed, verify_request
 from . import lifecycle
+from . import wire_cors as cors
+from . import wire_tags as tags
 from .model import CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
-from .wire_common import S3Request
+from .wire_common import XML_BODY_LIMIT, S3Request
 from .wire_cors import Cors
 from .wire_listing import Listings
 from .wire_objects import ObjectOps, version_header
@@ -45,6 +49,8 @@ ANONYMOUS = Verified(Credential("", "", principal=Anonymous()), UNSIGNED_PAYLOAD
 def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:
     """A bucket policy document as S3 accepts it (JSON, principals named, S3 actions on this bucket only), or
     S3's MalformedPolicy naming what is wrong."""
+    if len(body) > MAX_POLICY:
+        raise ServiceError("PolicyTooLarge", f"Policy exceeds the maximum allowed document size ({MAX_POLICY} bytes).")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -64,6 +70,39 @@ def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:
                 raise ServiceError("MalformedPolicy", "Policy has invalid resource")
     return cast(dict[str, Any], doc)
 
+
+@dataclass(frozen=True)
+class BucketConfig:
+    """One of a bucket's configurations, by its sub-resource: where it is kept, the actions that guard it, how its
+    document is read (checked as S3 checks it) and written, and S3's answer when there is none."""
+
+    name: str
+    get: str
+    put: str
+    delete: str
+    parse: Callable[[str, bytes], Any]  # (bucket, body) -> the value kept
+    render: Callable[[Any], bytes]
+    missing: tuple[str, str]
+    put_status: int = 200
+    limit: int = XML_BODY_LIMIT
+    content_type: str = "application/xml"
+
+
+CONFIGS = {
+    "cors": BucketConfig("cors", "s3:GetBucketCORS", "s3:PutBucketCORS", "s3:PutBucketCORS",
+                         lambda bucket, body: cors.parse_rules(body), cors.rules_document,
+                         ("NoSuchCORSConfiguration", "The CORS configuration does not exist")),
+    "policy": BucketConfig("policy", "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+                           bucket_policy, orjson.dumps, ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+                           put_status=204, limit=MAX_POLICY, content_type="application/json"),
+    "tagging": BucketConfig("tags", "s3:GetBucketTagging", "s3:PutBucketTagging", "s3:PutBucketTagging",
+                            lambda bucket, body: tags.document_tags(body, tags.BUCKET_TAGS), tags.tags_document,
+                            ("NoSuchTagSet", "The TagSet does not exist"), put_status=204),
+    "lifecycle": BucketConfig("lifecycle", "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
+                              "s3:PutLifecycleConfiguration", lambda bucket, body: lifecycle.parse_rules(body),
+                              lifecycle.rules_document,
+                              ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist")),
+}
 
 # sub-resources that name an operation this endpoint does not implement
 UNSUPPORTED = ("acl", "website", "notification",
@@ -216,20 +255,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
 
     async def _bucket_op(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         m, q = req.method, req.query
-        if "lifecycle" in q and m in ("GET", "PUT", "DELETE"):
-            self._authorize(v, req, "s3:GetLifecycleConfiguration" if m == "GET" else "s3:PutLifecycleConfiguration",
-                            arn)
-            return await self._bucket_lifecycle(req, receive, send)
-        if "tagging" in q and m in ("GET", "PUT", "DELETE"):
-            self._authorize(v, req, "s3:GetBucketTagging" if m == "GET" else "s3:PutBucketTagging", arn)
-            return await self._bucket_tagging(req, receive, send)
-        if "policy" in q and m in ("GET", "PUT", "DELETE"):
-            self._authorize(v, req, {"GET": "s3:GetBucketPolicy", "PUT": "s3:PutBucketPolicy"}.get(
-                m, "s3:DeleteBucketPolicy"), arn)
-            return await self._bucket_policy(req, receive, send)
-        if "cors" in q and m in ("GET", "PUT", "DELETE"):
-            self._authorize(v, req, "s3:GetBucketCORS" if m == "GET" else "s3:PutBucketCORS", arn)
-            return await self._bucket_cors(req, receive, send)
+        for sub, conf in CONFIGS.items():  # CORS, policy, tags, lifecycle: one way to keep, read and drop each
+            if sub in q and m in ("GET", "PUT", "DELETE"):
+                self._authorize(v, req, {"GET": conf.get, "PUT": conf.put}.get(m, conf.delete), arn)
+                return await self._bucket_config(req, conf, receive, send)
         if m == "PUT" and "versioning" in q:
             self._authorize(v, req, "s3:PutBucketVersioning", arn)
             doc = X.parse(await self._read_small(receive), "VersioningConfiguration")
@@ -275,37 +304,19 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         raise ServiceError("NotImplemented", f"{m} on a bucket with ?{'&'.join(q)} is not implemented by the local "
                           "object store.", 501)
 
-    async def _bucket_lifecycle(self, req: S3Request, receive: Any, send: Any) -> None:
-        """Put, Get and DeleteBucketLifecycle(Configuration) (authorized by the caller)."""
+    async def _bucket_config(self, req: S3Request, conf: BucketConfig, receive: Any, send: Any) -> None:
+        """Put, Get or Delete one of a bucket's configurations (authorized by the caller)."""
         if req.method == "PUT":
-            rules = lifecycle.parse_rules(await self._read_small(receive))
-            await self._run(self.store.set_bucket_config, req.bucket, "lifecycle", rules)
-            return await self._reply(send, 200)
+            value = conf.parse(req.bucket, await self._read_small(receive, conf.limit + 1))
+            await self._run(self.store.set_bucket_config, req.bucket, conf.name, value)
+            return await self._reply(send, conf.put_status)
         if req.method == "DELETE":
-            await self._run(self.store.set_bucket_config, req.bucket, "lifecycle", None)
+            await self._run(self.store.set_bucket_config, req.bucket, conf.name, None)
             return await self._reply(send, 204)
-        rules = await self._run(self.store.bucket_config, req.bucket, "lifecycle")
-        if not rules:
-            raise ServiceError("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404,
-                               BucketName=req.bucket)
-        await self._reply(send, 200, lifecycle.rules_document(rules))
-
-    async def _bucket_policy(self, req: S3Request, receive: Any, send: Any) -> None:
-        """PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy (authorized by the caller)."""
-        if req.method == "PUT":
-            body = await self._read_small(receive, MAX_POLICY + 1)
-            if len(body) > MAX_POLICY:
-                raise ServiceError("PolicyTooLarge", f"Policy exceeds the maximum allowed document size "
-                                  f"({MAX_POLICY} bytes).")
-            await self._run(self.store.set_bucket_config, req.bucket, "policy", bucket_policy(req.bucket, body))
-            return await self._reply(send, 204)
-        if req.method == "DELETE":
-            await self._run(self.store.set_bucket_config, req.bucket, "policy", None)
-            return await self._reply(send, 204)
-        doc = await self._run(self.store.bucket_config, req.bucket, "policy")
-        if doc is None:
-            raise ServiceError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, BucketName=req.bucket)
-        await self._reply(send, 200, orjson.dumps(doc), content_type="application/json")
+        value = await self._run(self.store.bucket_config, req.bucket, conf.name)
+        if not value:
+            raise ServiceError(conf.missing[0], conf.missing[1], 404, BucketName=req.bucket)
+        await self._reply(send, 200, conf.render(value), content_type=conf.content_type)
 
     @staticmethod
     def _list_conditions(q: dict[str, str]) -> dict[str, str]:

@@ -134,18 +134,3 @@ class Cors(S3Base):
             hdrs["access-control-allow-headers"] = ", ".join(h.lower() for h in asked)
         hdrs["vary"] = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
         await self._reply(send, 200, headers=hdrs)
-
-    async def _bucket_cors(self, req: S3Request, receive: Any, send: Any) -> None:
-        """PutBucketCors, GetBucketCors, DeleteBucketCors (authorized by the caller)."""
-        if req.method == "PUT":
-            rules = parse_rules(await self._read_small(receive))
-            await self._run(self.store.set_bucket_config, req.bucket, "cors", rules)
-            return await self._reply(send, 200)
-        if req.method == "DELETE":
-            await self._run(self.store.set_bucket_config, req.bucket, "cors", None)
-            return await self._reply(send, 204)
-        rules = await self._run(self.store.bucket_config, req.bucket, "cors")
-        if not rules:
-            raise ServiceError("NoSuchCORSConfiguration", "The CORS configuration does not exist", 404,
-                               BucketName=req.bucket)
-        await self._reply(send, 200, rules_document(rules))

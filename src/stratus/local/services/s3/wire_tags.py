@@ -69,17 +69,3 @@ class Tags(S3Base):
         tagged = await self._run(self.store.set_tags, req.bucket, req.key, version, tags)
         hdrs = {"x-amz-version-id": tagged} if tagged != "null" or version else {}
         await self._reply(send, 200 if req.method == "PUT" else 204, headers=hdrs)
-
-    async def _bucket_tagging(self, req: S3Request, receive: Any, send: Any) -> None:
-        """Put, Get or DeleteBucketTagging (authorized by the caller)."""
-        if req.method == "PUT":
-            tags = document_tags(await self._read_small(receive), BUCKET_TAGS)
-            await self._run(self.store.set_bucket_config, req.bucket, "tags", tags)
-            return await self._reply(send, 204)
-        if req.method == "DELETE":
-            await self._run(self.store.set_bucket_config, req.bucket, "tags", None)
-            return await self._reply(send, 204)
-        tags = await self._run(self.store.bucket_config, req.bucket, "tags")
-        if not tags:
-            raise ServiceError("NoSuchTagSet", "The TagSet does not exist", 404, BucketName=req.bucket)
-        await self._reply(send, 200, tags_document(tags))
