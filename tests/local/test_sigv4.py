@@ -614,3 +614,54 @@ def test_decoded_length_must_match(https: Server) -> None:
     with pytest.raises(SigV4Error) as exc:
         decode(v, [longer])
     assert exc.value.code == "InvalidRequest"
+
+
+def test_the_signature_is_botocores_over_many_generated_requests() -> None:
+    """``_signature`` computes by hand what botocore's S3SigV4Auth computes: held equal over generated requests
+    (odd paths, repeated and empty query keys, headers with runs of spaces and several values)."""
+    import random
+    import string
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.compat import HTTPHeaders
+    from botocore.credentials import Credentials as BotoCredentials
+
+    from stratus.local.protocols.sigv4 import _signature, signing_key
+
+    class Reference(S3SigV4Auth):
+        def __init__(self, headers: HTTPHeaders, payload: str) -> None:
+            super().__init__(BotoCredentials("AKID", SECRET), "s3", "us-east-1")
+            self._h, self._p = headers, payload
+
+        def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+            return self._h
+
+        def payload(self, request: AWSRequest) -> str:
+            return self._p
+    rng = random.Random(5)
+    EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # noqa: N806
+    text = string.ascii_letters + string.digits + "-._~%/+= ,;:"
+    key = signing_key(SECRET, "20261129", "us-east-1", "s3")
+    for _ in range(300):
+        path = "/" + "/".join("".join(rng.choice(string.ascii_letters + "-._~%") for _ in range(rng.randint(0, 6)))
+                              for _ in range(rng.randint(1, 4)))
+        query = "&".join(rng.choice(["a", "b", "x-id", "list-type", ""]) + rng.choice(["", "=", "=1", "=%2F", "=b c"])
+                         for _ in range(rng.randint(0, 4)))
+        query = query.replace(" ", "%20")
+        headers: dict[str, list[str]] = {}
+        to_sign = HTTPHeaders()
+        for name in rng.sample(["host", "x-amz-date", "x-amz-meta-a", "content-type", "x-amz-content-sha256"],
+                               rng.randint(1, 5)):
+            for _ in range(rng.randint(1, 2)):
+                value = "".join(rng.choice(text) for _ in range(rng.randint(0, 12)))
+                headers.setdefault(name, []).append(value)
+                to_sign[name] = value
+        payload = rng.choice(["UNSIGNED-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", EMPTY_SHA256])
+        method = rng.choice(["GET", "put", "POST", "DELETE"])
+        request = AWSRequest(method=method.upper(), url=f"http://sigv4.invalid{path}?{query}".rstrip("?"))
+        request.context["timestamp"] = "20261129T120000Z"
+        ref = Reference(to_sign, payload)
+        expected = ref.signature(ref.string_to_sign(request, ref.canonical_request(request)), request)
+        assert _signature(key, "20261129/us-east-1/s3/aws4_request", "20261129T120000Z", method, path, query,
+                          headers, payload) == expected, (method, path, query, headers)
