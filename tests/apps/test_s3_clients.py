@@ -821,3 +821,11 @@ def test_a_declared_bucket_aborts_uploads_nobody_finishes(clocked: Clients,
     assert [u["UploadId"] for u in admin.list_multipart_uploads(Bucket=bucket).get("Uploads", [])] == [up]
     move_clock(2 * 86400 + 1)
     assert _eventually(lambda: not admin.list_multipart_uploads(Bucket=bucket).get("Uploads"))
+
+
+def test_a_form_with_endless_fields_is_refused(clients: Clients, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    fields = {f"x-ignore-{i}": "" for i in range(300)}  # empty fields: only their number grows
+    r = clients.http.post(f"{clients.ep['aws_endpoint']}/{b}", data={"key": "k", **fields},
+                          files={"file": ("f.txt", b"x", "text/plain")})
+    assert r.status_code == 400 and "<Code>MaxPostPreDataLengthExceeded</Code>" in r.text, r.text

@@ -34,6 +34,7 @@ from .wire_common import S3Base, S3Request
 from .wire_objects import MAX_OBJECT
 
 MAX_FIELDS = 20 * 1024  # what S3 allows the form's fields other than the file, together
+MAX_FIELD_COUNT = 200  # and how many of them this endpoint reads (a policy covers a few dozen at most)
 EXEMPT = frozenset({"policy", "x-amz-signature", "signature", "awsaccesskeyid", "file", "x-amz-security-token"})
 
 
@@ -108,6 +109,9 @@ class _Form:
         if self.file_seen or self._name is None:
             return
         name = self._name
+        if len(self.names) >= MAX_FIELD_COUNT or sum(map(len, self.names)) + len(name) > MAX_FIELDS:
+            raise ServiceError("MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload "
+                              "file was too large.")
         if name.lower() in self.names:
             raise ServiceError("InvalidArgument", f"The form has {name} more than once.", ArgumentName=name)
         self.names[name.lower()] = name
