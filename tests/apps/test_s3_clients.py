@@ -829,3 +829,92 @@ def test_a_form_with_endless_fields_is_refused(clients: Clients, new_bucket: Cal
     r = clients.http.post(f"{clients.ep['aws_endpoint']}/{b}", data={"key": "k", **fields},
                           files={"file": ("f.txt", b"x", "text/plain")})
     assert r.status_code == 400 and "<Code>MaxPostPreDataLengthExceeded</Code>" in r.text, r.text
+
+
+# -- the review's findings, each pinned
+
+def test_listings_with_a_longer_delimiter_page_without_losing_keys(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(["a", "ab", "b", "a//c", "b//"])
+    for delimiter in ("--", "//"):
+        full = listed(admin.list_objects_v2(Bucket=b, Delimiter=delimiter))
+        for op in ("list_objects_v2", "list_objects"):
+            pages = admin.get_paginator(op).paginate(Bucket=b, Delimiter=delimiter, PaginationConfig={"PageSize": 1})
+            got = [listed(p) for p in pages]
+            assert sorted(k for ks, _ in got for k in ks) == full[0] and \
+                sorted(p for _, ps in got for p in ps) == full[1], (op, delimiter, got)
+        versions_paged = admin.get_paginator("list_object_versions").paginate(
+            Bucket=b, Delimiter=delimiter, PaginationConfig={"PageSize": 1})
+        assert sorted(k for p in versions_paged for k in listed(p)[0]) == full[0]
+
+
+def test_a_query_means_what_was_signed(clients: Clients, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(["c++/x", "c  /y"])
+    s3 = clients.s3(signature_version="s3v4")
+    url = s3.generate_presigned_url("list_objects_v2", Params={"Bucket": b, "Prefix": "c++/"})
+    assert "prefix=c%2B%2B%2F" in url
+    assert "<KeyCount>1</KeyCount>" in clients.http.get(url).text
+    tampered = clients.http.get(url.replace("prefix=c%2B%2B%2F", "prefix=c++%2F"))  # '+' is a space when read
+    assert tampered.status_code == 403 and "SignatureDoesNotMatch" in tampered.text
+    twice = clients.http.get(url + "&prefix=c")
+    assert twice.status_code in (400, 403) and "<Key>" not in twice.text
+
+
+def test_a_copy_source_key_may_hold_a_question_mark(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(["a?versionId=null", "a"])
+    admin.copy_object(Bucket=b, Key="copied", CopySource={"Bucket": b, "Key": "a?versionId=null"})
+    assert admin.get_object(Bucket=b, Key="copied")["Body"].read() == b"a?versionId=null"
+
+
+def test_form_fields_that_would_break_headers_are_refused(clients: Clients, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    s3 = clients.s3(signature_version="s3v4")
+    evil = "text/plain\r\nSet-Cookie: x=1"
+    post = s3.generate_presigned_post(b, "k", Fields={"Content-Type": evil}, Conditions=[{"Content-Type": evil}])
+    r = clients.http.post(post["url"], data=post["fields"], files={"file": ("k", b"x", "text/plain")})
+    assert r.status_code == 400 and "content-type" in r.text
+    assert clients.s3().list_objects_v2(Bucket=b)["KeyCount"] == 0
+    odd = "http://["
+    post = s3.generate_presigned_post(b, "k", Fields={"success_action_redirect": odd},
+                                      Conditions=[{"success_action_redirect": odd}])
+    r = clients.http.post(post["url"], data=post["fields"], files={"file": ("k", b"x", "text/plain")})
+    assert r.status_code == 204  # not a URL to send anyone to: the plain answer, as S3 gives
+
+
+def test_tags_by_any_route_take_the_right_to_tag(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    s3 = clients.s3(eve_id)
+    mine = f"{eve_id['identity_id']}"
+    assert code(lambda: s3.create_multipart_upload(Bucket=bucket, Key=f"{mine}/m", Tagging="a=1"))[0] == "AccessDenied"
+    s3.put_object(Bucket=bucket, Key=f"{mine}/src", Body=b"s")
+    assert code(lambda: s3.copy_object(Bucket=bucket, Key=f"{mine}/dst", CopySource={"Bucket": bucket,
+                                                                                     "Key": f"{mine}/src"},
+                                       TaggingDirective="REPLACE", Tagging="a=1"))[0] == "AccessDenied"
+    post = clients.s3(eve_id, signature_version="s3v4").generate_presigned_post(
+        bucket, f"{mine}/posted", Fields={"tagging": "<Tagging><TagSet/></Tagging>"},
+        Conditions=[{"tagging": "<Tagging><TagSet/></Tagging>"}])
+    r = clients.http.post(post["url"], data=post["fields"], files={"file": ("p", b"p", "text/plain")})
+    assert r.status_code == 403 and "AccessDenied" in r.text
+
+
+def test_odd_requests_get_a_clear_refusal(clients: Clients, admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(["k"])
+    url = clients.ep["aws_endpoint"]
+    r = clients.http.put(f"{url}/{b}/%FF", content=b"x")  # not UTF-8: never the same key as another
+    assert r.status_code == 400 and "InvalidURI" in r.text
+    r = clients.http.get(f"{url}/{b}/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x&X-Amz-Date=00000101T000000Z"
+                         "&X-Amz-Expires=1&X-Amz-SignedHeaders=host&X-Amz-Signature=0")
+    assert 400 <= r.status_code < 500
+    r = clients.http.get(f"{url}/{b}/k?AWSAccessKeyId=x&Signature=y&Expires={'9' * 5000}")
+    assert 400 <= r.status_code < 500
+    r = clients.http.request("DELETE", f"{url}/{b}?versioning")
+    assert r.status_code == 403  # unsigned: nobody, before anything else
+    signed = clients.s3()  # boto3 has no DELETE ?versioning: its DeleteBucket, sent with the sub-resource
+    signed.meta.events.register("before-sign.s3.DeleteBucket",
+                                lambda request, **_: setattr(request, "url", request.url + "?versioning"))
+    assert code(lambda: signed.delete_bucket(Bucket=b)) == ("MethodNotAllowed", 405)
+    assert admin.head_bucket(Bucket=b)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    newer = {"Rules": [{"ID": "n", "Status": "Enabled", "Filter": {"Prefix": ""}, "NoncurrentVersionExpiration":
+                        {"NoncurrentDays": 1, "NewerNoncurrentVersions": 5}}]}
+    assert code(lambda: admin.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration=newer)) == \
+        ("NotImplemented", 501)
+    assert code(lambda: admin.put_bucket_policy(Bucket=b, Policy='{"Version": "2012-10-17", "Statement": []}'))[0] \
+        == "MalformedPolicy"

@@ -393,3 +393,15 @@ def test_sizes_in_other_digits_are_refused(clients: Clients, eve_id: dict[str, A
         answer = read_all(conn, 4096)
     status = int(answer.split(b" ", 2)[1])
     assert 400 <= status < 500, answer[:300]
+
+
+def test_a_header_sent_twice_is_read_as_it_was_signed(clients: Clients, eve_id: dict[str, Any], bucket: str) -> None:
+    """SigV4 signs a header's values joined by commas; sent as two lines, it is kept joined, not as the last line."""
+    key = f"{eve_id['identity_id']}/twice.txt"
+    head = _signed_head(clients, eve_id, "PUT", f"/{bucket}/{key}", {"Content-Length": "1", "x-amz-meta-a": "safe,evil"})
+    head = head.replace(b"x-amz-meta-a: safe,evil\r\n", b"x-amz-meta-a: safe\r\nx-amz-meta-a: evil\r\n")
+    assert head.count(b"x-amz-meta-a:") == 2
+    with tls(clients.ep) as conn:
+        conn.sendall(head + b"m")
+        assert read_all(conn, 4096).startswith(b"HTTP/1.1 200")
+    assert clients.s3(eve_id).head_object(Bucket=bucket, Key=key)["Metadata"] == {"a": "safe,evil"}

@@ -474,3 +474,23 @@ def test_resource_policies_must_name_principals() -> None:
     with pytest.raises(PolicyError, match="a principal is"):
         check_policy({"Version": "2012-10-17", "Statement": [{**statement, "Principal": {"Group": "x"}}]},
                      resource_policy=True)
+
+
+def test_a_deny_with_not_principal_spares_only_what_names_both_the_caller_and_its_account() -> None:
+    from stratus.clock import ManualClock
+    from stratus.local.protocols.principals import Authorizer, Operator
+    role = "arn:aws:iam::000000000000:role/todo-identities-authenticated"
+
+    class Role(Operator):  # a principal of the account named by its role, with no identity policy of its own
+        def policies(self) -> list[dict[str, Any]]:
+            return []
+
+        def names(self) -> dict[str, list[str]]:
+            return {"AWS": [role]}
+    allow = {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}
+    auth = Authorizer(ManualClock(1000.0))
+    for spared, expected in (([role], False), (["arn:aws:iam::000000000000:root"], False),
+                             ([role, "arn:aws:iam::000000000000:root"], True)):
+        deny = {"Effect": "Deny", "NotPrincipal": {"AWS": spared}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}
+        policy = check_policy({"Version": "2012-10-17", "Statement": [allow, deny]}, resource_policy=True)
+        assert auth.allowed(Role(), "s3:PutObject", "arn:aws:s3:::b/k", resource_policy=policy) is expected, spared

@@ -399,14 +399,18 @@ def evaluate_resource(doc: Mapping[str, Any], ctx: RequestContext, names: Mappin
     ``account_names`` (its account), since a same-account allow for the account only delegates to the account's
     own identity policies, while a deny for the account denies everyone in it."""
     keys = {k.lower(): v for k, v in ctx.keys.items()}
+    account = {"AWS": list(account_names)}
     allowed = False
     for statement in _statements(doc):
         deny = statement["Effect"] == "Deny"
-        reach = {**names, "AWS": [*names.get("AWS", ()), *account_names]} if deny else names
         if "Principal" in statement:
+            reach = {**names, "AWS": [*names.get("AWS", ()), *account_names]} if deny else names
             named = _principal_matches(statement["Principal"], reach)
-        else:
-            named = not _principal_matches(statement["NotPrincipal"], reach)
+        else:  # NotPrincipal: spared only if it names the caller, and (for a Deny) the caller's account as well
+            spared = _principal_matches(statement["NotPrincipal"], names)
+            if spared and deny and account_names:
+                spared = _principal_matches(statement["NotPrincipal"], account)
+            named = not spared
         if named and _applies(statement, ctx, keys):
             if deny:
                 return "ExplicitDeny"

@@ -36,7 +36,7 @@ def verify_query_v2(method: str, raw_path: str, query_string: str, headers: Sequ
     pairs = parse_qsl(query_string, keep_blank_values=True)
     q = dict(pairs)
     expires = q.get("Expires", "")
-    if not (expires.isascii() and expires.isdigit()):
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= 18):
         raise SigV4Error("AccessDenied", "Query-string authentication requires the Signature, Expires and "
                          "AWSAccessKeyId parameters")
     if now > int(expires):

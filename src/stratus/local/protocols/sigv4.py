@@ -175,8 +175,8 @@ def _parse_time(amz_date: str) -> float | None:
         return None
     year, month, day = int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8])
     hour, minute, second = int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15])
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour <= 23 and minute <= 59
-            and second <= 61):
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour <= 23
+            and minute <= 59 and second <= 61):
         return None
     return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
 
@@ -301,11 +301,13 @@ def _verify(claim: _Claim, method: str, raw_path: str, params: list[tuple[str, s
     key = signing_key(cred.secret_access_key, date, req_region, service)
     scope = f"{date}/{req_region}/{service}/aws4_request"
     candidates = []
-    if raw_path.startswith("/") and "?" not in raw_path and all(_WIRE.fullmatch(t) for t in [raw_path, *(p[2] for p in params)]):
+    plus = any("+" in raw for _, _, raw in params)  # a '+' in a query is a space, here as where it is read
+    if raw_path.startswith("/") and "?" not in raw_path and not plus \
+            and all(_WIRE.fullmatch(t) for t in [raw_path, *(p[2] for p in params)]):
         candidates.append((raw_path, "&".join(raw for _, _, raw in params)))  # as sent: what botocore signs
     path = quote(unquote_to_bytes(raw_path if raw_path.startswith("/") else "/" + raw_path), safe="/~")
-    query = "&".join(sorted("=".join(quote(unquote_to_bytes(part), safe="-_.~") for part in raw.partition("=")[::2])
-                            for _, _, raw in params))
+    query = "&".join(sorted("=".join(quote(unquote_to_bytes(part.replace("+", " ")), safe="-_.~")
+                                     for part in raw.partition("=")[::2]) for _, _, raw in params))
     if (path, query) not in candidates:
         candidates.append((path, query))  # re-encoded the AWS way: same key, other spelling
     given = claim.signature.strip().lower().encode()

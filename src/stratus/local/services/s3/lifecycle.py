@@ -38,7 +38,7 @@ def _days(node: Any, tag: str, where: str) -> int | None:
     raw = X.text(node, tag)
     if raw is None:
         return None
-    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
+    if not (raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= 9) or int(raw) < 1:
         raise ServiceError("InvalidArgument", f"'{tag}' in {where} must be a positive whole number of days",
                            ArgumentName=tag, ArgumentValue=raw[:32])
     return int(raw)
@@ -64,7 +64,7 @@ def _filter(rule: Any) -> dict[str, Any]:
             out["tags"][X.text(tag, "Key") or ""] = X.text(tag, "Value") or ""
         for field, name in (("larger", "ObjectSizeGreaterThan"), ("smaller", "ObjectSizeLessThan")):
             if (size := X.text(scope, name)) is not None:
-                if not (size.strip().isascii() and size.strip().isdigit()):
+                if not (size.strip().isascii() and size.strip().isdigit() and len(size.strip()) <= 18):
                     raise ServiceError("InvalidArgument", f"{name} must be a whole number of bytes")
                 out[field] = int(size)
     return out
@@ -97,7 +97,13 @@ def parse_rules(body: bytes) -> list[dict[str, Any]]:
                     raise ServiceError("InvalidArgument", "'Date' must be at midnight GMT in ISO 8601",
                                        ArgumentName="Date", ArgumentValue=date[:40]) from None
             rule["markers"] = (X.text(exp, "ExpiredObjectDeleteMarker") or "").strip().lower() == "true"
+            if rule["markers"] and (rule.get("days") or rule.get("date")):
+                raise ServiceError("MalformedXML", "ExpiredObjectDeleteMarker cannot be specified with Days or Date in "
+                                  "a Lifecycle Expiration Policy.")
         for exp in X.children(node, "NoncurrentVersionExpiration"):
+            if X.text(exp, "NewerNoncurrentVersions") is not None:
+                raise ServiceError("NotImplemented", "NewerNoncurrentVersions is not implemented by the local object "
+                                  "store: a rule expires every noncurrent version past NoncurrentDays.", 501)
             rule["noncurrent_days"] = _days(exp, "NoncurrentDays", where)
         for abort in X.children(node, "AbortIncompleteMultipartUpload"):
             rule["abort_days"] = _days(abort, "DaysAfterInitiation", where)

@@ -747,7 +747,7 @@ class ObjectStore:
         inclusive = not after or after < prefix
         skip = ""  # a common prefix already returned: nothing under it is listed again
         if delimiter and after.startswith(prefix) and len(after) > len(prefix) \
-                and after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
+                and after.endswith(delimiter) and after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
             skip, cursor, inclusive = after, after + "\U0010ffff", True  # resuming after a common prefix
         while True:
             rows = c.execute(
@@ -800,6 +800,7 @@ class ObjectStore:
         elif key_marker:
             cur_key, cur_seq = key_marker, -1  # after every version of the key marker
             if delimiter and key_marker.startswith(prefix) and len(key_marker) > len(prefix) \
+                    and key_marker.endswith(delimiter) \
                     and key_marker.find(delimiter, len(prefix)) == len(key_marker) - len(delimiter):
                 cur_key = key_marker + "\U0010ffff"  # resuming after a common prefix
         else:

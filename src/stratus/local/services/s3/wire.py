@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import orjson
 
@@ -42,6 +42,30 @@ from .wire_tags import Tags, header_tags
 
 _COPY_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})")
 
+def _decoded(text: str) -> str:
+    """A path segment percent-decoded; its bytes must be UTF-8 (two keys must never read as one)."""
+    try:
+        return unquote_to_bytes(text).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ServiceError("InvalidURI", "Couldn't parse the specified URI.") from None
+
+
+def _query(query_string: str) -> dict[str, str]:
+    """The query's parameters, decoded as SigV4 reads them for the signature ('+' is a space either way), each
+    named once: a name given twice could be read one way and signed the other."""
+    query: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise ServiceError("InvalidURI", "Couldn't parse the specified URI.") from None
+    for name, value in pairs:
+        if name in query:
+            raise ServiceError("InvalidArgument", f"The query parameter {name} is given more than once.",
+                               ArgumentName=name[:64])
+        query[name] = value
+    return query
+
+
 MAX_POLICY = 20 * 1024  # S3's limit on a bucket policy
 ANONYMOUS = Verified(Credential("", "", principal=Anonymous()), UNSIGNED_PAYLOAD, b"", "", "", "", False)
 
@@ -59,7 +83,10 @@ def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:
         check_policy(doc, resource_policy=True)
     except PolicyError as exc:
         raise ServiceError("MalformedPolicy", str(exc)) from None
-    for statement in doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]:
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    if not statements:
+        raise ServiceError("MalformedPolicy", "Could not parse the policy: Statement is empty!")
+    for statement in statements:
         actions = statement.get("Action", statement.get("NotAction"))
         if any(not (a == "*" or a.lower().startswith("s3:")) for a in (actions if isinstance(actions, list)
                                                                         else [actions])):
@@ -109,6 +136,7 @@ UNSUPPORTED = ("acl", "website", "notification",
                "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
                "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
                "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
+SUBRESOURCES = frozenset((*UNSUPPORTED, *CONFIGS, "versioning", "versions", "uploads", "location", "delete"))
 
 
 class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
@@ -120,8 +148,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         query_string = scope.get("query_string", b"").decode("latin-1")
         raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         headers: dict[str, str] = {}
-        for k, v in raw_headers:
-            headers[k] = v
+        for k, v in raw_headers:  # a header sent twice is one value, joined as SigV4 signs it (not the last alone)
+            headers[k] = f"{headers[k]},{v}" if k in headers else v
         method = scope["method"]
         done = False
         req: S3Request | None = None
@@ -142,8 +170,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             return msg
         try:
             bucket, _, rest = raw_path[1:].partition("/")
-            bucket, key = unquote(bucket), unquote(rest)
-            query = dict(parse_qsl(query_string, keep_blank_values=True))
+            bucket, key = _decoded(bucket), _decoded(rest)
+            query = _query(query_string)
             req = S3Request(method, bucket, key, query, headers, raw_headers,
                             (scope.get("client") or ("127.0.0.1", 0))[0], request_id)
             if method == "OPTIONS":  # a browser's CORS preflight: no credentials, the bucket's rules decide
@@ -246,7 +274,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             return await self._reply(send, 204, headers=said)
         if m == "POST" and "uploads" in q:
             self._authorize(v, req, "s3:PutObject", obj_arn)
-            return await self._create_upload(req, send)
+            return await self._create_upload(req, v, send)
         if m == "POST" and "uploadId" in q:
             self._authorize(v, req, "s3:PutObject", obj_arn)
             return await self._complete(req, v, receive, send)
@@ -277,6 +305,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             return await self._reply(send, 200, headers={"x-amz-bucket-region": self.region})
         if m == "DELETE":
             self._authorize(v, req, "s3:DeleteBucket", arn)
+            named = [sub for sub in q if sub in SUBRESOURCES]  # DELETE ?versioning is not DeleteBucket
+            if named:
+                raise ServiceError("MethodNotAllowed", f"The specified method is not allowed against this resource "
+                                  f"(DELETE ?{named[0]}).", 405, Method="DELETE", ResourceType=named[0].upper())
             await self._run(self.store.delete_bucket, req.bucket)
             return await self._reply(send, 204)
         if m == "POST" and "delete" in q:
@@ -339,14 +371,15 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
 
     # -- multipart uploads
 
-    async def _create_upload(self, req: S3Request, send: Any) -> None:
+    async def _create_upload(self, req: S3Request, v: Verified, send: Any) -> None:
         ctype, meta = self._metadata(req)
         algo = req.headers.get("x-amz-checksum-algorithm", "").lower() or None
         if algo is not None and algo not in CHECKSUMS:
             raise ServiceError("InvalidRequest", f"Checksum algorithm {algo.upper()} is not supported by the local object "
                               "store (supported: CRC32, CRC32C, SHA1, SHA256).")
         kept = self._stored_headers(req)
-        if "x-amz-tagging" in req.headers:  # tags for the object the upload will make
+        if "x-amz-tagging" in req.headers:  # tags for the object the upload will make, with the right to tag
+            self._authorize(v, req, "s3:PutObjectTagging", f"arn:aws:s3:::{req.bucket}/{req.key}")
             kept[TAGS_HEADER] = orjson.dumps(header_tags(req.headers["x-amz-tagging"])).decode()
         upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo, kept)
         hdrs = {"x-amz-checksum-algorithm": algo.upper()} if algo else {}

@@ -51,7 +51,7 @@ def parse_rules(body: bytes) -> list[dict[str, Any]]:
         if (rule_id := X.text(node, "ID")) is not None:
             rule["ID"] = rule_id
         if (age := X.text(node, "MaxAgeSeconds")) is not None:
-            if not (age.strip().isascii() and age.strip().isdigit()):
+            if not (age.strip().isascii() and age.strip().isdigit() and len(age.strip()) <= 9):
                 raise ServiceError("MalformedXML", "MaxAgeSeconds must be a whole number of seconds.")
             rule["MaxAgeSeconds"] = int(age)
         rules.append(rule)

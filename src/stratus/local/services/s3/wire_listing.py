@@ -19,7 +19,7 @@ class Listings(S3Base):
         prefix, after, limit = q.get("prefix", ""), "", None
         if "max-buckets" in q:
             raw = q["max-buckets"]
-            if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 10000):
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 5 and 1 <= int(raw) <= 10000):
                 raise ServiceError("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000",
                                   ArgumentName="max-buckets", ArgumentValue=raw[:64])
             limit = int(raw)
@@ -102,6 +102,9 @@ class Listings(S3Base):
         if "encoding-type" in q and not url:
             raise ServiceError("InvalidArgument", "Invalid Encoding Method specified in Request",
                               ArgumentName="encoding-type")
+        for name in ("prefix", "delimiter", "marker", "start-after", "key-marker"):  # echoed in an XML answer
+            if any(ch < " " and ch not in "\t\n\r" for ch in q.get(name, "")):
+                raise ServiceError("InvalidArgument", f"{name} must not hold control characters.", ArgumentName=name)
         return min(max_keys, 1000), url
 
     async def _list_versions(self, req: S3Request, send: Any) -> None:

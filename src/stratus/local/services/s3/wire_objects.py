@@ -49,7 +49,8 @@ class ObjectOps(S3Base):
                                             *([trailer[15:]] if trailer else [])]))
         chunked = "aws-chunked" in h.get("content-encoding", "") or v.payload.startswith("STREAMING-")
         declared_size = h.get("x-amz-decoded-content-length") if chunked else h.get("content-length")
-        if declared_size is not None and declared_size.isascii() and declared_size.isdigit() and int(declared_size) > MAX_OBJECT:
+        if declared_size is not None and declared_size.isascii() and declared_size.isdigit() \
+                and (len(declared_size) > 18 or int(declared_size) > MAX_OBJECT):
             raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                                ProposedSize=declared_size, MaxSizeAllowed=str(MAX_OBJECT))
         decoder = ChunkedDecoder(v) if chunked else None
@@ -269,8 +270,10 @@ class ObjectOps(S3Base):
     def _copy_source(self, req: S3Request, v: Verified, obj_arn: str) -> tuple[str, str, str]:
         """The copy source (bucket, key, version) of a copy or a part copy, once the caller may read it and
         write the target: authorized before anything else is said, as S3 does, so a stranger learns nothing."""
-        source = unquote(req.headers["x-amz-copy-source"]).lstrip("/")
-        source, _, version = source.partition("?versionId=")
+        raw, _, options = req.headers["x-amz-copy-source"].partition("?")  # a '?' in the key itself is encoded
+        source = unquote(raw).lstrip("/")
+        version = next((unquote(v) for k, _, v in (o.partition("=") for o in options.split("&")) if k == "versionId"),
+                       "")
         src_bucket, _, src_key = source.partition("/")
         if not src_bucket or not src_key:
             raise ServiceError("InvalidArgument", "Copy Source must mention the source bucket and key: "
@@ -306,6 +309,8 @@ class ObjectOps(S3Base):
             if tag_directive not in ("COPY", "REPLACE"):
                 raise ServiceError("InvalidArgument", "Unknown tagging directive.",
                                    ArgumentName="x-amz-tagging-directive")
+            if tag_directive == "REPLACE" and req.headers.get("x-amz-tagging"):  # tagging takes its own right
+                self._authorize(v, req, "s3:PutObjectTagging", obj_arn)
             tags = header_tags(req.headers.get("x-amz-tagging", "")) if tag_directive == "REPLACE" else src.tags
         except BaseException:
             source.close()

@@ -32,10 +32,21 @@ from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, SigV4Error, Verifie
 from .model import check_key
 from .wire_common import S3Base, S3Request
 from .wire_objects import MAX_OBJECT
+from .wire_tags import OBJECT_TAGS, document_tags
 
 MAX_FIELDS = 20 * 1024  # what S3 allows the form's fields other than the file, together
 MAX_FIELD_COUNT = 200  # and how many of them this endpoint reads (a policy covers a few dozen at most)
 EXEMPT = frozenset({"policy", "x-amz-signature", "signature", "awsaccesskeyid", "file", "x-amz-security-token"})
+
+
+def _redirectable(url: str) -> bool:
+    """Whether ``url`` can be a Location: an http(s) URL of printable ASCII (S3 answers 204 for any other)."""
+    if not (url.isascii() and url.isprintable()):
+        return False
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:
+        return False
 
 
 def _denied(why: str) -> ServiceError:
@@ -169,14 +180,23 @@ class PostUploads(S3Base):
         meta = {k[11:]: v for k, v in fields.items() if k.startswith("x-amz-meta-")}
         headers: dict[str, str] = {k: fields[k] for k in ("cache-control", "content-disposition", "content-encoding",
                                                           "expires") if k in fields}
-        obj = await self._run(lambda: self.store.commit(req.bucket, key, blob, fields.get("content-type",
-                                                        "binary/octet-stream"), meta, "ObjectCreated:Post",
-                                                        headers=headers))
+        try:
+            content_type = fields.get("content-type", "binary/octet-stream")
+            for name, value in [*headers.items(), ("content-type", content_type)]:  # they go back out as headers
+                if not all(" " <= ch <= "~" or ch == "\t" or ch > "\x9f" for ch in value):
+                    raise ServiceError("InvalidArgument", f"The form field {name} must not hold control characters.",
+                                       ArgumentName=name)
+            obj = await self._run(lambda: self.store.commit(req.bucket, key, blob, content_type, meta,
+                                                            "ObjectCreated:Post", headers=headers,
+                                                            tags=state["tags"]))
+        except BaseException:
+            self.store._drop_blobs([blob.id])
+            raise
         etag = obj.etag
         location = f"{req.headers.get('x-forwarded-proto', 'https')}://{req.headers.get('host', '')}/{req.bucket}/" \
                    f"{quote(key)}"
         redirect = fields.get("success_action_redirect") or fields.get("redirect")
-        if redirect and urlsplit(redirect).scheme in ("http", "https"):
+        if redirect and _redirectable(redirect):
             sep = "&" if urlsplit(redirect).query else "?"
             target = f"{redirect}{sep}bucket={quote(req.bucket)}&key={quote(key)}&etag={quote(etag)}"
             return await self._reply(send, 303, headers={"location": target, "etag": etag})
@@ -201,7 +221,11 @@ class PostUploads(S3Base):
         final = key.replace("${filename}", filename)
         check_key(final)
         self._authorize(v, req, "s3:PutObject", f"arn:aws:s3:::{req.bucket}/{final}")
-        return {"key": final, "min": bounds[0], "max": bounds[1]}
+        tags = None
+        if "tagging" in fields:  # a Tagging document, as in PutObjectTagging; tagging takes its own right
+            self._authorize(v, req, "s3:PutObjectTagging", f"arn:aws:s3:::{req.bucket}/{final}")
+            tags = document_tags(fields["tagging"].encode(), OBJECT_TAGS)
+        return {"key": final, "min": bounds[0], "max": bounds[1], "tags": tags}
 
     def _form_signer(self, fields: dict[str, str]) -> Verified:
         """Who signed the form's policy (SigV4 or SigV2), or nobody (an anonymous form)."""
