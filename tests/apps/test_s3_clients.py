@@ -918,3 +918,39 @@ def test_odd_requests_get_a_clear_refusal(clients: Clients, admin: Any, new_buck
         ("NotImplemented", 501)
     assert code(lambda: admin.put_bucket_policy(Bucket=b, Policy='{"Version": "2012-10-17", "Statement": []}'))[0] \
         == "MalformedPolicy"
+
+
+def test_bucket_configurations_are_checked_against_their_digest(clients: Clients, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket([])
+    s3 = clients.s3()
+    rules = {"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]}
+
+    def strip(request: Any, **_: Any) -> None:
+        for name in [n for n in request.headers if n.lower() == "content-md5" or n.lower().startswith("x-amz-checksum")
+                     or n.lower() == "x-amz-sdk-checksum-algorithm"]:
+            del request.headers[name]
+    s3.meta.events.register("before-sign.s3.PutBucketCors", strip)
+    assert code(lambda: s3.put_bucket_cors(Bucket=b, CORSConfiguration=rules)) == ("InvalidRequest", 400)
+
+    def wrong(request: Any, **_: Any) -> None:
+        strip(request)
+        request.headers["Content-MD5"] = "1B2M2Y8AsgTpgAmY7PhCfg=="  # the MD5 of nothing
+    s3.meta.events.unregister("before-sign.s3.PutBucketCors", strip)
+    s3.meta.events.register("before-sign.s3.PutBucketCors", wrong)
+    assert code(lambda: s3.put_bucket_cors(Bucket=b, CORSConfiguration=rules)) == ("BadDigest", 400)
+    assert code(lambda: clients.s3().get_bucket_cors(Bucket=b)) == ("NoSuchCORSConfiguration", 404)
+
+
+def test_an_anonymous_upload_is_checked_against_its_declared_hash(clients: Clients, admin: Any,
+                                                                 new_bucket: Callable[..., str]) -> None:
+    import hashlib
+    b = new_bucket([])
+    admin.put_bucket_policy(Bucket=b, Policy=_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{b}/drop/*"}))
+    url = f"{clients.ep['aws_endpoint']}/{b}/drop/x"
+    bad = clients.http.put(url, content=b"body", headers={"x-amz-content-sha256": "0" * 64})
+    assert bad.status_code == 400 and "XAmzContentSHA256Mismatch" in bad.text
+    good = clients.http.put(url, content=b"body", headers={"x-amz-content-sha256": hashlib.sha256(b"body").hexdigest()})
+    assert good.status_code == 200
+    assert admin.get_object(Bucket=b, Key="drop/x")["Body"].read() == b"body"
+    assert clients.http.put(f"{clients.ep['aws_endpoint']}/{b}/elsewhere", content=b"x").status_code == 403

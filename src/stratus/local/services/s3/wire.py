@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -36,7 +36,7 @@ from .model import CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_k
 from .wire_common import XML_BODY_LIMIT, S3Request
 from .wire_cors import Cors
 from .wire_listing import Listings
-from .wire_objects import ObjectOps, version_header
+from .wire_objects import ObjectOps, check_digests, version_header
 from .wire_post import PostUploads
 from .wire_tags import Tags, header_tags
 
@@ -113,6 +113,7 @@ class BucketConfig:
     put_status: int = 200
     limit: int = XML_BODY_LIMIT
     content_type: str = "application/xml"
+    digest_required: bool = True  # Content-MD5 or a checksum, as S3 requires of these (not of a policy)
 
 
 CONFIGS = {
@@ -121,7 +122,8 @@ CONFIGS = {
                          ("NoSuchCORSConfiguration", "The CORS configuration does not exist")),
     "policy": BucketConfig("policy", "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
                            bucket_policy, orjson.dumps, ("NoSuchBucketPolicy", "The bucket policy does not exist"),
-                           put_status=204, limit=MAX_POLICY, content_type="application/json"),
+                           put_status=204, limit=MAX_POLICY, content_type="application/json",
+                           digest_required=False),
     "tagging": BucketConfig("tags", "s3:GetBucketTagging", "s3:PutBucketTagging", "s3:PutBucketTagging",
                             lambda bucket, body: tags.document_tags(body, tags.BUCKET_TAGS), tags.tags_document,
                             ("NoSuchTagSet", "The TagSet does not exist"), put_status=204),
@@ -210,6 +212,9 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
     def _authenticate(self, method: str, raw_path: str, query_string: str, query: dict[str, str],
                       raw_headers: list[tuple[str, str]]) -> Verified:
         if not is_signed(query_string, raw_headers):  # anonymous: only what a bucket policy grants to "*"
+            declared = dict(raw_headers).get("x-amz-content-sha256", "").lower()
+            if len(declared) == 64 and all(c in "0123456789abcdef" for c in declared):  # checked as for anyone
+                return replace(ANONYMOUS, payload=declared)
             return ANONYMOUS
         if is_sigv2_query(query):
             return verify_query_v2(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now())
@@ -339,7 +344,9 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
     async def _bucket_config(self, req: S3Request, conf: BucketConfig, receive: Any, send: Any) -> None:
         """Put, Get or Delete one of a bucket's configurations (authorized by the caller)."""
         if req.method == "PUT":
-            value = conf.parse(req.bucket, await self._read_small(receive, conf.limit + 1))
+            body = await self._read_small(receive, conf.limit + 1)
+            check_digests(req, body, required=conf.digest_required)
+            value = conf.parse(req.bucket, body)
             await self._run(self.store.set_bucket_config, req.bucket, conf.name, value)
             return await self._reply(send, conf.put_status)
         if req.method == "DELETE":

@@ -324,19 +324,7 @@ class ObjectOps(S3Base):
 
     async def _delete_objects(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
         body = await self._read_small(receive)
-        if not any(k in req.headers for k in ("content-md5", *(f"x-amz-checksum-{a}" for a in CHECKSUMS))):
-            raise ServiceError("InvalidRequest", "Missing required header for this request: Content-MD5 or a "
-                              "x-amz-checksum-* header.")
-        if "content-md5" in req.headers and base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()
-                                                             ).decode() != req.headers["content-md5"]:
-            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.")
-        for a in CHECKSUMS:
-            if f"x-amz-checksum-{a}" in req.headers:
-                h = _Hasher(a)
-                h.update(body)
-                if h.b64() != req.headers[f"x-amz-checksum-{a}"]:
-                    raise ServiceError("BadDigest", f"The {a.upper()} you specified did not match the calculated "
-                                      "checksum.")
+        check_digests(req, body, required=True)
         doc = X.parse(body, "Delete")
         quiet = (X.text(doc, "Quiet") or "").lower() == "true"
         objects = X.children(doc, "Object")
@@ -366,6 +354,24 @@ class ObjectOps(S3Base):
                                           X.el("Message", exc.message)]))
         await self._reply(send, 200, X.document("DeleteResult", out))
 
+
+
+def check_digests(req: S3Request, body: bytes, required: bool) -> None:
+    """A small body's Content-MD5 and x-amz-checksum-* headers checked against it; with ``required``, one of them
+    must be there (S3 requires it of DeleteObjects and of the bucket configurations it names so)."""
+    if required and not any(k in req.headers for k in ("content-md5", *(f"x-amz-checksum-{a}" for a in CHECKSUMS))):
+        raise ServiceError("InvalidRequest", "Missing required header for this request: Content-MD5 or a "
+                          "x-amz-checksum-* header.")
+    if "content-md5" in req.headers and base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()
+                                                         ).decode() != req.headers["content-md5"]:
+        raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.")
+    for a in CHECKSUMS:
+        if f"x-amz-checksum-{a}" in req.headers:
+            h = _Hasher(a)
+            h.update(body)
+            if h.b64() != req.headers[f"x-amz-checksum-{a}"]:
+                raise ServiceError("BadDigest", f"The {a.upper()} you specified did not match the calculated "
+                                  "checksum.")
 
 
 def version_header(obj: ObjectMeta) -> dict[str, str]:
