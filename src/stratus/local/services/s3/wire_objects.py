@@ -18,7 +18,7 @@ from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
 from .wire_common import S3Base, S3Request, header_bytes
 from .wire_tags import header_tags
 
-STREAM_CHUNK = 256 * 1024
+STREAM_CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _RESPONSE_OVERRIDES = {"response-content-type": "content-type", "response-content-language": "content-language",
                        "response-expires": "expires", "response-cache-control": "cache-control",
