@@ -124,11 +124,10 @@ class DataDirLock:
         self.note(None)
 
     def _holder(self) -> str:
-        try:
-            doc = orjson.loads(os.pread(self.fd, 4096, 0))
-            return f"pid {doc['pid']}" + (f", {doc['endpoint']}" if doc.get("endpoint") else ", starting")
-        except (OSError, ValueError, KeyError, TypeError):
+        doc = _lock_note(self.fd)
+        if doc.get("pid") is None:
             return "pid unknown"
+        return f"pid {doc['pid']}" + (f", {doc['endpoint']}" if doc.get("endpoint") else ", starting")
 
     @staticmethod
     def holder(data_dir: Path) -> dict[str, Any] | None:
@@ -142,11 +141,7 @@ class DataDirLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError:  # held: a system is running there
-                try:
-                    doc = orjson.loads(os.pread(fd, 4096, 0))
-                except (OSError, ValueError):
-                    doc = None
-                return doc if isinstance(doc, dict) else {"pid": None, "endpoint": None}
+                return _lock_note(fd)
             return None
         finally:
             os.close(fd)
@@ -156,6 +151,15 @@ class DataDirLock:
         data = orjson.dumps({"pid": os.getpid(), "endpoint": endpoint})
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, data, 0)
+
+
+def _lock_note(fd: int) -> dict[str, Any]:
+    """What the lock's holder wrote in it (``pid``, ``endpoint``); both None if it cannot be read."""
+    try:
+        doc = orjson.loads(os.pread(fd, 4096, 0))
+    except (OSError, ValueError):
+        doc = None
+    return doc if isinstance(doc, dict) else {"pid": None, "endpoint": None}
 
 
 def _raise_open_file_limit(max_connections: int, announce: Callable[[str], None]) -> None:

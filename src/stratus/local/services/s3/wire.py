@@ -26,14 +26,13 @@ import orjson
 from ....errors import ServiceError
 from ...protocols import restxml as X
 from ...protocols.iam import PolicyError, check_policy
-from ...protocols.principals import Anonymous
 from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
-from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, Verified, is_signed, verify_request
+from ...protocols.sigv4 import Verified, is_signed, verify_request
 from . import lifecycle
 from . import wire_cors as cors
 from . import wire_tags as tags
 from .model import CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
-from .wire_common import XML_BODY_LIMIT, S3Request
+from .wire_common import ANONYMOUS, XML_BODY_LIMIT, S3Request
 from .wire_cors import Cors
 from .wire_listing import Listings
 from .wire_objects import ObjectOps, check_digests, version_header
@@ -67,7 +66,6 @@ def _query(query_string: str) -> dict[str, str]:
 
 
 MAX_POLICY = 20 * 1024  # S3's limit on a bucket policy
-ANONYMOUS = Verified(Credential("", "", principal=Anonymous()), UNSIGNED_PAYLOAD, b"", "", "", "", False)
 
 
 def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from typing import Any
 from ....clock import Clock
 from ....errors import PayloadTooLarge, ServiceError
 from ...infra.asgi import read_body, request_ids
-from ...protocols.principals import Authorizer, Credentials
-from ...protocols.sigv4 import Verified
+from ...protocols.principals import Anonymous, Authorizer, Credentials
+from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, Verified
 from .model import ObjectStore
 
 XML_BODY_LIMIT = 1024 * 1024
+# an unsigned request: nobody, allowed only what a bucket policy grants to "*"
+ANONYMOUS = Verified(Credential("", "", principal=Anonymous()), UNSIGNED_PAYLOAD, b"", "", "", "", False)
 BUCKET_ARN = "arn:aws:s3:::"
 
 

@@ -11,6 +11,23 @@ from ...protocols import restxml as X
 from .wire_common import S3Base, S3Request
 
 
+def token_for(last: str) -> str:
+    """A continuation token: where the next page starts after (a key, a prefix or a bucket name), opaque."""
+    return base64.urlsafe_b64encode(last.encode()).decode()
+
+
+def token_after(token: str) -> str:
+    """What a continuation token says the page starts after, or S3's error for a token it never gave."""
+    try:
+        after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        if not after:
+            raise ValueError("empty")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ServiceError("InvalidArgument", "The continuation token provided is incorrect",
+                           ArgumentName="continuation-token") from None
+    return after
+
+
 class Listings(S3Base):
     async def _list_buckets(self, req: S3Request, send: Any) -> None:
         """ListBuckets: every bucket by name, or pages of ``max-buckets`` (1 to 10000) with a continuation token,
@@ -24,11 +41,7 @@ class Listings(S3Base):
                                   ArgumentName="max-buckets", ArgumentValue=raw[:64])
             limit = int(raw)
         if q.get("continuation-token"):
-            try:
-                after = base64.b64decode(q["continuation-token"].encode(), altchars=b"-_", validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                raise ServiceError("InvalidArgument", "The continuation token provided is incorrect",
-                                  ArgumentName="continuation-token") from None
+            after = token_after(q["continuation-token"])
         rows = [(n, t) for n, t in await self._run(self.store.list_buckets) if n.startswith(prefix) and n > after]
         page = rows if limit is None else rows[:limit]
         buckets = [X.el("Bucket", [X.el("Name", n), X.el("CreationDate", X.iso(t)), X.el("BucketRegion", self.region)])
@@ -36,7 +49,7 @@ class Listings(S3Base):
         owner = X.el("Owner", [X.el("ID", "stratus"), X.el("DisplayName", "stratus")])
         out = [X.el("Buckets", buckets), owner]
         if limit is not None and len(rows) > limit:
-            out.append(X.el("ContinuationToken", base64.urlsafe_b64encode(page[-1][0].encode()).decode()))
+            out.append(X.el("ContinuationToken", token_for(page[-1][0])))
         if "prefix" in q:
             out.append(X.el("Prefix", prefix))
         await self._reply(send, 200, X.document("ListAllMyBucketsResult", out))
@@ -51,13 +64,7 @@ class Listings(S3Base):
         if v2:
             after = q.get("start-after", "")
             if q.get("continuation-token"):  # an empty one is no token: the listing starts at the beginning
-                try:
-                    after = base64.b64decode(q["continuation-token"].encode(), altchars=b"-_", validate=True).decode()
-                    if not after:
-                        raise ValueError("empty")
-                except (binascii.Error, UnicodeDecodeError, ValueError):
-                    raise ServiceError("InvalidArgument", "The continuation token provided is incorrect",
-                                      ArgumentName="continuation-token") from None
+                after = token_after(q["continuation-token"])
         else:
             after = q.get("marker", "")
         listing = await self._run(self.store.list_objects, req.bucket, prefix, delimiter, after, max_keys)
@@ -75,7 +82,7 @@ class Listings(S3Base):
             if "start-after" in q:
                 parts.append(X.el("StartAfter", enc(q["start-after"])))
             if listing.truncated and listing.last is not None:
-                parts.append(X.el("NextContinuationToken", base64.urlsafe_b64encode(listing.last.encode()).decode()))
+                parts.append(X.el("NextContinuationToken", token_for(listing.last)))
         else:
             parts.append(X.el("Marker", enc(after)))
             if listing.truncated and delimiter and listing.last is not None:

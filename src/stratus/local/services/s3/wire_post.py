@@ -27,10 +27,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ....errors import ServiceError
 from ...protocols import restxml as X
-from ...protocols.principals import Anonymous
-from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, SigV4Error, Verified, resolve_credential
+from ...protocols.sigv4 import UNSIGNED_PAYLOAD, SigV4Error, Verified, resolve_credential, signing_key
 from .model import check_key
-from .wire_common import S3Base, S3Request
+from .wire_common import ANONYMOUS, S3Base, S3Request
 from .wire_objects import MAX_OBJECT
 from .wire_tags import OBJECT_TAGS, document_tags
 
@@ -240,9 +239,7 @@ class PostUploads(S3Base):
                 raise ServiceError("InvalidArgument", "x-amz-credential is malformed: expecting "
                                   "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
             cred = resolve_credential(self.creds.lookup(parts[0]), fields.get("x-amz-security-token"), now)
-            key = ("AWS4" + cred.secret_access_key).encode()
-            for piece in parts[1:5]:
-                key = hmac.new(key, piece.encode(), hashlib.sha256).digest()
+            key = signing_key(cred.secret_access_key, parts[1], parts[2], parts[3])
             expected = hmac.new(key, policy.encode(), hashlib.sha256).hexdigest()
             if not hmac.compare_digest(expected.encode(), fields.get("x-amz-signature", "").strip().lower().encode()):
                 raise SigV4Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
@@ -257,7 +254,7 @@ class PostUploads(S3Base):
                 raise SigV4Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
                                  "signature you provided. Check your key and signing method.")
             return Verified(cred, UNSIGNED_PAYLOAD, b"", "", "", "", True)
-        return Verified(Credential("", "", principal=Anonymous()), UNSIGNED_PAYLOAD, b"", "", "", "", False)
+        return ANONYMOUS
 
     def _policy(self, req: S3Request, fields: dict[str, str], bounds: list[int]) -> None:
         """The policy document's expiration and conditions, each met by the form, and no field left unchecked."""
