@@ -430,13 +430,14 @@ class ChunkedDecoder:
             if size > (MAX_CHUNK if self._v.decoded_length is None else self._v.decoded_length - self._decoded):
                 raise SigV4Error("InvalidRequest", "The aws-chunked body is longer than x-amz-decoded-content-length.")
             self._decoded += size
-            digest, remaining = hashlib.sha256(), size
+            digest, remaining = hashlib.sha256() if self._signed else None, size  # unsigned chunks have no digest to check
             while remaining:
                 while not self._buf:
                     yield
                 piece = self._buf[:remaining]
                 del self._buf[:len(piece)]
-                digest.update(piece)
+                if digest is not None:
+                    digest.update(piece)
                 self._out += piece
                 remaining -= len(piece)
             if size or self._v.payload == STREAMING_SIGNED:  # data ends with CRLF, as does the plain signed stream
@@ -445,7 +446,7 @@ class ChunkedDecoder:
                 if self._buf[:2] != b"\r\n":
                     raise SigV4Error("InvalidRequest", "An aws-chunked chunk is not followed by CRLF.")
                 del self._buf[:2]
-            if self._signed:
+            if digest is not None:
                 self._check(sig.strip(), "AWS4-HMAC-SHA256-PAYLOAD", f"{EMPTY_SHA256_HASH}\n{digest.hexdigest()}")
         if self._v.payload != STREAMING_SIGNED:
             yield from self._trailer()

@@ -56,6 +56,7 @@ class ObjectOps(S3Base):
         decoder = ChunkedDecoder(v) if chunked else None
         hex_payload = len(v.payload) == 64 and all(c in "0123456789abcdef" for c in v.payload)
         writer = self.store.writer(wanted_algos, want_sha256=hex_payload)
+        pending = bytearray()  # a large body goes to the thread pool (disk and digests) a piece of STREAM_CHUNK at a time
         try:
             while True:
                 msg = await receive()
@@ -66,15 +67,20 @@ class ObjectOps(S3Base):
                 if decoder is not None:
                     data = decoder.feed(data)
                 if data:
-                    if writer.size + len(data) > MAX_OBJECT:  # a body with no length said, or more than it said
+                    if writer.size + len(pending) + len(data) > MAX_OBJECT:  # no length said, or more than it said
                         raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                                            MaxSizeAllowed=str(MAX_OBJECT))
-                    if writer.in_memory(len(data)):  # a small body touches no disk: no trip to the thread pool
+                    if not pending and writer.in_memory(len(data)):  # a small body touches no disk: no thread
                         writer.write(data)
                     else:
-                        await self._run(writer.write, data)
+                        pending += data
+                        if len(pending) >= STREAM_CHUNK:
+                            await self._run(writer.write, pending)
+                            pending = bytearray()
                 if not msg.get("more_body"):
                     break
+            if pending:
+                await self._run(writer.write, pending)
             trailers = decoder.finish() if decoder is not None else {}
             blob = writer.finish() if writer.in_memory() else await self._run(writer.finish)
         except BaseException:
