@@ -99,3 +99,40 @@ def test_a_page_on_another_origin_posts_a_form_through_its_preflight(clients: Cl
         context.close()
     got = admin.get_object(Bucket=bucket, Key="notes/note.txt")
     assert got["Body"].read() == b"written in a browser" and got["ETag"] == done["etag"]
+
+
+READ = """async (url) => {
+  try { const r = await fetch(url); return {status: r.status, text: await r.text()}; }
+  catch (e) { return {error: e.name}; }
+}"""
+
+
+def test_a_page_reads_a_virtual_hosted_url(clients: Clients, browser: Any, other_origin: str) -> None:
+    """The browser resolves ``<bucket>.localhost`` by itself (RFC 6761) and reads a presigned virtual-hosted URL,
+    with the bucket's CORS rules deciding, as for a path-style one."""
+    import boto3
+    from botocore.config import Config
+    port = clients.ep["aws_endpoint"].rsplit(":", 1)[1]
+    admin = clients.s3(signature_version="s3v4")
+    bucket = "browser-virtual-hosted"
+    admin.create_bucket(Bucket=bucket)
+    admin.put_object(Bucket=bucket, Key="page.txt", Body=b"read by a browser", ContentType="text/plain")
+    keys = clients.ep["admin_credentials"]
+    virtual = boto3.client("s3", endpoint_url=f"https://localhost:{port}", region_name=clients.ep["region"],
+                           aws_access_key_id=keys["access_key_id"], aws_secret_access_key=keys["secret_access_key"],
+                           config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+    url = virtual.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "page.txt"})
+    assert url.startswith(f"https://{bucket}.localhost:{port}/page.txt?"), url
+    context = browser.new_context(ignore_https_errors=True)  # the local CA is not the browser's (httpx checks it)
+    try:
+        page = context.new_page()
+        page.goto(other_origin)
+        assert page.evaluate(READ, url) == {"error": "TypeError"}  # no CORS rule yet: the browser withholds it
+        admin.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": [other_origin], "AllowedMethods": ["GET"]}]})
+        assert page.evaluate(READ, url) == {"status": 200, "text": "read by a browser"}
+        opened = context.new_page()  # and as a top-level page, as a link opens it
+        response = opened.goto(url)
+        assert response is not None and response.status == 200 and opened.content().count("read by a browser") == 1
+    finally:
+        context.close()

@@ -64,3 +64,56 @@ def test_a_damaged_server_key_is_made_again_and_a_damaged_ca_is_named(tmp_path: 
     (tmp_path / "ca.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot one\n")
     with pytest.raises(ConfigError, match="the local CA in .* cannot be read"):
         ensure_tls(tmp_path)
+
+
+def test_names_under_localhost_get_a_certificate_of_their_own(tmp_path: Path) -> None:
+    """The SNI callback's certificates: one per exact name a bucket could have, signed by the CA, at most ``limit``
+    kept; no file is left behind; other names keep the default certificate."""
+    import socket
+    import ssl
+    import threading
+
+    from stratus.local.services.s3.model import valid_bucket_name
+    from stratus.local.tls import NamedCertificates
+    tls = ensure_tls(tmp_path / "tls")
+    certs = NamedCertificates(tmp_path / "tls", valid_bucket_name, limit=3)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    server_ctx.sni_callback = certs
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server_ctx.wrap_socket(conn, server_side=True).close()
+            except (ssl.SSLError, OSError):
+                conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    client_ctx = ssl.create_default_context(cafile=str(tls.ca_file))
+
+    def handshake(name: str) -> x509.Certificate:
+        with socket.create_connection(listener.getsockname()) as raw, \
+                client_ctx.wrap_socket(raw, server_hostname=name) as s:
+            der = s.getpeercert(binary_form=True)
+            assert der is not None
+            return x509.load_der_x509_certificate(der)
+    try:
+        for i in range(5):
+            cert = handshake(f"bucket-{i}.localhost")
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            assert san.get_values_for_type(x509.DNSName) == [f"bucket-{i}.localhost"]
+        assert len(certs._contexts) == 3  # the least recently used went
+        assert handshake("bucket-4.localhost").serial_number == cert.serial_number  # kept, not made again
+        for refused in ("under_score.localhost", "example.com"):
+            try:
+                handshake(refused)
+                raise AssertionError(f"{refused} was given a certificate")
+            except ssl.SSLCertVerificationError:
+                pass
+    finally:
+        listener.close()
+    assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == ["ca.key", "ca.pem", "server.key", "server.pem"]

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from ..errors import HttpError, NotFound, PayloadTooLarge
-from .infra.asgi import Receive, Scope, Send, header, read_body, send_json, send_response
+from .infra.asgi import Receive, Scope, Send, header, read_body, send_json, send_response, virtual_bucket
 from .protocols.awsjson import AwsJsonService
 
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -87,6 +87,9 @@ class FrontDoor:
             await send_json(send, exc.status, exc.body(), exc.headers)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = header(scope, b"host")
+        if host is not None and virtual_bucket(host) is not None:  # <bucket>.localhost: S3 in virtual-hosted style
+            return await self.fallback(scope, receive, send)
         path: str = scope["path"]
         segment = path[1:].partition("/")[0]
         mounted = self.segments.get(segment)

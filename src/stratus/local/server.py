@@ -38,8 +38,9 @@ from ..ports.mailer import Mailer
 from .guard import HEAD_TIMEOUT, MAX_CONNECTIONS, guarded_protocol
 from .infra.files import write_atomic
 from .runtime import LocalRuntime, Options
+from .services.s3.model import valid_bucket_name
 from .services.ses.mailers import OutboxMailer, SmtpMailer
-from .tls import ensure_tls
+from .tls import NamedCertificates, ensure_tls
 
 log = logging.getLogger("stratus")
 
@@ -305,6 +306,10 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
                             ws="none", server_header=False, timeout_keep_alive=30,
                             proxy_headers=bool(opts.trusted_proxies),
                             forwarded_allow_ips=list(opts.trusted_proxies) or None)
+    config.load()  # makes the TLS context, which then answers <bucket>.localhost with a certificate of that name
+    assert config.ssl is not None
+    config.ssl.sni_callback = NamedCertificates(data_dir / "tls", valid_bucket_name)
+
     def forget_endpoints() -> None:
         try:
             current = orjson.loads(endpoints_file.read_bytes())

@@ -91,3 +91,17 @@ _END = object()  # what a sync chunk iterator gives when it is done (any value i
 async def _send_chunk(send: Send, chunk: bytes) -> None:
     if chunk:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+VIRTUAL_SUFFIX = ".localhost"
+
+
+def virtual_bucket(host: str) -> str | None:
+    """The bucket a ``Host`` header names in virtual-hosted style (``<bucket>.localhost[:port]``), else None."""
+    name, colon, port = host.rpartition(":")
+    if not colon or not port.isdigit():
+        name = host
+    name = name.lower().rstrip(".")
+    if name.endswith(VIRTUAL_SUFFIX) and len(name) > len(VIRTUAL_SUFFIX):
+        return name[:-len(VIRTUAL_SUFFIX)]
+    return None

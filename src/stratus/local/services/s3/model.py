@@ -125,8 +125,12 @@ def check_key(key: str) -> str:
     return key
 
 
+def valid_bucket_name(name: str) -> bool:
+    return bool(_BUCKET.match(name)) and ".." not in name and not re.match(r"^\d+\.\d+\.\d+\.\d+$", name)
+
+
 def check_bucket_name(name: str) -> str:
-    if not _BUCKET.match(name) or ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
+    if not valid_bucket_name(name):
         raise ServiceError("InvalidBucketName", "The specified bucket is not valid.", BucketName=name)
     return name
 

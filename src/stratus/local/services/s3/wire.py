@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 import orjson
 
 from ....errors import ServiceError
+from ...infra.asgi import virtual_bucket
 from ...protocols import restxml as X
 from ...protocols.iam import PolicyError, check_policy
 from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
@@ -169,8 +170,12 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             done = done or msg["type"] == "http.disconnect" or not msg.get("more_body", False)
             return msg
         try:
-            bucket, _, rest = raw_path[1:].partition("/")
-            bucket, key = _decoded(bucket), _decoded(rest)
+            virtual = virtual_bucket(headers.get("host", ""))
+            if virtual is not None:  # <bucket>.localhost/<key>; SigV2 signs the path-style resource all the same
+                bucket, key, resource = virtual, _decoded(raw_path[1:]), f"/{virtual}{raw_path}"
+            else:
+                bucket, _, rest = raw_path[1:].partition("/")
+                bucket, key, resource = _decoded(bucket), _decoded(rest), raw_path
             query = _query(query_string)
             req = S3Request(method, bucket, key, query, headers, raw_headers,
                             (scope.get("client") or ("127.0.0.1", 0))[0], request_id)
@@ -180,7 +185,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
                     "multipart/form-data"):  # a browser's form upload: its fields carry its signature
                 check_bucket_name(bucket)
                 return await self._post_object(req, tracked, send)
-            verified = self._authenticate(method, raw_path, query_string, query, raw_headers)
+            verified = self._authenticate(method, raw_path, resource, query_string, query, raw_headers)
             await self._dispatch(req, verified, tracked, send)
         except ServiceError as exc:
             await self._error(send, method, exc, request_id, close=not done and not await self._drain(tracked, headers))
@@ -207,7 +212,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         await send({"type": "http.response.start", "status": exc.status, "headers": hdrs})
         await send({"type": "http.response.body", "body": body})
 
-    def _authenticate(self, method: str, raw_path: str, query_string: str, query: dict[str, str],
+    def _authenticate(self, method: str, raw_path: str, resource: str, query_string: str, query: dict[str, str],
                       raw_headers: list[tuple[str, str]]) -> Verified:
         if not is_signed(query_string, raw_headers):  # anonymous: only what a bucket policy grants to "*"
             declared = dict(raw_headers).get("x-amz-content-sha256", "").lower()
@@ -215,7 +220,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
                 return replace(ANONYMOUS, payload=declared)
             return ANONYMOUS
         if is_sigv2_query(query):
-            return verify_query_v2(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now())
+            return verify_query_v2(method, resource, query_string, raw_headers, self.creds.lookup, self.clock.now())
         return verify_request(method, raw_path, query_string, raw_headers, self.creds.lookup, self.clock.now(),
                               region=self.region)
 
