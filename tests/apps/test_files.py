@@ -251,8 +251,9 @@ def test_admin_has_full_access_and_events_are_recorded(clients: Clients, bucket:
     assert bucket in [b["Name"] for b in admin.list_buckets()["Buckets"]]
     name = f"admin-{os.getpid()}-{int(time.time() * 1000)}"
     admin.create_bucket(Bucket=name)
-    denied(lambda: admin.create_bucket(Bucket=name), "BucketAlreadyOwnedByYou")
     admin.put_object(Bucket=name, Key="k", Body=b"v")
+    admin.create_bucket(Bucket=name)  # in us-east-1 S3 answers its owner's repeat with 200, and keeps what is in it
+    assert admin.get_object(Bucket=name, Key="k")["Body"].read() == b"v"
     denied(lambda: admin.delete_bucket(Bucket=name), "BucketNotEmpty")
     admin.delete_object(Bucket=name, Key="k")
     admin.delete_bucket(Bucket=name)
@@ -264,7 +265,7 @@ def test_admin_has_full_access_and_events_are_recorded(clients: Clients, bucket:
 
 
 def test_unsupported_subresources_are_named(clients: Clients, bucket: str) -> None:
-    denied(lambda: clients.s3().get_bucket_acl(Bucket=bucket), "NotImplemented")
+    denied(lambda: clients.s3().get_object_lock_configuration(Bucket=bucket), "NotImplemented")
     with pytest.raises(ClientError) as exc:
         clients.s3().get_bucket_website(Bucket=bucket)
     assert "website" in exc.value.response["Error"]["Message"]

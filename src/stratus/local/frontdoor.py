@@ -95,7 +95,7 @@ class FrontDoor:
         mounted = self.segments.get(segment)
         if mounted is not None:
             return await mounted(scope, receive, send)
-        if segment.startswith("_"):
+        if segment.startswith("_") and signing_service(scope) != "s3":  # signed for S3: a bucket's name, refused there
             raise NotFound(f"nothing is served at {path}")
         target = header(scope, b"x-amz-target")
         if target is not None and scope["method"] == "POST":

@@ -442,3 +442,31 @@ def evaluate(policies: Sequence[dict[str, Any]], ctx: RequestContext) -> Decisio
                     return "ExplicitDeny"
                 allowed = True
     return "Allow" if allowed else "ImplicitDeny"
+
+
+# condition keys that, tested for a fixed value, make an Allow for everyone no longer public (S3's rule)
+_NARROWING = {k.lower() for k in ("aws:SourceIp", "aws:SourceArn", "aws:SourceVpc", "aws:SourceVpce",
+                                  "aws:SourceAccount", "aws:SourceOwner", "aws:PrincipalOrgID", "aws:PrincipalAccount",
+                                  "aws:PrincipalArn", "aws:userid", "s3:DataAccessPointArn",
+                                  "s3:DataAccessPointAccount")}
+
+
+def policy_is_public(doc: Mapping[str, Any] | None) -> bool:
+    """Whether a bucket policy grants anything to everyone: an Allow for ``*`` that no fixed source or principal
+    condition narrows."""
+    if not doc:
+        return False
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    for st in statements:
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotPrincipal" not in st:  # an Allow for everyone but some is an Allow for everyone
+            principal = st.get("Principal")
+            names = principal.get("AWS", []) if isinstance(principal, dict) else principal
+            if "*" not in (names if isinstance(names, list) else [names]):
+                continue
+        narrowed = any(k.lower() in _NARROWING and "*" not in str(v)
+                       for keys in (st.get("Condition") or {}).values() for k, v in keys.items())
+        if not narrowed:
+            return True
+    return False

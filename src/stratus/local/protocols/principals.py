@@ -134,13 +134,15 @@ class Authorizer:
         self.clock = clock
 
     def allowed(self, principal: object, action: str, resource: str, request_keys: Keys | None = None,
-                resource_policy: Mapping[str, Any] | None = None) -> bool:
+                resource_policy: Mapping[str, Any] | None = None,
+                granted: Callable[[], bool] | None = None) -> bool:
         """Whether ``principal`` may do ``action`` on ``resource``; ``request_keys`` are the request's condition keys
-        (``aws:SourceIp``, ``s3:prefix``, ...), ``resource_policy`` the policy on the resource (a bucket's).
+        (``aws:SourceIp``, ``s3:prefix``, ...), ``resource_policy`` the policy on the resource (a bucket's),
+        ``granted`` whether another grant (an S3 ACL's) allows it, asked only when no policy decides.
 
         As AWS decides within one account: an explicit Deny in either policy wins; otherwise an Allow in either
-        allows. The operator (the account itself) needs no Allow, and may always change a resource's policy,
-        as an account's root user may, whatever the policy says."""
+        (or the grant) allows. The operator (the account itself) needs no Allow, and may always change a
+        resource's policy, as an account's root user may, whatever the policy says."""
         if not isinstance(principal, Principal):
             return False
         policies = principal.policies()
@@ -157,4 +159,4 @@ class Authorizer:
             resource_policy, ctx, principal.names(), ACCOUNT_NAMES if principal.in_account() else ())
         if "ExplicitDeny" in (mine, theirs):
             return False
-        return "Allow" in (mine, theirs)
+        return "Allow" in (mine, theirs) or (granted is not None and granted())

@@ -44,6 +44,21 @@ def _days(node: Any, tag: str, where: str) -> int | None:
     return int(raw)
 
 
+def _date(node: Any) -> float | None:
+    """An action's ``Date``: S3 takes only a midnight UTC, in ISO 8601."""
+    raw = X.text(node, "Date")
+    if raw is None:
+        return None
+    try:
+        when = float(calendar.timegm(time.strptime(raw.strip()[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        when = None
+    if when is None or when % DAY:
+        raise ServiceError("InvalidArgument", "'Date' must be at midnight GMT in ISO 8601", ArgumentName="Date",
+                           ArgumentValue=raw[:40])
+    return when
+
+
 def _filter(rule: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"prefix": "", "tags": {}, "larger": None, "smaller": None}
     filters = X.children(rule, "Filter")
@@ -51,7 +66,7 @@ def _filter(rule: Any) -> dict[str, Any]:
     if filters and legacy is not None:
         raise ServiceError("MalformedXML", "A rule has either a Filter or a Prefix, not both.")
     if legacy is not None:
-        out["prefix"] = legacy
+        out["prefix"], out["legacy"] = legacy, True  # given at the rule's level: shown back there, as S3 does
         return out
     if not filters:
         return out
@@ -76,6 +91,8 @@ def parse_rules(body: bytes) -> list[dict[str, Any]]:
     rules, ids = [], set()
     for i, node in enumerate(X.children(doc, "Rule")):
         where = f"rule {i + 1}"
+        for transition in X.children(node, "Transition"):  # a date is checked as for an expiration first
+            _date(transition)
         if X.children(node, "Transition") or X.children(node, "NoncurrentVersionTransition"):
             raise ServiceError("NotImplemented", "Lifecycle transitions to other storage classes are not implemented "
                               "by the local object store (it has one storage class).", 501)
@@ -84,18 +101,17 @@ def parse_rules(body: bytes) -> list[dict[str, Any]]:
             raise ServiceError("MalformedXML", f"The XML you provided was not well-formed or did not validate against "
                               f"our published schema: {where} needs a Status of Enabled or Disabled.")
         rule: dict[str, Any] = {"ID": X.text(node, "ID") or f"rule-{i + 1}", "Status": status, **_filter(node)}
+        if len(rule["ID"]) > 255:
+            raise ServiceError("InvalidArgument", "ID length should not exceed allowed limit of 255",
+                               ArgumentName="ID", ArgumentValue=rule["ID"][:64])
         if rule["ID"] in ids:
             raise ServiceError("InvalidArgument", "Rule ID must be unique. Found same ID for more than one rule",
                                ArgumentName="ID", ArgumentValue=rule["ID"])
         ids.add(rule["ID"])
         for exp in X.children(node, "Expiration"):
             rule["days"] = _days(exp, "Days", where)
-            if (date := X.text(exp, "Date")) is not None:
-                try:
-                    rule["date"] = float(calendar.timegm(time.strptime(date.strip()[:19], "%Y-%m-%dT%H:%M:%S")))
-                except ValueError:
-                    raise ServiceError("InvalidArgument", "'Date' must be at midnight GMT in ISO 8601",
-                                       ArgumentName="Date", ArgumentValue=date[:40]) from None
+            if (date := _date(exp)) is not None:
+                rule["date"] = date
             rule["markers"] = (X.text(exp, "ExpiredObjectDeleteMarker") or "").strip().lower() == "true"
             if rule["markers"] and (rule.get("days") or rule.get("date")):
                 raise ServiceError("MalformedXML", "ExpiredObjectDeleteMarker cannot be specified with Days or Date in "
@@ -128,9 +144,9 @@ def rules_document(rules: list[dict[str, Any]]) -> bytes:
             conditions.append(X.el("ObjectSizeGreaterThan", rule["larger"]))
         if rule["smaller"] is not None:
             conditions.append(X.el("ObjectSizeLessThan", rule["smaller"]))
-        parts = [X.el("ID", rule["ID"]),
-                 X.el("Filter", conditions if len(conditions) <= 1 else [X.el("And", conditions)]),
-                 X.el("Status", rule["Status"])]
+        where = X.el("Prefix", rule["prefix"]) if rule.get("legacy") else \
+            X.el("Filter", conditions if len(conditions) <= 1 else [X.el("And", conditions)])
+        parts = [X.el("ID", rule["ID"]), where, X.el("Status", rule["Status"])]
         expiration = []
         if rule.get("days"):
             expiration.append(X.el("Days", rule["days"]))
@@ -175,3 +191,18 @@ async def sweep_lifecycle(store: Any, clock: Clock, executor: Executor, tick: fl
             await asyncio.get_running_loop().run_in_executor(executor, store.apply_lifecycle, now)
         except Exception:  # a sweep that failed is logged and tried again next time: the server goes on
             logger.exception("lifecycle rules could not be applied")
+
+
+def expiration_header(rules: list[dict[str, Any]] | None, key: str, size: int, tags: dict[str, str],
+                      created: float) -> str | None:
+    """S3's ``x-amz-expiration`` for a current object: when the first rule that will expire it does, and its id."""
+    soonest: tuple[float, str] | None = None
+    for rule in rules or []:
+        if not applies(rule, key, size, tags):
+            continue
+        when = due(created, rule["days"]) if rule.get("days") else rule.get("date")
+        if when and (soonest is None or when < soonest[0]):
+            soonest = (when, rule["ID"])
+    if soonest is None:
+        return None
+    return f'expiry-date="{X.http_date(soonest[0])}", rule-id="{soonest[1]}"'

@@ -35,7 +35,7 @@ import secrets
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -51,7 +51,10 @@ from . import lifecycle
 
 MIN_PART = 5 * 1024 * 1024
 MAX_PARTS = 10_000
-_BUCKET = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# S3's rules: 3-63 of a-z 0-9 . -, a letter or digit at each end, no dash beside a dot, and none of the names S3
+# keeps for itself (its prefixes xn--, sthree-, amzn-s3-demo-; its suffixes for aliases and other bucket kinds)
+_BUCKET = re.compile(r"^(?!xn--|sthree-|amzn-s3-demo-)(?!.*(?:-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$)"
+                     r"(?!.*(?:\.-|-\.))[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created REAL NOT NULL, versioning TEXT NOT NULL DEFAULT '',
@@ -84,8 +87,15 @@ CREATE TABLE IF NOT EXISTS events (
 _COLUMNS = ("bucket, key, blob, size, etag, content_type, metadata, checksums, modified, parts, extra, version_id, "
             "seq")
 # what a declared bucket starts with, here as on AWS: uploads nobody completed are aborted after a week
-DECLARED_CONFIG = orjson.dumps({"lifecycle": [lifecycle.ABORT_STALE_UPLOADS]}).decode()
+# a declared bucket starts with the settings the same bucket has when synthesized for AWS (bucket.py there): ACLs
+# off, every public access blocked, S3-managed encryption; and uploads nobody finishes are aborted
+DECLARED_CONFIG = orjson.dumps({
+    "lifecycle": [lifecycle.ABORT_STALE_UPLOADS], "ownershipControls": "BucketOwnerEnforced",
+    "publicAccessBlock": {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                                            "RestrictPublicBuckets")},
+    "encryption": {"alg": "AES256"}}).decode()
 TAGS_HEADER = ":tags"  # where an upload in progress keeps the tags it will have (no real header has a colon)
+ATTRS_HEADER = ":attrs"  # and the other attributes its object will have (ObjectMeta.attrs)
 VERSIONING = ("Enabled", "Suspended")  # a bucket's versioning once set; "" while it never was
 
 
@@ -249,6 +259,9 @@ class ObjectMeta:
     marker: bool = False  # a delete marker: a version that says the key was deleted
     latest: bool = True
     tags: dict[str, str] = field(default_factory=dict)  # the object's tags (a TagSet), this version's
+    # this version's other attributes, as set when it was written: "acl" (its grants), "sse" (the encryption its
+    # writer asked for), "upload" (the multipart upload that made it)
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -405,7 +418,7 @@ class ObjectStore:
         more = orjson.loads(extra)
         return ObjectMeta(b, k, blob, size, etag, ctype, orjson.loads(meta), orjson.loads(sums), modified, parts,
                           more.get("headers", {}), more.get("part_sizes"), version_id, bool(marker and marker[0]),
-                          tags=more.get("tags", {}))
+                          tags=more.get("tags", {}), attrs=more.get("attrs", {}))
 
     def open_object(self, bucket: str, key: str, version_id: str | None = None) -> tuple[ObjectMeta, BinaryIO]:
         """The current object (or the version named) and its blob opened for reading, as one consistent pair.
@@ -442,7 +455,7 @@ class ObjectStore:
     def commit(self, bucket: str, key: str, blob: Blob, content_type: str, metadata: dict[str, str], kind: str,
                etag: str | None = None, parts: list[int] | None = None, headers: dict[str, str] | None = None,
                if_none_match: bool = False, if_match: str | None = None,
-               tags: dict[str, str] | None = None) -> ObjectMeta:
+               tags: dict[str, str] | None = None, attrs: dict[str, Any] | None = None) -> ObjectMeta:
         """Make ``blob`` the object at bucket/key, with its event (and ``tags``), in one transaction.
 
         ``if_none_match`` (S3's ``If-None-Match: *``) and ``if_match`` (an ETag) make it a conditional
@@ -452,7 +465,7 @@ class ObjectStore:
         """
         meta = ObjectMeta(bucket, key, blob.id, blob.size, etag or f'"{blob.md5.hex()}"', content_type, metadata,
                           blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts,
-                          tags=tags or {})
+                          tags=tags or {}, attrs=attrs or {})
         dropped: list[str] = []
         try:
             with self.db.write() as c:
@@ -475,7 +488,9 @@ class ObjectStore:
                           (bucket, key, blob.id, blob.size, meta.etag, content_type, orjson.dumps(metadata).decode(),
                            orjson.dumps(blob.checksums).decode(), meta.modified, meta.parts,
                            orjson.dumps({"headers": meta.headers, "part_sizes": parts,
-                                         **({"tags": meta.tags} if meta.tags else {})}).decode(), meta.version_id, seq))
+                                         **({"tags": meta.tags} if meta.tags else {}),
+                                         **({"attrs": meta.attrs} if meta.attrs else {})}).decode(),
+                           meta.version_id, seq))
         except BaseException:
             self._drop_blobs([blob.id])
             raise
@@ -710,14 +725,23 @@ class ObjectStore:
         return w.finish()
 
     def copy(self, src: ObjectMeta, source: BinaryIO, bucket: str, key: str, content_type: str,
-             metadata: dict[str, str], headers: dict[str, str], tags: dict[str, str] | None = None) -> ObjectMeta:
+             metadata: dict[str, str], headers: dict[str, str], tags: dict[str, str] | None = None,
+             attrs: dict[str, Any] | None = None) -> ObjectMeta:
         """Copy the object ``src`` (``source`` is its blob, opened by ``open_object``) to bucket/key."""
         blob = self._concat([source], tuple(a for a in src.checksums if not src.checksums[a].count("-")))
         return self.commit(bucket, key, blob, content_type, metadata, "ObjectCreated:Copy",
-                           etag=src.etag if src.parts is None else None, headers=headers, tags=tags)
+                           etag=src.etag if src.parts is None else None, headers=headers, tags=tags, attrs=attrs)
 
     def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> str:
         """Replace the tags of the current object (or of the version named); its version id."""
+        return self._set_extra(bucket, key, version_id, lambda extra: extra.__setitem__("tags", tags))
+
+    def set_attribute(self, bucket: str, key: str, version_id: str | None, name: str, value: Any) -> str:
+        """Set one of the attributes (``ObjectMeta.attrs``) of the current object (or the version named)."""
+        return self._set_extra(bucket, key, version_id, lambda extra: extra.setdefault("attrs", {}).__setitem__(
+            name, value))
+
+    def _set_extra(self, bucket: str, key: str, version_id: str | None, change: Callable[[dict[str, Any]], None]) -> str:
         with self.db.write() as c:
             self._versioning(c, bucket)
             for table in ("objects", "versions"):
@@ -730,7 +754,7 @@ class ObjectStore:
                         raise MarkerError("MethodNotAllowed", "The specified method is not allowed against this "
                                           "resource.", 405, row[1], Method="PUT", ResourceType="DeleteMarker")
                     extra = orjson.loads(row[0])
-                    extra["tags"] = tags
+                    change(extra)
                     c.execute(f"UPDATE {table} SET extra=? WHERE bucket=? AND key=? AND version_id=?",
                               (orjson.dumps(extra).decode(), bucket, key, row[1]))
                     return str(row[1])
@@ -893,7 +917,16 @@ class ObjectStore:
                 for n, b, s, e, cs, m in rows]
 
     def complete(self, bucket: str, key: str, upload_id: str, listed: list[tuple[int, str]]) -> ObjectMeta:
-        up = self.upload(bucket, key, upload_id)
+        try:
+            up = self.upload(bucket, key, upload_id)
+        except ServiceError as missing:  # completed already: S3 answers a repeat with the object it made, while it is
+            try:                         # still the key's current object
+                done = self.head(bucket, key)
+            except ServiceError:
+                raise missing from None
+            if done.attrs.get("upload") != upload_id:
+                raise
+            return done
         have = {p["number"]: p for p in self.parts(upload_id)}
         if not listed:
             raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
@@ -929,11 +962,12 @@ class ObjectStore:
             blob.checksums = {algo: f"{h.b64()}-{len(chosen)}"}
         headers = dict(up["headers"])
         tags = headers.pop(TAGS_HEADER, None)  # the upload's x-amz-tagging, kept with it until now
+        attrs = {**orjson.loads(headers.pop(ATTRS_HEADER, "{}")), "upload": upload_id}
         try:
             meta = self.commit(bucket, key, blob, up["content_type"], up["metadata"],
                                "ObjectCreated:CompleteMultipartUpload", etag=f'"{digest.hexdigest()}-{len(chosen)}"',
                                parts=[p["size"] for p in chosen], headers=headers,
-                               tags=orjson.loads(tags) if tags else None)
+                               tags=orjson.loads(tags) if tags else None, attrs=attrs)
         except BaseException:
             self._release(upload_id)
             raise

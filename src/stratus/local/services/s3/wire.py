@@ -15,6 +15,7 @@ files and SQLite, with their events) in ``model``, and the port handlers use in 
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,13 +27,14 @@ import orjson
 from ....errors import ServiceError
 from ...infra.asgi import virtual_bucket
 from ...protocols import restxml as X
-from ...protocols.iam import PolicyError, check_policy
+from ...protocols.iam import PolicyError, check_policy, policy_is_public
 from ...protocols.sigv2 import is_sigv2_query, verify_query_v2
-from ...protocols.sigv4 import Verified, is_signed, verify_request
+from ...protocols.sigv4 import STREAMING_UNSIGNED_TRAILER, Verified, is_signed, verify_request
 from . import lifecycle
+from . import wire_acl as acl
 from . import wire_cors as cors
 from . import wire_tags as tags
-from .model import CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
+from .model import ATTRS_HEADER, CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
 from .wire_common import ANONYMOUS, XML_BODY_LIMIT, S3Request
 from .wire_cors import Cors
 from .wire_listing import Listings
@@ -92,7 +94,9 @@ def bucket_policy(bucket: str, body: bytes) -> dict[str, Any]:
             raise ServiceError("MalformedPolicy", "Policy has invalid action")
         resources = statement.get("Resource", statement.get("NotResource"))
         for r in resources if isinstance(resources, list) else [resources]:
-            if r != f"arn:aws:s3:::{bucket}" and not r.startswith(f"arn:aws:s3:::{bucket}/"):
+            # this bucket or objects in it, named or matched by a pattern (arn:aws:s3:::*, arn:aws:s3:::*/*, ...)
+            named, _, _ = r.removeprefix("arn:aws:s3:::").partition("/")
+            if not r.startswith("arn:aws:s3:::") or not fnmatch.fnmatchcase(bucket, named.replace("[", "[[]")):
                 raise ServiceError("MalformedPolicy", "Policy has invalid resource")
     return cast(dict[str, Any], doc)
 
@@ -113,6 +117,7 @@ class BucketConfig:
     limit: int = XML_BODY_LIMIT
     content_type: str = "application/xml"
     digest_required: bool = True  # Content-MD5 or a checksum, as S3 requires of these (not of a policy)
+    default: Any = None  # what GET answers when none was set, where S3 answers with a default, not an error
 
 
 CONFIGS = {
@@ -130,14 +135,30 @@ CONFIGS = {
                               "s3:PutLifecycleConfiguration", lambda bucket, body: lifecycle.parse_rules(body),
                               lifecycle.rules_document,
                               ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist")),
+    "encryption": BucketConfig("encryption", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+                               "s3:PutEncryptionConfiguration", acl.encryption_rules, acl.encryption_document,
+                               ("ServerSideEncryptionConfigurationNotFoundError",
+                                "The server side encryption configuration was not found")),
+    "ownershipControls": BucketConfig("ownershipControls", "s3:GetBucketOwnershipControls",
+                                      "s3:PutBucketOwnershipControls", "s3:PutBucketOwnershipControls",
+                                      acl.ownership_rule, acl.ownership_document,
+                                      ("OwnershipControlsNotFoundError", "The bucket ownership controls were not "
+                                       "found")),
+    "publicAccessBlock": BucketConfig("publicAccessBlock", "s3:GetBucketPublicAccessBlock",
+                                      "s3:PutBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+                                      acl.public_access_block, acl.public_access_document,
+                                      ("NoSuchPublicAccessBlockConfiguration", "The public access block "
+                                       "configuration was not found"), default={}),
+    "logging": BucketConfig("logging", "s3:GetBucketLogging", "s3:PutBucketLogging", "s3:PutBucketLogging",
+                            acl.logging_status, acl.logging_document, ("", ""), default={}, digest_required=False),
 }
 
 # sub-resources that name an operation this endpoint does not implement
-UNSUPPORTED = ("acl", "website", "notification",
-               "encryption", "logging", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
-               "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics", "ownershipControls",
-               "publicAccessBlock", "intelligent-tiering", "attributes", "policyStatus")
-SUBRESOURCES = frozenset((*UNSUPPORTED, *CONFIGS, "versioning", "versions", "uploads", "location", "delete"))
+UNSUPPORTED = ("website", "notification", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
+               "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics",
+               "intelligent-tiering", "attributes")
+SUBRESOURCES = frozenset((*UNSUPPORTED, *CONFIGS, "acl", "policyStatus", "versioning", "versions", "uploads",
+                          "location", "delete"))
 
 
 class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
@@ -164,8 +185,11 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
                                                   *((k.encode(), v.encode()) for k, v in cors.items())]}
             await send_raw(message)
 
+        asked = False  # whether the body was asked for at all (a client that sent Expect: 100-continue waits till then)
+
         async def tracked() -> dict[str, Any]:  # notes when the request body has been read to its end
-            nonlocal done
+            nonlocal done, asked
+            asked = True
             msg = await receive()
             done = done or msg["type"] == "http.disconnect" or not msg.get("more_body", False)
             return msg
@@ -188,7 +212,11 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             verified = self._authenticate(method, raw_path, resource, query_string, query, raw_headers)
             await self._dispatch(req, verified, tracked, send)
         except ServiceError as exc:
-            await self._error(send, method, exc, request_id, close=not done and not await self._drain(tracked, headers))
+            # refused before the body was asked for: a client waiting to be told to continue never sends it, and
+            # asking for it now would tell it to (the server answers 100 Continue on the first read)
+            waiting = not asked and "100-continue" in headers.get("expect", "").lower()
+            await self._error(send, method, exc, request_id,
+                              close=not done and (waiting or not await self._drain(tracked, headers)))
 
     @staticmethod
     async def _drain(receive: Any, headers: dict[str, str], limit: int = 1024 * 1024) -> bool:
@@ -218,6 +246,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             declared = dict(raw_headers).get("x-amz-content-sha256", "").lower()
             if len(declared) == 64 and all(c in "0123456789abcdef" for c in declared):  # checked as for anyone
                 return replace(ANONYMOUS, payload=declared)
+            if declared == STREAMING_UNSIGNED_TRAILER.lower():  # an unsigned client's aws-chunked body
+                return replace(ANONYMOUS, payload=STREAMING_UNSIGNED_TRAILER)
             return ANONYMOUS
         if is_sigv2_query(query):
             return verify_query_v2(method, resource, query_string, raw_headers, self.creds.lookup, self.clock.now())
@@ -228,6 +258,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
 
     async def _dispatch(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
         m, q = req.method, req.query
+        if req.bucket and not self.store.bucket_exists(check_bucket_name(req.bucket)) \
+                and not (m == "PUT" and not req.key and not SUBRESOURCES.intersection(q)):
+            # a bucket that does not exist has no owner to ask: anyone is told so, as on S3 (names are public)
+            raise ServiceError("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=req.bucket)
         for sub in UNSUPPORTED:
             if sub in q:
                 # authorized first, as S3 does: a caller without the right is told AccessDenied, not what is missing
@@ -248,6 +282,11 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             return await self._bucket_op(req, v, arn, receive, send)
         check_key(req.key)
         obj_arn = f"{arn}/{req.key}"
+        if "acl" in q and m in ("GET", "PUT"):
+            verb = {"GET": "Get", "PUT": "Put"}[m]
+            self._authorize(v, req, f"s3:{verb}ObjectAcl" if "versionId" not in q else f"s3:{verb}ObjectVersionAcl",
+                            obj_arn)
+            return await self._object_acl(req, receive, send)
         if "tagging" in q and m in ("GET", "PUT", "DELETE"):
             verb = {"GET": "Get", "PUT": "Put"}.get(m, "Delete")
             self._authorize(v, req, f"s3:{verb}ObjectTagging" if "versionId" not in q else
@@ -269,7 +308,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             self._authorize(v, req, "s3:ListMultipartUploadParts", obj_arn)
             return await self._list_parts(req, send)
         if m in ("GET", "HEAD"):
-            self._authorize(v, req, "s3:GetObject", obj_arn)
+            self._authorize_read(v, req, "s3:GetObject", obj_arn)
             return await self._get(req, send)
         if m == "DELETE" and "uploadId" in q:
             self._authorize(v, req, "s3:AbortMultipartUpload", obj_arn)
@@ -295,6 +334,14 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             if sub in q and m in ("GET", "PUT", "DELETE"):
                 self._authorize(v, req, {"GET": conf.get, "PUT": conf.put}.get(m, conf.delete), arn)
                 return await self._bucket_config(req, conf, receive, send)
+        if "acl" in q and m in ("GET", "PUT"):
+            self._authorize(v, req, f"s3:{'Get' if m == 'GET' else 'Put'}BucketAcl", arn)
+            return await self._bucket_acl(req, receive, send)
+        if "policyStatus" in q and m == "GET":
+            self._authorize(v, req, "s3:GetBucketPolicyStatus", arn)
+            public = policy_is_public(self.store.bucket_config(req.bucket, "policy")) or acl.is_public(
+                self.store.bucket_config(req.bucket, "acl") or [])
+            return await self._reply(send, 200, X.document("PolicyStatus", [X.el("IsPublic", public)]))
         if m == "PUT" and "versioning" in q:
             self._authorize(v, req, "s3:PutBucketVersioning", arn)
             doc = X.parse(await self._read_small(receive), "VersioningConfiguration")
@@ -303,10 +350,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             await self._run(self.store.set_versioning, req.bucket, X.text(doc, "Status") or "")
             return await self._reply(send, 200)
         if m == "PUT":
-            self._authorize(v, req, "s3:CreateBucket", arn)
-            await self._read_small(receive)  # an optional CreateBucketConfiguration
-            await self._run(self.store.create_bucket, req.bucket)
-            return await self._reply(send, 200, headers={"location": f"/{req.bucket}"})
+            return await self._create_bucket(req, v, arn, receive, send)
         if m == "HEAD":
             self._authorize(v, req, "s3:ListBucket", arn)
             self.store.require_bucket(req.bucket)
@@ -344,19 +388,65 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         raise ServiceError("NotImplemented", f"{m} on a bucket with ?{'&'.join(q)} is not implemented by the local "
                           "object store.", 501)
 
+    def _authorize_read(self, v: Verified, req: S3Request, action: str, obj_arn: str) -> None:
+        """A read's authorization, as S3 words a refusal: a caller that may list the bucket is told when the key is
+        not there (NoSuchKey); any other is told AccessDenied either way."""
+        if self._allowed(v, req, action, obj_arn):
+            return
+        if self._allowed(v, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}"):
+            try:
+                self.store.head(req.bucket, req.key, req.query.get("versionId"))
+            except ServiceError as missing:
+                if missing.status == 404:
+                    raise
+        raise ServiceError("AccessDenied", "Access Denied", 403)
+
+    async def _create_bucket(self, req: S3Request, v: Verified, arn: str, receive: Any, send: Any) -> None:
+        """CreateBucket, with its ACL and object ownership if the request names them."""
+        self._authorize(v, req, "s3:CreateBucket", arn)
+        await self._read_small(receive)  # an optional CreateBucketConfiguration
+        grants = acl.request_grants(req.headers)
+        if grants is not None:
+            self._authorize(v, req, "s3:PutBucketAcl", arn)
+        ownership = req.headers.get("x-amz-object-ownership")
+        if ownership is not None and ownership not in acl.OWNERSHIPS:
+            raise ServiceError("InvalidArgument", "Invalid x-amz-object-ownership header", ArgumentName=
+                               "x-amz-object-ownership", ArgumentValue=ownership[:64])
+        if ownership == "BucketOwnerEnforced" and grants is not None and any(g[0] != "id" for g in grants):
+            raise ServiceError("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with "
+                              "ObjectOwnership's BucketOwnerEnforced setting")
+        if ownership is not None:
+            self._authorize(v, req, "s3:PutBucketOwnershipControls", arn)
+        try:
+            await self._run(self.store.create_bucket, req.bucket)
+        except ServiceError as exc:
+            # us-east-1 answers a repeat by the bucket's owner with 200 (and resets its ACL), as S3 does there
+            if exc.code != "BucketAlreadyOwnedByYou" or self.region != "us-east-1":
+                raise
+        await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
+        if ownership is not None:
+            await self._run(self.store.set_bucket_config, req.bucket, "ownershipControls", ownership)
+        return await self._reply(send, 200, headers={"location": f"/{req.bucket}"})
+
     async def _bucket_config(self, req: S3Request, conf: BucketConfig, receive: Any, send: Any) -> None:
         """Put, Get or Delete one of a bucket's configurations (authorized by the caller)."""
         if req.method == "PUT":
             body = await self._read_small(receive, conf.limit + 1)
             check_digests(req, body, required=conf.digest_required)
             value = conf.parse(req.bucket, body)
+            if conf.name == "policy" and (self.store.bucket_config(req.bucket, "publicAccessBlock") or {}).get(
+                    "BlockPublicPolicy") and policy_is_public(value):
+                raise ServiceError("AccessDenied", "Access Denied (the bucket's public access block refuses public "
+                                  "policies)", 403)
             await self._run(self.store.set_bucket_config, req.bucket, conf.name, value)
             return await self._reply(send, conf.put_status)
         if req.method == "DELETE":
             await self._run(self.store.set_bucket_config, req.bucket, conf.name, None)
             return await self._reply(send, 204)
         value = await self._run(self.store.bucket_config, req.bucket, conf.name)
-        if not value:
+        if value is None and conf.default is not None:
+            value = conf.default
+        elif not value:
             raise ServiceError(conf.missing[0], conf.missing[1], 404, BucketName=req.bucket)
         await self._reply(send, 200, conf.render(value), content_type=conf.content_type)
 
@@ -370,7 +460,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         version)."""
         version = req.query["versionId"]
         if req.method != "DELETE":
-            self._authorize(v, req, "s3:GetObjectVersion", obj_arn)
+            self._authorize_read(v, req, "s3:GetObjectVersion", obj_arn)
             return await self._get(req, send)
         self._authorize(v, req, "s3:DeleteObjectVersion", obj_arn)
         gone = await self._run(self.store.delete_version, req.bucket, req.key, version)
@@ -391,8 +481,12 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         if "x-amz-tagging" in req.headers:  # tags for the object the upload will make, with the right to tag
             self._authorize(v, req, "s3:PutObjectTagging", f"arn:aws:s3:::{req.bucket}/{req.key}")
             kept[TAGS_HEADER] = orjson.dumps(header_tags(req.headers["x-amz-tagging"])).decode()
+        attrs = self.new_object_attrs(v, req, req.headers)  # its ACL and encryption, kept with it until then
+        if attrs:
+            kept[ATTRS_HEADER] = orjson.dumps(attrs).decode()
         upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo, kept)
         hdrs = {"x-amz-checksum-algorithm": algo.upper()} if algo else {}
+        hdrs.update(acl.encryption_headers(attrs))
         await self._reply(send, 200, X.document("InitiateMultipartUploadResult", [
             X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", upload_id)]), headers=hdrs)
 
@@ -416,6 +510,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         check_key(src_key)
         src, source = await self._run(self.store.open_object, src_bucket, src_key, version or None)
         with source:
+            acl.check_customer_key(src.attrs.get("sse"), req.headers, acl.COPY_CUSTOMER)
             if self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
                                         if k.startswith("x-amz-copy-source-if-")}) is not None:
                 raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not "
@@ -443,9 +538,11 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
     async def _upload_part(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
         number = self._part_number(req)
         up = self.store.upload(req.bucket, req.key, req.query["uploadId"])
+        attrs = orjson.loads(up["headers"].get(ATTRS_HEADER, "{}"))
+        acl.check_customer_key(attrs.get("sse"), req.headers)  # each part with the upload's SSE-C key, as on S3
         blob = await self._receive_blob(req, v, receive, (up["algorithm"],) if up["algorithm"] else ())
         etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob)
-        hdrs = {"etag": etag}
+        hdrs = {"etag": etag, **acl.encryption_headers(attrs)}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in blob.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
 
@@ -461,5 +558,6 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         parts = [X.el("Location", f"/{req.bucket}/{req.key}"), X.el("Bucket", req.bucket), X.el("Key", req.key),
                  X.el("ETag", meta.etag)]
         parts += [X.el(f"Checksum{a.upper()}", val) for a, val in meta.checksums.items()]
-        await self._reply(send, 200, X.document("CompleteMultipartUploadResult", parts), headers=version_header(meta))
+        await self._reply(send, 200, X.document("CompleteMultipartUploadResult", parts),
+                          headers={**version_header(meta), **acl.encryption_headers(meta.attrs)})
 

@@ -11,10 +11,14 @@ import asyncio
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
 
 from ....clock import Clock
 from ....errors import PayloadTooLarge, ServiceError
 from ...infra.asgi import read_body, request_ids
+from ...protocols.iam import policy_is_public
 from ...protocols.principals import Anonymous, Authorizer, Credentials
 from ...protocols.sigv4 import UNSIGNED_PAYLOAD, Credential, Verified
 from .model import ObjectStore
@@ -23,6 +27,7 @@ XML_BODY_LIMIT = 1024 * 1024
 # an unsigned request: nobody, allowed only what a bucket policy grants to "*"
 ANONYMOUS = Verified(Credential("", "", principal=Anonymous()), UNSIGNED_PAYLOAD, b"", "", "", "", False)
 BUCKET_ARN = "arn:aws:s3:::"
+OWNER_ID = OWNER_NAME = "stratus"  # the account's canonical user: every bucket's and object's owner
 
 
 def header_bytes(value: str) -> bytes:
@@ -79,11 +84,49 @@ class S3Base:
             policy = self.store.bucket_config(bucket, "policy") if bucket else None
         except ServiceError:  # no such bucket: no policy (and the operation says NoSuchBucket, to those allowed)
             policy = None
-        return self.authorizer.allowed(verified.credential.principal, action, resource,
-                                       {"aws:SourceIp": req.client_ip, **(extra or {})}, policy)
+        principal = verified.credential.principal
+        if policy is not None and isinstance(principal, Anonymous) and (self.store.bucket_config(
+                bucket, "publicAccessBlock") or {}).get("RestrictPublicBuckets") and policy_is_public(policy):
+            policy = None  # a public policy admits only the account's and AWS services' principals
+        keys = request_keys(req)
+        if policy is not None and req.key and b"s3:ExistingObjectTag/" in orjson.dumps(policy):
+            try:  # the policy tests the object's own tags: they are read only then
+                tags = self.store.head(bucket, req.key, req.query.get("versionId")).tags
+                keys.update({f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()})
+            except ServiceError:
+                pass
+        return self.authorizer.allowed(principal, action, resource, {**keys, **(extra or {})}, policy,
+                                       lambda: self.acl_allows(principal, req, action, bucket))
 
     def _authorize(self, verified: Verified, req: S3Request, action: str, resource: str,
                    extra: dict[str, str] | None = None) -> None:
         if not self._allowed(verified, req, action, resource, extra):
             raise ServiceError("AccessDenied", "Access Denied", 403)
 
+    def acl_allows(self, principal: object, req: S3Request, action: str, bucket: str) -> bool:
+        """Whether an ACL grants the action (the ``Acls`` mixin decides; the base grants nothing)."""
+        return False
+
+
+# the condition keys a request's headers set for policies, by header
+_HEADER_KEYS = {h: f"s3:{h}" for h in (
+    "x-amz-acl", "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
+    "x-amz-grant-full-control", "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-storage-class", "x-amz-content-sha256")}
+_HEADER_KEYS.update({"referer": "aws:Referer", "user-agent": "aws:UserAgent"})
+
+
+def request_keys(req: S3Request) -> dict[str, str | list[str]]:
+    """The condition keys of a request: its address, the headers policies can test (``s3:x-amz-acl``,
+    ``aws:Referer``, ...), and the tags it asks for (``s3:RequestObjectTag/<key>``, ``s3:RequestObjectTagKeys``)."""
+    keys: dict[str, str | list[str]] = {"aws:SourceIp": req.client_ip}
+    for header, key in _HEADER_KEYS.items():
+        if header in req.headers:
+            keys[key] = req.headers[header]
+    if "x-amz-copy-source" in req.headers:  # as the policy names it: bucket/key, decoded
+        keys["s3:x-amz-copy-source"] = unquote(req.headers["x-amz-copy-source"].split("?", 1)[0]).lstrip("/")
+    if "x-amz-tagging" in req.headers:
+        pairs = parse_qsl(req.headers["x-amz-tagging"], keep_blank_values=True)
+        keys.update({f"s3:RequestObjectTag/{k}": v for k, v in pairs})
+        keys["s3:RequestObjectTagKeys"] = [k for k, _ in pairs]
+    return keys

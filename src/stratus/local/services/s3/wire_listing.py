@@ -8,7 +8,7 @@ from typing import Any
 
 from ....errors import ServiceError
 from ...protocols import restxml as X
-from .wire_common import S3Base, S3Request
+from .wire_common import OWNER_ID, OWNER_NAME, S3Base, S3Request
 
 
 def token_for(last: str) -> str:
@@ -46,7 +46,7 @@ class Listings(S3Base):
         page = rows if limit is None else rows[:limit]
         buckets = [X.el("Bucket", [X.el("Name", n), X.el("CreationDate", X.iso(t)), X.el("BucketRegion", self.region)])
                    for n, t in page]
-        owner = X.el("Owner", [X.el("ID", "stratus"), X.el("DisplayName", "stratus")])
+        owner = X.el("Owner", [X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME)])
         out = [X.el("Buckets", buckets), owner]
         if limit is not None and len(rows) > limit:
             out.append(X.el("ContinuationToken", token_for(page[-1][0])))
@@ -87,9 +87,12 @@ class Listings(S3Base):
             parts.append(X.el("Marker", enc(after)))
             if listing.truncated and delimiter and listing.last is not None:
                 parts.append(X.el("NextMarker", enc(listing.last)))
+        owner = not v2 or q.get("fetch-owner") == "true"  # v1 always names each key's owner; v2 when asked
         for o in listing.objects:
             item = [X.el("Key", enc(o.key)), X.el("LastModified", X.iso(o.modified)), X.el("ETag", o.etag),
                     X.el("Size", o.size), X.el("StorageClass", "STANDARD")]
+            if owner:
+                item.append(X.el("Owner", [X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME)]))
             item += [X.el("ChecksumAlgorithm", a.upper()) for a in o.checksums]
             parts.append(X.el("Contents", item))
         parts += [X.el("CommonPrefixes", [X.el("Prefix", enc(p))]) for p in listing.prefixes]
@@ -139,7 +142,7 @@ class Listings(S3Base):
         parts.append(X.el("IsTruncated", listing.truncated))
         if url:
             parts.append(X.el("EncodingType", "url"))
-        owner = X.el("Owner", [X.el("ID", "stratus"), X.el("DisplayName", "stratus")])
+        owner = X.el("Owner", [X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME)])
         for o in listing.versions:
             head = [X.el("Key", enc(o.key)), X.el("VersionId", o.version_id), X.el("IsLatest", o.latest),
                     X.el("LastModified", X.iso(o.modified))]
@@ -164,7 +167,9 @@ class Listings(S3Base):
                               "positive one") from None
         parts = [p for p in await self._run(self.store.parts, req.query["uploadId"]) if p["number"] > marker]
         page, truncated = parts[:max_parts], len(parts) > max_parts
+        who = [X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME)]
         out = [X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", req.query["uploadId"]),
+               X.el("Initiator", who), X.el("Owner", who), X.el("StorageClass", "STANDARD"),
                X.el("PartNumberMarker", marker), X.el("MaxParts", max_parts), X.el("IsTruncated", truncated)]
         if page:
             out.append(X.el("NextPartNumberMarker", page[-1]["number"]))
@@ -202,7 +207,9 @@ class Listings(S3Base):
             if len(entries) + len(prefixes) == max_uploads:
                 truncated = True
                 break
+            who = [X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME)]
             entries.append(X.el("Upload", [X.el("Key", u["key"]), X.el("UploadId", u["upload_id"]),
+                                           X.el("Initiator", who), X.el("Owner", who),
                                            X.el("Initiated", X.iso(u["created"])), X.el("StorageClass", "STANDARD")]))
             next_key, next_id = u["key"], u["upload_id"]
         out = [X.el("Bucket", req.bucket), X.el("KeyMarker", key_marker), X.el("UploadIdMarker", id_marker)]

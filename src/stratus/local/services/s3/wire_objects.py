@@ -14,8 +14,10 @@ from urllib.parse import unquote
 from ....errors import ServiceError
 from ...protocols import restxml as X
 from ...protocols.sigv4 import ChunkedDecoder, Verified, check_payload_sha256, header_text
+from . import lifecycle
 from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
-from .wire_common import S3Base, S3Request, header_bytes
+from .wire_acl import COPY_CUSTOMER, Acls, check_customer_key, encryption_headers
+from .wire_common import S3Request, header_bytes
 from .wire_tags import header_tags
 
 STREAM_CHUNK = 1024 * 1024
@@ -31,7 +33,7 @@ MAX_OBJECT = 5 * 1024**3  # bytes in one PUT (and in one part): S3's limit
 SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 
 
-class ObjectOps(S3Base):
+class ObjectOps(Acls):
     async def _receive_blob(self, req: S3Request, v: Verified, receive: Any, algorithms: tuple[str, ...] = ()) -> Any:
         """Stream the request body into a new blob, checking every digest the client declared."""
         h = req.headers
@@ -126,7 +128,17 @@ class ObjectOps(S3Base):
             hdrs["x-amz-version-id"] = meta.version_id
         if meta.tags:
             hdrs["x-amz-tagging-count"] = str(len(meta.tags))
+        hdrs.update(encryption_headers(meta.attrs))
+        hdrs.update(self._expiration(meta))
         return hdrs
+
+    def _expiration(self, meta: ObjectMeta) -> dict[str, str]:
+        """``x-amz-expiration`` for a current object a lifecycle rule will expire."""
+        if not meta.latest or meta.marker:
+            return {}
+        said = lifecycle.expiration_header(self.store.bucket_config(meta.bucket, "lifecycle"), meta.key, meta.size,
+                                           meta.tags, meta.modified)
+        return {"x-amz-expiration": said} if said else {}
 
     @staticmethod
     def _stored_headers(req: S3Request) -> dict[str, str]:
@@ -150,8 +162,9 @@ class ObjectOps(S3Base):
         ctype, meta = self._metadata(req)
         tags = None
         if "x-amz-tagging" in req.headers:  # tagging as it uploads takes the right to tag too, as on S3
-            self._authorize(v, req, "s3:PutObjectTagging", f"arn:aws:s3:::{req.bucket}/{req.key}")
+            self.authorize_writer(v, req, "s3:PutObjectTagging")
             tags = header_tags(req.headers["x-amz-tagging"])
+        attrs = self.new_object_attrs(v, req, req.headers)
         blob = await self._receive_blob(req, v, receive)
         none_match = req.headers.get("if-none-match")
         if none_match is not None and none_match.strip() != "*":
@@ -159,8 +172,8 @@ class ObjectOps(S3Base):
         obj = await self._run(lambda: self.store.commit(req.bucket, req.key, blob, ctype, meta, "ObjectCreated:Put",
                                                         headers=self._stored_headers(req),
                                                         if_none_match=none_match is not None,
-                                                        if_match=req.headers.get("if-match"), tags=tags))
-        hdrs = {"etag": obj.etag, **version_header(obj)}
+                                                        if_match=req.headers.get("if-match"), tags=tags, attrs=attrs))
+        hdrs = {"etag": obj.etag, **version_header(obj), **encryption_headers(obj.attrs), **self._expiration(obj)}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in obj.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
 
@@ -195,9 +208,13 @@ class ObjectOps(S3Base):
             value = req.query.get(param)
             if value is not None and not (value.isascii() and value.isprintable()):
                 raise ServiceError("InvalidArgument", f"{param} must be printable US-ASCII.", ArgumentName=param)
+        if "x-amz-server-side-encryption" in req.headers:  # S3 takes it on writes only
+            raise ServiceError("InvalidArgument", "x-amz-server-side-encryption is not allowed on a GET or HEAD "
+                              "request.", ArgumentName="x-amz-server-side-encryption")
         meta, f = await self._run(self.store.open_object, req.bucket, req.key,  # opened before any header goes out
                                   req.query.get("versionId"))
         try:
+            check_customer_key(meta.attrs.get("sse"), req.headers)
             await self._send_object(req, meta, f, send)
         finally:
             f.close()
@@ -318,11 +335,13 @@ class ObjectOps(S3Base):
             if tag_directive == "REPLACE" and req.headers.get("x-amz-tagging"):  # tagging takes its own right
                 self._authorize(v, req, "s3:PutObjectTagging", obj_arn)
             tags = header_tags(req.headers.get("x-amz-tagging", "")) if tag_directive == "REPLACE" else src.tags
+            check_customer_key(src.attrs.get("sse"), req.headers, COPY_CUSTOMER)
+            attrs = self.new_object_attrs(v, req, req.headers)  # the copy's own ACL and encryption, not the source's
         except BaseException:
             source.close()
             raise
-        obj = await self._run(self.store.copy, src, source, req.bucket, req.key, ctype, meta, headers, tags)
-        hdrs = version_header(obj)
+        obj = await self._run(self.store.copy, src, source, req.bucket, req.key, ctype, meta, headers, tags, attrs)
+        hdrs = {**version_header(obj), **encryption_headers(obj.attrs)}
         if src.version_id != "null" or version:
             hdrs["x-amz-copy-source-version-id"] = src.version_id
         await self._reply(send, 200, X.document("CopyObjectResult", [X.el("LastModified", X.iso(obj.modified)),

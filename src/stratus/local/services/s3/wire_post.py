@@ -19,6 +19,7 @@ import calendar
 import hashlib
 import hmac
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -29,7 +30,8 @@ from ....errors import ServiceError
 from ...protocols import restxml as X
 from ...protocols.sigv4 import UNSIGNED_PAYLOAD, SigV4Error, Verified, resolve_credential, signing_key
 from .model import check_key
-from .wire_common import ANONYMOUS, S3Base, S3Request
+from .wire_acl import Acls, encryption_headers
+from .wire_common import ANONYMOUS, S3Request
 from .wire_objects import MAX_OBJECT
 from .wire_tags import OBJECT_TAGS, document_tags
 
@@ -128,7 +130,7 @@ class _Form:
         self.fields[name.lower()] = self._data.decode("utf-8", "replace")
 
 
-class PostUploads(S3Base):
+class PostUploads(Acls):
     async def _post_object(self, req: S3Request, receive: Any, send: Any) -> None:
         _, params = parse_options_header(req.headers.get("content-type", ""))
         boundary = params.get(b"boundary")
@@ -187,7 +189,7 @@ class PostUploads(S3Base):
                                        ArgumentName=name)
             obj = await self._run(lambda: self.store.commit(req.bucket, key, blob, content_type, meta,
                                                             "ObjectCreated:Post", headers=headers,
-                                                            tags=state["tags"]))
+                                                            tags=state["tags"], attrs=state["attrs"]))
         except BaseException:
             self.store._drop_blobs([blob.id])
             raise
@@ -200,11 +202,12 @@ class PostUploads(S3Base):
             target = f"{redirect}{sep}bucket={quote(req.bucket)}&key={quote(key)}&etag={quote(etag)}"
             return await self._reply(send, 303, headers={"location": target, "etag": etag})
         status = fields.get("success_action_status", "204")
-        if status == "201":
-            return await self._reply(send, 201, X.document("PostResponse", [
-                X.el("Location", location), X.el("Bucket", req.bucket), X.el("Key", key), X.el("ETag", etag)]),
-                headers={"etag": etag, "location": location})
-        await self._reply(send, 200 if status == "200" else 204, headers={"etag": etag, "location": location})
+        said = {"etag": etag, "location": location, **encryption_headers(obj.attrs)}
+        if status == "201":  # S3's PostResponse document has no namespace
+            return await self._reply(send, 201, (X.HEAD + X.el("PostResponse", [
+                X.el("Location", location), X.el("Bucket", req.bucket), X.el("Key", key),
+                X.el("ETag", etag)])).encode(), headers=said)
+        await self._reply(send, 200 if status == "200" else 204, headers=said)
 
     def _checked(self, req: S3Request, fields: dict[str, str], filename: str) -> dict[str, Any]:
         """Verify the form (signature, policy, every field accounted for), authorize the upload; the key and the
@@ -215,16 +218,20 @@ class PostUploads(S3Base):
                                "please check the order of the fields.", ArgumentName="key", ArgumentValue="")
         v = self._form_signer(fields)
         bounds = [0, MAX_OBJECT]
+        final = key.replace("${filename}", filename)  # the policy's conditions hold for the key as it will be
         if "policy" in fields:
-            self._policy(req, fields, bounds)
-        final = key.replace("${filename}", filename)
+            self._policy(req, {**fields, "key": final}, bounds)
         check_key(final)
         self._authorize(v, req, "s3:PutObject", f"arn:aws:s3:::{req.bucket}/{final}")
         tags = None
+        writing = replace(req, key=final)
         if "tagging" in fields:  # a Tagging document, as in PutObjectTagging; tagging takes its own right
-            self._authorize(v, req, "s3:PutObjectTagging", f"arn:aws:s3:::{req.bucket}/{final}")
+            self.authorize_writer(v, writing, "s3:PutObjectTagging")
             tags = document_tags(fields["tagging"].encode(), OBJECT_TAGS)
-        return {"key": final, "min": bounds[0], "max": bounds[1], "tags": tags}
+        as_headers = {("x-amz-acl" if k == "acl" else k): val for k, val in fields.items()
+                      if k == "acl" or k.startswith(("x-amz-server-side-encryption", "x-amz-grant-"))}
+        attrs = self.new_object_attrs(v, writing, as_headers)
+        return {"key": final, "min": bounds[0], "max": bounds[1], "tags": tags, "attrs": attrs}
 
     def _form_signer(self, fields: dict[str, str]) -> Verified:
         """Who signed the form's policy (SigV4 or SigV2), or nobody (an anonymous form)."""
@@ -246,6 +253,11 @@ class PostUploads(S3Base):
                                  "signature you provided. Check your key and signing method.")
             return Verified(cred, UNSIGNED_PAYLOAD, b"", "", "", "", True)
         if "signature" in fields or "awsaccesskeyid" in fields:
+            for needed, name in (("awsaccesskeyid", "AWSAccessKeyId"), ("signature", "Signature"), ("policy", "Policy")):
+                if needed not in fields:
+                    raise ServiceError("InvalidArgument", f"Bucket POST must contain a field named '{name}'.  If it is "
+                                       "specified, please check the order of the fields.", ArgumentName=name,
+                                       ArgumentValue="")
             cred = resolve_credential(self.creds.lookup(fields.get("awsaccesskeyid", "")),
                                       fields.get("x-amz-security-token"), now)
             expected = base64.b64encode(hmac.new(cred.secret_access_key.encode(), policy.encode(),

@@ -1,0 +1,424 @@
+"""S3's access control lists, and the bucket settings that govern them.
+
+A bucket and each object version carry an ACL: grants of ``READ``, ``WRITE``, ``READ_ACP``,
+``WRITE_ACP`` or ``FULL_CONTROL`` to a canonical user or to a group (everyone, or every signed
+caller). They are set by a canned ACL (``x-amz-acl``), by ``x-amz-grant-*`` headers, or by an
+``AccessControlPolicy`` document (Get/PutBucketAcl, Get/PutObjectAcl, and on CreateBucket,
+PutObject, CopyObject, CreateMultipartUpload and form uploads). Without one, the owner has
+``FULL_CONTROL`` and nobody else anything.
+
+ACLs are enforced as S3 enforces them within one account: a grant to a group allows what its
+permission covers (``ACL_RIGHTS``) to callers that no policy allows, unless a policy denies it.
+The account itself (the admin credentials) needs no grant; the apps' roles are in the account, so
+a grant to the owner's canonical user gives them nothing their policies do not.
+
+Buckets made through the API get S3's defaults from before April 2023, when these were the
+defaults and what S3 tools and test suites expect: ACLs enabled (ownership ``ObjectWriter``), no
+public access block, no default encryption. Each is a bucket setting a client can change as on S3:
+``BucketOwnerEnforced`` ownership turns ACLs off, a public access block refuses or ignores public
+grants and public policies. The apps' declared buckets start with the settings the same buckets
+get when synthesized for AWS (``DECLARED_CONFIG``): ACLs off, every public access blocked,
+S3-managed encryption.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from xml.sax.saxutils import escape
+
+from ....errors import ServiceError
+from ...protocols import restxml as X
+from ...protocols.principals import Anonymous
+from .wire_common import OWNER_ID, OWNER_NAME, S3Base, S3Request
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+GROUPS = (ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY)
+PERMISSIONS = ("FULL_CONTROL", "READ", "WRITE", "READ_ACP", "WRITE_ACP")
+GRANT_HEADERS = {f"x-amz-grant-{p.lower().replace('_', '-')}": p for p in PERMISSIONS}
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+Grant = list[str]  # [kind ("id" or "uri"), its value, permission], as kept in JSON
+OWNER_ONLY: list[Grant] = [["id", OWNER_ID, "FULL_CONTROL"]]
+
+# which permission, on the bucket's ACL or the object's, allows an action to a grantee
+ACL_RIGHTS: dict[str, tuple[str, str]] = {
+    "s3:ListBucket": ("bucket", "READ"), "s3:ListBucketVersions": ("bucket", "READ"),
+    "s3:ListBucketMultipartUploads": ("bucket", "READ"),
+    "s3:PutObject": ("bucket", "WRITE"), "s3:DeleteObject": ("bucket", "WRITE"),
+    "s3:DeleteObjectVersion": ("bucket", "WRITE"),
+    "s3:GetBucketAcl": ("bucket", "READ_ACP"), "s3:PutBucketAcl": ("bucket", "WRITE_ACP"),
+    "s3:GetObject": ("object", "READ"), "s3:GetObjectVersion": ("object", "READ"),
+    "s3:GetObjectAcl": ("object", "READ_ACP"), "s3:GetObjectVersionAcl": ("object", "READ_ACP"),
+    "s3:PutObjectAcl": ("object", "WRITE_ACP"), "s3:PutObjectVersionAcl": ("object", "WRITE_ACP"),
+}
+
+CANNED: dict[str, list[Grant]] = {
+    "private": [],
+    "public-read": [["uri", ALL_USERS, "READ"]],
+    "public-read-write": [["uri", ALL_USERS, "READ"], ["uri", ALL_USERS, "WRITE"]],
+    "authenticated-read": [["uri", AUTHENTICATED_USERS, "READ"]],
+    "bucket-owner-read": [],  # the bucket's owner is the object's: its FULL_CONTROL covers it
+    "bucket-owner-full-control": [],
+    "log-delivery-write": [["uri", LOG_DELIVERY, "WRITE"], ["uri", LOG_DELIVERY, "READ_ACP"]],
+}
+OWNERSHIPS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
+def _or_default(grants: list[Grant] | None) -> list[Grant]:
+    """An ACL as kept, or the owner's alone when none was ever set (an ACL set with no grants stays empty)."""
+    return OWNER_ONLY if grants is None else grants
+
+
+def is_public(grants: list[Grant]) -> bool:
+    return any(kind == "uri" and value in (ALL_USERS, AUTHENTICATED_USERS) for kind, value, _ in grants)
+
+
+def _grantee(kind: str, value: str) -> tuple[str, str]:
+    """One grantee as named in a grant header or document, checked as S3 checks it."""
+    if kind == "id":
+        if value != OWNER_ID:  # the only canonical user here is the account's own
+            raise ServiceError("InvalidArgument", "Invalid id", ArgumentName="CanonicalUser/ID", ArgumentValue=value)
+        return "id", value
+    if kind == "uri":
+        if value not in GROUPS:
+            raise ServiceError("InvalidArgument", "Invalid group uri", ArgumentName="Group/URI", ArgumentValue=value)
+        return "uri", value
+    if kind == "emailAddress":
+        raise ServiceError("UnresolvableGrantByEmailAddress", "The e-mail address you provided does not match any "
+                          "account on record.", EmailAddress=value)
+    raise ServiceError("InvalidArgument", f"Invalid grantee type {kind!r}", ArgumentName="x-amz-grant")
+
+
+_GRANTEE = re.compile(r'\s*(id|uri|emailAddress)\s*=\s*(?:"([^"]*)"|([^",\s]+))\s*(?:,|$)')  # quoted or not
+
+
+def request_grants(headers: Mapping[str, str]) -> list[Grant] | None:
+    """The ACL a request's ``x-amz-acl`` or ``x-amz-grant-*`` headers ask for (the owner's grant first), or None."""
+    canned = headers.get("x-amz-acl")
+    named = [h for h in GRANT_HEADERS if h in headers]
+    if canned is not None and named:
+        raise ServiceError("InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed")
+    if canned is not None:
+        extra = CANNED.get(canned.strip())
+        if extra is None:
+            raise ServiceError("InvalidArgument", f"Invalid canned ACL {canned!r}", ArgumentName="x-amz-acl",
+                               ArgumentValue=canned[:64])
+        return [*OWNER_ONLY, *(list(g) for g in extra)]
+    if not named:
+        return None
+    grants: list[Grant] = []
+    for header in named:
+        value, pos = headers[header], 0
+        while pos < len(value):
+            m = _GRANTEE.match(value, pos)
+            if m is None or m.end() == pos:
+                raise ServiceError("InvalidArgument", f"{header} is malformed: expected id=\"...\", uri=\"...\" or "
+                                   "emailAddress=\"...\", separated by commas", ArgumentName=header)
+            kind, who = _grantee(m.group(1), m.group(2) if m.group(2) is not None else m.group(3))
+            grants.append([kind, who, GRANT_HEADERS[header]])
+            pos = m.end()
+    return grants
+
+
+def document_grants(body: bytes) -> list[Grant]:
+    """The grants of an ``AccessControlPolicy`` document."""
+    doc = X.parse(body, "AccessControlPolicy")
+    owner = X.children(doc, "Owner")
+    if owner and (X.text(owner[0], "ID") or OWNER_ID) != OWNER_ID:
+        raise ServiceError("AccessDenied", "The owner of an ACL is the bucket's owner; it cannot be changed.", 403)
+    lists = X.children(doc, "AccessControlList")
+    if len(lists) != 1:
+        raise ServiceError("MalformedACLError", "The XML you provided was not well-formed or did not validate "
+                          "against our published schema: one AccessControlList.")
+    grants: list[Grant] = []
+    for grant in X.children(lists[0], "Grant"):
+        grantees, permission = X.children(grant, "Grantee"), X.text(grant, "Permission")
+        if len(grantees) != 1 or permission not in PERMISSIONS:
+            raise ServiceError("MalformedACLError", "The XML you provided was not well-formed or did not validate "
+                              "against our published schema: each Grant has a Grantee and a Permission.")
+        g = grantees[0]
+        kind = g.get(f"{{{XSI}}}type", "")
+        if kind == "CanonicalUser":
+            who = _grantee("id", X.text(g, "ID") or "")
+        elif kind == "Group":
+            who = _grantee("uri", X.text(g, "URI") or "")
+        elif kind == "AmazonCustomerByEmail":
+            who = _grantee("emailAddress", X.text(g, "EmailAddress") or "")
+        else:
+            raise ServiceError("MalformedACLError", "The XML you provided was not well-formed or did not validate "
+                              "against our published schema: a Grantee's xsi:type is CanonicalUser, Group or "
+                              "AmazonCustomerByEmail.")
+        grants.append([*who, permission])
+    return grants
+
+
+def acl_document(grants: list[Grant]) -> bytes:
+    items = []
+    for kind, value, permission in grants:
+        if kind == "id":
+            grantee = (f'<Grantee xmlns:xsi="{XSI}" xsi:type="CanonicalUser">{X.el("ID", value)}'
+                       f'{X.el("DisplayName", OWNER_NAME)}</Grantee>')
+        else:
+            grantee = f'<Grantee xmlns:xsi="{XSI}" xsi:type="Group"><URI>{escape(value)}</URI></Grantee>'
+        items.append(f"<Grant>{grantee}{X.el('Permission', permission)}</Grant>")
+    return X.document("AccessControlPolicy", [X.el("Owner", [X.el("ID", OWNER_ID), X.el("DisplayName", OWNER_NAME)]),
+                                              X.el("AccessControlList", items)])
+
+
+class Acls(S3Base):
+    def _settings(self, bucket: str) -> tuple[str, dict[str, bool]]:
+        """The bucket's object ownership and public access block (each as S3 has it when none was set)."""
+        ownership = self.store.bucket_config(bucket, "ownershipControls") or "ObjectWriter"
+        return ownership, self.store.bucket_config(bucket, "publicAccessBlock") or {}
+
+    def grants_for(self, req: S3Request, bucket: str, default: list[Grant] | None = None) -> list[Grant] | None:
+        """The ACL a write asks for in its headers, checked against the bucket's settings; else ``default``."""
+        grants = request_grants(req.headers)
+        return default if grants is None else self._allowed_grants(bucket, grants)
+
+    def _allowed_grants(self, bucket: str, grants: list[Grant]) -> list[Grant]:
+        """``grants``, unless the bucket's settings refuse them: ACLs off (``BucketOwnerEnforced``, where only the
+        owner's own grant may be named), or a public access block that refuses public ACLs."""
+        ownership, block = self._settings(bucket)
+        if ownership == "BucketOwnerEnforced" and any(g[0] != "id" for g in grants):
+            raise ServiceError("AccessControlListNotSupported", "The bucket does not allow ACLs")
+        if block.get("BlockPublicAcls") and is_public(grants):
+            raise ServiceError("AccessDenied", "Access Denied (the bucket's public access block refuses public "
+                              "ACLs)", 403)
+        return grants
+
+    def acl_allows(self, principal: object, req: S3Request, action: str, bucket: str) -> bool:
+        """Whether the bucket's or the object's ACL grants ``action`` to a group ``principal`` is in."""
+        right = ACL_RIGHTS.get(action)
+        if right is None or not self.store.bucket_exists(bucket):
+            return False
+        ownership, block = self._settings(bucket)
+        if ownership == "BucketOwnerEnforced" or block.get("IgnorePublicAcls"):
+            return False  # every grant a caller could be in is a public one
+        level, permission = right
+        if level == "bucket":
+            grants = _or_default(self.store.bucket_config(bucket, "acl"))
+        else:
+            try:
+                grants = _or_default(self.store.head(bucket, req.key, req.query.get("versionId")).attrs.get("acl"))
+            except ServiceError:
+                return False
+        groups = (ALL_USERS,) if isinstance(principal, Anonymous) else (ALL_USERS, AUTHENTICATED_USERS)
+        return any(kind == "uri" and value in groups and p in (permission, "FULL_CONTROL") for kind, value, p in grants)
+
+    async def _bucket_acl(self, req: S3Request, receive: Any, send: Any) -> None:
+        """Get or PutBucketAcl (authorized by the caller)."""
+        if req.method == "GET":
+            self.store.require_bucket(req.bucket)
+            return await self._reply(send, 200, acl_document(_or_default(self.store.bucket_config(req.bucket, "acl"))))
+        grants = await self._new_acl(req, receive)
+        await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
+        await self._reply(send, 200)
+
+    async def _object_acl(self, req: S3Request, receive: Any, send: Any) -> None:
+        """Get or PutObjectAcl (authorized by the caller), of the current object or ``versionId``."""
+        version = req.query.get("versionId")
+        if req.method == "GET":
+            meta = await self._run(self.store.head, req.bucket, req.key, version)
+            hdrs = {"x-amz-version-id": meta.version_id} if meta.version_id != "null" or version else {}
+            return await self._reply(send, 200, acl_document(_or_default(meta.attrs.get("acl"))), headers=hdrs)
+        grants = await self._new_acl(req, receive)
+        changed = await self._run(self.store.set_attribute, req.bucket, req.key, version, "acl", grants)
+        await self._reply(send, 200, headers={"x-amz-version-id": changed} if changed != "null" or version else {})
+
+    async def _new_acl(self, req: S3Request, receive: Any) -> list[Grant]:
+        body = await self._read_small(receive)
+        from_headers = self.grants_for(req, req.bucket)
+        if from_headers is not None:
+            if body.strip():
+                raise ServiceError("UnexpectedContent", "This request does not support content")
+            return from_headers
+        if not body.strip():
+            raise ServiceError("MissingSecurityHeader", "Your request was missing a required header",
+                               MissingHeaderName="x-amz-acl")
+        return self._allowed_grants(req.bucket, document_grants(body))
+
+    def authorize_writer(self, v: Any, req: S3Request, action: str) -> None:
+        """What a write sets besides the bytes (an ACL, tags) takes its own right (``action``), unless an ACL
+        allowed the write itself: its writer then owns the new object, and an owner may set these."""
+        if not self.acl_allows(v.credential.principal, req, "s3:PutObject", req.bucket):
+            self._authorize(v, req, action, f"arn:aws:s3:::{req.bucket}/{req.key}")
+
+    def new_object_attrs(self, v: Any, req: S3Request, headers: Mapping[str, str]) -> dict[str, Any]:
+        """The attributes a write gives its new object from its headers (or a form's fields named as headers): its
+        ACL, taking the right to set one as S3 does (``s3:PutObjectAcl``), and its encryption."""
+        attrs: dict[str, Any] = {}
+        grants = request_grants(headers)
+        if grants is not None:
+            self.authorize_writer(v, req, "s3:PutObjectAcl")
+            attrs["acl"] = self._allowed_grants(req.bucket, grants)
+        sse = encryption(headers, self.store.bucket_config(req.bucket, "encryption"), self.region)
+        if sse:
+            attrs["sse"] = sse
+        return attrs
+
+
+SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+CUSTOMER = "x-amz-server-side-encryption-customer-"
+COPY_CUSTOMER = "x-amz-copy-source-server-side-encryption-customer-"
+
+
+def customer_key(headers: Mapping[str, str], prefix: str = CUSTOMER) -> dict[str, str] | None:
+    """An SSE-C key the request gives (``<prefix>algorithm``, ``key``, ``key-MD5``), checked as S3 checks it, as
+    kept with an object: its MD5 (which S3 sends back) and a salted SHA-256 to recognise it (never the key); or
+    None when it gives none."""
+    given = {name: headers.get(prefix + name) for name in ("algorithm", "key", "key-md5")}
+    if not any(given.values()):
+        return None
+    if given["algorithm"] != "AES256":
+        raise ServiceError("InvalidArgument", "The encryption algorithm specified is not valid: requests specifying "
+                          "Server Side Encryption with Customer provided keys must provide a valid encryption "
+                          "algorithm (AES256).", ArgumentName=prefix + "algorithm")
+    try:
+        key = base64.b64decode(given["key"] or "", validate=True)
+        md5 = base64.b64decode(given["key-md5"] or "", validate=True)
+    except binascii.Error:
+        key = md5 = b""
+    if len(key) != 32:
+        raise ServiceError("InvalidArgument", "The secret key was invalid for the specified algorithm.",
+                           ArgumentName=prefix + "key")
+    if md5 != hashlib.md5(key, usedforsecurity=False).digest():
+        raise ServiceError("InvalidArgument", "The calculated MD5 hash of the key did not match the hash that was "
+                          "provided.", ArgumentName=prefix + "key-MD5")
+    salt = secrets.token_hex(16)
+    return {"alg": "customer", "md5": base64.b64encode(md5).decode(), "salt": salt,
+            "hash": hashlib.sha256(bytes.fromhex(salt) + key).hexdigest()}
+
+
+def check_customer_key(sse: Mapping[str, str] | None, headers: Mapping[str, str], prefix: str = CUSTOMER) -> None:
+    """A read (or a part, or a copy's source) of an object stored with ``sse`` must give its SSE-C key, and only
+    then: S3's 400s otherwise."""
+    given = customer_key(headers, prefix)
+    if sse is None or sse.get("alg") != "customer":
+        if given is not None:
+            raise ServiceError("InvalidRequest", "The encryption parameters are not applicable to this object.")
+        return
+    if given is None:
+        raise ServiceError("InvalidRequest", "The object was stored using a form of Server Side Encryption. The "
+                          "correct parameters must be provided to retrieve the object.")
+    key = base64.b64decode(headers[prefix + "key"])
+    if not hmac.compare_digest(hashlib.sha256(bytes.fromhex(sse["salt"]) + key).hexdigest(), sse["hash"]):
+        raise ServiceError("InvalidArgument", "The provided encryption key does not match the key the object was "
+                          "stored with.", ArgumentName=prefix + "key")
+
+
+def encryption(headers: Mapping[str, str], default: Mapping[str, str] | None, region: str) -> dict[str, str]:
+    """The server-side encryption a write asks for (``x-amz-server-side-encryption`` and its KMS key, or an SSE-C
+    key), else the bucket's default; checked as S3 checks it."""
+    alg = headers.get("x-amz-server-side-encryption")
+    key = headers.get("x-amz-server-side-encryption-aws-kms-key-id")
+    if alg is not None and alg not in SSE_ALGORITHMS:
+        raise ServiceError("InvalidArgument", "The encryption method specified is not supported",
+                           ArgumentName="x-amz-server-side-encryption", ArgumentValue=alg[:64])
+    customer = customer_key(headers)
+    if customer is not None and alg is not None:
+        raise ServiceError("InvalidArgument", "Server Side Encryption with Customer provided key is incompatible "
+                          "with the encryption method specified", ArgumentName="x-amz-server-side-encryption")
+    if key is not None and not (alg or "").startswith("aws:kms"):
+        raise ServiceError("InvalidArgument", "Server Side Encryption with AWS KMS managed key requires HTTP header "
+                          "x-amz-server-side-encryption : aws:kms", ArgumentName="x-amz-server-side-encryption")
+    if customer is not None:
+        return customer
+    if alg is None:
+        if not default:
+            return {}
+        alg, key = default["alg"], default.get("kms")
+    out = {"alg": alg}
+    if alg.startswith("aws:kms"):
+        out["kms"] = key or f"arn:aws:kms:{region}:000000000000:alias/aws/s3"
+    return out
+
+
+def encryption_headers(attrs: Mapping[str, Any]) -> dict[str, str]:
+    """What S3 says of an object's encryption on PUT, GET and HEAD."""
+    sse = attrs.get("sse")
+    if not sse:
+        return {}
+    if sse["alg"] == "customer":
+        return {CUSTOMER + "algorithm": "AES256", CUSTOMER + "key-md5": sse["md5"]}
+    out = {"x-amz-server-side-encryption": sse["alg"]}
+    if "kms" in sse:
+        out["x-amz-server-side-encryption-aws-kms-key-id"] = sse["kms"]
+    return out
+
+
+def encryption_rules(bucket: str, body: bytes) -> dict[str, str]:
+    """A ServerSideEncryptionConfiguration document: its one default rule (kept as ``{"alg", "kms"?}``)."""
+    doc = X.parse(body, "ServerSideEncryptionConfiguration")
+    rules = X.children(doc, "Rule")
+    defaults = [d for r in rules for d in X.children(r, "ApplyServerSideEncryptionByDefault")]
+    if len(rules) != 1 or len(defaults) != 1:
+        raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                          "published schema: one Rule with ApplyServerSideEncryptionByDefault.")
+    alg = X.text(defaults[0], "SSEAlgorithm") or ""
+    if alg not in SSE_ALGORITHMS:
+        raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                          "published schema: SSEAlgorithm is AES256, aws:kms or aws:kms:dsse.")
+    key = X.text(defaults[0], "KMSMasterKeyID")
+    if key and not alg.startswith("aws:kms"):
+        raise ServiceError("InvalidArgument", "a KMSMasterKeyID is allowed only if SSEAlgorithm is aws:kms or "
+                          "aws:kms:dsse.")
+    return {"alg": alg, **({"kms": key} if key else {})}
+
+
+def encryption_document(rule: Mapping[str, str]) -> bytes:
+    by_default = [X.el("SSEAlgorithm", rule["alg"])] + ([X.el("KMSMasterKeyID", rule["kms"])] if "kms" in rule else [])
+    return X.document("ServerSideEncryptionConfiguration", [X.el("Rule", [
+        X.el("ApplyServerSideEncryptionByDefault", by_default), X.el("BucketKeyEnabled", False)])])
+
+
+def ownership_rule(bucket: str, body: bytes) -> str:
+    doc = X.parse(body, "OwnershipControls")
+    values = [X.text(r, "ObjectOwnership") for r in X.children(doc, "Rule")]
+    if len(values) != 1 or values[0] not in OWNERSHIPS:
+        raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                          "published schema: one Rule whose ObjectOwnership is BucketOwnerEnforced, "
+                          "BucketOwnerPreferred or ObjectWriter.")
+    return values[0] or ""
+
+
+def ownership_document(value: str) -> bytes:
+    return X.document("OwnershipControls", [X.el("Rule", [X.el("ObjectOwnership", value)])])
+
+
+BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def public_access_block(bucket: str, body: bytes) -> dict[str, bool]:
+    doc = X.parse(body, "PublicAccessBlockConfiguration")
+    out = {}
+    for name in BLOCKS:
+        value = (X.text(doc, name) or "false").strip().lower()
+        if value not in ("true", "false"):
+            raise ServiceError("MalformedXML", f"The XML you provided was not well-formed or did not validate against "
+                              f"our published schema: {name} is true or false.")
+        out[name] = value == "true"
+    return out
+
+
+def public_access_document(value: Mapping[str, bool]) -> bytes:
+    return X.document("PublicAccessBlockConfiguration", [X.el(n, bool(value.get(n))) for n in BLOCKS])
+
+
+def logging_status(bucket: str, body: bytes) -> dict[str, Any]:
+    doc = X.parse(body, "BucketLoggingStatus")
+    if X.children(doc, "LoggingEnabled"):
+        raise ServiceError("NotImplemented", "Server access logging is not implemented by the local object store "
+                          "(a BucketLoggingStatus without LoggingEnabled, which turns it off, is accepted).", 501)
+    return {}
+
+
+def logging_document(_: Any) -> bytes:
+    return X.document("BucketLoggingStatus", [])
