@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import ssl
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +179,25 @@ def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
     s = start(tmp_path_factory.mktemp("clocked"), TODO, extra=["--manual-clock"])
     yield Clients(s)
     s.stop()
+
+
+@pytest.fixture
+def move_clock(clocked: Clients, monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Move the system's manual clock; boto3 then signs at the system's time (as a client on a machine whose
+    clock agrees with the server's), not at this machine's, which stood still for it."""
+    import datetime as dt
+
+    import botocore.auth
+    offset = [clocked.advance(0) - time.time()]
+
+    def signing_now(remove_tzinfo: bool = True) -> dt.datetime:
+        now = dt.datetime.fromtimestamp(time.time() + offset[0], dt.UTC)
+        return now.replace(tzinfo=None) if remove_tzinfo else now
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", signing_now)
+
+    def move(seconds: float) -> None:
+        offset[0] = clocked.advance(seconds) - time.time()
+    return move
 
 
 # -- two users of the todo app, each with identity-pool credentials for their own folder of its files bucket

@@ -265,7 +265,7 @@ def test_admin_has_full_access_and_events_are_recorded(clients: Clients, bucket:
 
 
 def test_unsupported_subresources_are_named(clients: Clients, bucket: str) -> None:
-    denied(lambda: clients.s3().get_object_lock_configuration(Bucket=bucket), "NotImplemented")
+    denied(lambda: clients.s3().get_bucket_notification_configuration(Bucket=bucket), "NotImplemented")
     with pytest.raises(ClientError) as exc:
         clients.s3().get_bucket_website(Bucket=bucket)
     assert "website" in exc.value.response["Error"]["Message"]

@@ -38,5 +38,7 @@ def test_paths_of_the_platform_are_never_s3(clients: Clients) -> None:
     assert clients.http.get(f"{base}/{pool}/other").status_code == 404
     assert clients.http.post(f"{base}/{pool}/.well-known/jwks.json").status_code == 404
     # and S3 still has the rest: an unsigned request is S3's to refuse, in S3's terms
-    r = clients.http.get(base + "/some-bucket/key")
+    r = clients.http.get(f"{base}/{clients.app['buckets']['files']}/key")
     assert r.status_code == 403 and b"<Code>AccessDenied</Code>" in r.content
+    r = clients.http.get(base + "/no-such-bucket-here/key")  # a bucket that is not there: said to anyone, as S3 does
+    assert r.status_code == 404 and b"<Code>NoSuchBucket</Code>" in r.content

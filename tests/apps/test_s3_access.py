@@ -408,3 +408,73 @@ def test_a_refusal_before_the_body_sends_no_100_continue(clients: Clients, new_b
     assert "100 Continue" not in first
     got = httpx.put(f"{clients.ep['aws_endpoint']}/{b}/k", content=b"x" * 123, verify=trust(clients.ep))
     assert got.status_code == 403  # the same request with its body, at once: the same answer
+
+
+# -- Object Lock
+
+def test_object_lock_keeps_versions_until_their_date(clocked: Clients, move_clock: Callable[[float], None]) -> None:
+    admin = clocked.s3()
+    b = f"lock-{os.getpid()}"
+    admin.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    assert admin.get_bucket_versioning(Bucket=b)["Status"] == "Enabled"
+    assert code(lambda: admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})) == \
+        ("InvalidBucketState", 409)
+    assert admin.get_object_lock_configuration(Bucket=b)["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled"}
+    admin.put_object_lock_configuration(Bucket=b, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    governed = admin.put_object(Bucket=b, Key="k", Body=b"1")["VersionId"]
+    head = admin.head_object(Bucket=b, Key="k")
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert code(lambda: admin.delete_object(Bucket=b, Key="k", VersionId=governed)) == ("AccessDenied", 403)
+    marker = admin.delete_object(Bucket=b, Key="k")  # a delete marker is always allowed
+    assert marker["DeleteMarker"] is True
+    admin.delete_object(Bucket=b, Key="k", VersionId=marker["VersionId"])
+
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    complied = admin.put_object(Bucket=b, Key="c", Body=b"2", ObjectLockMode="COMPLIANCE",
+                                ObjectLockRetainUntilDate=until)["VersionId"]
+    assert admin.get_object_retention(Bucket=b, Key="c")["Retention"]["Mode"] == "COMPLIANCE"
+    shorter = {"Mode": "COMPLIANCE", "RetainUntilDate": until - dt.timedelta(days=1)}
+    assert code(lambda: admin.put_object_retention(Bucket=b, Key="c", Retention=shorter,
+                                                   BypassGovernanceRetention=True)) == ("AccessDenied", 403)
+    admin.put_object_retention(Bucket=b, Key="c", Retention={"Mode": "COMPLIANCE",
+                                                             "RetainUntilDate": until + dt.timedelta(days=1)})
+    assert code(lambda: admin.delete_object(Bucket=b, Key="c", VersionId=complied,
+                                            BypassGovernanceRetention=True)) == ("AccessDenied", 403)
+    batch = admin.delete_objects(Bucket=b, BypassGovernanceRetention=True, Delete={"Objects": [
+        {"Key": "c", "VersionId": complied}, {"Key": "k", "VersionId": governed}]})
+    assert [e["Key"] for e in batch.get("Errors", [])] == ["c"]  # the governed one yields to the bypass
+    assert [d["Key"] for d in batch["Deleted"]] == ["k"]
+
+    held = admin.put_object(Bucket=b, Key="h", Body=b"3", ObjectLockLegalHoldStatus="ON",
+                            ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until)["VersionId"]
+    assert admin.get_object_legal_hold(Bucket=b, Key="h")["LegalHold"]["Status"] == "ON"
+    assert code(lambda: admin.delete_object(Bucket=b, Key="h", VersionId=held,
+                                            BypassGovernanceRetention=True)) == ("AccessDenied", 403)
+    admin.put_object_legal_hold(Bucket=b, Key="h", LegalHold={"Status": "OFF"})
+    admin.delete_object(Bucket=b, Key="h", VersionId=held, BypassGovernanceRetention=True)
+
+    move_clock(32 * 86400)  # every retention over: the versions go as any do
+    admin.delete_object(Bucket=b, Key="c", VersionId=complied)
+    assert admin.list_object_versions(Bucket=b).get("Versions", []) == []
+
+
+def test_object_lock_settings_s3_refuses(admin: Any, new_bucket: Callable[..., str]) -> None:
+    plain = new_bucket()
+    assert code(lambda: admin.get_object_lock_configuration(Bucket=plain)) == \
+        ("ObjectLockConfigurationNotFoundError", 404)
+    enabled = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+    assert code(lambda: admin.put_object_lock_configuration(Bucket=plain, ObjectLockConfiguration=enabled)) == \
+        ("InvalidBucketState", 409)  # not versioned
+    assert code(lambda: admin.put_object(Bucket=plain, Key="k", Body=b"", ObjectLockLegalHoldStatus="ON")) == \
+        ("InvalidRequest", 400)
+    assert code(lambda: admin.get_object_retention(Bucket=plain, Key="k")) == ("InvalidRequest", 400)
+    admin.put_bucket_versioning(Bucket=plain, VersioningConfiguration={"Status": "Enabled"})
+    for rule, expected in (({"Mode": "GOVERNANCE", "Days": 1, "Years": 1}, "MalformedXML"),
+                           ({"Mode": "GOVERNANCE", "Days": 0}, "InvalidRetentionPeriod"),
+                           ({"Mode": "ABC", "Days": 1}, "MalformedXML")):
+        assert code(lambda r=rule: admin.put_object_lock_configuration(Bucket=plain, ObjectLockConfiguration={  # type: ignore
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": r}}))[0] == expected
+    admin.put_object_lock_configuration(Bucket=plain, ObjectLockConfiguration=enabled)  # a versioned bucket may
+    admin.put_object(Bucket=plain, Key="k", Body=b"")
+    assert code(lambda: admin.get_object_legal_hold(Bucket=plain, Key="k")) == ("NoSuchObjectLockConfiguration", 404)

@@ -709,25 +709,6 @@ def _eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
     return check()
 
 
-@pytest.fixture
-def move_clock(clocked: Clients, monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """Move the system's manual clock; boto3 then signs at the system's time (as a client on a machine whose
-    clock agrees with the server's), not at this machine's, which stood still for it."""
-    import datetime as dt
-
-    import botocore.auth
-    offset = [clocked.advance(0) - time.time()]
-
-    def signing_now(remove_tzinfo: bool = True) -> dt.datetime:
-        now = dt.datetime.fromtimestamp(time.time() + offset[0], dt.UTC)
-        return now.replace(tzinfo=None) if remove_tzinfo else now
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", signing_now)
-
-    def move(seconds: float) -> None:
-        offset[0] = clocked.advance(seconds) - time.time()
-    return move
-
-
 RULES = {"Rules": [
     {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}},
     {"ID": "tagged", "Status": "Enabled", "Filter": {"And": {"Prefix": "t/", "Tags": [{"Key": "drop", "Value": "yes"}]}},

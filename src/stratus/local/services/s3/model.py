@@ -35,7 +35,7 @@ import secrets
 import sqlite3
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -97,6 +97,17 @@ DECLARED_CONFIG = orjson.dumps({
 TAGS_HEADER = ":tags"  # where an upload in progress keeps the tags it will have (no real header has a colon)
 ATTRS_HEADER = ":attrs"  # and the other attributes its object will have (ObjectMeta.attrs)
 VERSIONING = ("Enabled", "Suspended")  # a bucket's versioning once set; "" while it never was
+
+
+def locked(attrs: Mapping[str, Any], now: float) -> str | None:
+    """Why Object Lock keeps a version (its ``attrs``) from deletion now: "hold", or the mode of a retention not
+    yet over ("COMPLIANCE", "GOVERNANCE"); None when nothing does."""
+    if attrs.get("hold") == "ON":
+        return "hold"
+    retention = attrs.get("retention")
+    if retention and retention["until"] > now:
+        return str(retention["mode"])
+    return None
 
 
 class MarkerError(ServiceError):
@@ -654,8 +665,10 @@ class ObjectStore:
                         self.delete_version(bucket, key, version_id)
                         done["markers"] += 1
                     continue
+                more = orjson.loads(extra)
                 if rule.get("noncurrent_days") and now >= lifecycle.due(superseded, rule["noncurrent_days"]) \
-                        and lifecycle.applies(rule, key, size, orjson.loads(extra).get("tags", {})):
+                        and lifecycle.applies(rule, key, size, more.get("tags", {})) \
+                        and not locked(more.get("attrs", {}), now):  # Object Lock outranks lifecycle rules
                     self.delete_version(bucket, key, version_id)
                     done["noncurrent"] += 1
         if rule.get("abort_days"):

@@ -154,14 +154,13 @@ CONFIGS = {
 }
 
 # sub-resources that name an operation this endpoint does not implement
-UNSUPPORTED = ("website", "notification", "replication", "requestPayment", "object-lock", "retention", "legal-hold",
-               "torrent", "restore", "select", "accelerate", "analytics", "inventory", "metrics",
-               "intelligent-tiering", "attributes")
-SUBRESOURCES = frozenset((*UNSUPPORTED, *CONFIGS, "acl", "policyStatus", "versioning", "versions", "uploads",
-                          "location", "delete"))
+UNSUPPORTED = ("website", "notification", "replication", "requestPayment", "torrent", "restore", "select",
+               "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "attributes")
+SUBRESOURCES = frozenset((*UNSUPPORTED, *CONFIGS, "acl", "policyStatus", "object-lock", "retention", "legal-hold",
+                          "versioning", "versions", "uploads", "location", "delete"))
 
 
-class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
+class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock and ACLs come with ObjectOps
     # -- the ASGI entry
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send_raw: Any) -> None:
@@ -282,6 +281,12 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             return await self._bucket_op(req, v, arn, receive, send)
         check_key(req.key)
         obj_arn = f"{arn}/{req.key}"
+        if "retention" in q and m in ("GET", "PUT"):
+            self._authorize(v, req, f"s3:{'Get' if m == 'GET' else 'Put'}ObjectRetention", obj_arn)
+            return await self._object_retention(req, v, receive, send)
+        if "legal-hold" in q and m in ("GET", "PUT"):
+            self._authorize(v, req, f"s3:{'Get' if m == 'GET' else 'Put'}ObjectLegalHold", obj_arn)
+            return await self._object_legal_hold(req, receive, send)
         if "acl" in q and m in ("GET", "PUT"):
             verb = {"GET": "Get", "PUT": "Put"}[m]
             self._authorize(v, req, f"s3:{verb}ObjectAcl" if "versionId" not in q else f"s3:{verb}ObjectVersionAcl",
@@ -337,6 +342,9 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         if "acl" in q and m in ("GET", "PUT"):
             self._authorize(v, req, f"s3:{'Get' if m == 'GET' else 'Put'}BucketAcl", arn)
             return await self._bucket_acl(req, receive, send)
+        if "object-lock" in q and m in ("GET", "PUT"):
+            self._authorize(v, req, f"s3:{'Get' if m == 'GET' else 'Put'}BucketObjectLockConfiguration", arn)
+            return await self._bucket_lock(req, receive, send)
         if "policyStatus" in q and m == "GET":
             self._authorize(v, req, "s3:GetBucketPolicyStatus", arn)
             public = policy_is_public(self.store.bucket_config(req.bucket, "policy")) or acl.is_public(
@@ -347,6 +355,9 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             doc = X.parse(await self._read_small(receive), "VersioningConfiguration")
             if (X.text(doc, "MfaDelete") or "Disabled") != "Disabled":
                 raise ServiceError("NotImplemented", "MFA delete is not implemented by the local object store.", 501)
+            if X.text(doc, "Status") != "Enabled" and self.lock_config(req.bucket) is not None:
+                raise ServiceError("InvalidBucketState", "An Object Lock configuration is present on this bucket, so "
+                                  "the versioning state cannot be changed.", 409)
             await self._run(self.store.set_versioning, req.bucket, X.text(doc, "Status") or "")
             return await self._reply(send, 200)
         if m == "PUT":
@@ -426,6 +437,9 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
         await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
         if ownership is not None:
             await self._run(self.store.set_bucket_config, req.bucket, "ownershipControls", ownership)
+        if req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":  # versioned, for good
+            await self._run(self.store.set_versioning, req.bucket, "Enabled")
+            await self._run(self.store.set_bucket_config, req.bucket, "objectLock", {"enabled": True})
         return await self._reply(send, 200, headers={"location": f"/{req.bucket}"})
 
     async def _bucket_config(self, req: S3Request, conf: BucketConfig, receive: Any, send: Any) -> None:
@@ -463,6 +477,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):
             self._authorize_read(v, req, "s3:GetObjectVersion", obj_arn)
             return await self._get(req, send)
         self._authorize(v, req, "s3:DeleteObjectVersion", obj_arn)
+        await self._check_version_deletable(v, req, req.key, version)
         gone = await self._run(self.store.delete_version, req.bucket, req.key, version)
         hdrs = {"x-amz-version-id": version}
         if gone is not None and gone.marker:

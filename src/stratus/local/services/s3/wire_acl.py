@@ -36,7 +36,8 @@ from xml.sax.saxutils import escape
 from ....errors import ServiceError
 from ...protocols import restxml as X
 from ...protocols.principals import Anonymous
-from .wire_common import OWNER_ID, OWNER_NAME, S3Base, S3Request
+from .wire_common import OWNER_ID, OWNER_NAME, S3Request
+from .wire_lock import ObjectLock
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -172,7 +173,7 @@ def acl_document(grants: list[Grant]) -> bytes:
                                               X.el("AccessControlList", items)])
 
 
-class Acls(S3Base):
+class Acls(ObjectLock):
     def _settings(self, bucket: str) -> tuple[str, dict[str, bool]]:
         """The bucket's object ownership and public access block (each as S3 has it when none was set)."""
         ownership = self.store.bucket_config(bucket, "ownershipControls") or "ObjectWriter"
@@ -253,7 +254,8 @@ class Acls(S3Base):
 
     def new_object_attrs(self, v: Any, req: S3Request, headers: Mapping[str, str]) -> dict[str, Any]:
         """The attributes a write gives its new object from its headers (or a form's fields named as headers): its
-        ACL, taking the right to set one as S3 does (``s3:PutObjectAcl``), and its encryption."""
+        ACL, taking the right to set one as S3 does (``s3:PutObjectAcl``), its encryption, and its Object Lock
+        retention and legal hold (from the request's headers: a form's fields give none)."""
         attrs: dict[str, Any] = {}
         grants = request_grants(headers)
         if grants is not None:
@@ -262,6 +264,7 @@ class Acls(S3Base):
         sse = encryption(headers, self.store.bucket_config(req.bucket, "encryption"), self.region)
         if sse:
             attrs["sse"] = sse
+        attrs.update(self.new_lock_attrs(req, v))
         return attrs
 
 

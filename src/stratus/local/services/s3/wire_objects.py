@@ -18,6 +18,7 @@ from . import lifecycle
 from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
 from .wire_acl import COPY_CUSTOMER, Acls, check_customer_key, encryption_headers
 from .wire_common import S3Request, header_bytes
+from .wire_lock import lock_headers
 from .wire_tags import header_tags
 
 STREAM_CHUNK = 1024 * 1024
@@ -129,6 +130,7 @@ class ObjectOps(Acls):
         if meta.tags:
             hdrs["x-amz-tagging-count"] = str(len(meta.tags))
         hdrs.update(encryption_headers(meta.attrs))
+        hdrs.update(lock_headers(meta.attrs))
         hdrs.update(self._expiration(meta))
         return hdrs
 
@@ -369,6 +371,7 @@ class ObjectOps(Acls):
                     gone = await self._run(self.store.delete, req.bucket, key)  # a delete marker if versioned
                     said = [X.el("DeleteMarker", True), X.el("DeleteMarkerVersionId", gone.version_id)] if gone else []
                 else:
+                    await self._check_version_deletable(v, req, key, version)
                     gone = await self._run(self.store.delete_version, req.bucket, key, version)
                     said = [X.el("DeleteMarker", True), X.el("DeleteMarkerVersionId", version)] \
                         if gone is not None and gone.marker else []
