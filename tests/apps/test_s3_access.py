@@ -141,11 +141,15 @@ def test_versions_have_acls_of_their_own(admin: Any, new_bucket: Callable[..., s
 def test_ownership_controls_turn_acls_off(admin: Any, anonymous: Any, new_bucket: Callable[..., str]) -> None:
     b = new_bucket(ACL="public-read")
     assert code(lambda: admin.get_bucket_ownership_controls(Bucket=b)) == ("OwnershipControlsNotFoundError", 404)
-    admin.put_bucket_ownership_controls(Bucket=b, OwnershipControls={
-        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
-    assert admin.get_bucket_ownership_controls(Bucket=b)["OwnershipControls"]["Rules"] == [
-        {"ObjectOwnership": "BucketOwnerEnforced"}]
-    assert code(lambda: anonymous.list_objects_v2(Bucket=b)) == ("AccessDenied", 403)  # the old grant counts no more
+    enforced = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert code(lambda: admin.put_bucket_ownership_controls(Bucket=b, OwnershipControls=enforced)) == \
+        ("InvalidBucketAclWithObjectOwnership", 400)  # a bucket ACL granting others must go first
+    admin.put_bucket_acl(Bucket=b, ACL="private")
+    admin.put_object(Bucket=b, Key="open", Body=b"v", ACL="public-read")
+    assert anonymous.get_object(Bucket=b, Key="open")["Body"].read() == b"v"
+    admin.put_bucket_ownership_controls(Bucket=b, OwnershipControls=enforced)
+    assert admin.get_bucket_ownership_controls(Bucket=b)["OwnershipControls"] == enforced
+    assert code(lambda: anonymous.get_object(Bucket=b, Key="open")) == ("AccessDenied", 403)  # its grant counts no more
     assert code(lambda: admin.put_bucket_acl(Bucket=b, ACL="public-read")) == ("AccessControlListNotSupported", 400)
     admin.put_object(Bucket=b, Key="k", Body=b"v", ACL="bucket-owner-full-control")  # the one ACL still taken
     assert code(lambda: admin.create_bucket(Bucket=b + "-x", ObjectOwnership="BucketOwnerEnforced",
@@ -161,7 +165,7 @@ def test_public_access_block_and_policy_status(admin: Any, anonymous: Any, new_b
     narrowed = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*",
         "Condition": {"IpAddress": {"aws:SourceIp": "10.1.2.3/32"}}}]})
-    assert admin.get_bucket_policy_status(Bucket=b)["PolicyStatus"]["IsPublic"] is False
+    assert code(lambda: admin.get_bucket_policy_status(Bucket=b)) == ("NoSuchBucketPolicy", 404)  # no policy
     admin.put_bucket_policy(Bucket=b, Policy=narrowed)
     assert admin.get_bucket_policy_status(Bucket=b)["PolicyStatus"]["IsPublic"] is False
     admin.put_bucket_policy(Bucket=b, Policy=public)
@@ -478,3 +482,122 @@ def test_object_lock_settings_s3_refuses(admin: Any, new_bucket: Callable[..., s
     admin.put_object_lock_configuration(Bucket=plain, ObjectLockConfiguration=enabled)  # a versioned bucket may
     admin.put_object(Bucket=plain, Key="k", Body=b"")
     assert code(lambda: admin.get_object_legal_hold(Bucket=plain, Key="k")) == ("NoSuchObjectLockConfiguration", 404)
+
+
+# -- what a review found: each once a way around the rules
+
+def test_a_copy_reads_its_source_by_the_sources_own_acl(admin: Any, anonymous: Any,
+                                                        new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(ACL="public-read-write")
+    admin.put_object(Bucket=b, Key="secret", Body=b"top secret")
+    anonymous.put_object(Bucket=b, Key="x", Body=b"mine", ACL="public-read")
+    assert code(lambda: anonymous.copy_object(Bucket=b, Key="x", CopySource={"Bucket": b, "Key": "secret"},
+                                              ACL="public-read")) == ("AccessDenied", 403)
+    assert anonymous.get_object(Bucket=b, Key="x")["Body"].read() == b"mine"
+    up = anonymous.create_multipart_upload(Bucket=b, Key="x")
+    assert code(lambda: anonymous.upload_part_copy(Bucket=b, Key="x", UploadId=up["UploadId"], PartNumber=1,
+                                                   CopySource={"Bucket": b, "Key": "secret"})) == ("AccessDenied", 403)
+
+
+def test_stored_values_that_go_out_as_headers_are_checked(clients: Clients, admin: Any,
+                                                          new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    assert code(lambda: admin.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "a\r\nX: 1"}}]})) == \
+        ("InvalidArgument", 400)
+    post = admin.generate_presigned_post(b, "k", Fields={  # a form's field is not a client's header: any bytes
+        "x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k\r\nX: 1"},
+        Conditions=[{"x-amz-server-side-encryption": "aws:kms"},
+                    {"x-amz-server-side-encryption-aws-kms-key-id": "k\r\nX: 1"}])
+    got = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=trust(clients.ep))
+    assert got.status_code == 400 and b"InvalidArgument" in got.content, got.text
+    for rule, expected in (({"ID": "a\r\nX-Injected: 1", "Expiration": {"Days": 1}}, "InvalidArgument"),
+                           ({"ID": "far", "Expiration": {"Days": 999999999}}, "InvalidArgument")):
+        assert code(lambda r=rule: admin.put_bucket_lifecycle_configuration(  # type: ignore[misc]
+            Bucket=b, LifecycleConfiguration={"Rules": [{**r, "Prefix": "", "Status": "Enabled"}]}))[0] == expected
+    admin.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
+        {"ID": 'say "when"', "Expiration": {"Days": 1}, "Prefix": "", "Status": "Enabled"}]})
+    said = admin.put_object(Bucket=b, Key="k", Body=b"")["Expiration"]
+    assert said.endswith('rule-id="say%20%22when%22"'), said  # URL-encoded, as S3 sends it
+    locked = new_bucket(ObjectLockEnabledForBucket=True)
+    assert code(lambda: admin.put_object_lock_configuration(Bucket=locked, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 101}}})) == \
+        ("InvalidRetentionPeriod", 400)
+    last = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)  # no date past it could be written back
+    assert code(lambda: admin.put_object(Bucket=locked, Key="k", Body=b"", ObjectLockMode="GOVERNANCE",
+                                         ObjectLockRetainUntilDate=last)) == ("InvalidArgument", 400)
+    offset = dt.datetime(2031, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))  # an offset counts
+    admin.put_object(Bucket=locked, Key="o", Body=b"", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=offset)
+    until = admin.get_object_retention(Bucket=locked, Key="o")["Retention"]["RetainUntilDate"]
+    assert until == dt.datetime(2030, 12, 31, 19, tzinfo=dt.UTC)
+    for k in ("k", "o"):
+        for ver in admin.list_object_versions(Bucket=locked, Prefix=k).get("Versions", []):
+            admin.delete_object(Bucket=locked, Key=k, VersionId=ver["VersionId"], BypassGovernanceRetention=True)
+
+
+def test_a_deny_wins_over_what_an_acl_lets_a_writer_do(admin: Any, anonymous: Any,
+                                                       new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(ACL="public-read-write")
+    admin.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": ["s3:PutObjectAcl", "s3:PutObjectTagging"],
+        "Resource": f"arn:aws:s3:::{b}/*"}]}))
+    assert code(lambda: anonymous.put_object(Bucket=b, Key="k", Body=b"", ACL="public-read")) == ("AccessDenied", 403)
+    assert code(lambda: anonymous.put_object(Bucket=b, Key="k", Body=b"", Tagging="a=b")) == ("AccessDenied", 403)
+    anonymous.put_object(Bucket=b, Key="k", Body=b"")  # the write alone is the ACL's to allow
+
+
+def test_a_forms_fields_meet_a_policys_conditions_as_headers(clients: Clients, admin: Any,
+                                                             new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    admin.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{b}/*",
+        "Condition": {"StringEquals": {"s3:x-amz-acl": "public-read"}}}]}))
+    post = admin.generate_presigned_post(b, "k", Fields={"acl": "public-read"}, Conditions=[{"acl": "public-read"}])
+    got = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=trust(clients.ep))
+    assert got.status_code == 403, got.text
+    post = admin.generate_presigned_post(b, "k", Fields={"acl": "private"}, Conditions=[{"acl": "private"}])
+    got = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=trust(clients.ep))
+    assert got.status_code == 204, got.text
+
+
+@pytest.mark.parametrize("condition", [
+    {"Null": {"aws:SourceIp": "false"}}, {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}},
+    {"NotIpAddress": {"aws:SourceIp": "10.9.9.9/32"}}, {"StringNotEquals": {"aws:SourceAccount": "123456789012"}},
+    {"StringLike": {"aws:SourceArn": "arn:aws:*"}}])
+def test_a_condition_that_admits_anyone_leaves_a_policy_public(admin: Any, new_bucket: Callable[..., str],
+                                                               condition: dict[str, Any]) -> None:
+    b = new_bucket()
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*",
+        "Condition": condition}]})
+    admin.put_bucket_policy(Bucket=b, Policy=policy)
+    assert admin.get_bucket_policy_status(Bucket=b)["PolicyStatus"]["IsPublic"] is True
+    admin.delete_bucket_policy(Bucket=b)
+    admin.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration={"BlockPublicPolicy": True})
+    assert code(lambda: admin.put_bucket_policy(Bucket=b, Policy=policy)) == ("AccessDenied", 403)
+
+
+def test_a_repeat_create_changes_nothing_but_the_acl_within_the_settings(admin: Any, bucket: str,
+                                                                          new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    admin.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration={"BlockPublicAcls": True})
+    assert code(lambda: admin.create_bucket(Bucket=b, ACL="public-read")) == ("AccessDenied", 403)
+    admin.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    assert code(lambda: admin.get_object_lock_configuration(Bucket=b))[1] == 404
+    admin.create_bucket(Bucket=bucket, ObjectOwnership="ObjectWriter")  # the declared bucket keeps ACLs off
+    assert admin.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_customer_key_objects_keep_their_md5_to_themselves(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    key = os.urandom(32)
+    put = admin.put_object(Bucket=b, Key="k", Body=b"guess me", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert put["ETag"].strip('"') != hashlib.md5(b"guess me").hexdigest()
+    assert admin.list_objects_v2(Bucket=b)["Contents"][0]["ETag"] == put["ETag"]
+    up = admin.create_multipart_upload(Bucket=b, Key="mp", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    admin.put_object(Bucket=b, Key="plain", Body=b"p" * 10)
+    assert code(lambda: admin.upload_part_copy(Bucket=b, Key="mp", UploadId=up["UploadId"], PartNumber=1,
+                                               CopySource={"Bucket": b, "Key": "plain"}))[1] == 400
+    admin.upload_part_copy(Bucket=b, Key="mp", UploadId=up["UploadId"], PartNumber=1,
+                           CopySource={"Bucket": b, "Key": "plain"}, SSECustomerAlgorithm="AES256", SSECustomerKey=key)

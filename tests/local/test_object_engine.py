@@ -107,3 +107,38 @@ def test_versions_and_markers_survive_a_restart_and_their_blobs_are_kept(store: 
         with f:
             assert f.read() in (b"1", b"2")
     assert [e["kind"] for e in again.events()][-1] == "ObjectRemoved:DeleteMarkerCreated"
+
+
+def test_a_commit_now_never_waits_for_another_writer(store: ObjectStore, tmp_path: Path) -> None:
+    """``commit_now`` (the event loop's) gives up at once while another writer holds the database, leaving nothing
+    done, so the object is committed the usual way; when the database is free it commits, and asks for a
+    checkpoint every so often (its connection makes none)."""
+    import sqlite3
+
+    from stratus.local.services.s3.model import CHECKPOINT_EVERY
+    w = store.writer()
+    w.write(b"small")
+    blob = w.finish()
+    other = sqlite3.connect(tmp_path / "objects.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert store.commit_now("b-1", "k", blob, "text/plain", {}, "ObjectCreated:Put") is None
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with pytest.raises(ServiceError):
+        store.head("b-1", "k")  # nothing was done
+    meta, dropped = store.commit_now("b-1", "k", blob, "text/plain", {}, "ObjectCreated:Put") or (None, None)
+    assert meta is not None and dropped == []
+    _, f = store.open_object("b-1", "k")
+    with f:
+        assert f.read() == b"small"
+    due = 0
+    for _ in range(2 * CHECKPOINT_EVERY - 1):
+        w = store.writer()
+        w.write(b"again")
+        assert store.commit_now("b-1", "k", w.finish(), "text/plain", {}, "ObjectCreated:Put") is not None
+        due += store.checkpoint_due()
+    assert due == 2
+    store.db.checkpoint()
+    assert [e["kind"] for e in store.events()].count("ObjectCreated:Put") == 2 * CHECKPOINT_EVERY

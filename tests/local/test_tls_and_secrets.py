@@ -107,7 +107,11 @@ def test_names_under_localhost_get_a_certificate_of_their_own(tmp_path: Path) ->
             san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             assert san.get_values_for_type(x509.DNSName) == [f"bucket-{i}.localhost"]
         assert len(certs._contexts) == 3  # the least recently used went
+        longest = "x" * 63 + ".localhost"  # a name longer than a common name may be: in the SAN alone
+        san = handshake(longest).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.DNSName) == [longest]
         assert handshake("bucket-4.localhost").serial_number == cert.serial_number  # kept, not made again
+        cert = handshake("bucket-4.localhost")
         for refused in ("under_score.localhost", "example.com"):
             try:
                 handshake(refused)

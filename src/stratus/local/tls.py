@@ -108,14 +108,16 @@ def _leaf_ok(cert_file: Path, key_file: Path, ca: x509.Certificate, now: dt.date
 def _leaf(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, key: ec.EllipticCurvePrivateKey,
           names: list[x509.GeneralName], now: dt.datetime) -> x509.Certificate:
     """A server certificate for ``names`` (the first names its subject), signed by the local CA."""
-    first = names[0].value
+    first = str(names[0].value)
     ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    # the subject names the first name when it fits a common name (64 characters); the SAN is what clients check
+    subject = [x509.NameAttribute(NameOID.COMMON_NAME, first)] if len(first) <= 64 else []
     return (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(first))]))
+            .subject_name(x509.Name(subject))
             .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=397))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=not subject)  # RFC 5280, 4.2.1.6
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
                                          content_commitment=False, key_encipherment=False, data_encipherment=False,

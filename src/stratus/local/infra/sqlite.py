@@ -43,15 +43,41 @@ class SqliteDatabase:
     def write(self) -> Transaction:
         return Transaction(self.conn())
 
+    def write_nowait(self) -> Transaction:
+        """A write transaction that never waits: ``Busy`` at once if another writer holds the database. For the
+        event loop's own short commits; its connection never checkpoints (``checkpoint`` does that elsewhere)."""
+        c = getattr(self._local, "nowait", None)
+        if c is None:
+            c = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA wal_autocheckpoint=0")
+            self._local.nowait = c
+        return Transaction(c, nowait=True)
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database where no reader needs it (what autocheckpoint does)."""
+        self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+class Busy(Exception):
+    """Another writer holds the database (only from ``write_nowait``)."""
+
 
 class Transaction:
     """``with db.write() as c:``: an immediate transaction, committed on success, rolled back on any exception."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, nowait: bool = False) -> None:
         self.conn = conn
+        self.nowait = nowait
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if self.nowait and ("locked" in str(exc) or "busy" in str(exc)):
+                raise Busy from exc
+            raise
         return self.conn
 
     def __exit__(self, exc_type: object, *_: object) -> None:

@@ -465,8 +465,28 @@ def policy_is_public(doc: Mapping[str, Any] | None) -> bool:
             names = principal.get("AWS", []) if isinstance(principal, dict) else principal
             if "*" not in (names if isinstance(names, list) else [names]):
                 continue
-        narrowed = any(k.lower() in _NARROWING and "*" not in str(v)
-                       for keys in (st.get("Condition") or {}).values() for k, v in keys.items())
+        narrowed = any(_narrows(op, k, v) for op, keys in (st.get("Condition") or {}).items()
+                       for k, v in keys.items())
         if not narrowed:
             return True
     return False
+
+
+_FIXED = {"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike", "ipaddress"}
+
+
+def _narrows(operator: str, key: str, value: object) -> bool:
+    """Whether one condition confines a statement to fixed sources: a narrowing key tested for equality with
+    values that hold no wildcard (an address range no wider than /8, or /32 for IPv6)."""
+    if key.lower() not in _NARROWING or operator.lower() not in _FIXED:
+        return False
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) and v and "*" not in v and "?" not in v for v in values):
+        return False
+    if operator.lower() == "ipaddress":
+        try:
+            nets = [ipaddress.ip_network(str(v), strict=False) for v in values]
+        except ValueError:
+            return False
+        return all(n.prefixlen >= (8 if n.version == 4 else 32) for n in nets)
+    return True

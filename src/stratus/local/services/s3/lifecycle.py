@@ -19,6 +19,7 @@ import math
 import time
 from concurrent.futures import Executor
 from typing import Any
+from urllib.parse import quote
 
 from ....clock import Clock
 from ....errors import ServiceError
@@ -26,6 +27,7 @@ from ...protocols import restxml as X
 
 DAY = 86400
 MAX_RULES = 1000
+MAX_DAYS = 1_000_000  # so that every date a rule gives can be written back (before the year 9999)
 logger = logging.getLogger("stratus")
 
 
@@ -38,9 +40,9 @@ def _days(node: Any, tag: str, where: str) -> int | None:
     raw = X.text(node, tag)
     if raw is None:
         return None
-    if not (raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= 9) or int(raw) < 1:
-        raise ServiceError("InvalidArgument", f"'{tag}' in {where} must be a positive whole number of days",
-                           ArgumentName=tag, ArgumentValue=raw[:32])
+    if not (raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= 9) or not 1 <= int(raw) <= MAX_DAYS:
+        raise ServiceError("InvalidArgument", f"'{tag}' in {where} must be a whole number of days from 1 to "
+                           f"{MAX_DAYS}", ArgumentName=tag, ArgumentValue=raw[:32])
     return int(raw)
 
 
@@ -101,6 +103,8 @@ def parse_rules(body: bytes) -> list[dict[str, Any]]:
             raise ServiceError("MalformedXML", f"The XML you provided was not well-formed or did not validate against "
                               f"our published schema: {where} needs a Status of Enabled or Disabled.")
         rule: dict[str, Any] = {"ID": X.text(node, "ID") or f"rule-{i + 1}", "Status": status, **_filter(node)}
+        if any(ch < " " or ch == "\x7f" for ch in rule["ID"]):
+            raise ServiceError("InvalidArgument", "A rule's ID must not hold control characters.", ArgumentName="ID")
         if len(rule["ID"]) > 255:
             raise ServiceError("InvalidArgument", "ID length should not exceed allowed limit of 255",
                                ArgumentName="ID", ArgumentValue=rule["ID"][:64])
@@ -205,4 +209,4 @@ def expiration_header(rules: list[dict[str, Any]] | None, key: str, size: int, t
             soonest = (when, rule["ID"])
     if soonest is None:
         return None
-    return f'expiry-date="{X.http_date(soonest[0])}", rule-id="{soonest[1]}"'
+    return f'expiry-date="{X.http_date(soonest[0])}", rule-id="{quote(soonest[1], safe="")}"'  # URL-encoded, as S3

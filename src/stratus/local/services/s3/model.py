@@ -46,7 +46,7 @@ import orjson
 from ....clock import Clock
 from ....errors import ServiceError
 from ....ports.objects import key_problem
-from ...infra.sqlite import SqliteDatabase
+from ...infra.sqlite import Busy, SqliteDatabase, Transaction
 from . import lifecycle
 
 MIN_PART = 5 * 1024 * 1024
@@ -181,6 +181,7 @@ class _Hasher:
 
 
 SMALL = 64 * 1024  # a blob up to this size is kept in SQLite, in the transaction that commits its object
+CHECKPOINT_EVERY = 200  # commits made on the event loop between checkpoints (their connection makes none)
 INLINE = "~"  # the first character of such a blob's id (a file's id is hex)
 
 
@@ -299,6 +300,7 @@ class ObjectStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.db = SqliteDatabase(root / "objects.db")
+        self._commits_now = 0  # commits made on the event loop (commit_now) since its last checkpoint
         self._configs_lock = threading.Lock()
         self.lifecycle_changed = True  # rules set since the last sweep (and at start: sweep at once)
         self._migrate()
@@ -474,12 +476,48 @@ class ObjectStore:
         noncurrent version; while versioning is suspended the new object is the ``null`` version, replacing
         the old ``null`` one.
         """
+        meta, dropped = self._commit(self.db.write(), bucket, key, blob, content_type, metadata, kind, etag, parts,
+                                     headers, if_none_match, if_match, tags, attrs)
+        self._drop_blobs(dropped)
+        return meta
+
+    def commit_now(self, bucket: str, key: str, blob: Blob, content_type: str, metadata: dict[str, str], kind: str,
+                   headers: dict[str, str] | None = None, if_none_match: bool = False, if_match: str | None = None,
+                   tags: dict[str, str] | None = None, attrs: dict[str, Any] | None = None
+                   ) -> tuple[ObjectMeta, list[str]] | None:
+        """``commit`` of a small blob on the calling thread (the event loop) if the database is free this instant,
+        else None (nothing done: commit it the usual way). The blobs it replaced are left to the caller to drop,
+        and every ``CHECKPOINT_EVERY`` such commits the caller is told to checkpoint (``checkpoint_due``)."""
+        try:
+            done = self._commit(self.db.write_nowait(), bucket, key, blob, content_type, metadata, kind, None, None,
+                                headers, if_none_match, if_match, tags, attrs)
+        except Busy:
+            return None
+        self._commits_now += 1
+        return done
+
+    def checkpoint_due(self) -> bool:
+        """Whether the commits made now (``commit_now``, whose connection never checkpoints) call for one."""
+        if self._commits_now < CHECKPOINT_EVERY:
+            return False
+        self._commits_now = 0
+        return True
+
+    def _commit(self, transaction: Transaction, bucket: str, key: str, blob: Blob, content_type: str,
+                metadata: dict[str, str], kind: str, etag: str | None, parts: list[int] | None,
+                headers: dict[str, str] | None, if_none_match: bool, if_match: str | None,
+                tags: dict[str, str] | None, attrs: dict[str, Any] | None) -> tuple[ObjectMeta, list[str]]:
+        sse = (attrs or {}).get("sse") or {}
+        if etag is None and sse.get("alg") == "customer":
+            # as on S3, the ETag of an object under a customer's key is not its bytes' MD5 (which would let anyone
+            # who may list the bucket check a guess at them)
+            etag = f'"{hashlib.md5(bytes.fromhex(sse["salt"]) + blob.md5, usedforsecurity=False).hexdigest()}"'
         meta = ObjectMeta(bucket, key, blob.id, blob.size, etag or f'"{blob.md5.hex()}"', content_type, metadata,
                           blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts,
                           tags=tags or {}, attrs=attrs or {})
         dropped: list[str] = []
         try:
-            with self.db.write() as c:
+            with transaction as c:
                 state = self._versioning(c, bucket)
                 prev = c.execute("SELECT etag FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
                 if if_none_match and prev is not None:
@@ -502,11 +540,13 @@ class ObjectStore:
                                          **({"tags": meta.tags} if meta.tags else {}),
                                          **({"attrs": meta.attrs} if meta.attrs else {})}).decode(),
                            meta.version_id, seq))
+        except Busy:
+            raise  # nothing was done: the caller commits it the usual way, blob and all
         except BaseException:
-            self._drop_blobs([blob.id])
+            if blob.data is None:  # a small blob's bytes went with the transaction; a file is removed
+                self._drop_blobs([blob.id])
             raise
-        self._drop_blobs(dropped)
-        return meta
+        return meta, dropped
 
     @staticmethod
     def _versioning(c: sqlite3.Connection, bucket: str) -> str:
@@ -742,8 +782,8 @@ class ObjectStore:
              attrs: dict[str, Any] | None = None) -> ObjectMeta:
         """Copy the object ``src`` (``source`` is its blob, opened by ``open_object``) to bucket/key."""
         blob = self._concat([source], tuple(a for a in src.checksums if not src.checksums[a].count("-")))
-        return self.commit(bucket, key, blob, content_type, metadata, "ObjectCreated:Copy",
-                           etag=src.etag if src.parts is None else None, headers=headers, tags=tags, attrs=attrs)
+        return self.commit(bucket, key, blob, content_type, metadata, "ObjectCreated:Copy", headers=headers,
+                           tags=tags, attrs=attrs)  # the ETag of the copy's own bytes (and key)
 
     def set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> str:
         """Replace the tags of the current object (or of the version named); its version id."""

@@ -347,9 +347,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
             return await self._bucket_lock(req, receive, send)
         if "policyStatus" in q and m == "GET":
             self._authorize(v, req, "s3:GetBucketPolicyStatus", arn)
-            public = policy_is_public(self.store.bucket_config(req.bucket, "policy")) or acl.is_public(
-                self.store.bucket_config(req.bucket, "acl") or [])
-            return await self._reply(send, 200, X.document("PolicyStatus", [X.el("IsPublic", public)]))
+            policy = self.store.bucket_config(req.bucket, "policy")  # the policy's status: ACLs do not count
+            if policy is None:
+                raise ServiceError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, BucketName=req.bucket)
+            return await self._reply(send, 200, X.document("PolicyStatus", [X.el("IsPublic", policy_is_public(policy))]))
         if m == "PUT" and "versioning" in q:
             self._authorize(v, req, "s3:PutBucketVersioning", arn)
             doc = X.parse(await self._read_small(receive), "VersioningConfiguration")
@@ -431,9 +432,13 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
         try:
             await self._run(self.store.create_bucket, req.bucket)
         except ServiceError as exc:
-            # us-east-1 answers a repeat by the bucket's owner with 200 (and resets its ACL), as S3 does there
+            # us-east-1 answers a repeat by the bucket's owner with 200 and resets its ACL (to what the request
+            # asks, within the bucket's settings), as S3 does there; nothing else of the bucket changes
             if exc.code != "BucketAlreadyOwnedByYou" or self.region != "us-east-1":
                 raise
+            grants = self._allowed_grants(req.bucket, grants) if grants is not None else None
+            await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
+            return await self._reply(send, 200, headers={"location": f"/{req.bucket}"})
         await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
         if ownership is not None:
             await self._run(self.store.set_bucket_config, req.bucket, "ownershipControls", ownership)
@@ -452,6 +457,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
                     "BlockPublicPolicy") and policy_is_public(value):
                 raise ServiceError("AccessDenied", "Access Denied (the bucket's public access block refuses public "
                                   "policies)", 403)
+            if conf.name == "ownershipControls" and value == "BucketOwnerEnforced" and any(
+                    g[0] != "id" for g in self.store.bucket_config(req.bucket, "acl") or []):
+                raise ServiceError("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with "
+                                  "ObjectOwnership's BucketOwnerEnforced setting")
             await self._run(self.store.set_bucket_config, req.bucket, conf.name, value)
             return await self._reply(send, conf.put_status)
         if req.method == "DELETE":
@@ -526,6 +535,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
         src, source = await self._run(self.store.open_object, src_bucket, src_key, version or None)
         with source:
             acl.check_customer_key(src.attrs.get("sse"), req.headers, acl.COPY_CUSTOMER)
+            acl.check_customer_key(orjson.loads(up["headers"].get(ATTRS_HEADER, "{}")).get("sse"), req.headers)
             if self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
                                         if k.startswith("x-amz-copy-source-if-")}) is not None:
                 raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not "

@@ -195,8 +195,9 @@ class Acls(ObjectLock):
                               "ACLs)", 403)
         return grants
 
-    def acl_allows(self, principal: object, req: S3Request, action: str, bucket: str) -> bool:
-        """Whether the bucket's or the object's ACL grants ``action`` to a group ``principal`` is in."""
+    def acl_allows(self, principal: object, action: str, bucket: str, key: str, version: str | None) -> bool:
+        """Whether the bucket's ACL, or the ACL of the object ``key`` (at ``version``), grants ``action`` to a
+        group ``principal`` is in."""
         right = ACL_RIGHTS.get(action)
         if right is None or not self.store.bucket_exists(bucket):
             return False
@@ -208,7 +209,7 @@ class Acls(ObjectLock):
             grants = _or_default(self.store.bucket_config(bucket, "acl"))
         else:
             try:
-                grants = _or_default(self.store.head(bucket, req.key, req.query.get("versionId")).attrs.get("acl"))
+                grants = _or_default(self.store.head(bucket, key, version).attrs.get("acl"))
             except ServiceError:
                 return False
         groups = (ALL_USERS,) if isinstance(principal, Anonymous) else (ALL_USERS, AUTHENTICATED_USERS)
@@ -247,10 +248,11 @@ class Acls(ObjectLock):
         return self._allowed_grants(req.bucket, document_grants(body))
 
     def authorize_writer(self, v: Any, req: S3Request, action: str) -> None:
-        """What a write sets besides the bytes (an ACL, tags) takes its own right (``action``), unless an ACL
-        allowed the write itself: its writer then owns the new object, and an owner may set these."""
-        if not self.acl_allows(v.credential.principal, req, "s3:PutObject", req.bucket):
-            self._authorize(v, req, action, f"arn:aws:s3:::{req.bucket}/{req.key}")
+        """What a write sets besides the bytes (an ACL, tags) takes its own right (``action``), or, where no policy
+        decides, an ACL that allows the write itself: its writer then owns the new object, and an owner may set
+        these. An explicit Deny of ``action`` wins either way."""
+        if not self._allowed(v, req, action, f"arn:aws:s3:::{req.bucket}/{req.key}", acl_action="s3:PutObject"):
+            raise ServiceError("AccessDenied", "Access Denied", 403)
 
     def new_object_attrs(self, v: Any, req: S3Request, headers: Mapping[str, str]) -> dict[str, Any]:
         """The attributes a write gives its new object from its headers (or a form's fields named as headers): its
@@ -329,6 +331,8 @@ def encryption(headers: Mapping[str, str], default: Mapping[str, str] | None, re
     if customer is not None and alg is not None:
         raise ServiceError("InvalidArgument", "Server Side Encryption with Customer provided key is incompatible "
                           "with the encryption method specified", ArgumentName="x-amz-server-side-encryption")
+    if key is not None:
+        _check_key_id(key, "x-amz-server-side-encryption-aws-kms-key-id")
     if key is not None and not (alg or "").startswith("aws:kms"):
         raise ServiceError("InvalidArgument", "Server Side Encryption with AWS KMS managed key requires HTTP header "
                           "x-amz-server-side-encryption : aws:kms", ArgumentName="x-amz-server-side-encryption")
@@ -342,6 +346,13 @@ def encryption(headers: Mapping[str, str], default: Mapping[str, str] | None, re
     if alg.startswith("aws:kms"):
         out["kms"] = key or f"arn:aws:kms:{region}:000000000000:alias/aws/s3"
     return out
+
+
+def _check_key_id(key: str, name: str) -> None:
+    """A KMS key id or ARN: it goes back out in a header, so printable ASCII only, and of a key id's length."""
+    if not (key.isascii() and key.isprintable() and 1 <= len(key) <= 2048):
+        raise ServiceError("InvalidArgument", "Invalid KMS key id: it must be a key id, alias or ARN (printable "
+                          "ASCII, at most 2048 characters).", ArgumentName=name)
 
 
 def encryption_headers(attrs: Mapping[str, Any]) -> dict[str, str]:
@@ -370,6 +381,8 @@ def encryption_rules(bucket: str, body: bytes) -> dict[str, str]:
         raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
                           "published schema: SSEAlgorithm is AES256, aws:kms or aws:kms:dsse.")
     key = X.text(defaults[0], "KMSMasterKeyID")
+    if key:
+        _check_key_id(key, "KMSMasterKeyID")
     if key and not alg.startswith("aws:kms"):
         raise ServiceError("InvalidArgument", "a KMSMasterKeyID is allowed only if SSEAlgorithm is aws:kms or "
                           "aws:kms:dsse.")

@@ -77,9 +77,16 @@ class S3Base:
             raise ServiceError("MaxMessageLengthExceeded", "Your request was too big.") from None
 
     def _allowed(self, verified: Verified, req: S3Request, action: str, resource: str,
-                 extra: dict[str, str] | None = None) -> bool:
-        """The caller's identity policies and the policy of the bucket ``resource`` is in (if any), together."""
-        bucket = resource[len(BUCKET_ARN):].split("/", 1)[0] if resource.startswith(BUCKET_ARN) else ""
+                 extra: dict[str, str] | None = None, version: str | None = None,
+                 acl_action: str | None = None) -> bool:
+        """The caller's identity policies, the policy of the bucket ``resource`` is in (if any), and the ACLs,
+        together. The object is the one ``resource`` names (a copy's source is not the request's key), at
+        ``version``, or at the request's ``versionId`` when it is the request's own; ``acl_action`` is the
+        action whose ACL grant counts, when not ``action`` itself."""
+        path = resource[len(BUCKET_ARN):] if resource.startswith(BUCKET_ARN) else ""
+        bucket, _, key = path.partition("/")
+        if version is None and (bucket, key) == (req.bucket, req.key):
+            version = req.query.get("versionId")
         try:
             policy = self.store.bucket_config(bucket, "policy") if bucket else None
         except ServiceError:  # no such bucket: no policy (and the operation says NoSuchBucket, to those allowed)
@@ -89,21 +96,21 @@ class S3Base:
                 bucket, "publicAccessBlock") or {}).get("RestrictPublicBuckets") and policy_is_public(policy):
             policy = None  # a public policy admits only the account's and AWS services' principals
         keys = request_keys(req)
-        if policy is not None and req.key and b"s3:ExistingObjectTag/" in orjson.dumps(policy):
+        if policy is not None and key and b"s3:ExistingObjectTag/" in orjson.dumps(policy):
             try:  # the policy tests the object's own tags: they are read only then
-                tags = self.store.head(bucket, req.key, req.query.get("versionId")).tags
+                tags = self.store.head(bucket, key, version).tags
                 keys.update({f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()})
             except ServiceError:
                 pass
         return self.authorizer.allowed(principal, action, resource, {**keys, **(extra or {})}, policy,
-                                       lambda: self.acl_allows(principal, req, action, bucket))
+                                       lambda: self.acl_allows(principal, acl_action or action, bucket, key, version))
 
     def _authorize(self, verified: Verified, req: S3Request, action: str, resource: str,
-                   extra: dict[str, str] | None = None) -> None:
-        if not self._allowed(verified, req, action, resource, extra):
+                   extra: dict[str, str] | None = None, version: str | None = None) -> None:
+        if not self._allowed(verified, req, action, resource, extra, version):
             raise ServiceError("AccessDenied", "Access Denied", 403)
 
-    def acl_allows(self, principal: object, req: S3Request, action: str, bucket: str) -> bool:
+    def acl_allows(self, principal: object, action: str, bucket: str, key: str, version: str | None) -> bool:
         """Whether an ACL grants the action (the ``Acls`` mixin decides; the base grants nothing)."""
         return False
 

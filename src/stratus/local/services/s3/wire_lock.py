@@ -16,8 +16,7 @@ as on S3, and is always allowed. Lifecycle rules never expire a locked version.
 
 from __future__ import annotations
 
-import calendar
-import time
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,16 +35,25 @@ def _malformed(what: str) -> ServiceError:
                         f"published schema: {what}")
 
 
+LATEST = 253370764800.0  # 9999-01-01T00:00:00Z: a date past it could not be written back as S3 writes dates
+
+
 def parse_date(raw: str, name: str) -> float:
-    """An ISO 8601 date-time (``2030-01-01T00:00:00.000Z``, as SDKs write it) as epoch seconds."""
+    """An ISO 8601 date-time (``2030-01-01T00:00:00.000Z``, as SDKs write it; an offset counts) as epoch seconds."""
     text = raw.strip()
     try:
-        base = calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        raise ServiceError("InvalidArgument", f"{name} must be an ISO 8601 date and time", ArgumentName=name,
-                           ArgumentValue=raw[:40]) from None
-    fraction = text[19:].rstrip("Z")
-    return base + (float(fraction) if fraction.startswith(".") and fraction[1:].isdigit() else 0.0)
+        if not text.isascii():
+            raise ValueError(text)
+        when = dt.datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = when.timestamp()
+        if not 0 <= seconds < LATEST:
+            raise ValueError(text)
+    except (ValueError, OverflowError):
+        raise ServiceError("InvalidArgument", f"{name} must be an ISO 8601 date and time before the year 9999",
+                           ArgumentName=name, ArgumentValue=raw[:40]) from None
+    return seconds
 
 
 def lock_configuration(body: bytes) -> dict[str, Any]:
@@ -65,8 +73,11 @@ def lock_configuration(body: bytes) -> dict[str, Any]:
             raise _malformed("DefaultRetention has Days or Years, not both.")
         count = days if days is not None else years
         assert count is not None
-        if not (count.strip().lstrip("-").isdigit() and len(count.strip()) <= 6) or int(count) <= 0:
+        if not (count.strip().lstrip("-").isascii() and count.strip().lstrip("-").isdigit()
+                and len(count.strip()) <= 6) or int(count) <= 0:
             raise ServiceError("InvalidRetentionPeriod", "The retention period must be a positive integer value.")
+        if int(count) > (100 if years is not None else 36500):  # S3's longest default retention: 100 years
+            raise ServiceError("InvalidRetentionPeriod", "Default retention period cannot exceed 100 years.")
         out.update(mode=mode, days=int(count) * (365 if years is not None else 1))
         out["years"] = years is not None
     return out

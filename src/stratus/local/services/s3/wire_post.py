@@ -21,7 +21,7 @@ import hmac
 import time
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -222,14 +222,16 @@ class PostUploads(Acls):
         if "policy" in fields:
             self._policy(req, {**fields, "key": final}, bounds)
         check_key(final)
-        self._authorize(v, req, "s3:PutObject", f"arn:aws:s3:::{req.bucket}/{final}")
-        tags = None
-        writing = replace(req, key=final)
-        if "tagging" in fields:  # a Tagging document, as in PutObjectTagging; tagging takes its own right
-            self.authorize_writer(v, writing, "s3:PutObjectTagging")
-            tags = document_tags(fields["tagging"].encode(), OBJECT_TAGS)
+        tags = document_tags(fields["tagging"].encode(), OBJECT_TAGS) if "tagging" in fields else None
+        # the fields that stand for headers are the request's headers to a policy's conditions, as on S3
         as_headers = {("x-amz-acl" if k == "acl" else k): val for k, val in fields.items()
                       if k == "acl" or k.startswith(("x-amz-server-side-encryption", "x-amz-grant-"))}
+        if tags:
+            as_headers["x-amz-tagging"] = urlencode(tags)
+        writing = replace(req, key=final, headers={**req.headers, **as_headers})
+        self._authorize(v, writing, "s3:PutObject", f"arn:aws:s3:::{req.bucket}/{final}")
+        if tags is not None:  # a Tagging document, as in PutObjectTagging; tagging takes its own right
+            self.authorize_writer(v, writing, "s3:PutObjectTagging")
         attrs = self.new_object_attrs(v, writing, as_headers)
         return {"key": final, "min": bounds[0], "max": bounds[1], "tags": tags, "attrs": attrs}
 
