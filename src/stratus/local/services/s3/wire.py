@@ -33,6 +33,7 @@ from ...protocols.sigv4 import STREAMING_UNSIGNED_TRAILER, Verified, is_signed, 
 from . import lifecycle
 from . import wire_acl as acl
 from . import wire_cors as cors
+from . import wire_sse as sse
 from . import wire_tags as tags
 from .model import ATTRS_HEADER, CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
 from .wire_common import ANONYMOUS, XML_BODY_LIMIT, S3Request
@@ -136,7 +137,7 @@ CONFIGS = {
                               lifecycle.rules_document,
                               ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist")),
     "encryption": BucketConfig("encryption", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
-                               "s3:PutEncryptionConfiguration", acl.encryption_rules, acl.encryption_document,
+                               "s3:PutEncryptionConfiguration", sse.encryption_rules, sse.encryption_document,
                                ("ServerSideEncryptionConfigurationNotFoundError",
                                 "The server side encryption configuration was not found")),
     "ownershipControls": BucketConfig("ownershipControls", "s3:GetBucketOwnershipControls",
@@ -510,7 +511,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
             kept[ATTRS_HEADER] = orjson.dumps(attrs).decode()
         upload_id = await self._run(self.store.create_upload, req.bucket, req.key, ctype, meta, algo, kept)
         hdrs = {"x-amz-checksum-algorithm": algo.upper()} if algo else {}
-        hdrs.update(acl.encryption_headers(attrs))
+        hdrs.update(sse.encryption_headers(attrs))
         await self._reply(send, 200, X.document("InitiateMultipartUploadResult", [
             X.el("Bucket", req.bucket), X.el("Key", req.key), X.el("UploadId", upload_id)]), headers=hdrs)
 
@@ -534,8 +535,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
         check_key(src_key)
         src, source = await self._run(self.store.open_object, src_bucket, src_key, version or None)
         with source:
-            acl.check_customer_key(src.attrs.get("sse"), req.headers, acl.COPY_CUSTOMER)
-            acl.check_customer_key(orjson.loads(up["headers"].get(ATTRS_HEADER, "{}")).get("sse"), req.headers)
+            sse.check_customer_key(src.attrs.get("sse"), req.headers, sse.COPY_CUSTOMER)
+            sse.check_customer_key(orjson.loads(up["headers"].get(ATTRS_HEADER, "{}")).get("sse"), req.headers)
             if self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
                                         if k.startswith("x-amz-copy-source-if-")}) is not None:
                 raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not "
@@ -564,10 +565,10 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
         number = self._part_number(req)
         up = self.store.upload(req.bucket, req.key, req.query["uploadId"])
         attrs = orjson.loads(up["headers"].get(ATTRS_HEADER, "{}"))
-        acl.check_customer_key(attrs.get("sse"), req.headers)  # each part with the upload's SSE-C key, as on S3
+        sse.check_customer_key(attrs.get("sse"), req.headers)  # each part with the upload's SSE-C key, as on S3
         blob = await self._receive_blob(req, v, receive, (up["algorithm"],) if up["algorithm"] else ())
         etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob)
-        hdrs = {"etag": etag, **acl.encryption_headers(attrs)}
+        hdrs = {"etag": etag, **sse.encryption_headers(attrs)}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in blob.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
 
@@ -584,5 +585,5 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
                  X.el("ETag", meta.etag)]
         parts += [X.el(f"Checksum{a.upper()}", val) for a, val in meta.checksums.items()]
         await self._reply(send, 200, X.document("CompleteMultipartUploadResult", parts),
-                          headers={**version_header(meta), **acl.encryption_headers(meta.attrs)})
+                          headers={**version_header(meta), **sse.encryption_headers(meta.attrs)})
 

@@ -17,9 +17,10 @@ from ...protocols import restxml as X
 from ...protocols.sigv4 import ChunkedDecoder, Verified, check_payload_sha256, header_text
 from . import lifecycle
 from .model import CHECKSUMS, MAX_PARTS, ObjectMeta, _Hasher, check_key
-from .wire_acl import COPY_CUSTOMER, Acls, check_customer_key, encryption_headers
+from .wire_acl import Acls
 from .wire_common import S3Request, header_bytes
 from .wire_lock import lock_headers
+from .wire_sse import COPY_CUSTOMER, check_customer_key, encryption_headers
 from .wire_tags import header_tags
 
 STREAM_CHUNK = 1024 * 1024

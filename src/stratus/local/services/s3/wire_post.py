@@ -30,9 +30,10 @@ from ....errors import ServiceError
 from ...protocols import restxml as X
 from ...protocols.sigv4 import UNSIGNED_PAYLOAD, SigV4Error, Verified, resolve_credential, signing_key
 from .model import check_key
-from .wire_acl import Acls, encryption_headers
+from .wire_acl import Acls
 from .wire_common import ANONYMOUS, S3Request
 from .wire_objects import MAX_OBJECT
+from .wire_sse import encryption_headers
 from .wire_tags import OBJECT_TAGS, document_tags
 
 MAX_FIELDS = 20 * 1024  # what S3 allows the form's fields other than the file, together
