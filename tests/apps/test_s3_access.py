@@ -601,3 +601,30 @@ def test_customer_key_objects_keep_their_md5_to_themselves(admin: Any, new_bucke
                                                CopySource={"Bucket": b, "Key": "plain"}))[1] == 400
     admin.upload_part_copy(Bucket=b, Key="mp", UploadId=up["UploadId"], PartNumber=1,
                            CopySource={"Bucket": b, "Key": "plain"}, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+
+
+def test_a_content_md5_that_is_no_digest_is_invalid(clients: Clients, admin: Any,
+                                                    new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    for value in ("YWJyYWNhZGFicmE=", "", "AWS HAHAHA"):  # short, empty, not base64
+        assert code(lambda v=value: admin.put_object(Bucket=b, Key="k", Body=b"bar",  # type: ignore[misc]
+                                                     ContentMD5=v)) == ("InvalidDigest", 400), value
+        assert code(lambda v=value: admin.put_bucket_tagging(Bucket=b, Tagging={"TagSet": []},  # type: ignore[misc]
+                                                             ContentMD5=v))[0] in ("InvalidDigest", "BadDigest")
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    once = clients.s3(retries={"max_attempts": 1})  # botocore tries a BadDigest again, with its back-off
+    assert code(lambda: once.put_object(Bucket=b, Key="k", Body=b"bar", ContentMD5=wrong)) == ("BadDigest", 400)
+
+
+def test_a_put_with_no_length_is_refused(clients: Clients, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket(ACL="public-read-write")
+    host, port = clients.ep["aws_endpoint"].removeprefix("https://").rsplit(":", 1)
+    ctx = ssl.create_default_context(cafile=clients.ep["ca_file"])
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname=host) as s:
+        s.sendall(f"PUT /{b}/k HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    text = answer.decode("latin-1")
+    assert text.startswith("HTTP/1.1 411") and "<Code>MissingContentLength</Code>" in text, text

@@ -40,6 +40,9 @@ class ObjectOps(Acls):
     async def _receive_blob(self, req: S3Request, v: Verified, receive: Any, algorithms: tuple[str, ...] = ()) -> Any:
         """Stream the request body into a new blob, checking every digest the client declared."""
         h = req.headers
+        if "content-length" not in h and "transfer-encoding" not in h:  # no way to tell where the body ends
+            raise ServiceError("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+        want_md5 = content_md5(h)  # its form is checked before a byte is read, as S3 does
         declared = {a: h[f"x-amz-checksum-{a}"] for a in CHECKSUMS if f"x-amz-checksum-{a}" in h}
         trailer = h.get("x-amz-trailer", "").strip().lower()
         algo = (h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm") or "").lower()
@@ -98,13 +101,8 @@ class ObjectOps(Acls):
                                   "Content-Length HTTP header.")
             if hex_payload and blob.sha256 is not None:
                 check_payload_sha256(v, blob.sha256)  # the digest computed while streaming
-            if "content-md5" in h:
-                try:
-                    want = base64.b64decode(h["content-md5"], validate=True)
-                except binascii.Error:
-                    raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.") from None
-                if want != blob.md5:
-                    raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.")
+            if want_md5 is not None and want_md5 != blob.md5:
+                raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.")
             for a, value in {**declared, **{k[15:]: val for k, val in trailers.items()
                                             if k.startswith("x-amz-checksum-")}}.items():
                 if blob.checksums.get(a) != value:
@@ -400,14 +398,28 @@ class ObjectOps(Acls):
 
 
 
+def content_md5(headers: dict[str, str]) -> bytes | None:
+    """The digest a ``Content-MD5`` header gives (16 bytes, base64), None without one; S3's InvalidDigest for any
+    other value, empty or short ones included."""
+    if "content-md5" not in headers:
+        return None
+    try:
+        digest = base64.b64decode(headers["content-md5"], validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != 16:
+        raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.")
+    return digest
+
+
 def check_digests(req: S3Request, body: bytes, required: bool) -> None:
     """A small body's Content-MD5 and x-amz-checksum-* headers checked against it; with ``required``, one of them
     must be there (S3 requires it of DeleteObjects and of the bucket configurations it names so)."""
     if required and not any(k in req.headers for k in ("content-md5", *(f"x-amz-checksum-{a}" for a in CHECKSUMS))):
         raise ServiceError("InvalidRequest", "Missing required header for this request: Content-MD5 or a "
                           "x-amz-checksum-* header.")
-    if "content-md5" in req.headers and base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()
-                                                         ).decode() != req.headers["content-md5"]:
+    want = content_md5(req.headers)
+    if want is not None and want != hashlib.md5(body, usedforsecurity=False).digest():
         raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.")
     for a in CHECKSUMS:
         if f"x-amz-checksum-{a}" in req.headers:
