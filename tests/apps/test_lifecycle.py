@@ -369,7 +369,10 @@ def test_ctrl_c_or_kill_during_the_demo_stops_its_system_too(tmp_path: Path, sig
     for sig in signals:  # only to the demo, not its system: the demo must stop it (a terminal would signal both)
         proc.send_signal(sig)
         time.sleep(0.05)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == status and "Traceback" not in err, err
+    out, err = proc.communicate(timeout=60)
+    # on a machine loaded enough to hold this test back for the whole tour, the demo may have finished (and said
+    # so) before the signal came: then it ends as a finished demo does
+    finished = "passed, 0 failed" in out
+    assert (proc.returncode == status or (finished and proc.returncode == 0)) and "Traceback" not in err, err
     assert subprocess.run(["pgrep", "-f", data_dir], capture_output=True).returncode == 1  # no server left
     assert not Path(data_dir).exists()  # and its temporary data dir is gone
