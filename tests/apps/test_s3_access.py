@@ -628,3 +628,81 @@ def test_a_put_with_no_length_is_refused(clients: Clients, new_bucket: Callable[
             answer += chunk
     text = answer.decode("latin-1")
     assert text.startswith("HTTP/1.1 411") and "<Code>MissingContentLength</Code>" in text, text
+
+
+# -- what a second review found
+
+def test_a_copy_onto_itself_reads_the_current_version(clients: Clients, admin: Any, anonymous: Any,
+                                                      new_bucket: Callable[..., str]) -> None:
+    """The version in the request's URL names what is written, never which version of the source is read."""
+    b = new_bucket(ACL="public-read-write")
+    admin.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    old = admin.put_object(Bucket=b, Key="k", Body=b"old, public", ACL="public-read")["VersionId"]
+    admin.put_object(Bucket=b, Key="k", Body=b"new secret")
+    url = f"{clients.ep['aws_endpoint']}/{b}/k?versionId={old}"
+    got = httpx.put(url, headers={"x-amz-copy-source": f"/{b}/k", "x-amz-acl": "public-read",
+                                  "x-amz-metadata-directive": "REPLACE"}, verify=trust(clients.ep))
+    assert got.status_code == 403, got.text
+    assert code(lambda: anonymous.get_object(Bucket=b, Key="k")) == ("AccessDenied", 403)
+
+
+def test_a_policy_variable_narrows_nothing(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    everyone_by_address = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*",
+        "Condition": {"StringEquals": {"aws:SourceIp": "${aws:SourceIp}"}}}]})
+    admin.put_bucket_policy(Bucket=b, Policy=everyone_by_address)
+    assert admin.get_bucket_policy_status(Bucket=b)["PolicyStatus"]["IsPublic"] is True
+    every_range = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*",
+        "Condition": {"IpAddress": {"aws:SourceIp": [f"{n}.0.0.0/8" for n in range(256)]}}}]})
+    admin.put_bucket_policy(Bucket=b, Policy=every_range)
+    assert admin.get_bucket_policy_status(Bucket=b)["PolicyStatus"]["IsPublic"] is True
+
+
+def test_cors_values_that_go_out_as_headers_are_checked(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    for field in ("ExposeHeaders", "AllowedHeaders", "AllowedOrigins"):
+        rule = {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], field: ["a\r\nX-Injected: 1"]}
+        assert code(lambda r=rule: admin.put_bucket_cors(  # type: ignore[misc]
+            Bucket=b, CORSConfiguration={"CORSRules": [r]})) == ("InvalidRequest", 400), field
+
+
+def test_a_forms_http_headers_are_not_its_fields(clients: Clients, admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    admin.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{b}/*",
+        "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}}]}))
+    post = admin.generate_presigned_post(b, "k")
+    got = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=trust(clients.ep),
+                     headers={"x-amz-server-side-encryption": "AES256"})  # a header the form does not carry
+    assert got.status_code == 403, got.text
+    post = admin.generate_presigned_post(b, "k", Fields={"x-amz-server-side-encryption": "AES256"},
+                                         Conditions=[{"x-amz-server-side-encryption": "AES256"}])
+    got = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=trust(clients.ep))
+    assert got.status_code == 204 and got.headers["x-amz-server-side-encryption"] == "AES256", got.text
+
+
+def test_customer_key_parts_keep_their_md5_to_themselves(admin: Any, new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    key = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": os.urandom(32)}
+    up = admin.create_multipart_upload(Bucket=b, Key="mp", **key)
+    part = admin.upload_part(Bucket=b, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"part", **key)
+    assert part["ETag"].strip('"') != hashlib.md5(b"part").hexdigest()
+    listed = admin.list_parts(Bucket=b, Key="mp", UploadId=up["UploadId"])["Parts"]
+    assert listed[0]["ETag"] == part["ETag"]
+    done = admin.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up["UploadId"], MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert done["ETag"].strip('"') != hashlib.md5(hashlib.md5(b"part").digest()).hexdigest() + "-1"
+    assert admin.get_object(Bucket=b, Key="mp", **key)["Body"].read() == b"part"
+
+
+def test_a_put_refused_by_its_headers_keeps_nothing(clients: Clients, admin: Any,
+                                                    new_bucket: Callable[..., str]) -> None:
+    b = new_bucket()
+    blobs = clients.system.data_dir / "s3" / "blobs"
+    before = sum(1 for _ in blobs.rglob("*") if _.is_file())
+    for _ in range(3):
+        assert code(lambda: admin.put_object(Bucket=b, Key="k", Body=os.urandom(200_000), IfNoneMatch='"abc"')) == \
+            ("NotImplemented", 501)
+    assert sum(1 for _ in blobs.rglob("*") if _.is_file()) == before

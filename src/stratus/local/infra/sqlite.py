@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ...errors import ServiceError
 
+WAL_LIMIT = 64 * 1024 * 1024  # a write-ahead log grown past this by a burst is cut back once it is checkpointed
+
 
 class SqliteDatabase:
     """One SQLite file with its schema, a connection per thread, and a write transaction helper."""
@@ -37,6 +39,7 @@ class SqliteDatabase:
             c = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=NORMAL")
+            c.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._local.conn = c
         return c
 
@@ -52,6 +55,7 @@ class SqliteDatabase:
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=NORMAL")
             c.execute("PRAGMA wal_autocheckpoint=0")
+            c.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._local.nowait = c
         return Transaction(c, nowait=True)
 

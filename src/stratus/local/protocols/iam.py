@@ -481,12 +481,15 @@ def _narrows(operator: str, key: str, value: object) -> bool:
     if key.lower() not in _NARROWING or operator.lower() not in _FIXED:
         return False
     values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, str) and v and "*" not in v and "?" not in v for v in values):
+    if not values or not all(isinstance(v, str) and v and "*" not in v and "?" not in v and "${" not in v
+                             for v in values):  # a policy variable is whatever the caller brings: not fixed
         return False
-    if operator.lower() == "ipaddress":
+    if operator.lower() == "ipaddress":  # all the ranges together no wider than one /8 (a /32 of IPv6)
         try:
             nets = [ipaddress.ip_network(str(v), strict=False) for v in values]
         except ValueError:
             return False
-        return all(n.prefixlen >= (8 if n.version == 4 else 32) for n in nets)
+        v4 = sum(n.num_addresses for n in nets if n.version == 4)
+        v6 = sum(n.num_addresses for n in nets if n.version == 6)
+        return v4 <= 2 ** 24 and v6 <= 2 ** 96
     return True

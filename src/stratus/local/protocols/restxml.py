@@ -23,6 +23,25 @@ def iso(t: float) -> str:
         f"{int(t * 1000) % 1000:03d}Z"
 
 
+LATEST = 253370764800.0  # 9999-01-01T00:00:00Z: a time past it could not be written back as S3 writes times
+
+
+def iso_seconds(raw: str) -> float | None:
+    """An ISO 8601 date and time as S3 takes them (``2030-01-01T00:00:00.000Z``; an offset counts, no offset is
+    UTC), as epoch seconds; None when it is not one, or falls outside 1970 to 9999."""
+    text = raw.strip()
+    if not text.isascii() or "T" not in text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    seconds = when.timestamp()
+    return seconds if 0 <= seconds < LATEST else None
+
+
 def http_date(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 

@@ -13,7 +13,6 @@ here and are refused by name.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import logging
 import math
 import time
@@ -51,10 +50,7 @@ def _date(node: Any) -> float | None:
     raw = X.text(node, "Date")
     if raw is None:
         return None
-    try:
-        when = float(calendar.timegm(time.strptime(raw.strip()[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        when = None
+    when = X.iso_seconds(raw)
     if when is None or when % DAY:
         raise ServiceError("InvalidArgument", "'Date' must be at midnight GMT in ISO 8601", ArgumentName="Date",
                            ArgumentValue=raw[:40])
@@ -193,6 +189,8 @@ async def sweep_lifecycle(store: Any, clock: Clock, executor: Executor, tick: fl
         store.lifecycle_changed, last = False, now
         try:
             await asyncio.get_running_loop().run_in_executor(executor, store.apply_lifecycle, now)
+            if store.checkpoint_due(idle=True):  # what the last burst of small writes left in the log
+                await asyncio.get_running_loop().run_in_executor(executor, store.checkpoint)
         except Exception:  # a sweep that failed is logged and tried again next time: the server goes on
             logger.exception("lifecycle rules could not be applied")
 

@@ -99,6 +99,11 @@ ATTRS_HEADER = ":attrs"  # and the other attributes its object will have (Object
 VERSIONING = ("Enabled", "Suspended")  # a bucket's versioning once set; "" while it never was
 
 
+def salted(mask: bytes, md5: bytes) -> bytes:
+    """The digest an object or part under a customer's key shows as its ETag, instead of its bytes' MD5."""
+    return hashlib.md5(mask + md5, usedforsecurity=False).digest()
+
+
 def locked(attrs: Mapping[str, Any], now: float) -> str | None:
     """Why Object Lock keeps a version (its ``attrs``) from deletion now: "hold", or the mode of a retention not
     yet over ("COMPLIANCE", "GOVERNANCE"); None when nothing does."""
@@ -182,6 +187,7 @@ class _Hasher:
 
 SMALL = 64 * 1024  # a blob up to this size is kept in SQLite, in the transaction that commits its object
 CHECKPOINT_EVERY = 200  # commits made on the event loop between checkpoints (their connection makes none)
+CHECKPOINT_BYTES = 4 * 1024 * 1024  # or this many bytes of theirs: about SQLite's own 1000 pages
 INLINE = "~"  # the first character of such a blob's id (a file's id is hex)
 
 
@@ -300,7 +306,8 @@ class ObjectStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.db = SqliteDatabase(root / "objects.db")
-        self._commits_now = 0  # commits made on the event loop (commit_now) since its last checkpoint
+        self._commits_now = self._bytes_now = 0  # commits made on the event loop (commit_now) since a checkpoint
+        self._checkpointing = False
         self._configs_lock = threading.Lock()
         self.lifecycle_changed = True  # rules set since the last sweep (and at start: sweep at once)
         self._migrate()
@@ -494,14 +501,25 @@ class ObjectStore:
         except Busy:
             return None
         self._commits_now += 1
+        self._bytes_now += blob.size
         return done
 
-    def checkpoint_due(self) -> bool:
-        """Whether the commits made now (``commit_now``, whose connection never checkpoints) call for one."""
-        if self._commits_now < CHECKPOINT_EVERY:
+    def checkpoint_due(self, idle: bool = False) -> bool:
+        """Whether the commits made now (``commit_now``, whose connection never checkpoints) call for a checkpoint:
+        after ``CHECKPOINT_EVERY`` of them or ``CHECKPOINT_BYTES`` of theirs (as SQLite's own autocheckpoint
+        would), or (``idle``) after any, and none already running. If so, the caller runs ``checkpoint``."""
+        if self._checkpointing or not self._commits_now or not (
+                idle or self._commits_now >= CHECKPOINT_EVERY or self._bytes_now >= CHECKPOINT_BYTES):
             return False
-        self._commits_now = 0
+        self._checkpointing, self._commits_now, self._bytes_now = True, 0, 0
         return True
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database (off the event loop: it syncs the file)."""
+        try:
+            self.db.checkpoint()
+        finally:
+            self._checkpointing = False
 
     def _commit(self, transaction: Transaction, bucket: str, key: str, blob: Blob, content_type: str,
                 metadata: dict[str, str], kind: str, etag: str | None, parts: list[int] | None,
@@ -510,8 +528,8 @@ class ObjectStore:
         sse = (attrs or {}).get("sse") or {}
         if etag is None and sse.get("alg") == "customer":
             # as on S3, the ETag of an object under a customer's key is not its bytes' MD5 (which would let anyone
-            # who may list the bucket check a guess at them)
-            etag = f'"{hashlib.md5(bytes.fromhex(sse["salt"]) + blob.md5, usedforsecurity=False).hexdigest()}"'
+            # who may list the bucket check a guess at them): the MD5 of it salted, as its parts' (put_part)
+            etag = f'"{salted(bytes.fromhex(sse["salt"]), blob.md5).hex()}"'
         meta = ObjectMeta(bucket, key, blob.id, blob.size, etag or f'"{blob.md5.hex()}"', content_type, metadata,
                           blob.checksums, self.clock.now(), len(parts) if parts else None, headers or {}, parts,
                           tags=tags or {}, attrs=attrs or {})
@@ -944,8 +962,9 @@ class ObjectStore:
         with self.db.write() as c:
             c.execute("UPDATE uploads SET completing=0 WHERE upload_id=?", (upload_id,))
 
-    def put_part(self, bucket: str, key: str, upload_id: str, number: int, blob: Blob) -> str:
-        etag = f'"{blob.md5.hex()}"'
+    def put_part(self, bucket: str, key: str, upload_id: str, number: int, blob: Blob, mask: bytes | None = None) -> str:
+        """A part of an upload; its ETag is its MD5, or (``mask``, under a customer's key) the MD5 of that salted."""
+        etag = f'"{(blob.md5 if mask is None else salted(mask, blob.md5)).hex()}"'
         old = None
         try:
             with self.db.write() as c:

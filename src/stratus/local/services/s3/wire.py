@@ -536,7 +536,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
         src, source = await self._run(self.store.open_object, src_bucket, src_key, version or None)
         with source:
             sse.check_customer_key(src.attrs.get("sse"), req.headers, sse.COPY_CUSTOMER)
-            sse.check_customer_key(orjson.loads(up["headers"].get(ATTRS_HEADER, "{}")).get("sse"), req.headers)
+            upload_sse = orjson.loads(up["headers"].get(ATTRS_HEADER, "{}")).get("sse")
+            sse.check_customer_key(upload_sse, req.headers)
             if self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
                                         if k.startswith("x-amz-copy-source-if-")}) is not None:
                 raise ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not "
@@ -555,7 +556,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
                                       ActualObjectSize=str(src.size))
             blob = await self._run(self.store.copy_range, source, first, last - first + 1,
                                    (up["algorithm"],) if up["algorithm"] else ())
-        etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob)
+        etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob,
+                               sse.etag_mask(upload_sse))
         hdrs = {"x-amz-copy-source-version-id": src.version_id} if src.version_id != "null" or version else {}
         await self._reply(send, 200, X.document("CopyPartResult", [X.el("ETag", etag),
                                                                    X.el("LastModified", X.iso(self.clock.now()))]),
@@ -567,7 +569,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
         attrs = orjson.loads(up["headers"].get(ATTRS_HEADER, "{}"))
         sse.check_customer_key(attrs.get("sse"), req.headers)  # each part with the upload's SSE-C key, as on S3
         blob = await self._receive_blob(req, v, receive, (up["algorithm"],) if up["algorithm"] else ())
-        etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob)
+        etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob,
+                               sse.etag_mask(attrs.get("sse")))
         hdrs = {"etag": etag, **sse.encryption_headers(attrs)}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in blob.checksums.items()})
         await self._reply(send, 200, headers=hdrs)

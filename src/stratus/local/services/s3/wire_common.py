@@ -78,14 +78,15 @@ class S3Base:
 
     def _allowed(self, verified: Verified, req: S3Request, action: str, resource: str,
                  extra: dict[str, str] | None = None, version: str | None = None,
-                 acl_action: str | None = None) -> bool:
+                 acl_action: str | None = None, source: bool = False) -> bool:
         """The caller's identity policies, the policy of the bucket ``resource`` is in (if any), and the ACLs,
         together. The object is the one ``resource`` names (a copy's source is not the request's key), at
-        ``version``, or at the request's ``versionId`` when it is the request's own; ``acl_action`` is the
-        action whose ACL grant counts, when not ``action`` itself."""
+        ``version``, or at the request's ``versionId`` when it is the request's own (never for a ``source``,
+        whose version is its own: None, the current one); ``acl_action`` is the action whose ACL grant counts,
+        when not ``action`` itself."""
         path = resource[len(BUCKET_ARN):] if resource.startswith(BUCKET_ARN) else ""
         bucket, _, key = path.partition("/")
-        if version is None and (bucket, key) == (req.bucket, req.key):
+        if version is None and not source and (bucket, key) == (req.bucket, req.key):
             version = req.query.get("versionId")
         try:
             policy = self.store.bucket_config(bucket, "policy") if bucket else None
@@ -106,8 +107,8 @@ class S3Base:
                                        lambda: self.acl_allows(principal, acl_action or action, bucket, key, version))
 
     def _authorize(self, verified: Verified, req: S3Request, action: str, resource: str,
-                   extra: dict[str, str] | None = None, version: str | None = None) -> None:
-        if not self._allowed(verified, req, action, resource, extra, version):
+                   extra: dict[str, str] | None = None, version: str | None = None, source: bool = False) -> None:
+        if not self._allowed(verified, req, action, resource, extra, version, source=source):
             raise ServiceError("AccessDenied", "Access Denied", 403)
 
     def acl_allows(self, principal: object, action: str, bucket: str, key: str, version: str | None) -> bool:

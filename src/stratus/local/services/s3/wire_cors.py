@@ -44,6 +44,10 @@ def parse_rules(body: bytes) -> list[dict[str, Any]]:
             if method not in METHODS:
                 raise ServiceError("InvalidRequest", f"Found unsupported HTTP method in CORS config. Unsupported "
                                   f"method is {method}")
+        for field in ("AllowedOrigin", "AllowedHeader", "ExposeHeader"):  # they go back out in headers
+            for value in rule[field]:
+                if not (value.isascii() and value.isprintable()):
+                    raise ServiceError("InvalidRequest", f"{field} values are printable US-ASCII.")
         for field in ("AllowedOrigin", "AllowedHeader"):
             for value in rule[field]:
                 if value.count("*") > 1:

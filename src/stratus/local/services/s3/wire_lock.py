@@ -16,7 +16,6 @@ as on S3, and is always allowed. Lifecycle rules never expire a locked version.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,24 +34,12 @@ def _malformed(what: str) -> ServiceError:
                         f"published schema: {what}")
 
 
-LATEST = 253370764800.0  # 9999-01-01T00:00:00Z: a date past it could not be written back as S3 writes dates
-
-
 def parse_date(raw: str, name: str) -> float:
-    """An ISO 8601 date-time (``2030-01-01T00:00:00.000Z``, as SDKs write it; an offset counts) as epoch seconds."""
-    text = raw.strip()
-    try:
-        if not text.isascii():
-            raise ValueError(text)
-        when = dt.datetime.fromisoformat(text)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = when.timestamp()
-        if not 0 <= seconds < LATEST:
-            raise ValueError(text)
-    except (ValueError, OverflowError):
+    """A retention's date, as epoch seconds (``restxml.iso_seconds``), or S3's error for it."""
+    seconds = X.iso_seconds(raw)
+    if seconds is None:
         raise ServiceError("InvalidArgument", f"{name} must be an ISO 8601 date and time before the year 9999",
-                           ArgumentName=name, ArgumentValue=raw[:40]) from None
+                           ArgumentName=name, ArgumentValue=raw[:40])
     return seconds
 
 

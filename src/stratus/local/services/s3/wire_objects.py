@@ -168,10 +168,10 @@ class ObjectOps(Acls):
             self.authorize_writer(v, req, "s3:PutObjectTagging")
             tags = header_tags(req.headers["x-amz-tagging"])
         attrs = self.new_object_attrs(v, req, req.headers)
-        blob = await self._receive_blob(req, v, receive)
         none_match = req.headers.get("if-none-match")
-        if none_match is not None and none_match.strip() != "*":
+        if none_match is not None and none_match.strip() != "*":  # said before a byte of the body is kept
             raise ServiceError("NotImplemented", "If-None-Match on PutObject takes only '*'.", 501)
+        blob = await self._receive_blob(req, v, receive)
         stored, if_match = self._stored_headers(req), req.headers.get("if-match")
         # a small object is committed here on the loop when the database is free this instant (a commit of a few
         # rows, tens of microseconds: less than the trip to a thread), else on the thread pool, as a large one is
@@ -188,7 +188,7 @@ class ObjectOps(Acls):
             if dropped:  # what it replaced goes off the loop (a crash before then leaves garbage the start removes)
                 loop.run_in_executor(self.executor, self.store._drop_blobs, dropped)
             if self.store.checkpoint_due():
-                loop.run_in_executor(self.executor, self.store.db.checkpoint)
+                loop.run_in_executor(self.executor, self.store.checkpoint)
         hdrs = {"etag": obj.etag, **version_header(obj), **encryption_headers(obj.attrs), **self._expiration(obj)}
         hdrs.update({f"x-amz-checksum-{a}": val for a, val in obj.checksums.items()})
         await self._reply(send, 200, headers=hdrs)
@@ -318,7 +318,7 @@ class ObjectOps(Acls):
             raise ServiceError("InvalidArgument", "Copy Source must mention the source bucket and key: "
                               "sourcebucket/sourcekey")
         self._authorize(v, req, "s3:GetObjectVersion" if version else "s3:GetObject",
-                        f"arn:aws:s3:::{src_bucket}/{src_key}", version=version or None)  # the source's own ACL
+                        f"arn:aws:s3:::{src_bucket}/{src_key}", version=version or None, source=True)  # its own ACL
         self._authorize(v, req, "s3:PutObject", obj_arn)
         return src_bucket, src_key, version
 

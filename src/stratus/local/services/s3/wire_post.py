@@ -192,7 +192,8 @@ class PostUploads(Acls):
                                                             "ObjectCreated:Post", headers=headers,
                                                             tags=state["tags"], attrs=state["attrs"]))
         except BaseException:
-            self.store._drop_blobs([blob.id])
+            if blob.data is None:  # a small blob is kept nowhere yet: nothing to drop (and no write on the loop)
+                self.store._drop_blobs([blob.id])
             raise
         etag = obj.etag
         location = f"{req.headers.get('x-forwarded-proto', 'https')}://{req.headers.get('host', '')}/{req.bucket}/" \
@@ -229,7 +230,9 @@ class PostUploads(Acls):
                       if k == "acl" or k.startswith(("x-amz-server-side-encryption", "x-amz-grant-"))}
         if tags:
             as_headers["x-amz-tagging"] = urlencode(tags)
-        writing = replace(req, key=final, headers={**req.headers, **as_headers})
+        # conditions read the form's fields, never x-amz-* headers the form itself does not carry
+        plain = {k: val for k, val in req.headers.items() if not k.startswith("x-amz-")}
+        writing = replace(req, key=final, headers={**plain, **as_headers})
         self._authorize(v, writing, "s3:PutObject", f"arn:aws:s3:::{req.bucket}/{final}")
         if tags is not None:  # a Tagging document, as in PutObjectTagging; tagging takes its own right
             self.authorize_writer(v, writing, "s3:PutObjectTagging")

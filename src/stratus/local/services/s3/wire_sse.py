@@ -141,3 +141,8 @@ def encryption_document(rule: Mapping[str, str]) -> bytes:
     by_default = [X.el("SSEAlgorithm", rule["alg"])] + ([X.el("KMSMasterKeyID", rule["kms"])] if "kms" in rule else [])
     return X.document("ServerSideEncryptionConfiguration", [X.el("Rule", [
         X.el("ApplyServerSideEncryptionByDefault", by_default), X.el("BucketKeyEnabled", False)])])
+
+
+def etag_mask(sse: Mapping[str, str] | None) -> bytes | None:
+    """What an ETag under a customer's key is salted with (its bytes' MD5 is not shown), or None."""
+    return bytes.fromhex(sse["salt"]) if sse and sse.get("alg") == "customer" else None
