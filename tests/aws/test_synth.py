@@ -362,6 +362,14 @@ def test_the_identity_pool_role_confines_each_identity_to_its_own_folder(todo: S
     assert "<<bucket:" not in json.dumps(todo.doc)  # every placeholder resolved
 
 
+def test_app_clients_allow_the_declared_sign_ins(todo: Synth, other: Synth) -> None:
+    """todo declares the default (SRP and passwords), other passwords only; refreshing is always allowed."""
+    todo.template.has_resource_properties("AWS::Cognito::UserPoolClient", {"ExplicitAuthFlows": Match.array_equals(
+        ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])})
+    other.template.has_resource_properties("AWS::Cognito::UserPoolClient", {"ExplicitAuthFlows": Match.array_equals(
+        ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])})
+
+
 def test_the_bucket_is_private_encrypted_tls_only_and_has_cors(todo: Synth) -> None:
     bucket = only(todo, "AWS::S3::Bucket")
     todo.template.has_resource_properties("AWS::S3::Bucket", {

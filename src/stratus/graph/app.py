@@ -41,21 +41,27 @@ class App:
         return resource
 
     def user_pool(self, name: str, *, password_policy: PasswordPolicy | None = None,
-                  clients: tuple[str, ...] = ("app",), code_ttl: int = 24 * 3600, access_token_ttl: int = 3600,
+                  clients: tuple[str, ...] = ("app",), auth_flows: tuple[str, ...] = ("user_srp", "user_password"),
+                  code_ttl: int = 24 * 3600, access_token_ttl: int = 3600,
                   id_token_ttl: int = 3600, refresh_token_ttl: int = 30 * 24 * 3600) -> UserPool:
         """Declare a user pool (a Cognito user pool): people sign up with their email address and a password,
         confirm with a code mailed to them, and sign in for tokens; an API's ``authorizer``.
 
         Clients talk to it with the Cognito Identity Provider API (boto3's ``cognito-idp``, the AWS SDKs,
-        Amplify): SignUp, ConfirmSignUp, InitiateAuth (``USER_PASSWORD_AUTH``, ``REFRESH_TOKEN_AUTH``), ...
+        Amplify, pycognito): SignUp, ConfirmSignUp, InitiateAuth (``USER_SRP_AUTH`` with its
+        ``PASSWORD_VERIFIER`` challenge, ``USER_PASSWORD_AUTH``, ``REFRESH_TOKEN_AUTH``), ...
         The email address is the user name (``UsernameAttributes=[email]``); ``cognito:username`` is the sub.
         On AWS the pool is named ``<app>-<name>``, and the token lifetimes are its app clients' token validity.
 
         - ``name``: the pool's name in the app.
         - ``password_policy``: a ``PasswordPolicy``, the pool's password policy on AWS; None (the default) is
           ``PasswordPolicy()``: at least 8 characters, with upper case, lower case and digits.
-        - ``clients``: the names of its app clients, each with an id of its own (public clients, no secret,
-          ``USER_PASSWORD_AUTH``); default one, ``("app",)``. ``endpoints.json`` lists their ids.
+        - ``clients``: the names of its app clients, each with an id of its own (public clients, no secret);
+          default one, ``("app",)``. ``endpoints.json`` lists their ids.
+        - ``auth_flows``: the sign-ins its clients accept: ``"user_srp"`` (``USER_SRP_AUTH``: the password never
+          leaves the client, what Amplify and the mobile SDKs use) and ``"user_password"``
+          (``USER_PASSWORD_AUTH``); default both. Refreshing tokens is always allowed, as on Cognito. On AWS,
+          the app clients' ``ExplicitAuthFlows``.
         - ``code_ttl``: seconds a mailed confirmation code is valid; default 86400 (one day), the only value
           Cognito has, so ``stratus synth`` refuses any other.
         - ``access_token_ttl``: seconds an access token (what the API takes) is valid, 300 to 86400; default 3600.
@@ -63,7 +69,8 @@ class App:
         - ``refresh_token_ttl``: seconds a refresh token is valid, 3600 to ten years; default 30 days.
         """
         policy = password_policy if password_policy is not None else PasswordPolicy()
-        return self.add(UserPool(name, password_policy=policy, clients=clients, code_ttl=code_ttl,
+        return self.add(UserPool(name, password_policy=policy, clients=clients, auth_flows=auth_flows,
+                                 code_ttl=code_ttl,
                                  access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
                                  refresh_token_ttl=refresh_token_ttl))
 

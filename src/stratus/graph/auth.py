@@ -47,6 +47,9 @@ class PasswordPolicy:
         return out
 
 
+AUTH_FLOWS = {"user_srp": "USER_SRP_AUTH", "user_password": "USER_PASSWORD_AUTH"}  # as declared: Cognito's name
+
+
 @dataclass(eq=False, repr=False)
 class UserPool(Resource):
     """A managed user pool (Cognito user pool): self sign-up, email verification, JWTs.
@@ -63,6 +66,7 @@ class UserPool(Resource):
     name: str
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     clients: tuple[str, ...] = ("app",)
+    auth_flows: tuple[str, ...] = ("user_srp", "user_password")
     code_ttl: int = 24 * 3600
     access_token_ttl: int = 3600
     id_token_ttl: int = 3600
@@ -74,6 +78,12 @@ class UserPool(Resource):
             check_name("user pool client", c)
         if not self.clients:
             raise ConfigError(f"user pool {self.name!r}: declare at least one client")
+        for flow in self.auth_flows:
+            if flow not in AUTH_FLOWS:
+                raise ConfigError(f"user pool {self.name!r}: auth flow {flow!r} is not one of "
+                                  f"{', '.join(sorted(AUTH_FLOWS))}")
+        if not self.auth_flows:
+            raise ConfigError(f"user pool {self.name!r}: allow at least one auth flow (user_srp, user_password)")
         if not 300 <= self.access_token_ttl <= 86400 or not 300 <= self.id_token_ttl <= 86400:
             raise ConfigError(f"user pool {self.name!r}: token lifetimes must be 5 minutes to 1 day, as on Cognito")
         if not 3600 <= self.refresh_token_ttl <= 3650 * 86400:

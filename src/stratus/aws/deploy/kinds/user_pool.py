@@ -41,7 +41,8 @@ class UserPoolKind(SynthKind[UserPool]):
         return BuiltPool(up, {
             name: up.add_client(
                 f"client-{name}", user_pool_client_name=name, generate_secret=False, disable_o_auth=True,
-                auth_flows=c.AuthFlow(user_password=True), prevent_user_existence_errors=True,
+                auth_flows=c.AuthFlow(user_password="user_password" in decl.auth_flows,
+                                      user_srp="user_srp" in decl.auth_flows), prevent_user_existence_errors=True,
                 enable_token_revocation=True, access_token_validity=seconds(decl.access_token_ttl),
                 id_token_validity=seconds(decl.id_token_ttl), refresh_token_validity=seconds(decl.refresh_token_ttl))
             for name in decl.clients})

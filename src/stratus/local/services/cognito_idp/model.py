@@ -31,6 +31,7 @@ Faithful to Cognito where a client can tell:
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
@@ -39,9 +40,11 @@ import math
 import re
 import secrets
 import sqlite3
+import threading
 import time
 import uuid
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,7 @@ from ....ports.mailer import Mail, Mailer
 from ....schema import EMAIL
 from ...infra.keys import SigningKey
 from ...infra.sqlite import SqliteDatabase
+from . import srp
 from .tokens import TokenVerifier
 
 log = logging.getLogger("stratus")
@@ -67,6 +71,8 @@ RESENDS_PER_HOUR = 5       # resends of a code to one user name in an hour
 CONFIRM_FAILURES_PER_HOUR = 10  # wrong tries of one user's codes in an hour, whatever was resent
 SIGN_IN_FAILURES = 5       # wrong passwords before a sign-in is locked out
 SIGN_IN_LOCK_MAX = 900.0   # the longest lock-out, in seconds (it doubles from 1 s with each further failure)
+SRP_PENDING = 10_000       # SRP sign-ins begun and not yet answered, at most (the oldest go first)
+SRP_TTL = 180.0            # seconds an SRP challenge may be answered in
 RESEND_FLOOR = 0.025       # seconds a resend takes at least, mailed or not, so its timing tells nothing
 STRANGER_SLOTS = 65_536    # counters for names with no account (a name's slot: a keyed hash of it)
 CODE_SENDER = "no-reply@verificationemail.com"
@@ -103,6 +109,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     origin_jti TEXT PRIMARY KEY, pool_id TEXT NOT NULL, sub TEXT NOT NULL, client_id TEXT NOT NULL,
     refresh TEXT UNIQUE NOT NULL, auth_time INT NOT NULL, expires REAL NOT NULL, revoked INT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (pool_id, sub);
+CREATE TABLE IF NOT EXISTS srp (
+    pool_id TEXT NOT NULL, sub TEXT NOT NULL, salt TEXT NOT NULL, verifier TEXT NOT NULL, PRIMARY KEY (pool_id, sub));
 CREATE TABLE IF NOT EXISTS attempts (
     pool_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, count INT NOT NULL, since REAL NOT NULL,
     locked_until REAL NOT NULL DEFAULT 0, PRIMARY KEY (pool_id, kind, subject));
@@ -213,6 +221,10 @@ class UserPoolService:
         # sent; only touched inside a write transaction, which serializes them as it does the table's rows
         self._strangers: dict[str, tuple[array[float], array[float], array[float]]] = {}
         self._stranger_key = secrets.token_bytes(16)
+        self.pool_name = self.pool_id.split("_", 1)[1]  # what SRP's hashes name the pool by
+        # SRP exchanges under way, by secret block: at most SRP_PENDING, each for SRP_TTL seconds
+        self._exchanges: dict[bytes, tuple[srp.Exchange, str, str, float]] = {}
+        self._exchanges_lock = threading.Lock()
 
     # -- discovery
 
@@ -336,6 +348,7 @@ class UserPoolService:
                 c.execute("INSERT INTO users VALUES (?,?,?,?,?,?,?)",
                           (self.pool_id, user.sub, user.email, _hasher.hash(password), user.status,
                            orjson.dumps(attrs).decode(), self.clock.now()))
+                self._keep_verifier(c, user.sub, password)
         except sqlite3.IntegrityError:
             raise ServiceError("UsernameExistsException", "An account with the given email already exists.") from None
         try:
@@ -417,33 +430,42 @@ class UserPoolService:
             time.sleep(max(0.0, RESEND_FLOOR - (time.perf_counter() - started)))
 
     def password_auth(self, client_id: str, username: str, password: str) -> Tokens:
-        """USER_PASSWORD_AUTH: the user's password checked, a new session and its tokens.
+        """USER_PASSWORD_AUTH: the user's password checked, a new session and its tokens."""
+        def check(user: User | None) -> bool:
+            row = user and self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
+                                                  (self.pool_id, user.sub)).fetchone()
+            try:
+                _hasher.verify(row[0] if row else _dummy_hash(), password)
+            except (VerificationError, InvalidHashError):
+                return False
+            if user is not None and row:  # a user from before SRP sign-in gets its verifier now
+                with self.db.write() as c:
+                    if c.execute("SELECT 1 FROM srp WHERE pool_id=? AND sub=?", (self.pool_id, user.sub)).fetchone() \
+                            is None:
+                        self._keep_verifier(c, user.sub, password)
+            return row is not None
+        return self._sign_in(self._client(client_id), username, check)
 
-        After ``SIGN_IN_FAILURES`` wrong passwords for a user name, sign-ins are locked out for a time that starts
+    def _sign_in(self, client_id: str, username: str, check: Callable[[User | None], bool]) -> Tokens:
+        """A sign-in by ``username`` that ``check`` (given the user, or None) proves: a new session and its tokens.
+
+        After ``SIGN_IN_FAILURES`` wrong proofs for a user name, sign-ins are locked out for a time that starts
         at 1 s and doubles with each further failure, up to 15 minutes, as Cognito does; the right password does
         not open a locked sign-in. Names with no account are counted alike, so the lock-out tells nobody which
         names have one.
         """
-        self._client(client_id)
         user = self._find(_check_username(username))
         subject = self._subject(user, username)  # one count per user, whichever spelling of the name
         with self.db.write() as c:
             failures, locked_until = self._attempts(c, "sign-in-failed", subject, 86400)
             if locked_until > self.clock.now():
                 raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
-            # counted as a failure before the password is checked, so guesses sent side by side cannot slip past
-            # the lock while each is being checked; a right password then forgets the failures
+            # counted as a failure before the proof is checked, so guesses sent side by side cannot slip past
+            # the lock while each is being checked; a right proof then forgets the failures
             failures += 1
             lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
             self._count_attempt(c, "sign-in-failed", subject, 86400, self.clock.now() + lock if lock else 0.0)
-        row = user and self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
-                                              (self.pool_id, user.sub)).fetchone()
-        try:
-            _hasher.verify(row[0] if row else _dummy_hash(), password)
-            ok = row is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or user is None:
+        if not check(user) or user is None:
             raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
         with self.db.write() as c:
             self._forget_attempts(c, "sign-in-failed", subject)
@@ -456,6 +478,70 @@ class UserPoolService:
                       (origin, self.pool_id, user.sub, client_id, _digest(refresh), now,
                        now + self.decl.refresh_token_ttl))
         return self._tokens(user, client_id, origin, now, refresh)
+
+    # -- SRP sign-in (USER_SRP_AUTH, then the PASSWORD_VERIFIER challenge)
+
+    def _keep_verifier(self, c: sqlite3.Connection, sub: str, password: str) -> None:
+        salt = srp.new_salt()
+        c.execute("INSERT OR REPLACE INTO srp VALUES (?,?,?,?)",
+                  (self.pool_id, sub, salt, f"{srp.verifier(self.pool_name, sub, password, salt):x}"))
+
+    def srp_start(self, client_id: str, username: str, big_a_hex: str) -> dict[str, str]:
+        """USER_SRP_AUTH: the PASSWORD_VERIFIER challenge's parameters for the client's ``SRP_A``. A name with no
+        account gets a challenge alike (a salt and verifier made from the name), which no proof answers."""
+        self._client(client_id)
+        user = self._find(_check_username(username))
+        try:
+            big_a = int(big_a_hex, 16)
+        except ValueError:
+            raise _invalid("SRP_A must be a hexadecimal number.") from None
+        if not 0 < len(big_a_hex) <= 1024 or big_a % srp.N == 0:
+            raise _invalid("SRP_A is not a valid SRP public value.")
+        row = user and self.db.conn().execute("SELECT salt, verifier FROM srp WHERE pool_id=? AND sub=?",
+                                              (self.pool_id, user.sub)).fetchone()
+        if row:
+            salt, v = row[0], int(row[1], 16)
+        else:  # no account, or one from before SRP whose password has not been seen since: nothing proves it
+            seed = hmac.new(self._stranger_key, b"srp\x00" + username.lower().encode(), hashlib.sha256).hexdigest()
+            salt, v = srp.pad_hex(seed[:32]), pow(srp.G, int(seed, 16), srp.N)
+        user_id = user.sub if user is not None else username
+        exchange = srp.Exchange(big_a, v)
+        block = secrets.token_bytes(48)
+        with self._exchanges_lock:
+            now = self.clock.now()
+            for key in [k for k, (_, _, _, until) in self._exchanges.items() if until <= now][:256]:
+                del self._exchanges[key]
+            while len(self._exchanges) >= SRP_PENDING:
+                del self._exchanges[next(iter(self._exchanges))]
+            self._exchanges[block] = (exchange, user_id, client_id, now + SRP_TTL)
+        return {"SALT": salt, "SRP_B": f"{exchange.big_b:x}", "SECRET_BLOCK": base64.b64encode(block).decode(),
+                "USERNAME": user_id, "USER_ID_FOR_SRP": user_id}
+
+    def srp_respond(self, client_id: str, responses: dict[str, str]) -> Tokens:
+        """The PASSWORD_VERIFIER challenge answered: the signature checked against the exchange the secret block
+        names (once: a block is spent by its first answer, right or wrong), then signed in as any sign-in."""
+        self._client(client_id)
+        responses = {k: v for k, v in responses.items() if isinstance(v, str)}
+        try:
+            block = base64.b64decode(responses.get("PASSWORD_CLAIM_SECRET_BLOCK", ""), validate=True)
+            signature = base64.b64decode(responses.get("PASSWORD_CLAIM_SIGNATURE", ""), validate=True)
+        except ValueError:
+            raise ServiceError("NotAuthorizedException", "Incorrect username or password.") from None
+        with self._exchanges_lock:
+            pending = self._exchanges.pop(block, None)
+        username = responses.get("USERNAME", "")
+        if pending is None or pending[3] <= self.clock.now() or pending[2] != client_id or pending[1] != username:
+            raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
+        exchange, user_id = pending[0], pending[1]
+        stamp = responses.get("TIMESTAMP", "")
+        when = srp.parse_timestamp(stamp)
+        if when is None or abs(when - self.clock.now()) > srp.SKEW:
+            raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
+
+        def check(user: User | None) -> bool:
+            expected = exchange.proof(self.pool_name, user_id, block, stamp)
+            return hmac.compare_digest(expected, signature) and user is not None and user.sub == user_id
+        return self._sign_in(client_id, user_id, check)
 
     def refresh_auth(self, client_id: str, refresh_token: str) -> Tokens:
         """REFRESH_TOKEN_AUTH: new access and ID tokens in the refresh token's session, while it is live."""

@@ -4,7 +4,7 @@ It only parses and renders: each operation's members are read with their types
 checked (``Params``), the pool is found (by client id, or by the issuer of the access
 token), the domain operation runs (``model``), and its result is rendered as Cognito
 answers it. The operations a client calls without AWS credentials (sign-up, sign-in,
-tokens) are served; every other operation is refused with an error that names it.
+tokens, SRP's challenge) are served; every other operation is refused with an error that names it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import jwt
 import orjson
 
 from ....errors import NotFound, ServiceError
+from ....graph.auth import AUTH_FLOWS
 from ...infra.asgi import Receive, Scope, Send, send_response
 from ...protocols.awsjson import AwsJsonService, Params
 from .model import CodeDelivery, Tokens, UserPoolService
@@ -41,6 +42,7 @@ class CognitoIdpWire(AwsJsonService):
         super().__init__(TARGET, "user pool", {
             "SignUp": self._sign_up, "ConfirmSignUp": self._confirm_sign_up,
             "ResendConfirmationCode": self._resend_confirmation_code, "InitiateAuth": self._initiate_auth,
+            "RespondToAuthChallenge": self._respond_to_auth_challenge,
             "GetUser": self._get_user, "GlobalSignOut": self._global_sign_out,
         })
 
@@ -67,14 +69,28 @@ class CognitoIdpWire(AwsJsonService):
     def _initiate_auth(self, b: dict[str, Any]) -> dict[str, Any]:
         pool, p = self._pool(b), Params(b)
         client_id, flow, params = p.text("ClientId"), p.optional_text("AuthFlow"), p.strings("AuthParameters")
-        if flow == "USER_PASSWORD_AUTH":
+        if flow in ("USER_PASSWORD_AUTH", "USER_SRP_AUTH"):
+            if flow not in {AUTH_FLOWS[f] for f in pool.decl.auth_flows}:  # as the app client allows it
+                raise ServiceError("InvalidParameterException", f"{flow} flow not enabled for this client")
+            if flow == "USER_SRP_AUTH":
+                challenge = pool.srp_start(client_id, p.string_param(params, "USERNAME"),
+                                           p.string_param(params, "SRP_A"))
+                return {"ChallengeName": "PASSWORD_VERIFIER", "ChallengeParameters": challenge}
             tokens = pool.password_auth(client_id, p.string_param(params, "USERNAME"), p.string_param(params, "PASSWORD"))
         elif flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
             tokens = pool.refresh_auth(client_id, p.string_param(params, "REFRESH_TOKEN"))
         else:
-            raise ServiceError("InvalidParameterException",
-                               f"AuthFlow {flow} is not supported here; use USER_PASSWORD_AUTH or REFRESH_TOKEN_AUTH.")
+            raise ServiceError("InvalidParameterException", f"AuthFlow {flow} is not supported here; use "
+                               "USER_SRP_AUTH, USER_PASSWORD_AUTH or REFRESH_TOKEN_AUTH.")
         return _auth_result(tokens)
+
+    def _respond_to_auth_challenge(self, b: dict[str, Any]) -> dict[str, Any]:
+        pool, p = self._pool(b), Params(b)
+        client_id, name = p.text("ClientId"), p.text("ChallengeName")
+        if name != "PASSWORD_VERIFIER":
+            raise ServiceError("InvalidParameterException", f"ChallengeName {name} is not supported here; the "
+                               "local user pool issues PASSWORD_VERIFIER (USER_SRP_AUTH) only.")
+        return _auth_result(pool.srp_respond(client_id, p.strings("ChallengeResponses")))
 
     def _get_user(self, b: dict[str, Any]) -> dict[str, Any]:
         token = Params(b).text("AccessToken")
