@@ -499,20 +499,22 @@ class UserPoolService:
             raise _invalid("SRP_A is not a valid SRP public value.")
         row = user and self.db.conn().execute("SELECT salt, verifier FROM srp WHERE pool_id=? AND sub=?",
                                               (self.pool_id, user.sub)).fetchone()
+        # a name with no account (or one from before SRP whose password has not been seen since) gets a salt and
+        # verifier made from the name, which no proof answers; both paths take the same work, so time tells nothing
+        seed = hmac.new(self._stranger_key, b"srp\x00" + username.lower().encode(), hashlib.sha256).hexdigest()
+        salt, v = srp.pad_hex(seed[:32]), pow(srp.G, int(seed, 16), srp.N)
         if row:
             salt, v = row[0], int(row[1], 16)
-        else:  # no account, or one from before SRP whose password has not been seen since: nothing proves it
-            seed = hmac.new(self._stranger_key, b"srp\x00" + username.lower().encode(), hashlib.sha256).hexdigest()
-            salt, v = srp.pad_hex(seed[:32]), pow(srp.G, int(seed, 16), srp.N)
         user_id = user.sub if user is not None else username
         exchange = srp.Exchange(big_a, v)
         block = secrets.token_bytes(48)
         with self._exchanges_lock:
             now = self.clock.now()
-            for key in [k for k, (_, _, _, until) in self._exchanges.items() if until <= now][:256]:
-                del self._exchanges[key]
-            while len(self._exchanges) >= SRP_PENDING:
-                del self._exchanges[next(iter(self._exchanges))]
+            while self._exchanges:  # oldest first: every exchange lives SRP_TTL, so the expired lead the way
+                oldest = next(iter(self._exchanges))
+                if self._exchanges[oldest][3] > now and len(self._exchanges) < SRP_PENDING:
+                    break
+                del self._exchanges[oldest]
             self._exchanges[block] = (exchange, user_id, client_id, now + SRP_TTL)
         return {"SALT": salt, "SRP_B": f"{exchange.big_b:x}", "SECRET_BLOCK": base64.b64encode(block).decode(),
                 "USERNAME": user_id, "USER_ID_FOR_SRP": user_id}
