@@ -4,6 +4,7 @@ unchanged, against the local user pool; the password never crosses the wire. And
 from __future__ import annotations
 
 import base64
+import re
 import sqlite3
 from typing import Any
 
@@ -51,6 +52,13 @@ def test_pycognito_signs_in_with_srp(clients: Clients) -> None:
 
 def test_wrong_proofs_and_strangers_are_refused_alike(clients: Clients) -> None:
     email = _confirmed(clients)
+    said = {}
+    for name in (email, "nobody-here@example.com"):  # a stranger's challenge looks as a user's does
+        params = AWSSRP(name, PASSWORD, clients.app["user_pool_id"], clients.client_id, client=clients.idp)
+        said[name] = clients.idp.initiate_auth(ClientId=clients.client_id, AuthFlow="USER_SRP_AUTH",
+                                               AuthParameters=params.get_auth_params())["ChallengeParameters"]
+    for challenge in said.values():
+        assert re.fullmatch(r"[0-9a-f-]{36}", challenge["USER_ID_FOR_SRP"]) and len(challenge["SALT"]) in (32, 34)
     for name in (email, "nobody-here@example.com"):
         with pytest.raises(ClientError) as exc:
             _cognito(clients, name).authenticate(password="Wrong-Passw0rd")
@@ -82,11 +90,16 @@ def test_a_challenge_is_answered_once_and_by_its_own_client(clients: Clients) ->
         clients.idp.respond_to_auth_challenge(ClientId=clients.client_id, ChallengeName="PASSWORD_VERIFIER",
                                               ChallengeResponses=late)
     assert error_code(exc) == "NotAuthorizedException"
-    for bad in ("0", "zz", "f" * 2000):
+    for bad in ("0", "zz", "f" * 2000, "-1", "0x1f", " 1f", "1_f"):
         with pytest.raises(ClientError) as exc:
             clients.idp.initiate_auth(ClientId=clients.client_id, AuthFlow="USER_SRP_AUTH",
                                       AuthParameters={"USERNAME": email, "SRP_A": bad})
         assert error_code(exc) == "InvalidParameterException"
+    for missing in ("TIMESTAMP", "PASSWORD_CLAIM_SIGNATURE", "USERNAME"):
+        with pytest.raises(ClientError) as exc:
+            clients.idp.respond_to_auth_challenge(ClientId=clients.client_id, ChallengeName="PASSWORD_VERIFIER",
+                                                  ChallengeResponses={k: v for k, v in answer.items() if k != missing})
+        assert error_code(exc) == "InvalidParameterException" and missing in message_of(exc)
     with pytest.raises(ClientError) as exc:
         clients.idp.respond_to_auth_challenge(ClientId=clients.client_id, ChallengeName="SMS_MFA",
                                               ChallengeResponses={"USERNAME": email})

@@ -25,15 +25,15 @@ def _client(small_a: int) -> AWSSRP:
 
 
 @pytest.mark.parametrize(("small_a", "small_b"), [(0x1234567890ABCDEF * 7919, 0xFEDCBA0987654321 * 104729),
-                                                   (2 ** 1023 + 12345, 2 ** 2047 + 678910), (3, 5)])
+                                                   (2 ** 1023 + 12345, 2 ** 255 + 678910), (3, 6)])
 def test_both_sides_derive_one_key_and_one_signature(monkeypatch: pytest.MonkeyPatch, small_a: int,
                                                      small_b: int) -> None:
     client = _client(small_a)
     v = srp.verifier(POOL_ID.split("_")[1], USER_ID, PASSWORD, SALT)
-    monkeypatch.setattr(srp.secrets, "randbelow", lambda _n: small_b - 2)
+    monkeypatch.setattr(srp.secrets, "randbits", lambda _n: small_b)
     server = srp.Exchange(client.large_a_value, v)
-    assert server.b == small_b
-    assert server.big_b == (srp.K * v + pow(2, small_b, srp.N)) % srp.N
+    assert server.b == small_b | 2
+    assert server.big_b == (srp.K * v + pow(2, server.b, srp.N)) % srp.N
     key = client.get_password_authentication_key(USER_ID, PASSWORD, server.big_b, SALT)
     assert server.key() == bytes(key)
     block = b"an opaque secret block"
@@ -70,3 +70,11 @@ class _Frozen:
 
     def __init__(self, when: dt.datetime) -> None:
         self.datetime = type("datetime", (), {"utcnow": staticmethod(lambda: when.replace(tzinfo=None))})
+
+
+def test_salts_read_alike_as_text_and_as_a_number() -> None:
+    """The JavaScript SDKs parse the salt as a number before padding it: a salt must come back the same."""
+    for n in (0, 1, 0x7F << 120, 2 ** 128 - 1, 0x0012 << 112):
+        salt = srp.salt_of(n)
+        assert srp.pad_hex(int(salt, 16)) == salt
+    assert all(srp.pad_hex(int(s, 16)) == s for s in (srp.new_salt() for _ in range(2000)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,13 @@ class SigningKey:
         self.public = key.public_key()
         der = self.public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.kid = _b64u(hashlib.sha256(der).digest())[:32]
+
+    def derive(self, label: str) -> bytes:
+        """A secret of 32 bytes for ``label``, made from this key: as lasting as the key file, and no other secret
+        tells it (an HMAC of the label under a hash of the private exponent)."""
+        d = self.private.private_numbers().d
+        return hmac.new(hashlib.sha256(d.to_bytes((d.bit_length() + 7) // 8, "big")).digest(), label.encode(),
+                        hashlib.sha256).digest()
 
     def jwk(self) -> dict[str, Any]:
         nums = self.public.public_numbers()

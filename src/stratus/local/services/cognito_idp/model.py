@@ -73,6 +73,7 @@ SIGN_IN_FAILURES = 5       # wrong passwords before a sign-in is locked out
 SIGN_IN_LOCK_MAX = 900.0   # the longest lock-out, in seconds (it doubles from 1 s with each further failure)
 SRP_PENDING = 10_000       # SRP sign-ins begun and not yet answered, at most (the oldest go first)
 SRP_TTL = 180.0            # seconds an SRP challenge may be answered in
+HEX = re.compile(r"[0-9a-fA-F]{1,1024}")  # SRP_A as the SDKs send it
 RESEND_FLOOR = 0.025       # seconds a resend takes at least, mailed or not, so its timing tells nothing
 STRANGER_SLOTS = 65_536    # counters for names with no account (a name's slot: a keyed hash of it)
 CODE_SENDER = "no-reply@verificationemail.com"
@@ -220,7 +221,7 @@ class UserPoolService:
         # is a keyed hash of it; names may share one, a count then covering both): 1.5 MiB a kind, whatever is
         # sent; only touched inside a write transaction, which serializes them as it does the table's rows
         self._strangers: dict[str, tuple[array[float], array[float], array[float]]] = {}
-        self._stranger_key = secrets.token_bytes(16)
+        self._stranger_key = self.key.derive("names with no account")  # the same after a restart
         self.pool_name = self.pool_id.split("_", 1)[1]  # what SRP's hashes name the pool by
         # SRP exchanges under way, by secret block: at most SRP_PENDING, each for SRP_TTL seconds
         self._exchanges: dict[bytes, tuple[srp.Exchange, str, str, float]] = {}
@@ -356,6 +357,7 @@ class UserPoolService:
         except ServiceError:  # no code reached the user: leave no account behind that could never be confirmed
             with self.db.write() as c:
                 c.execute("DELETE FROM codes WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                c.execute("DELETE FROM srp WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
                 c.execute("DELETE FROM users WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
             raise
         return SignUpResult(user.sub, delivery)
@@ -491,21 +493,21 @@ class UserPoolService:
         account gets a challenge alike (a salt and verifier made from the name), which no proof answers."""
         self._client(client_id)
         user = self._find(_check_username(username))
-        try:
-            big_a = int(big_a_hex, 16)
-        except ValueError:
-            raise _invalid("SRP_A must be a hexadecimal number.") from None
-        if not 0 < len(big_a_hex) <= 1024 or big_a % srp.N == 0:
-            raise _invalid("SRP_A is not a valid SRP public value.")
+        if not HEX.fullmatch(big_a_hex) or int(big_a_hex, 16) % srp.N == 0:
+            raise _invalid("SRP_A is not a valid SRP public value (1 to 1024 hexadecimal digits, not 0 mod N).")
+        big_a = int(big_a_hex, 16)
         row = user and self.db.conn().execute("SELECT salt, verifier FROM srp WHERE pool_id=? AND sub=?",
                                               (self.pool_id, user.sub)).fetchone()
-        # a name with no account (or one from before SRP whose password has not been seen since) gets a salt and
-        # verifier made from the name, which no proof answers; both paths take the same work, so time tells nothing
-        seed = hmac.new(self._stranger_key, b"srp\x00" + username.lower().encode(), hashlib.sha256).hexdigest()
-        salt, v = srp.pad_hex(seed[:32]), pow(srp.G, int(seed, 16), srp.N)
+        # a name with no account (or one from before SRP whose password has not been seen since) gets an id, a
+        # salt and a verifier made from the name, which no proof answers; each looks as a user's does, and both
+        # paths take the same work, so neither the answer nor its time tells whether an account exists
+        name = username.lower().encode()
+        stranger = lambda label: hmac.new(self._stranger_key, label + b"\x00" + name, hashlib.sha256).digest()  # noqa: E731
+        salt = srp.salt_of(int.from_bytes(stranger(b"srp salt")[:16], "big"))
+        v = pow(srp.G, int.from_bytes(stranger(b"srp verifier"), "big"), srp.N)
+        user_id = user.sub if user is not None else str(uuid.UUID(bytes=stranger(b"srp id")[:16], version=4))
         if row:
             salt, v = row[0], int(row[1], 16)
-        user_id = user.sub if user is not None else username
         exchange = srp.Exchange(big_a, v)
         block = secrets.token_bytes(48)
         with self._exchanges_lock:
@@ -523,7 +525,6 @@ class UserPoolService:
         """The PASSWORD_VERIFIER challenge answered: the signature checked against the exchange the secret block
         names (once: a block is spent by its first answer, right or wrong), then signed in as any sign-in."""
         self._client(client_id)
-        responses = {k: v for k, v in responses.items() if isinstance(v, str)}
         try:
             block = base64.b64decode(responses.get("PASSWORD_CLAIM_SECRET_BLOCK", ""), validate=True)
             signature = base64.b64decode(responses.get("PASSWORD_CLAIM_SIGNATURE", ""), validate=True)

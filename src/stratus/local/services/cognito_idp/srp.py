@@ -57,8 +57,14 @@ def _hex_hash(hex_text: str) -> str:
 K = int(_hex_hash("00" + N_HEX + "0" + str(G)), 16)
 
 
+def salt_of(number: int) -> str:
+    """A 128-bit salt as hex, its top byte never 0: the JavaScript SDKs read the salt as a number before padding
+    it, so a salt with a leading zero byte would hash differently there than it does here."""
+    return pad_hex(f"{number | 1 << 120:x}")
+
+
 def new_salt() -> str:
-    return pad_hex(secrets.token_hex(16))
+    return salt_of(secrets.randbits(128))
 
 
 def verifier(pool_name: str, user_id: str, password: str, salt: str) -> int:
@@ -76,8 +82,8 @@ class Exchange:
         if big_a % N == 0:
             raise ValueError("A is 0 mod N")
         self.big_a, self.v = big_a, v
-        while True:
-            self.b = secrets.randbelow(N - 2) + 2
+        while True:  # a 256-bit exponent: 128-bit security, at a twelfth of the work of one as long as N
+            self.b = secrets.randbits(256) | 2
             self.big_b = (K * v + pow(G, self.b, N)) % N
             if self.big_b:
                 break

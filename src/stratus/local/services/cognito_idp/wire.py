@@ -90,7 +90,10 @@ class CognitoIdpWire(AwsJsonService):
         if name != "PASSWORD_VERIFIER":
             raise ServiceError("InvalidParameterException", f"ChallengeName {name} is not supported here; the "
                                "local user pool issues PASSWORD_VERIFIER (USER_SRP_AUTH) only.")
-        return _auth_result(pool.srp_respond(client_id, p.strings("ChallengeResponses")))
+        responses = p.strings("ChallengeResponses")
+        for needed in ("USERNAME", "PASSWORD_CLAIM_SECRET_BLOCK", "PASSWORD_CLAIM_SIGNATURE", "TIMESTAMP"):
+            p.string_param(responses, needed)  # each there, and a string, or InvalidParameterException naming it
+        return _auth_result(pool.srp_respond(client_id, responses))
 
     def _get_user(self, b: dict[str, Any]) -> dict[str, Any]:
         token = Params(b).text("AccessToken")
