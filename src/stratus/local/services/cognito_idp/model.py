@@ -307,15 +307,18 @@ class UserPoolService:
         else:
             c.execute("DELETE FROM attempts WHERE pool_id=? AND kind=? AND subject=?", (self.pool_id, kind, subject))
 
-    def _send_code(self, user: User) -> CodeDelivery:
+    def _send_code(self, user: User, purpose: str = "") -> CodeDelivery:
+        """A new code for ``user``, mailed: to confirm the account, or (``purpose`` "reset") to set a new password.
+        A user has one code at a time, and a code serves only its purpose."""
         code = f"{secrets.randbelow(10**6):06d}"
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
-                      (self.pool_id, user.sub, _digest(self.pool_id, user.sub, code),
+                      (self.pool_id, user.sub, _digest(self.pool_id, user.sub, purpose, code),
                        self.clock.now() + self.decl.code_ttl))
+        subject, text = ("Your password reset code", f"Your password reset code is {code}.") if purpose else \
+            ("Your verification code", f"Your verification code is {code}.")
         try:
-            self.mailer.send(Mail(to=user.email, subject="Your verification code",
-                                  text=f"Your verification code is {code}.", sender=CODE_SENDER))
+            self.mailer.send(Mail(to=user.email, subject=subject, text=text, sender=CODE_SENDER))
         except Exception as exc:  # any mailer failure (SMTP refused, disk full) is the same to the client
             # the operator is told why; the client gets Cognito's error, as on AWS
             log.warning("user pool %s: the verification code for %s was not delivered: %s", self.pool_id,
@@ -371,28 +374,33 @@ class UserPoolService:
             return self._confirm_stranger("?" + username.lower())
         if user.status == "CONFIRMED":
             raise ServiceError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
+        self._use_code(user, code, "", "confirm-failed", lambda c: c.execute(
+            "UPDATE users SET status='CONFIRMED' WHERE pool_id=? AND sub=?", (self.pool_id, user.sub)))
+
+    def _use_code(self, user: User, code: str, purpose: str, failures: str,
+                  then: Callable[[sqlite3.Connection], object]) -> None:
+        """Check ``user``'s code for ``purpose`` and, if it is right, spend it and do ``then`` in the same
+        transaction. Wrong tries are counted per code (``CODE_ATTEMPTS``) and per user and hour (``failures``,
+        ``CONFIRM_FAILURES_PER_HOUR``: a new code does not buy more guesses), committed before the error goes out."""
         error = None
         with self.db.write() as c:
             row = c.execute("SELECT digest, expires, attempts FROM codes WHERE pool_id=? AND sub=?",
                             (self.pool_id, user.sub)).fetchone()
-            if self._attempts(c, "confirm-failed", user.sub, 3600)[0] >= CONFIRM_FAILURES_PER_HOUR:
-                # a new code does not buy more guesses: wrong tries are counted per user as well as per code
+            if self._attempts(c, failures, user.sub, 3600)[0] >= CONFIRM_FAILURES_PER_HOUR:
                 error = ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
             elif row is None:
                 error = ServiceError("ExpiredCodeException", "Invalid code provided, please request a code again.")
             elif row[2] >= CODE_ATTEMPTS:
-                error = ServiceError("TooManyFailedAttemptsException",
-                                     "Too many failed attempts; request a new code with ResendConfirmationCode.")
-            elif not hmac.compare_digest(row[0], _digest(self.pool_id, user.sub, code)):
-                # the failed try is counted (and committed) before the error goes out
+                error = ServiceError("TooManyFailedAttemptsException", "Too many failed attempts; request a new code.")
+            elif not hmac.compare_digest(row[0], _digest(self.pool_id, user.sub, purpose, code)):
                 c.execute("UPDATE codes SET attempts=attempts+1 WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
-                self._count_attempt(c, "confirm-failed", user.sub, 3600)
+                self._count_attempt(c, failures, user.sub, 3600)
                 error = ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
             elif self.clock.now() >= row[1]:
                 error = ServiceError("ExpiredCodeException", "Invalid code provided, please request a code again.")
             else:
                 c.execute("DELETE FROM codes WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
-                c.execute("UPDATE users SET status='CONFIRMED' WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+                then(c)
         if error is not None:
             raise error
 
@@ -403,8 +411,7 @@ class UserPoolService:
             if self._attempts(c, "confirm-failed", subject, 3600)[0] >= CONFIRM_FAILURES_PER_HOUR:
                 error = ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
             elif self._attempts(c, "code-tries", subject, math.inf)[0] >= CODE_ATTEMPTS:  # as a code's tries
-                error = ServiceError("TooManyFailedAttemptsException",
-                                     "Too many failed attempts; request a new code with ResendConfirmationCode.")
+                error = ServiceError("TooManyFailedAttemptsException", "Too many failed attempts; request a new code.")
             else:
                 self._count_attempt(c, "code-tries", subject, math.inf)
                 self._count_attempt(c, "confirm-failed", subject, 3600)
@@ -430,6 +437,67 @@ class UserPoolService:
             return self._send_code(user)
         finally:  # mailed or not, the answer takes as long: its timing does not tell who has an account
             time.sleep(max(0.0, RESEND_FLOOR - (time.perf_counter() - started)))
+
+    # -- self-service: a forgotten password, a changed one
+
+    def forgot_password(self, client_id: str, username: str) -> CodeDelivery:
+        """ForgotPassword: a reset code mailed to a confirmed user. Every name gets the same answer, in the same
+        time, and as many (``RESENDS_PER_HOUR``), an account or not."""
+        self._client(client_id)
+        started = time.perf_counter()
+        try:
+            user = self._find(_check_username(username))
+            subject = self._subject(user, username)
+            with self.db.write() as c:
+                if self._attempts(c, "reset-sent", subject, 3600)[0] >= RESENDS_PER_HOUR:
+                    raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+                self._count_attempt(c, "reset-sent", subject, 3600)
+                if user is None:
+                    self._forget_attempts(c, "code-tries", subject)  # as a new code would
+            if user is None or user.status != "CONFIRMED":  # nothing to reset: answered as if mailed
+                return CodeDelivery(_mask(user.email if user else username))
+            return self._send_code(user, "reset")
+        finally:
+            time.sleep(max(0.0, RESEND_FLOOR - (time.perf_counter() - started)))
+
+    def confirm_forgot_password(self, client_id: str, username: str, code: str, password: str) -> None:
+        """ConfirmForgotPassword: the reset code spent and the new password (within the policy) set."""
+        self._client(client_id)
+        if not re.fullmatch(r"\S{1,2048}", code):
+            raise _invalid("ConfirmationCode must be a non-empty string.")
+        self._check_new_password(password)
+        user = self._find(_check_username(username))
+        if user is None or user.status != "CONFIRMED":
+            return self._confirm_stranger(self._subject(None, username))
+        self._use_code(user, code, "reset", "reset-failed", lambda c: self._set_password(c, user.sub, password))
+
+    def change_password(self, access_token: str, previous: str, proposed: str) -> None:
+        """ChangePassword: the signed-in user's password, proven again, replaced by one within the policy. Wrong
+        previous passwords count toward the sign-in lock-out."""
+        user = self.get_user(access_token)
+        self._check_new_password(proposed)
+
+        def check() -> bool:
+            row = self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
+                                         (self.pool_id, user.sub)).fetchone()
+            try:
+                return bool(row) and _hasher.verify(row[0], previous)
+            except (VerificationError, InvalidHashError):
+                return False
+        self._prove(user.sub, check)
+        with self.db.write() as c:
+            self._set_password(c, user.sub, proposed)
+
+    def _check_new_password(self, password: str) -> None:
+        if not 1 <= len(password) <= 256 or password != password.strip():
+            raise _invalid("Password must be 1-256 characters without leading or trailing whitespace.")
+        problems = self.decl.password_policy.problems(password)
+        if problems:
+            raise ServiceError("InvalidPasswordException", "Password did not conform with policy: " + problems[0])
+
+    def _set_password(self, c: sqlite3.Connection, sub: str, password: str) -> None:
+        c.execute("UPDATE users SET password=? WHERE pool_id=? AND sub=?", (_hasher.hash(password), self.pool_id, sub))
+        self._keep_verifier(c, sub, password)
 
     def password_auth(self, client_id: str, username: str, password: str) -> Tokens:
         """USER_PASSWORD_AUTH: the user's password checked, a new session and its tokens."""
@@ -457,20 +525,8 @@ class UserPoolService:
         names have one.
         """
         user = self._find(_check_username(username))
-        subject = self._subject(user, username)  # one count per user, whichever spelling of the name
-        with self.db.write() as c:
-            failures, locked_until = self._attempts(c, "sign-in-failed", subject, 86400)
-            if locked_until > self.clock.now():
-                raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
-            # counted as a failure before the proof is checked, so guesses sent side by side cannot slip past
-            # the lock while each is being checked; a right proof then forgets the failures
-            failures += 1
-            lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
-            self._count_attempt(c, "sign-in-failed", subject, 86400, self.clock.now() + lock if lock else 0.0)
-        if not check(user) or user is None:
-            raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
-        with self.db.write() as c:
-            self._forget_attempts(c, "sign-in-failed", subject)
+        self._prove(self._subject(user, username), lambda: check(user) and user is not None)
+        assert user is not None
         if user.status != "CONFIRMED":
             raise ServiceError("UserNotConfirmedException", "User is not confirmed.")
         now = int(self.clock.now())
@@ -480,6 +536,22 @@ class UserPoolService:
                       (origin, self.pool_id, user.sub, client_id, _digest(refresh), now,
                        now + self.decl.refresh_token_ttl))
         return self._tokens(user, client_id, origin, now, refresh)
+
+    def _prove(self, subject: str, check: Callable[[], bool]) -> None:
+        """A proof of a password for ``subject`` (a user's sub, or a name with no account), under the lock-out:
+        NotAuthorizedException unless ``check`` says it is right. The try is counted before it is checked, so
+        guesses sent side by side cannot slip past the lock while each is being checked; a right one forgets them."""
+        with self.db.write() as c:
+            failures, locked_until = self._attempts(c, "sign-in-failed", subject, 86400)
+            if locked_until > self.clock.now():
+                raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
+            failures += 1
+            lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
+            self._count_attempt(c, "sign-in-failed", subject, 86400, self.clock.now() + lock if lock else 0.0)
+        if not check():
+            raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
+        with self.db.write() as c:
+            self._forget_attempts(c, "sign-in-failed", subject)
 
     # -- SRP sign-in (USER_SRP_AUTH, then the PASSWORD_VERIFIER challenge)
 

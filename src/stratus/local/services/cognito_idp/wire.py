@@ -4,7 +4,8 @@ It only parses and renders: each operation's members are read with their types
 checked (``Params``), the pool is found (by client id, or by the issuer of the access
 token), the domain operation runs (``model``), and its result is rendered as Cognito
 answers it. The operations a client calls without AWS credentials (sign-up, sign-in,
-tokens, SRP's challenge) are served; every other operation is refused with an error that names it.
+tokens, SRP's challenge, a forgotten or changed password) are served; every other operation is refused with an
+error that names it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class CognitoIdpWire(AwsJsonService):
             "SignUp": self._sign_up, "ConfirmSignUp": self._confirm_sign_up,
             "ResendConfirmationCode": self._resend_confirmation_code, "InitiateAuth": self._initiate_auth,
             "RespondToAuthChallenge": self._respond_to_auth_challenge,
+            "ForgotPassword": self._forgot_password, "ConfirmForgotPassword": self._confirm_forgot_password,
+            "ChangePassword": self._change_password,
             "GetUser": self._get_user, "GlobalSignOut": self._global_sign_out,
         })
 
@@ -94,6 +97,22 @@ class CognitoIdpWire(AwsJsonService):
         for needed in ("USERNAME", "PASSWORD_CLAIM_SECRET_BLOCK", "PASSWORD_CLAIM_SIGNATURE", "TIMESTAMP"):
             p.string_param(responses, needed)  # each there, and a string, or InvalidParameterException naming it
         return _auth_result(pool.srp_respond(client_id, responses))
+
+    def _forgot_password(self, b: dict[str, Any]) -> dict[str, Any]:
+        pool, p = self._pool(b), Params(b)
+        return {"CodeDeliveryDetails": _delivery(pool.forgot_password(p.text("ClientId"), p.text("Username")))}
+
+    def _confirm_forgot_password(self, b: dict[str, Any]) -> dict[str, Any]:
+        pool, p = self._pool(b), Params(b)
+        pool.confirm_forgot_password(p.text("ClientId"), p.text("Username"), p.text("ConfirmationCode"),
+                                     p.text("Password"))
+        return {}
+
+    def _change_password(self, b: dict[str, Any]) -> dict[str, Any]:
+        p = Params(b)
+        token = p.text("AccessToken")
+        self._pool_of_token(token).change_password(token, p.text("PreviousPassword"), p.text("ProposedPassword"))
+        return {}
 
     def _get_user(self, b: dict[str, Any]) -> dict[str, Any]:
         token = Params(b).text("AccessToken")
