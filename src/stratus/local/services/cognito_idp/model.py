@@ -307,13 +307,18 @@ class UserPoolService:
         else:
             c.execute("DELETE FROM attempts WHERE pool_id=? AND kind=? AND subject=?", (self.pool_id, kind, subject))
 
+    def _code_digest(self, sub: str, purpose: str, code: str) -> str:
+        """How a code is kept: a confirmation code as it always was (codes mailed before reset codes existed still
+        work), any other with its purpose."""
+        return _digest(self.pool_id, sub, *([purpose] if purpose else []), code)
+
     def _send_code(self, user: User, purpose: str = "") -> CodeDelivery:
         """A new code for ``user``, mailed: to confirm the account, or (``purpose`` "reset") to set a new password.
         A user has one code at a time, and a code serves only its purpose."""
         code = f"{secrets.randbelow(10**6):06d}"
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
-                      (self.pool_id, user.sub, _digest(self.pool_id, user.sub, purpose, code),
+                      (self.pool_id, user.sub, self._code_digest(user.sub, purpose, code),
                        self.clock.now() + self.decl.code_ttl))
         subject, text = ("Your password reset code", f"Your password reset code is {code}.") if purpose else \
             ("Your verification code", f"Your verification code is {code}.")
@@ -392,7 +397,7 @@ class UserPoolService:
                 error = ServiceError("ExpiredCodeException", "Invalid code provided, please request a code again.")
             elif row[2] >= CODE_ATTEMPTS:
                 error = ServiceError("TooManyFailedAttemptsException", "Too many failed attempts; request a new code.")
-            elif not hmac.compare_digest(row[0], _digest(self.pool_id, user.sub, purpose, code)):
+            elif not hmac.compare_digest(row[0], self._code_digest(user.sub, purpose, code)):
                 c.execute("UPDATE codes SET attempts=attempts+1 WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
                 self._count_attempt(c, failures, user.sub, 3600)
                 error = ServiceError("CodeMismatchException", "Invalid verification code provided, please try again.")
