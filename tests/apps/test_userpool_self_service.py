@@ -100,3 +100,29 @@ def test_wrong_previous_passwords_count_toward_the_lock_out(clients: Clients) ->
     with pytest.raises(ClientError) as exc:
         clients.idp.change_password(PreviousPassword=PASSWORD, ProposedPassword=NEW, AccessToken=user.access)
     assert exc.value.response["Error"]["Message"] == "Password attempts exceeded"
+
+
+def test_a_user_deletes_their_account(clients: Clients) -> None:
+    user = clients.user()
+    clients.idp.delete_user(AccessToken=user.access)
+    _refused(lambda: clients.idp.get_user(AccessToken=user.access), "NotAuthorizedException")
+    _refused(lambda: clients.sign_in(user.email), "NotAuthorizedException")
+    _refused(lambda: clients.idp.initiate_auth(ClientId=clients.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+                                               AuthParameters={"REFRESH_TOKEN": user.refresh}),
+             "NotAuthorizedException")
+    clients.idp.sign_up(ClientId=clients.client_id, Username=user.email, Password=PASSWORD)  # the address is free
+
+
+def test_a_revoked_refresh_token_ends_its_session_only(clients: Clients) -> None:
+    user = clients.user()
+    other = clients.sign_in(user.email)  # a second session
+    _refused(lambda: clients.idp.revoke_token(ClientId=clients.client_id, Token=user.access),
+             "UnsupportedTokenTypeException")
+    clients.idp.revoke_token(ClientId=clients.client_id, Token=user.refresh)
+    with pytest.raises(ClientError) as exc:
+        clients.idp.initiate_auth(ClientId=clients.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+                                  AuthParameters={"REFRESH_TOKEN": user.refresh})
+    assert exc.value.response["Error"]["Message"] == "Refresh Token has been revoked"
+    _refused(lambda: clients.idp.get_user(AccessToken=user.access), "NotAuthorizedException")  # its tokens too
+    assert clients.idp.get_user(AccessToken=other["AccessToken"])["Username"] == user.sub  # the other session lives
+    clients.idp.revoke_token(ClientId=clients.client_id, Token="no-such-token")  # answered alike

@@ -50,7 +50,8 @@ class App:
         Clients talk to it with the Cognito Identity Provider API (boto3's ``cognito-idp``, the AWS SDKs,
         Amplify, pycognito): SignUp, ConfirmSignUp, InitiateAuth (``USER_SRP_AUTH`` with its
         ``PASSWORD_VERIFIER`` challenge, ``USER_PASSWORD_AUTH``, ``REFRESH_TOKEN_AUTH``), ForgotPassword and
-        ConfirmForgotPassword (a reset code by mail), ChangePassword, GetUser, GlobalSignOut.
+        ConfirmForgotPassword (a reset code by mail), ChangePassword, GetUser, GlobalSignOut, DeleteUser,
+        RevokeToken.
         The email address is the user name (``UsernameAttributes=[email]``); ``cognito:username`` is the sub.
         On AWS the pool is named ``<app>-<name>``, and the token lifetimes are its app clients' token validity.
 

@@ -679,6 +679,25 @@ class UserPoolService:
         with self.db.write() as c:
             c.execute("UPDATE sessions SET revoked=1 WHERE pool_id=? AND sub=?", (self.pool_id, claims["sub"]))
 
+    def delete_user(self, access_token: str) -> None:
+        """DeleteUser: the signed-in user's account gone, with its sessions, codes and verifier (the email may sign
+        up again)."""
+        sub = self._session_claims(access_token)["sub"]
+        with self.db.write() as c:
+            for table in ("users", "srp", "codes", "sessions"):
+                c.execute(f"DELETE FROM {table} WHERE pool_id=? AND sub=?", (self.pool_id, sub))
+            c.execute("DELETE FROM attempts WHERE pool_id=? AND subject=?", (self.pool_id, sub))
+
+    def revoke_token(self, client_id: str, token: str) -> None:
+        """RevokeToken: a refresh token, and every access and ID token of its session, revoked. A token that names
+        no session of this client is answered alike (nothing tells which tokens exist)."""
+        self._client(client_id)
+        if token.count(".") == 2:  # a JWT: an access or ID token, which Cognito does not revoke alone
+            raise ServiceError("UnsupportedTokenTypeException", "Only refresh tokens can be revoked.")
+        with self.db.write() as c:
+            c.execute("UPDATE sessions SET revoked=1 WHERE refresh=? AND pool_id=? AND client_id=?",
+                      (_digest(token), self.pool_id, client_id))
+
 
 def _check_username(username: str) -> str:
     if not 1 <= len(username) <= 128:

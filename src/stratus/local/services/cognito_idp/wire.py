@@ -4,8 +4,8 @@ It only parses and renders: each operation's members are read with their types
 checked (``Params``), the pool is found (by client id, or by the issuer of the access
 token), the domain operation runs (``model``), and its result is rendered as Cognito
 answers it. The operations a client calls without AWS credentials (sign-up, sign-in,
-tokens, SRP's challenge, a forgotten or changed password) are served; every other operation is refused with an
-error that names it.
+tokens, SRP's challenge, a forgotten or changed password, deleting one's account, revoking a token) are served;
+every other operation is refused with an error that names it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class CognitoIdpWire(AwsJsonService):
             "ResendConfirmationCode": self._resend_confirmation_code, "InitiateAuth": self._initiate_auth,
             "RespondToAuthChallenge": self._respond_to_auth_challenge,
             "ForgotPassword": self._forgot_password, "ConfirmForgotPassword": self._confirm_forgot_password,
-            "ChangePassword": self._change_password,
+            "ChangePassword": self._change_password, "DeleteUser": self._delete_user, "RevokeToken": self._revoke_token,
             "GetUser": self._get_user, "GlobalSignOut": self._global_sign_out,
         })
 
@@ -112,6 +112,16 @@ class CognitoIdpWire(AwsJsonService):
         p = Params(b)
         token = p.text("AccessToken")
         self._pool_of_token(token).change_password(token, p.text("PreviousPassword"), p.text("ProposedPassword"))
+        return {}
+
+    def _delete_user(self, b: dict[str, Any]) -> dict[str, Any]:
+        token = Params(b).text("AccessToken")
+        self._pool_of_token(token).delete_user(token)
+        return {}
+
+    def _revoke_token(self, b: dict[str, Any]) -> dict[str, Any]:
+        pool, p = self._pool(b), Params(b)
+        pool.revoke_token(p.text("ClientId"), p.text("Token"))
         return {}
 
     def _get_user(self, b: dict[str, Any]) -> dict[str, Any]:
