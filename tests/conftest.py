@@ -242,6 +242,14 @@ def message_of(exc: Any) -> str:
     return exc.value.response["Error"]["Message"]
 
 
+def code(fn: Callable[[], Any]) -> tuple[str, int]:
+    """The error code and HTTP status a boto3 call ``fn`` is refused with (it must be refused)."""
+    with pytest.raises(ClientError) as exc:
+        fn()
+    err = exc.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
+
+
 CODE = re.compile(r"\b\d{6}\b")
 
 

@@ -21,9 +21,8 @@ import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from tests.conftest import Clients, start, trust
+from tests.conftest import Clients, code, start, trust
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
@@ -52,13 +51,6 @@ def new_bucket(admin: Any, request: pytest.FixtureRequest) -> Callable[..., str]
         admin.create_bucket(Bucket=name, **kw)
         return name
     return make
-
-
-def code(fn: Callable[[], Any]) -> tuple[str, int]:
-    with pytest.raises(ClientError) as exc:
-        fn()
-    err = exc.value.response
-    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def grants(acl: dict[str, Any]) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Clients, trust
+from tests.conftest import Clients, code, trust
 
 KEYS = ["foo/bar", "foo/bar/xyzzy", "quux/thud", "asdf"]
 
@@ -40,13 +40,6 @@ def new_bucket(admin: Any, request: pytest.FixtureRequest) -> Callable[..., str]
             admin.put_object(Bucket=name, Key=k, Body=k.encode())
         return name
     return make
-
-
-def code(fn: Callable[[], Any]) -> tuple[str, int]:
-    with pytest.raises(ClientError) as exc:
-        fn()
-    err = exc.value.response
-    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def listed(page: dict[str, Any]) -> tuple[list[str], list[str]]:

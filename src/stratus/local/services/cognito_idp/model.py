@@ -337,8 +337,7 @@ class UserPoolService:
     def sign_up(self, client_id: str, username: str, password: str, attributes: dict[str, str]) -> SignUpResult:
         self._client(client_id)
         _check_username(username)
-        if not 1 <= len(password) <= 256 or password != password.strip():
-            raise _invalid("Password must be 1-256 characters without leading or trailing whitespace.")
+        _check_password_shape(password)
         attrs = dict(attributes)
         for name in attrs:
             if name not in STANDARD_ATTRIBUTES:
@@ -348,9 +347,7 @@ class UserPoolService:
         if "email" in attrs and attrs["email"].lower() != username.lower():
             raise _invalid("The email attribute must match the username.")
         attrs["email"] = username.lower()
-        problems = self.decl.password_policy.problems(password)
-        if problems:
-            raise ServiceError("InvalidPasswordException", "Password did not conform with policy: " + problems[0])
+        self._check_password_policy(password)
         user = User(str(uuid.uuid4()), attrs["email"], "UNCONFIRMED", attrs)
         try:
             with self.db.write() as c:
@@ -494,8 +491,10 @@ class UserPoolService:
             self._set_password(c, user.sub, proposed)
 
     def _check_new_password(self, password: str) -> None:
-        if not 1 <= len(password) <= 256 or password != password.strip():
-            raise _invalid("Password must be 1-256 characters without leading or trailing whitespace.")
+        _check_password_shape(password)
+        self._check_password_policy(password)
+
+    def _check_password_policy(self, password: str) -> None:
         problems = self.decl.password_policy.problems(password)
         if problems:
             raise ServiceError("InvalidPasswordException", "Password did not conform with policy: " + problems[0])
@@ -513,11 +512,10 @@ class UserPoolService:
                 _hasher.verify(row[0] if row else _dummy_hash(), password)
             except (VerificationError, InvalidHashError):
                 return False
-            if user is not None and row:  # a user from before SRP sign-in gets its verifier now
+            if user is not None and row and self.db.conn().execute(  # a user from before SRP gets its verifier now
+                    "SELECT 1 FROM srp WHERE pool_id=? AND sub=?", (self.pool_id, user.sub)).fetchone() is None:
                 with self.db.write() as c:
-                    if c.execute("SELECT 1 FROM srp WHERE pool_id=? AND sub=?", (self.pool_id, user.sub)).fetchone() \
-                            is None:
-                        self._keep_verifier(c, user.sub, password)
+                    self._keep_verifier(c, user.sub, password)
             return row is not None
         return self._sign_in(self._client(client_id), username, check)
 
@@ -697,6 +695,11 @@ class UserPoolService:
         with self.db.write() as c:
             c.execute("UPDATE sessions SET revoked=1 WHERE refresh=? AND pool_id=? AND client_id=?",
                       (_digest(token), self.pool_id, client_id))
+
+
+def _check_password_shape(password: str) -> None:
+    if not 1 <= len(password) <= 256 or password != password.strip():
+        raise _invalid("Password must be 1-256 characters without leading or trailing whitespace.")
 
 
 def _check_username(username: str) -> str:

@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import crc32c
 import orjson
@@ -96,6 +96,11 @@ DECLARED_CONFIG = orjson.dumps({
     "encryption": {"alg": "AES256"}}).decode()
 TAGS_HEADER = ":tags"  # where an upload in progress keeps the tags it will have (no real header has a colon)
 ATTRS_HEADER = ":attrs"  # and the other attributes its object will have (ObjectMeta.attrs)
+
+
+def upload_attrs(upload: dict[str, Any]) -> dict[str, Any]:
+    """The attributes an upload in progress keeps for the object it will make (its ACL, its encryption)."""
+    return cast(dict[str, Any], orjson.loads(upload["headers"].get(ATTRS_HEADER, "{}")))
 VERSIONING = ("Enabled", "Suspended")  # a bucket's versioning once set; "" while it never was
 
 
@@ -350,6 +355,12 @@ class ObjectStore:
         if blob.data is not None:
             c.execute("INSERT INTO inline VALUES (?,?)", (blob.id, blob.data))
 
+    def discard(self, blob: Blob) -> None:
+        """A blob that no committed row names (its write was refused or failed): its file removed. A small blob's
+        bytes are only ever stored in the transaction that commits it, so there is nothing of it to remove."""
+        if blob.data is None:
+            self._drop_blobs([blob.id])
+
     def _drop_blobs(self, blobs: list[str]) -> None:
         inline = [b for b in blobs if b.startswith(INLINE)]
         if inline:
@@ -561,8 +572,7 @@ class ObjectStore:
         except Busy:
             raise  # nothing was done: the caller commits it the usual way, blob and all
         except BaseException:
-            if blob.data is None:  # a small blob's bytes went with the transaction; a file is removed
-                self._drop_blobs([blob.id])
+            self.discard(blob)
             raise
         return meta, dropped
 
@@ -976,7 +986,7 @@ class ObjectStore:
                           (upload_id, number, blob.id, blob.size, etag, orjson.dumps(blob.checksums).decode(),
                            self.clock.now()))
         except BaseException:
-            self._drop_blobs([blob.id])
+            self.discard(blob)
             raise
         if old:
             self._drop_blobs([old])
@@ -1034,7 +1044,8 @@ class ObjectStore:
             blob.checksums = {algo: f"{h.b64()}-{len(chosen)}"}
         headers = dict(up["headers"])
         tags = headers.pop(TAGS_HEADER, None)  # the upload's x-amz-tagging, kept with it until now
-        attrs = {**orjson.loads(headers.pop(ATTRS_HEADER, "{}")), "upload": upload_id}
+        attrs = {**upload_attrs(up), "upload": upload_id}
+        headers.pop(ATTRS_HEADER, None)
         try:
             meta = self.commit(bucket, key, blob, up["content_type"], up["metadata"],
                                "ObjectCreated:CompleteMultipartUpload", etag=f'"{digest.hexdigest()}-{len(chosen)}"',

@@ -35,7 +35,7 @@ from . import wire_acl as acl
 from . import wire_cors as cors
 from . import wire_sse as sse
 from . import wire_tags as tags
-from .model import ATTRS_HEADER, CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key
+from .model import ATTRS_HEADER, CHECKSUMS, MAX_PARTS, TAGS_HEADER, check_bucket_name, check_key, upload_attrs
 from .wire_common import ANONYMOUS, XML_BODY_LIMIT, S3Request
 from .wire_cors import Cors
 from .wire_listing import Listings
@@ -276,8 +276,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
                 raise ServiceError("MethodNotAllowed", f"{m} is not allowed on the service.", 405)
             self._authorize(v, req, "s3:ListAllMyBuckets", "*")
             return await self._list_buckets(req, send)
-        check_bucket_name(req.bucket)
-        arn = f"arn:aws:s3:::{req.bucket}"
+        arn = f"arn:aws:s3:::{req.bucket}"  # its name was checked above
         if not req.key:
             return await self._bucket_op(req, v, arn, receive, send)
         check_key(req.key)
@@ -440,7 +439,8 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
             grants = self._allowed_grants(req.bucket, grants) if grants is not None else None
             await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
             return await self._reply(send, 200, headers={"location": f"/{req.bucket}"})
-        await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
+        if grants is not None:  # a new bucket names no ACL until one is given
+            await self._run(self.store.set_bucket_config, req.bucket, "acl", grants)
         if ownership is not None:
             await self._run(self.store.set_bucket_config, req.bucket, "ownershipControls", ownership)
         if req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":  # versioned, for good
@@ -536,7 +536,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
         src, source = await self._run(self.store.open_object, src_bucket, src_key, version or None)
         with source:
             sse.check_customer_key(src.attrs.get("sse"), req.headers, sse.COPY_CUSTOMER)
-            upload_sse = orjson.loads(up["headers"].get(ATTRS_HEADER, "{}")).get("sse")
+            upload_sse = upload_attrs(up).get("sse")
             sse.check_customer_key(upload_sse, req.headers)
             if self._precondition(src, {k.replace("x-amz-copy-source-", ""): val for k, val in req.headers.items()
                                         if k.startswith("x-amz-copy-source-if-")}) is not None:
@@ -566,7 +566,7 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
     async def _upload_part(self, req: S3Request, v: Verified, receive: Any, send: Any) -> None:
         number = self._part_number(req)
         up = self.store.upload(req.bucket, req.key, req.query["uploadId"])
-        attrs = orjson.loads(up["headers"].get(ATTRS_HEADER, "{}"))
+        attrs = upload_attrs(up)
         sse.check_customer_key(attrs.get("sse"), req.headers)  # each part with the upload's SSE-C key, as on S3
         blob = await self._receive_blob(req, v, receive, (up["algorithm"],) if up["algorithm"] else ())
         etag = await self._run(self.store.put_part, req.bucket, req.key, req.query["uploadId"], number, blob,

@@ -175,11 +175,6 @@ class Acls(ObjectLock):
         ownership = self.store.bucket_config(bucket, "ownershipControls") or "ObjectWriter"
         return ownership, self.store.bucket_config(bucket, "publicAccessBlock") or {}
 
-    def grants_for(self, req: S3Request, bucket: str, default: list[Grant] | None = None) -> list[Grant] | None:
-        """The ACL a write asks for in its headers, checked against the bucket's settings; else ``default``."""
-        grants = request_grants(req.headers)
-        return default if grants is None else self._allowed_grants(bucket, grants)
-
     def _allowed_grants(self, bucket: str, grants: list[Grant]) -> list[Grant]:
         """``grants``, unless the bucket's settings refuse them: ACLs off (``BucketOwnerEnforced``, where only the
         owner's own grant may be named), or a public access block that refuses public ACLs."""
@@ -233,8 +228,9 @@ class Acls(ObjectLock):
 
     async def _new_acl(self, req: S3Request, receive: Any) -> list[Grant]:
         body = await self._read_small(receive)
-        from_headers = self.grants_for(req, req.bucket)
+        from_headers = request_grants(req.headers)
         if from_headers is not None:
+            from_headers = self._allowed_grants(req.bucket, from_headers)
             if body.strip():
                 raise ServiceError("UnexpectedContent", "This request does not support content")
             return from_headers

@@ -109,8 +109,7 @@ class ObjectOps(Acls):
                     raise ServiceError("BadDigest", f"The {a.upper()} you specified did not match the calculated "
                                       "checksum.")
         except BaseException:
-            if blob.data is None:  # a small blob is not kept anywhere yet
-                self.store._drop_blobs([blob.id])
+            self.store.discard(blob)  # nothing on the loop's thread but a file's removal
             raise
         return blob
 

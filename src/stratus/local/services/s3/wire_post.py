@@ -192,8 +192,7 @@ class PostUploads(Acls):
                                                             "ObjectCreated:Post", headers=headers,
                                                             tags=state["tags"], attrs=state["attrs"]))
         except BaseException:
-            if blob.data is None:  # a small blob is kept nowhere yet: nothing to drop (and no write on the loop)
-                self.store._drop_blobs([blob.id])
+            self.store.discard(blob)  # nothing on the loop's thread but a file's removal
             raise
         etag = obj.etag
         location = f"{req.headers.get('x-forwarded-proto', 'https')}://{req.headers.get('host', '')}/{req.bucket}/" \
