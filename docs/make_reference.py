@@ -27,6 +27,7 @@ from stratus import (
     Bucket,
     Context,
     Email,
+    HostedSignIn,
     HttpError,
     IdentityPool,
     JsonSchema,
@@ -113,6 +114,7 @@ SECTIONS: tuple[Section, ...] = (
             )),
     Section("Options", "Values the declarations take. Each is a frozen dataclass; its fields are its options.", (
         Entry("PasswordPolicy", PasswordPolicy, "PasswordPolicy"),
+        Entry("HostedSignIn", HostedSignIn, "HostedSignIn"),
         Entry("KeyAttr", KeyAttr, "KeyAttr"),
         Entry("TableCache", TableCache, "TableCache"),
         Entry("ApiCache", ApiCache, "ApiCache"),
@@ -185,7 +187,8 @@ SECTIONS: tuple[Section, ...] = (
 PLATFORM_ONLY = frozenset({
     "App.add", "App.of_kind", "App.resource", "Resource.endpoints_first", "UserPool.endpoints_first",
     "IdentityPool.endpoints_first", "RestApi.endpoints_first", "RestApi.cache_ttl_of", "Table.key_names",
-    "Table.key_of", "KeyAttr.dynamo_type", "PasswordPolicy.problems", "Mailer.with_sender", "TablePort.key_item",
+    "Table.key_of", "KeyAttr.dynamo_type", "PasswordPolicy.problems", "UserPool.custom_scopes",
+    "Route.accepted_scopes", "Mailer.with_sender", "TablePort.key_item",
     "TablePort.page",
 })
 

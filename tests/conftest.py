@@ -23,6 +23,7 @@ from stratus.local.system import RunningSystem
 ROOT = Path(__file__).resolve().parents[1]
 TODO = ROOT / "apps" / "todo"
 OTHER = ROOT / "tests" / "apps" / "fixtures" / "other"
+CLUB = ROOT / "tests" / "apps" / "fixtures" / "club"
 PASSWORD = "Test-Passw0rd"
 
 
@@ -163,7 +164,7 @@ def _stop_leftover_systems() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    s = start(tmp_path_factory.mktemp("system"), TODO, OTHER)
+    s = start(tmp_path_factory.mktemp("system"), TODO, OTHER, CLUB)
     yield s
     s.stop()
 
@@ -171,6 +172,12 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
 @pytest.fixture(scope="session")
 def clients(system: RunningSystem) -> Clients:
     return Clients(system)
+
+
+@pytest.fixture(scope="session")
+def club(system: RunningSystem) -> Clients:
+    """Clients of the club app: its members pool (groups, MFA, the hosted sign-in) and its API."""
+    return Clients(system, "club")
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # sooner (type checkers read this block by its name)
         App,
         Bucket,
         Email,
+        HostedSignIn,
         IdentityPool,
         KeyAttr,
         PasswordPolicy,
@@ -73,7 +74,7 @@ _HOME: dict[str, str] = {name: module for module, names in (
                "StratusError", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType",
                "ValidationError")),
     ("events", ("AuthRequest", "Principal", "Request", "Response", "StreamingResponse")),
-    ("graph", ("ApiCache", "App", "Bucket", "Email", "IdentityPool", "KeyAttr", "PasswordPolicy", "RestApi",
+    ("graph", ("ApiCache", "App", "Bucket", "Email", "HostedSignIn", "IdentityPool", "KeyAttr", "PasswordPolicy", "RestApi",
                "Table", "TableCache", "Throttle", "UserPool")),
     ("ports", ("KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page",
                "StoredObject", "TablePort")),
@@ -97,7 +98,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiCache", "App", "AuthRequest", "BadRequest", "Bucket", "ConditionFailed", "ConfigError", "Conflict",
-    "Context", "Email", "Forbidden", "HttpError", "IdentityPool", "InvalidItem", "InvalidToken", "JsonSchema", "KeyAttr",
+    "Context", "Email", "Forbidden", "HostedSignIn", "HttpError", "IdentityPool", "InvalidItem", "InvalidToken",
+    "JsonSchema", "KeyAttr",
     "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed", "NotFound", "ObjectInfo", "ObjectPage",
     "ObjectStorePort", "Page", "PasswordPolicy", "PayloadTooLarge", "Principal", "Request", "Response", "RestApi",
     "ServiceError", "StoredObject", "StratusError", "StreamingResponse", "Table", "TableCache", "TablePort",

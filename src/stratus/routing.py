@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from .errors import (
     BadRequest,
     ConditionFailed,
+    Forbidden,
     HttpError,
     InvalidItem,
     InvalidToken,
@@ -166,6 +167,30 @@ def make_request(route: Route, path: str, params: dict[str, str], query: dict[st
         raise Unauthorized("Unauthorized", headers={"www-authenticate": "Bearer"})
     return AuthRequest(route.method, path, params, query, headers, body, json, request_id=request_id, stage=stage,
                        base_url=base_url, data=data, user=user)
+
+
+def claim_list(value: Any) -> list[str]:
+    """A list claim (``cognito:groups``) as a token carries it (a JSON list) or as API Gateway's Cognito authorizer
+    hands it to a function (every claim a string: ``"[authors editors]"``, or ``"authors,editors"``)."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    if isinstance(value, str):
+        return [v for v in re.split(r"[\s,]+", value.strip().strip("[]")) if v]
+    return []
+
+
+def check_access(route: Route, claims: Mapping[str, Any]) -> None:
+    """A signed-in caller's verified claims against what the route asks beyond a sign-in: one of its scopes (the
+    token's ``scope``, space-separated) and its group (``cognito:groups``); ``Forbidden`` (403) when either lacks,
+    as API Gateway answers a token without the method's scopes."""
+    if route.public:
+        return
+    held = claims.get("scope")
+    if not isinstance(held, str) or not set(held.split()) & set(route.accepted_scopes):
+        raise Forbidden(f"the token carries none of the scopes {route.method} {route.path} accepts "
+                        f"({', '.join(route.accepted_scopes)})")
+    if route.requires_group is not None and route.requires_group not in claim_list(claims.get("cognito:groups")):
+        raise Forbidden(f"{route.method} {route.path} is for members of the group {route.requires_group!r}")
 
 
 def principal_from_claims(claims: Any) -> Principal | None:

@@ -33,7 +33,7 @@ from .errors import ConfigError
 from .graph import App, RestApi, UserPool
 from .loader import load_app
 from .local.runtime import LocalRuntime, Options
-from .local.services.cognito_idp.model import UserPoolService
+from .local.services.cognito_idp.model import Tokens, UserPoolService
 from .local.services.ses.mailers import OutboxEntry, OutboxMailer, latest_code, read_outbox
 
 __all__ = ["ApiClient", "ManualClock", "TestClient", "TestResponse", "TestUser"]
@@ -178,7 +178,7 @@ class TestClient:
         sub = users.sign_up(client_id, email, password, {}).sub
         users.confirm_sign_up(client_id, email, latest_code(self.outbox, email))
         tokens = users.password_auth(client_id, email, password)
-        assert tokens.refresh_token is not None
+        assert isinstance(tokens, Tokens) and tokens.refresh_token is not None, "the pool asks for MFA at sign-in"
         return TestUser(email, sub, tokens.access_token, tokens.id_token, tokens.refresh_token)
 
     def mail(self) -> list[OutboxEntry]:

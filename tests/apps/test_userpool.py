@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import jwt
 import pytest
 from botocore.exceptions import ClientError
@@ -182,11 +181,11 @@ def test_bad_tokens_to_get_user(clients: Clients) -> None:
 
 
 def test_unimplemented_operation_is_named(clients: Clients) -> None:
-    admin = boto3.client("cognito-idp", endpoint_url=clients.ep["aws_endpoint"], region_name=clients.ep["region"],
-                         verify=clients.ep["ca_file"], aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
-    with pytest.raises(ClientError) as exc:
-        admin.admin_create_user(UserPoolId=clients.app["user_pool_id"], Username="x@example.com")
-    assert error_code(exc) == "UnsupportedOperationException" and "AdminCreateUser" in message_of(exc)
+    r = clients.http.post(clients.ep["aws_endpoint"] + "/", json={"PoolName": "another"},
+                          headers={"x-amz-target": "AWSCognitoIdentityProviderService.CreateUserPool",
+                                   "content-type": "application/x-amz-json-1.1"})
+    assert r.status_code == 400 and r.json()["__type"] == "UnsupportedOperationException"
+    assert "CreateUserPool" in r.json()["message"] and "AdminCreateUser" in r.json()["message"]
 
 
 def test_malformed_wire_requests(clients: Clients) -> None:

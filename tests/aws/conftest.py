@@ -18,12 +18,14 @@ from tests.conftest import OTHER, ROOT, TODO
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"  # a public route, route throttles, a cache opt-out
 AUTHORING = ROOT / "tests" / "apps" / "fixtures" / "authoring"  # an Email, async and streaming handlers, typed bodies
+PARTNERS = Path(__file__).parent / "fixtures" / "partners"  # groups, MFA, hosted sign-in, machine clients, scopes
 APPS: dict[str, tuple[Path, SynthOptions]] = {
     "todo": (TODO, SynthOptions()),
     "todo-no-dax": (TODO, SynthOptions(dax=False)),
     "shop": (SHOP, SynthOptions()),
     "other": (OTHER, SynthOptions()),
     "authoring": (AUTHORING, SynthOptions()),
+    "partners": (PARTNERS, SynthOptions()),
 }
 
 

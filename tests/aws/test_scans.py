@@ -36,13 +36,13 @@ CFN_LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 pytestmark = pytest.mark.synth
 
 
-SCANNED = ["todo", "todo-no-dax", "shop", "authoring"]
+SCANNED = ["todo", "todo-no-dax", "shop", "authoring", "partners"]
 
 
 @pytest.fixture(scope="module")
 def templates(assemblies: Callable[[str], SynthResult]) -> dict[str, Path]:
-    """apps/todo with DAX and without, the shop fixture (a public route), the authoring fixture (an Email):
-    the session's synthesis of each."""
+    """apps/todo with DAX and without, the shop fixture (a public route), the authoring fixture (an Email), the
+    partners fixture (groups, MFA, a hosted sign-in, a machine client): the session's synthesis of each."""
     return {name: assemblies(name).template for name in SCANNED}
 
 

@@ -2,8 +2,9 @@
 
 Each app is synthesized once per module (the CDK runs in a Node process jsii starts): the todo app with
 and without DAX; ``shop`` (tests/aws/fixtures) for what todo does not declare (a public route, per-route
-throttle and TTL, a route opting out of the cache); and tests/apps' ``other``, whose handlers use a
-bucket. Expectations come from the app graph itself (``RestApi.cache_ttl_of``, the declared
+throttle and TTL, a route opting out of the cache); ``partners`` (tests/aws/fixtures) for a user pool's
+groups, MFA, hosted sign-in, resource server and machine client, and routes' scopes; and tests/apps' ``other``,
+whose handlers use a bucket. Expectations come from the app graph itself (``RestApi.cache_ttl_of``, the declared
 ``Throttle``, ``handler_policy``) rather than being copied from the template, so a change on either
 side shows up here.
 
@@ -30,13 +31,14 @@ from stratus.aws.deploy.kinds.rest_api import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACT
 from stratus.aws.deploy.permissions import handler_policy
 from stratus.aws.deploy.synth import SynthOptions, SynthResult, synthesize, template_json
 from stratus.errors import ConfigError, StratusError, UnsupportedFeature
-from stratus.graph import App, Email, Resource, RestApi, Route, Table, Throttle
+from stratus.graph import App, Email, Resource, RestApi, Route, Table, Throttle, UserPool
 from stratus.loader import load_app
 from tests.aws.conftest import APPS
 from tests.conftest import TODO
 
 pytestmark = pytest.mark.synth
 
+PARTNERS = Path(__file__).parent / "fixtures" / "partners"  # groups, MFA, hosted sign-in, machine clients, scopes
 
 
 @dataclass
@@ -101,6 +103,11 @@ def other(shared: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="module")
 def authoring(shared: Callable[[str], Synth]) -> Synth:
     return shared("authoring")
+
+
+@pytest.fixture(scope="module")
+def partners(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synth(PARTNERS, tmp_path_factory.mktemp("partners") / "out")
 
 
 # -- reading the template ------------------------------------------------------------------------
@@ -368,6 +375,122 @@ def test_app_clients_allow_the_declared_sign_ins(todo: Synth, other: Synth) -> N
         ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])})
     other.template.has_resource_properties("AWS::Cognito::UserPoolClient", {"ExplicitAuthFlows": Match.array_equals(
         ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])})
+
+
+# -- user pools: groups, MFA, hosted sign-in, resource servers, machine clients -------------------------
+
+def pool_of(s: Synth) -> UserPool:
+    (pool,) = s.graph.of_kind(UserPool)
+    return pool
+
+
+def client_named(s: Synth, name: str) -> dict[str, Any]:
+    """The properties of the app client named ``name``."""
+    (found,) = [r["Properties"] for r in s.resources("AWS::Cognito::UserPoolClient").values()
+                if r["Properties"]["ClientName"] == name]
+    return found
+
+
+def test_declared_groups_are_groups_of_the_pool(partners: Synth, todo: Synth) -> None:
+    pool = only(partners, "AWS::Cognito::UserPool")
+    assert pool_of(partners).groups == ("staff", "admins")
+    groups = partners.resources("AWS::Cognito::UserPoolGroup").values()
+    assert sorted(g["Properties"]["GroupName"] for g in groups) == ["admins", "staff"]
+    partners.template.all_resources_properties("AWS::Cognito::UserPoolGroup", {
+        "UserPoolId": {"Ref": pool}, "RoleArn": Match.absent()})
+    todo.template.resource_count_is("AWS::Cognito::UserPoolGroup", 0)
+
+
+def test_required_mfa_is_an_authenticator_app_only(partners: Synth, todo: Synth) -> None:
+    """TOTP only: no SMS second factor, so no role for Cognito to send SMS with."""
+    assert pool_of(partners).mfa == "required"
+    partners.template.has_resource_properties("AWS::Cognito::UserPool", {
+        "MfaConfiguration": "ON", "EnabledMfas": ["SOFTWARE_TOKEN_MFA"], "SmsConfiguration": Match.absent()})
+    assert not [r for r in partners.resources("AWS::IAM::Role").values()
+                if "cognito-idp.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
+    assert pool_of(todo).mfa == "off"
+    todo.template.has_resource_properties("AWS::Cognito::UserPool", {
+        "MfaConfiguration": Match.absent(), "EnabledMfas": Match.absent()})
+
+
+def test_hosted_sign_in_is_a_cognito_domain_and_the_code_flow(partners: Synth, todo: Synth) -> None:
+    hosted = pool_of(partners).hosted
+    assert hosted is not None
+    partners.template.resource_count_is("AWS::Cognito::UserPoolDomain", 1)
+    partners.template.has_resource_properties("AWS::Cognito::UserPoolDomain", {
+        "Domain": "stratus-partners-login", "UserPoolId": {"Ref": only(partners, "AWS::Cognito::UserPool")},
+        "CustomDomainConfig": Match.absent()})
+    app = client_named(partners, "app")
+    server = only(partners, "AWS::Cognito::UserPoolResourceServer")
+    assert app["AllowedOAuthFlowsUserPoolClient"] is True and app["GenerateSecret"] is False
+    assert app["AllowedOAuthFlows"] == ["code"]  # no implicit grant
+    assert app["CallbackURLs"] == list(hosted.callback_urls) == [
+        "https://partners.example.com/callback", "http://localhost:3000/callback"]
+    assert app["LogoutURLs"] == ["https://partners.example.com/"]
+    assert render(app["AllowedOAuthScopes"]) == [
+        "openid", "email", "aws.cognito.signin.user.admin", f"REF<{server}>/read"]
+    assert app["SupportedIdentityProviders"] == ["COGNITO"]
+    assert app["ExplicitAuthFlows"] == ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    # without hosted sign-in: no domain, no OAuth
+    todo.template.resource_count_is("AWS::Cognito::UserPoolDomain", 0)
+    todo.template.all_resources_properties("AWS::Cognito::UserPoolClient", {
+        "AllowedOAuthFlowsUserPoolClient": False, "AllowedOAuthFlows": Match.absent(),
+        "CallbackURLs": Match.absent()})
+
+
+def test_a_resource_server_declares_its_scopes(partners: Synth) -> None:
+    assert pool_of(partners).resource_servers == {"orders": ("read", "write")}
+    partners.template.resource_count_is("AWS::Cognito::UserPoolResourceServer", 1)
+    partners.template.has_resource_properties("AWS::Cognito::UserPoolResourceServer", {
+        "Identifier": "orders", "UserPoolId": {"Ref": only(partners, "AWS::Cognito::UserPool")},
+        "Scopes": [Match.object_like({"ScopeName": "read"}), Match.object_like({"ScopeName": "write"})]})
+    # the Ref of a resource server is its identifier: the scopes clients are allowed read "orders/<scope>"
+    assert partners.doc["Resources"][only(partners, "AWS::Cognito::UserPoolResourceServer")]["Properties"][
+        "Identifier"] == "orders"
+
+
+def test_a_machine_client_has_a_secret_and_only_the_client_credentials_grant(partners: Synth) -> None:
+    pool = pool_of(partners)
+    assert pool.machine_clients == {"fulfilment": ("orders/read", "orders/write")}
+    machine = client_named(partners, "fulfilment")
+    server = only(partners, "AWS::Cognito::UserPoolResourceServer")
+    assert machine["GenerateSecret"] is True and machine["AllowedOAuthFlowsUserPoolClient"] is True
+    assert machine["AllowedOAuthFlows"] == ["client_credentials"]
+    assert render(machine["AllowedOAuthScopes"]) == [f"REF<{server}>/read", f"REF<{server}>/write"]
+    assert machine["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]  # no user sign-in
+    assert "CallbackURLs" not in machine and machine["SupportedIdentityProviders"] == ["COGNITO"]
+    assert (machine["AccessTokenValidity"], machine["TokenValidityUnits"]["AccessToken"]) == (
+        pool.access_token_ttl // 60, "minutes")
+    assert [r["Properties"]["GenerateSecret"] for r in partners.resources("AWS::Cognito::UserPoolClient").values()
+            ].count(True) == 1  # the public app client has none
+
+
+def test_each_method_takes_its_routes_scopes(partners: Synth) -> None:
+    """A route's declared scopes, or the signed-in user's scope; requires_group adds nothing on the method (the
+    function checks the groups in the claims)."""
+    found = methods(partners)
+    by_path = {(r.method, r.path): r for r in partners.api.routes}
+    assert by_path[("GET", "/orders")].scopes == ("orders/read",)
+    assert found[("GET", "/orders")]["AuthorizationScopes"] == ["orders/read"]
+    assert by_path[("POST", "/orders")].requires_group == "staff"
+    assert found[("POST", "/orders")]["AuthorizationScopes"] == [ACCESS_TOKEN_SCOPE]
+    assert found[("GET", "/me")]["AuthorizationScopes"] == [ACCESS_TOKEN_SCOPE]
+    for key, route in by_path.items():
+        assert found[key]["AuthorizationScopes"] == list(route.accepted_scopes), key
+        assert found[key]["AuthorizationType"] == "COGNITO_USER_POOLS", key
+
+
+def test_the_endpoints_output_names_the_domain_and_the_machine_clients(partners: Synth, todo: Synth) -> None:
+    doc = json.loads(render(partners.doc["Outputs"]["StratusEndpoints"]["Value"]))
+    pool = doc["apps"]["partners"]["user_pools"]["users"]
+    ids = {r["Properties"]["ClientName"]: k for k, r in partners.resources("AWS::Cognito::UserPoolClient").items()}
+    machine, app = ids["fulfilment"], ids["app"]
+    assert pool["domain"] == "https://stratus-partners-login.auth.REF<AWS::Region>.amazoncognito.com"
+    assert pool["machine_clients"] == {"fulfilment": f"REF<{machine}>"}
+    assert pool["clients"] == {"app": f"REF<{app}>"}  # the machine client is not an app client
+    assert doc["apps"]["partners"]["user_pool_client_id"] == f"REF<{app}>"
+    todo_pool = json.loads(render(todo.doc["Outputs"]["StratusEndpoints"]["Value"]))["apps"]["todo"]["user_pools"]
+    assert not {"domain", "machine_clients"} & set(next(iter(todo_pool.values())))
 
 
 def test_the_bucket_is_private_encrypted_tls_only_and_has_cors(todo: Synth) -> None:
@@ -639,6 +762,11 @@ REFUSED = {
         app = App("code-ttl")
         app.user_pool("users", code_ttl=3600)
         """, UnsupportedFeature, "code_ttl=3600"),
+    "machine-clients-without-domain": ("""
+        from stratus import App
+        app = App("machine-clients-without-domain")
+        app.user_pool("users", resource_servers={"orders": ("read",)}, machine_clients={"batch": ("orders/read",)})
+        """, UnsupportedFeature, "user pool 'users': machine_clients (batch)"),
     "unknown-kind": ("""
         from dataclasses import dataclass
         from stratus import App

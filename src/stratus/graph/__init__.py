@@ -15,7 +15,7 @@ hands a handler only those resources, and the AWS provider derives each
 function's least-privilege role from the same list, so a missing declaration
 fails the same way in both places.
 
-    auth        UserPool, PasswordPolicy, IdentityPool
+    auth        UserPool, PasswordPolicy, HostedSignIn, IdentityPool
     data        Table, KeyAttr, TableCache
     storage     Bucket
     api         RestApi, Route, ApiCache, Throttle
@@ -26,11 +26,11 @@ fails the same way in both places.
 from ._base import Resource, Usable, check_name
 from .api import METHODS, PARAM, PARAM_SEGMENT, ApiCache, Handler, RestApi, Route, Throttle
 from .app import App
-from .auth import IdentityPool, PasswordPolicy, UserPool
+from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KEY_TYPES, KeyAttr, Table, TableCache
 from .messaging import Email
 from .storage import Bucket, bucket_placeholder, placeholder_names
 
 __all__ = ["KEY_TYPES", "METHODS", "PARAM", "PARAM_SEGMENT", "ApiCache", "App", "Bucket", "Email", "Handler",
-           "IdentityPool", "KeyAttr", "PasswordPolicy", "Resource", "RestApi", "Route", "Table", "TableCache",
+           "HostedSignIn", "IdentityPool", "KeyAttr", "PasswordPolicy", "Resource", "RestApi", "Route", "Table", "TableCache",
            "Throttle", "Usable", "UserPool", "bucket_placeholder", "check_name", "placeholder_names"]

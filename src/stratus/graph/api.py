@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from ..schema import check_schema
 from ..typeschema import is_model, schema_of
 from ._base import Resource, check_name
-from .auth import UserPool
+from .auth import STANDARD_SCOPES, USER_SCOPE, UserPool
 
 # a path parameter: PARAM_SEGMENT is a whole segment ("{id}", greedy "{path+}"), PARAM one anywhere in a path
 PARAM_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}\Z")
@@ -94,10 +94,17 @@ class Route:
     body_type: type | None = None           # the dataclass or TypedDict the body was declared as
     response: dict[str, Any] | None = None  # the JSON Schema of a successful answer's body, for OpenAPI
     responses: dict[int, str] = field(default_factory=dict)  # other statuses the route answers, and why
+    requires_group: str | None = None       # the user pool group a caller must be in
+    scopes: tuple[str, ...] = ()            # a caller's token needs one of these; () is USER_SCOPE
 
     @property
     def params(self) -> list[str]:
         return [m.group(1) for seg in self.path.split("/") if (m := PARAM_SEGMENT.match(seg))]
+
+    @property
+    def accepted_scopes(self) -> tuple[str, ...]:
+        """The scopes a caller's access token may carry to be let in (any one)."""
+        return self.scopes or (USER_SCOPE,)
 
     @property
     def operation_id(self) -> str:
@@ -165,7 +172,8 @@ class RestApi(Resource):
               query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (),
               status: int = 200, summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
               throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
-              responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+              responses: Mapping[int, str] | None = None, requires_group: str | None = None,
+              scopes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Declare the handler of ``method path``: a decorator for ``handler(req, ctx)``.
 
         ``get``, ``post``, ``put``, ``patch`` and ``delete`` are the same with the method named. Each handler
@@ -203,6 +211,12 @@ class RestApi(Resource):
           the OpenAPI document; it is not checked.
         - ``responses``: the other statuses the route answers and why, ``{409: "changed meanwhile"}``, for the
           OpenAPI document.
+        - ``requires_group``: a group of the authorizer's user pool (``"authors"``) the caller must be in (their
+          token's ``cognito:groups``), or be answered 403. On AWS the function checks the claims API Gateway's
+          authorizer passes it. Default None: any signed-in caller.
+        - ``scopes``: the OAuth scopes a caller's access token may carry to be let in (any one of them), e.g. a
+          machine client's ``"orders/read"``; on AWS the method's authorization scopes. Default: the user pool's
+          sign-in scope (``aws.cognito.signin.user.admin``), which a signed-in user's token carries.
         """
         method = method.upper()
         if method not in METHODS:
@@ -218,6 +232,18 @@ class RestApi(Resource):
             raise ConfigError(f"{method} {path}: the route is not public, but api {self.name!r} has no authorizer to "
                               "sign callers in: declare the route with public=True, or give the API a user pool: "
                               f"app.rest_api({self.name!r}, authorizer=<user pool>)")
+        scopes = tuple([scopes] if isinstance(scopes, str) else scopes)
+        if public and (requires_group is not None or scopes):
+            raise ConfigError(f"{method} {path}: a public route admits anyone; requires_group and scopes need "
+                              "public=False")
+        pool = self.authorizer
+        if requires_group is not None and pool is not None and requires_group not in pool.groups:
+            raise ConfigError(f"{method} {path}: requires_group={requires_group!r}, which user pool {pool.name!r} "
+                              f"does not declare (its groups: {', '.join(pool.groups) or 'none'})")
+        for scope in scopes:
+            if pool is not None and scope not in STANDARD_SCOPES and scope not in pool.custom_scopes:
+                raise ConfigError(f"{method} {path}: scope {scope!r} is neither standard nor one of user pool "
+                                  f"{pool.name!r}'s resource servers' scopes")
         if cache_ttl is not None and not 0 <= cache_ttl <= 3600:
             raise ConfigError(f"{method} {path}: cache_ttl must be 0-3600 seconds")
         if (cache or cache_ttl) and self.cache is None:
@@ -239,7 +265,7 @@ class RestApi(Resource):
                                   "public (nobody is signed in); annotate it Request")
             new = Route(method, path, handler, public, body_schema, dict(query or {}), tuple(uses), status,
                         summary or (handler.__doc__ or "").strip().split("\n")[0], cache, cache_ttl, throttle,
-                        tuple(invalidates), body_type, response_schema, dict(responses or {}))
+                        tuple(invalidates), body_type, response_schema, dict(responses or {}), requires_group, scopes)
             for r in self.routes:
                 if r.method == method and _template(r.path) == _template(path):
                     raise ConfigError(f"rest api {self.name!r}: {method} {path} clashes with {r.path}")
@@ -264,54 +290,64 @@ class RestApi(Resource):
             query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
             summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
             throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
-            responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+            responses: Mapping[int, str] | None = None, requires_group: str | None = None,
+            scopes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Declare the handler of ``GET path``: ``route("GET", path, ...)``, with the same options.
 
         A GET route's answers are cached when the API declares a ``cache``, unless ``cache=False``.
         """
         return self.route("GET", path, public=public, body=body, query=query, uses=uses, status=status,
                           summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
-                          invalidates=invalidates, response=response, responses=responses)
+                          invalidates=invalidates, response=response, responses=responses,
+                          requires_group=requires_group, scopes=scopes)
 
     def post(self, path: str, *, public: bool = False, body: Shape | None = None,
              query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
              summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
              throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
-             responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+             responses: Mapping[int, str] | None = None, requires_group: str | None = None,
+            scopes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Declare the handler of ``POST path``: ``route("POST", path, ...)``, with the same options."""
         return self.route("POST", path, public=public, body=body, query=query, uses=uses, status=status,
                           summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
-                          invalidates=invalidates, response=response, responses=responses)
+                          invalidates=invalidates, response=response, responses=responses,
+                          requires_group=requires_group, scopes=scopes)
 
     def put(self, path: str, *, public: bool = False, body: Shape | None = None,
             query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
             summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
             throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
-            responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+            responses: Mapping[int, str] | None = None, requires_group: str | None = None,
+            scopes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Declare the handler of ``PUT path``: ``route("PUT", path, ...)``, with the same options."""
         return self.route("PUT", path, public=public, body=body, query=query, uses=uses, status=status,
                           summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
-                          invalidates=invalidates, response=response, responses=responses)
+                          invalidates=invalidates, response=response, responses=responses,
+                          requires_group=requires_group, scopes=scopes)
 
     def patch(self, path: str, *, public: bool = False, body: Shape | None = None,
               query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
               summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
               throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
-              responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+              responses: Mapping[int, str] | None = None, requires_group: str | None = None,
+            scopes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Declare the handler of ``PATCH path``: ``route("PATCH", path, ...)``, with the same options."""
         return self.route("PATCH", path, public=public, body=body, query=query, uses=uses, status=status,
                           summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
-                          invalidates=invalidates, response=response, responses=responses)
+                          invalidates=invalidates, response=response, responses=responses,
+                          requires_group=requires_group, scopes=scopes)
 
     def delete(self, path: str, *, public: bool = False, body: Shape | None = None,
                query: Mapping[str, Any] | None = None, uses: Iterable[Resource] = (), status: int = 200,
                summary: str = "", cache: bool | None = None, cache_ttl: int | None = None,
                throttle: Throttle | None = None, invalidates: Iterable[str] = (), response: Shape | None = None,
-               responses: Mapping[int, str] | None = None) -> Callable[[Handler], Handler]:
+               responses: Mapping[int, str] | None = None, requires_group: str | None = None,
+            scopes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Declare the handler of ``DELETE path``: ``route("DELETE", path, ...)``, with the same options."""
         return self.route("DELETE", path, public=public, body=body, query=query, uses=uses, status=status,
                           summary=summary, cache=cache, cache_ttl=cache_ttl, throttle=throttle,
-                          invalidates=invalidates, response=response, responses=responses)
+                          invalidates=invalidates, response=response, responses=responses,
+                          requires_group=requires_group, scopes=scopes)
 
 
 def _check_path(api: str, path: str) -> None:

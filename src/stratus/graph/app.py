@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ConfigError
 from ._base import Resource, check_name
 from .api import ApiCache, Handler, RestApi, Throttle
-from .auth import IdentityPool, PasswordPolicy, UserPool
+from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KeyAttr, Table, TableCache
 from .messaging import Email
 from .storage import Bucket
@@ -42,6 +43,9 @@ class App:
 
     def user_pool(self, name: str, *, password_policy: PasswordPolicy | None = None,
                   clients: tuple[str, ...] = ("app",), auth_flows: tuple[str, ...] = ("user_srp", "user_password"),
+                  groups: tuple[str, ...] = (), mfa: str = "off", hosted: HostedSignIn | None = None,
+                  resource_servers: Mapping[str, tuple[str, ...]] | None = None,
+                  machine_clients: Mapping[str, tuple[str, ...]] | None = None,
                   code_ttl: int = 24 * 3600, access_token_ttl: int = 3600,
                   id_token_ttl: int = 3600, refresh_token_ttl: int = 30 * 24 * 3600) -> UserPool:
         """Declare a user pool (a Cognito user pool): people sign up with their email address and a password,
@@ -50,8 +54,10 @@ class App:
         Clients talk to it with the Cognito Identity Provider API (boto3's ``cognito-idp``, the AWS SDKs,
         Amplify, pycognito): SignUp, ConfirmSignUp, InitiateAuth (``USER_SRP_AUTH`` with its
         ``PASSWORD_VERIFIER`` challenge, ``USER_PASSWORD_AUTH``, ``REFRESH_TOKEN_AUTH``), ForgotPassword and
-        ConfirmForgotPassword (a reset code by mail), ChangePassword, GetUser, GlobalSignOut, DeleteUser,
-        RevokeToken.
+        ConfirmForgotPassword (a reset code by mail), ChangePassword, GetUser, UpdateUserAttributes,
+        GetUserAttributeVerificationCode, VerifyUserAttribute, GlobalSignOut, DeleteUser, RevokeToken, and the
+        software token MFA operations. The operator's credentials (SigV4) reach the admin operations (AdminCreateUser,
+        AdminGetUser, ListUsers, the groups' operations, ...).
         The email address is the user name (``UsernameAttributes=[email]``); ``cognito:username`` is the sub.
         On AWS the pool is named ``<app>-<name>``, and the token lifetimes are its app clients' token validity.
 
@@ -64,6 +70,18 @@ class App:
           leaves the client, what Amplify and the mobile SDKs use) and ``"user_password"``
           (``USER_PASSWORD_AUTH``); default both. Refreshing tokens is always allowed, as on Cognito. On AWS,
           the app clients' ``ExplicitAuthFlows``.
+        - ``groups``: the pool's groups (``("authors",)``): a member's tokens carry ``cognito:groups``, and a route
+          may require one (``requires_group=``). Members are added with AdminAddUserToGroup. Default none.
+        - ``mfa``: ``"off"`` (the default), ``"optional"`` (each user may turn on a TOTP authenticator app) or
+          ``"required"`` (every user sets one up at their first sign-in): the ``SOFTWARE_TOKEN_MFA`` challenge.
+        - ``hosted``: a ``HostedSignIn``: the pool's domain, serving the OAuth 2.0 / OpenID Connect code flow
+          (with PKCE) and a sign-in page to the app clients; default None (no domain).
+        - ``resource_servers``: ``{identifier: (scope, ...)}``, the OAuth scopes of the pool's resource servers; a
+          token carries one as ``<identifier>/<scope>``. Default none.
+        - ``machine_clients``: ``{name: ("<server>/<scope>", ...)}``: app clients with a secret, for
+          machine-to-machine calls (the ``client_credentials`` grant at ``/oauth2/token``, which needs
+          ``hosted``), each allowed the scopes named. ``endpoints.json`` lists their ids; the operator reads a
+          secret with DescribeUserPoolClient. Default none.
         - ``code_ttl``: seconds a mailed confirmation code is valid; default 86400 (one day), the only value
           Cognito has, so ``stratus synth`` refuses any other.
         - ``access_token_ttl``: seconds an access token (what the API takes) is valid, 300 to 86400; default 3600.
@@ -72,7 +90,8 @@ class App:
         """
         policy = password_policy if password_policy is not None else PasswordPolicy()
         return self.add(UserPool(name, password_policy=policy, clients=clients, auth_flows=auth_flows,
-                                 code_ttl=code_ttl,
+                                 groups=groups, mfa=mfa, hosted=hosted, resource_servers=dict(resource_servers or {}),
+                                 machine_clients=dict(machine_clients or {}), code_ttl=code_ttl,
                                  access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
                                  refresh_token_ttl=refresh_token_ttl))
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ._base import Resource, check_name
@@ -48,6 +51,61 @@ class PasswordPolicy:
 
 
 AUTH_FLOWS = {"user_srp": "USER_SRP_AUTH", "user_password": "USER_PASSWORD_AUTH"}  # as declared: Cognito's name
+MFA_MODES = ("off", "optional", "required")
+USER_SCOPE = "aws.cognito.signin.user.admin"  # what a sign-in's access token carries: the user's own operations
+STANDARD_SCOPES = frozenset({"openid", "email", "profile", "phone", USER_SCOPE})
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+_SCOPE_NAME = re.compile(r"[\x21\x23-\x2e\x30-\x5b\x5d-\x7e]{1,256}\Z")  # Cognito's: printable, no quote, / or \\
+_SERVER_ID = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}\Z")
+
+
+@dataclass(frozen=True)
+class HostedSignIn:
+    """A user pool's hosted sign-in (a Cognito user pool domain, with OAuth 2.0 and OpenID Connect):
+    ``app.user_pool(..., hosted=HostedSignIn(...))``.
+
+    It serves ``/oauth2/authorize`` (the authorization code grant, with PKCE), ``/oauth2/token``,
+    ``/oauth2/userInfo``, ``/logout`` and a sign-in and sign-up page, for the pool's app clients. Locally at the
+    ``domain`` URL ``endpoints.json`` gives; on AWS at ``https://<domain>.auth.<region>.amazoncognito.com``.
+
+    - ``domain``: the domain prefix: 1-63 of a-z, 0-9 and '-', not starting or ending with '-', without
+      ``aws``, ``amazon`` or ``cognito`` in it (Cognito's rules).
+    - ``callback_urls``: where a sign-in may send the user back with a code: https URLs, or http ones on
+      ``localhost`` (Cognito's rule); at least one.
+    - ``logout_urls``: where ``/logout`` may send the user; default none.
+    - ``scopes``: the OAuth scopes the app clients may ask for: ``openid``, ``email``, ``profile``, ``phone``,
+      ``aws.cognito.signin.user.admin`` (which the APIs' routes take by default) and the pool's resource servers'
+      scopes (``"orders/read"``); default the first three and ``aws.cognito.signin.user.admin``.
+    """
+
+    domain: str
+    callback_urls: tuple[str, ...]
+    logout_urls: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ("openid", "email", "profile", USER_SCOPE)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.domain, str) or not _DOMAIN.match(self.domain) or any(
+                w in self.domain for w in ("aws", "amazon", "cognito")):
+            raise ConfigError(f"hosted sign-in domain {self.domain!r}: use 1-63 of a-z, 0-9 and '-', not at either "
+                              "end, without 'aws', 'amazon' or 'cognito' (Cognito's rules)")
+        if isinstance(self.callback_urls, str) or not self.callback_urls:
+            raise ConfigError(f"hosted sign-in {self.domain!r}: callback_urls must be a tuple of at least one URL")
+        for url in (*self.callback_urls, *self.logout_urls):
+            check_redirect_url(url, f"hosted sign-in {self.domain!r}")
+        if isinstance(self.scopes, str) or "openid" not in self.scopes and any(
+                s in self.scopes for s in ("email", "profile", "phone")):
+            raise ConfigError(f"hosted sign-in {self.domain!r}: scopes must be a tuple; email, profile and phone "
+                              "need openid (as on Cognito)")
+
+
+def check_redirect_url(url: str, where: str) -> str:
+    """A callback or logout URL as Cognito takes one: absolute, https (or http on localhost), no fragment."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or not parts.netloc or parts.fragment or len(url) > 1024 or not (
+            parts.scheme == "https" or parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")):
+        raise ConfigError(f"{where}: redirect URL {url!r} must be absolute https (or http on localhost), "
+                          "without a #fragment")
+    return url
 
 
 @dataclass(eq=False, repr=False)
@@ -58,7 +116,8 @@ class UserPool(Resource):
     as the user name, as with Cognito's ``UsernameAttributes=[email]``; ``cognito:username`` is then the
     user's sub.
 
-    Endpoints facts: ``{"id": pool id, "clients": {name: client id}, "issuer": URL}``.
+    Endpoints facts: ``{"id": pool id, "clients": {name: client id}, "issuer": URL}``, with
+    ``"machine_clients": {name: client id}`` and ``"domain": URL`` (the hosted sign-in's) when declared.
     """
 
     kind: ClassVar[str] = "user_pool"
@@ -67,6 +126,11 @@ class UserPool(Resource):
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     clients: tuple[str, ...] = ("app",)
     auth_flows: tuple[str, ...] = ("user_srp", "user_password")
+    groups: tuple[str, ...] = ()
+    mfa: str = "off"
+    hosted: HostedSignIn | None = None
+    resource_servers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    machine_clients: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     code_ttl: int = 24 * 3600
     access_token_ttl: int = 3600
     id_token_ttl: int = 3600
@@ -84,10 +148,42 @@ class UserPool(Resource):
                                   f"{', '.join(sorted(AUTH_FLOWS))}")
         if not self.auth_flows:
             raise ConfigError(f"user pool {self.name!r}: allow at least one auth flow (user_srp, user_password)")
+        for g in self.groups:
+            if not isinstance(g, str) or not re.fullmatch(r"[\w+=,.@-]{1,128}", g):
+                raise ConfigError(f"user pool {self.name!r}: group name {g!r}: 1-128 of letters, digits and +=,.@_-")
+        if len(set(self.groups)) != len(self.groups) or isinstance(self.groups, str):
+            raise ConfigError(f"user pool {self.name!r}: groups must be a tuple of distinct names")
+        if self.mfa not in MFA_MODES:
+            raise ConfigError(f"user pool {self.name!r}: mfa must be one of {', '.join(MFA_MODES)}, not {self.mfa!r}")
+        for server, names in self.resource_servers.items():
+            if not isinstance(server, str) or not _SERVER_ID.match(server) or isinstance(names, str) or not all(
+                    isinstance(n, str) and _SCOPE_NAME.match(n) for n in names):
+                raise ConfigError(f"user pool {self.name!r}: resource server {server!r}: an identifier and a tuple "
+                                  "of scope names (printable, without '/', '\\' or '\"')")
+        for client, wanted in self.machine_clients.items():
+            check_name("user pool machine client", client)
+            if client in self.clients:
+                raise ConfigError(f"user pool {self.name!r}: {client!r} is both an app client and a machine client")
+            if isinstance(wanted, str) or not wanted:
+                raise ConfigError(f"user pool {self.name!r}: machine client {client!r} needs a tuple of scopes")
+            for scope in wanted:
+                if scope not in self.custom_scopes:
+                    raise ConfigError(f"user pool {self.name!r}: machine client {client!r} asks for scope {scope!r}, "
+                                      "which no resource server declares (\"<server>/<scope>\")")
+        if self.hosted is not None:
+            for scope in self.hosted.scopes:
+                if scope not in STANDARD_SCOPES and scope not in self.custom_scopes:
+                    raise ConfigError(f"user pool {self.name!r}: hosted sign-in scope {scope!r} is neither standard "
+                                      f"({', '.join(sorted(STANDARD_SCOPES))}) nor a resource server's")
         if not 300 <= self.access_token_ttl <= 86400 or not 300 <= self.id_token_ttl <= 86400:
             raise ConfigError(f"user pool {self.name!r}: token lifetimes must be 5 minutes to 1 day, as on Cognito")
         if not 3600 <= self.refresh_token_ttl <= 3650 * 86400:
             raise ConfigError(f"user pool {self.name!r}: refresh token lifetime must be 1 hour to 10 years")
+
+    @property
+    def custom_scopes(self) -> frozenset[str]:
+        """The resource servers' scopes, as tokens carry them: ``<server>/<scope>``."""
+        return frozenset(f"{server}/{n}" for server, names in self.resource_servers.items() for n in names)
 
     def endpoints_first(self, facts: Any) -> dict[str, Any]:
         return {"user_pool_id": facts["id"], "user_pool_client_id": next(iter(facts["clients"].values()))}

@@ -27,10 +27,14 @@ from xml.sax.saxutils import escape
 
 from ..errors import HttpError, NotFound, PayloadTooLarge
 from .infra.asgi import Receive, Scope, Send, header, read_body, send_json, send_response, virtual_bucket
-from .protocols.awsjson import AwsJsonService
+from .protocols.awsjson import AwsJsonService, HttpRequest
 
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON_BODY_LIMIT = 1024 * 1024
+JSON_CORS = {"access-control-allow-origin": "*", "access-control-allow-methods": "POST, OPTIONS",
+             "access-control-allow-headers": "content-type, x-amz-target, x-amz-user-agent, authorization, "
+             "x-amz-date, x-amz-security-token, x-amz-content-sha256, amz-sdk-invocation-id, amz-sdk-request, "
+             "cache-control", "access-control-max-age": "86400"}
 
 
 def signing_service(scope: Scope) -> str | None:
@@ -97,6 +101,11 @@ class FrontDoor:
             return await mounted(scope, receive, send)
         if segment.startswith("_") and signing_service(scope) != "s3":  # signed for S3: a bucket's name, refused there
             raise NotFound(f"nothing is served at {path}")
+        if scope["method"] == "OPTIONS" and path == "/" and "x-amz-target" in (
+                header(scope, b"access-control-request-headers") or "").lower():
+            # a browser's preflight for an AWS JSON service (a page calling Cognito with fetch): allowed from any
+            # origin, as Cognito allows it; nothing here rides on cookies, each call carries its own proof
+            return await send_response(send, 200, b"", JSON_CORS, "text/plain")
         target = header(scope, b"x-amz-target")
         if target is not None and scope["method"] == "POST":
             return await self._json(scope, receive, send, target)
@@ -128,10 +137,18 @@ class FrontDoor:
                                    {"x-amzn-errortype": "TooManyRequestsException"})
         self._waiting[name] += 1
         try:
-            status, headers, out = await asyncio.get_running_loop().run_in_executor(pool, service.handle, target, body)
+            request = HttpRequest(scope["method"],
+                                  (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0],
+                                  scope.get("query_string", b"").decode("latin-1"),
+                                  [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]], body)
+            status, headers, out = await asyncio.get_running_loop().run_in_executor(
+                pool, service.handle, target, body, request)
         finally:
             self._waiting[name] -= 1
         ctype = headers.pop("content-type")
+        if header(scope, b"origin") is not None:  # a page's call: it may read the answer, as on AWS
+            headers.update({"access-control-allow-origin": "*",
+                            "access-control-expose-headers": "x-amzn-requestid, x-amzn-errortype"})
         await send_response(send, status, out, headers, ctype)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

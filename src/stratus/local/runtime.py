@@ -101,7 +101,7 @@ class Services:
         self.objects = ObjectStore(data_dir / "s3", clock)
         self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, self.pools["s3"])
         self.userpools = UserPoolStore(data_dir / "userpools.db")
-        self.cognito_idp = CognitoIdpWire()
+        self.cognito_idp = CognitoIdpWire(self.credentials, clock, region)
         self.identities = IdentityStore(data_dir, self.credentials)
         self.cognito_identity = CognitoIdentityWire(self.identities)
         self.apigateway = Gateways(endpoint)

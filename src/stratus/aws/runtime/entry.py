@@ -39,6 +39,7 @@ from ...graph import App, Resource, RestApi, Route
 from ...loader import load_app
 from ...routing import (
     RouteTable,
+    check_access,
     dumps,
     fill,
     handler_error,
@@ -169,6 +170,8 @@ class Entry:
             user = principal_from_claims((ctx_.get("authorizer") or {}).get("claims"))
             if user is None and not route.public:
                 raise Unauthorized("Unauthorized", headers={"www-authenticate": "Bearer"})
+            if user is not None:
+                check_access(route, user.claims)
             params = {k: v for k, v in (event.get("pathParameters") or {}).items()}
             headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
             multi = event.get("multiValueQueryStringParameters") or {}

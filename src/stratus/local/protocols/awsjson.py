@@ -13,7 +13,8 @@ sees any value, and renders what the domain returns.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,31 +23,55 @@ from ...errors import ServiceError
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 Operation = Callable[[dict[str, Any]], dict[str, Any]]
+# an operation that needs AWS credentials: called with the body and whoever signed the request
+SignedOperation = Callable[[dict[str, Any], object], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """What an operation that needs AWS credentials checks the signature of: the request as it arrived."""
+
+    method: str
+    raw_path: str
+    query_string: str
+    headers: Sequence[tuple[str, str]]
+    body: bytes
 
 
 class AwsJsonService:
     """One service on AWS JSON 1.1: ``target`` is its ``X-Amz-Target`` prefix (``AWSCognitoIdentityService``)."""
 
-    def __init__(self, target: str, what: str, ops: dict[str, Operation]) -> None:
-        self.target, self.what, self.ops = target, what, ops
+    def __init__(self, target: str, what: str, ops: dict[str, Operation],
+                 signed: dict[str, SignedOperation] | None = None) -> None:
+        self.target, self.what, self.ops, self.signed = target, what, ops, signed or {}
 
-    def handle(self, target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def authenticate(self, request: HttpRequest) -> object:
+        """Whoever signed ``request`` (a principal), for an operation in ``signed``; a ServiceError when its
+        signature is missing or wrong. A service with signed operations overrides it."""
+        raise ServiceError("UnrecognizedClientException", "The security token included in the request is invalid.")
+
+    def handle(self, target: str, body: bytes, request: HttpRequest | None = None) -> tuple[int, dict[str, str], bytes]:
         """Serve one request; never raises for anything a client sent."""
         headers = {"content-type": CONTENT_TYPE, "x-amzn-requestid": str(uuid.uuid4())}
         op = target[len(self.target) + 1:]
         try:
-            fn = self.ops.get(op)
-            if fn is None:
+            fn, signed = self.ops.get(op), self.signed.get(op)
+            if fn is None and signed is None:
                 raise ServiceError("UnsupportedOperationException",
                                    f"Operation {op} is not implemented by the local {self.what} "
-                                   f"(implemented: {', '.join(sorted(self.ops))}).")
+                                   f"(implemented: {', '.join(sorted({*self.ops, *self.signed}))}).")
+            principal = None
+            if signed is not None:  # the signature first: nobody unsigned learns anything of the request
+                if request is None:
+                    raise ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+                principal = self.authenticate(request)
             try:
                 req = orjson.loads(body or b"{}")
             except orjson.JSONDecodeError:
                 raise ServiceError("SerializationException", "Request body is not valid JSON.") from None
             if not isinstance(req, dict):
                 raise ServiceError("SerializationException", "Request body must be a JSON object.")
-            return 200, headers, orjson.dumps(fn(req))
+            return 200, headers, orjson.dumps(signed(req, principal) if signed is not None else fn(req))  # type: ignore[misc]
         except ServiceError as exc:
             headers["x-amzn-errortype"] = exc.code
             return exc.status, headers, orjson.dumps({"__type": exc.code, "message": exc.message})
@@ -95,6 +120,26 @@ class Params:
                 raise self._bad("Each user attribute needs a string Name and Value.")
             out[a["Name"]] = a["Value"]
         return out
+
+    def flag(self, name: str) -> bool:
+        """An optional boolean member; absent is False."""
+        value = self.body.get(name, False)
+        if not isinstance(value, bool):
+            raise self._bad(f"{name} must be a boolean.")
+        return value
+
+    def optional_int(self, name: str) -> int | None:
+        value = self.body.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise self._bad(f"{name} must be an integer.")
+        return value
+
+    def optional_strings(self, name: str) -> list[str] | None:
+        """An optional list of strings."""
+        value = self.body.get(name)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            raise self._bad(f"{name} must be a list of strings.")
+        return value
 
     def string_param(self, params: dict[str, Any], name: str) -> str:
         """A required string inside a map member (``AuthParameters.USERNAME``)."""

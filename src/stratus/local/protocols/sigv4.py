@@ -124,11 +124,17 @@ def is_signed(query_string: str, headers: Sequence[tuple[str, str]]) -> bool:
 
 
 def verify_request(method: str, raw_path: str, query_string: str, headers: Sequence[tuple[str, str]],
-                   lookup: CredentialLookup, now: float, *, region: str | None = None, service: str = "s3") -> Verified:
-    """Check a request's SigV4 signature (Authorization header or presigned query); raise SigV4Error if refused."""
+                   lookup: CredentialLookup, now: float, *, region: str | None = None, service: str = "s3",
+                   body: bytes | None = None) -> Verified:
+    """Check a request's SigV4 signature (Authorization header or presigned query); raise SigV4Error if refused.
+
+    ``body``: the whole body, for services other than S3, whose clients sign its hash without sending it in
+    ``x-amz-content-sha256``."""
     hmap: dict[str, list[str]] = {}
     for name, value in headers:
         hmap.setdefault(name.lower(), []).append(value)
+    if body is not None and "x-amz-content-sha256" not in hmap:
+        hmap["x-amz-content-sha256"] = [hashlib.sha256(body).hexdigest()]  # what the client signed, not sent
     params = _query(query_string)
     query = {name: value for name, value, _ in reversed(params)}  # the first occurrence wins
     auth = ",".join(hmap.get("authorization", []))

@@ -1,7 +1,7 @@
 """REST APIs on AWS: API Gateway, regional; a Cognito authorizer on every non-public method (taking the
-user pool's access tokens, as locally), the declared stage cache and throttling, access logs; and one
-Lambda function per route running the one entry point, with an environment naming what the route uses
-and a role granting exactly that."""
+user pool's access tokens that carry one of the route's scopes, as locally), the declared stage cache and
+throttling, access logs; and one Lambda function per route running the one entry point, with an environment
+naming what the route uses and a role granting exactly that."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Any
 
 from ....errors import ConfigError, UnsupportedFeature
 from ....graph import App, RestApi, Route
+from ....graph.auth import USER_SCOPE
 from ...runtime.kinds import env_var
 from ..bundle import LAMBDA_PYTHON
 from ..permissions import handler_policy
 from ..synth import Binding, StackBuilder, SynthKind
 
 ENTRY = "stratus.aws.runtime.entry.handler"
-# access tokens from USER_PASSWORD_AUTH carry this scope; naming it on a method makes API
-# Gateway's Cognito authorizer take access tokens (as the local gateway does) instead of ID tokens
-ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
+# a signed-in user's access token carries this scope, a route's default (Route.accepted_scopes); naming scopes on
+# a method makes API Gateway's Cognito authorizer take access tokens (as the local gateway does), not ID tokens
+ACCESS_TOKEN_SCOPE = USER_SCOPE
 # the network-interface actions Lambda uses for a function in a VPC; EC2 scopes them to no resource
 VPC_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
                "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses")
@@ -97,7 +98,7 @@ class RestApiKind(SynthKind[RestApi]):
                 operation_name=route.operation_id, request_parameters=params,
                 authorization_type=apigw.AuthorizationType.NONE if route.public else apigw.AuthorizationType.COGNITO,
                 authorizer=None if route.public else authorizer,
-                authorization_scopes=None if route.public else [ACCESS_TOKEN_SCOPE])
+                authorization_scopes=None if route.public else list(route.accepted_scopes))
             stale += [f"{route.method} {route.path} -> {t}" for t in route.invalidates]
         if stale:
             b.warnings.append(

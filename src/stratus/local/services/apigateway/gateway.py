@@ -32,6 +32,7 @@ from ....graph import RestApi, Route
 from ....openapi import openapi_document
 from ....routing import (
     RouteTable,
+    check_access,
     fill,
     handler_error,
     make_request,
@@ -82,7 +83,7 @@ class Gateway:
         self.base_url = base_url
         self.openapi = orjson.dumps(openapi_document(api, base_url))
 
-    def _authorize(self, scope: Scope) -> Principal:
+    def _authorize(self, scope: Scope, route: Route) -> Principal:
         raw = header(scope, b"authorization")
         if not raw:
             raise Unauthorized("missing Authorization header", headers={"www-authenticate": 'Bearer'})
@@ -95,6 +96,7 @@ class Gateway:
             raise Unauthorized(f"Unauthorized: {exc}",
                                headers={"www-authenticate": f'Bearer error="invalid_token", error_description="{desc}"'}
                                ) from exc
+        check_access(route, claims)
         principal = principal_from_claims(claims)
         assert principal is not None  # a verified access token names its subject
         return principal
@@ -135,7 +137,7 @@ class Gateway:
         wait = (compiled.bucket or self.bucket).take() if self.throttle_enabled else None
         if wait is not None:
             raise HttpError("Too Many Requests", status=429, headers={"retry-after": str(wait)})
-        user = None if route.public else self._authorize(scope)
+        user = None if route.public else self._authorize(scope, route)
         body = await read_body(receive, self.api.max_body, header(scope, b"content-length"))
         query = parse_query(route, dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
                                                   keep_blank_values=True)))

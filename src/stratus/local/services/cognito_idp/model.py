@@ -57,11 +57,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from ....clock import Clock
 from ....errors import ServiceError, TokenRejected
 from ....graph import UserPool
+from ....graph.auth import USER_SCOPE
 from ....ports.mailer import Mail, Mailer
 from ....schema import EMAIL
 from ...infra.keys import SigningKey
 from ...infra.sqlite import SqliteDatabase
-from . import srp
+from . import srp, totp
 from .tokens import TokenVerifier
 
 log = logging.getLogger("stratus")
@@ -77,6 +78,13 @@ HEX = re.compile(r"[0-9a-fA-F]{1,1024}")  # SRP_A as the SDKs send it
 RESEND_FLOOR = 0.025       # seconds a resend takes at least, mailed or not, so its timing tells nothing
 STRANGER_SLOTS = 65_536    # counters for names with no account (a name's slot: a keyed hash of it)
 CODE_SENDER = "no-reply@verificationemail.com"
+CHALLENGE_TTL = 180.0      # seconds a sign-in's challenge session may be answered in (Cognito's default)
+CHALLENGES_PENDING = 10_000  # challenge sessions under way, at most (the oldest go first)
+MFA_TRIES = 5              # wrong MFA codes one challenge session takes
+TEMPORARY_PASSWORD_TTL = 7 * 86400  # an administrator's temporary password (Cognito's default validity)
+OAUTH_CODE_TTL = 300.0     # an authorization code's life (Cognito's: 5 minutes)
+USER_TABLES = ("users", "srp", "codes", "sessions", "memberships", "disabled", "temporary", "pending_email", "totp")
+LIST_LIMIT = 60            # the most users ListUsers returns at once (Cognito's maximum)
 STANDARD_ATTRIBUTES = frozenset({
     "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
     "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "address",
@@ -112,6 +120,23 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (pool_id, sub);
 CREATE TABLE IF NOT EXISTS srp (
     pool_id TEXT NOT NULL, sub TEXT NOT NULL, salt TEXT NOT NULL, verifier TEXT NOT NULL, PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS client_secrets (pool_id TEXT NOT NULL, client_id TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memberships (
+    pool_id TEXT NOT NULL, sub TEXT NOT NULL, grp TEXT NOT NULL, PRIMARY KEY (pool_id, sub, grp));
+CREATE INDEX IF NOT EXISTS members_by_group ON memberships (pool_id, grp, sub);
+CREATE TABLE IF NOT EXISTS disabled (pool_id TEXT NOT NULL, sub TEXT NOT NULL, PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS temporary (pool_id TEXT NOT NULL, sub TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS pending_email (pool_id TEXT NOT NULL, sub TEXT NOT NULL, email TEXT NOT NULL,
+    PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS totp (
+    pool_id TEXT NOT NULL, sub TEXT NOT NULL, secret TEXT NOT NULL, verified INT NOT NULL, enabled INT NOT NULL,
+    last_step INT NOT NULL DEFAULT -1, PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS session_scopes (origin_jti TEXT PRIMARY KEY, scopes TEXT NOT NULL, nonce TEXT);
+CREATE TABLE IF NOT EXISTS oauth_codes (
+    digest TEXT PRIMARY KEY, pool_id TEXT NOT NULL, sub TEXT NOT NULL, client_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL, challenge TEXT, scopes TEXT NOT NULL, nonce TEXT, auth_time INT NOT NULL,
+    expires REAL NOT NULL, used INT NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS attempts (
     pool_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, count INT NOT NULL, since REAL NOT NULL,
     locked_until REAL NOT NULL DEFAULT 0, PRIMARY KEY (pool_id, kind, subject));
@@ -137,6 +162,48 @@ class User:
     email: str
     status: str
     attributes: dict[str, str]
+    enabled: bool = True
+    created: float = 0.0
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What a sign-in asks next before tokens: ``NEW_PASSWORD_REQUIRED``, ``SOFTWARE_TOKEN_MFA`` or ``MFA_SETUP``;
+    the answer names ``session``."""
+
+    name: str
+    session: str
+    parameters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """An OAuth sign-in under way at the hosted sign-in: what ``/oauth2/authorize`` was asked, checked."""
+
+    client_id: str
+    redirect_uri: str
+    scopes: str               # space-separated, each allowed to the client
+    state: str | None = None
+    challenge: str | None = None  # PKCE's S256 code challenge
+    nonce: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthCode:
+    """A hosted sign-in completed: the code to send the user back with."""
+
+    code: str
+    authorization: Authorization
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """An app client as DescribeUserPoolClient tells it."""
+
+    client_id: str
+    name: str
+    secret: str | None
+    scopes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -162,6 +229,9 @@ class Tokens:
     refresh_token: str | None = None  # only a sign-in hands one out; a refresh keeps using the old one
 
 
+SignedIn = Tokens | Challenge | AuthCode
+
+
 class UserPoolStore:
     """The user pools' database (one per data dir)."""
 
@@ -179,7 +249,7 @@ class UserPoolStore:
             else:
                 pool_id = row[0]
             clients = {}
-            for name in pool.clients:
+            for name in (*pool.clients, *pool.machine_clients):
                 row = c.execute("SELECT client_id FROM clients WHERE pool_id=? AND name=?", (pool_id, name)).fetchone()
                 if row is None:
                     cid = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(26))
@@ -187,6 +257,9 @@ class UserPoolStore:
                 else:
                     cid = row[0]
                 clients[name] = cid
+                if name in pool.machine_clients:
+                    c.execute("INSERT OR IGNORE INTO client_secrets VALUES (?,?,?)",
+                              (pool_id, cid, secrets.token_urlsafe(39)[:51]))
         return pool_id, clients
 
     def issuers(self, pool_id: str, current: str) -> list[str]:
@@ -211,8 +284,12 @@ class UserPoolService:
         self.db = store.db
         self.mailer = mailer
         self.clock = clock
-        self.pool_id, self.clients = store.ids(app, decl, region)
-        self.client_ids = frozenset(self.clients.values())
+        self.region = region
+        self.pool_id, every_client = store.ids(app, decl, region)
+        self.clients = {n: every_client[n] for n in decl.clients}                    # public: sign-ins
+        self.machine_clients = {n: every_client[n] for n in decl.machine_clients}    # with a secret: scopes
+        self.client_ids = frozenset(every_client.values())
+        self.arn = f"arn:aws:cognito-idp:{region}:000000000000:userpool/{self.pool_id}"
         self.key = SigningKey(key_dir / f"{self.pool_id}.pem")
         self.issuer = f"{endpoint}/{self.pool_id}"
         self.issuers = store.issuers(self.pool_id, self.issuer)
@@ -226,6 +303,9 @@ class UserPoolService:
         # SRP exchanges under way, by secret block: at most SRP_PENDING, each for SRP_TTL seconds
         self._exchanges: dict[bytes, tuple[srp.Exchange, str, str, float]] = {}
         self._exchanges_lock = threading.Lock()
+        # sign-ins waiting on a challenge's answer, by session: (sub, client id, challenge, expires, tries)
+        self._challenges: dict[str, list[Any]] = {}
+        self.domain_url = f"{endpoint}/{self.pool_id}" if decl.hosted is not None else None
 
     # -- discovery
 
@@ -233,27 +313,47 @@ class UserPoolService:
         return {"keys": [self.key.jwk()]}
 
     def openid_configuration(self) -> dict[str, Any]:
-        return {"issuer": self.issuer, "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
-                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
-                "response_types_supported": ["code", "token"], "token_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post"], "scopes_supported": ["openid", "email", "profile"],
-                "claims_supported": ["sub", "email", "email_verified", "cognito:username", "iss", "aud", "exp", "iat"]}
+        doc: dict[str, Any] = {
+            "issuer": self.issuer, "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code"], "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "none"],
+            "scopes_supported": ["openid", "email", "profile", "phone", USER_SCOPE, *sorted(self.decl.custom_scopes)],
+            "claims_supported": ["sub", "email", "email_verified", "cognito:username", "cognito:groups", "iss", "aud",
+                                 "exp", "iat", "auth_time", "nonce"]}
+        if self.domain_url is not None:  # the hosted sign-in's endpoints
+            doc.update(authorization_endpoint=f"{self.domain_url}/oauth2/authorize",
+                       token_endpoint=f"{self.domain_url}/oauth2/token",
+                       userinfo_endpoint=f"{self.domain_url}/oauth2/userInfo",
+                       revocation_endpoint=f"{self.domain_url}/oauth2/revoke",
+                       end_session_endpoint=f"{self.domain_url}/logout",
+                       grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
+                       code_challenge_methods_supported=["S256"])
+        return doc
 
     # -- helpers
 
     def _client(self, client_id: str) -> str:
-        if client_id not in self.client_ids:
+        """A client that signs users in (a machine client has no users)."""
+        if client_id not in self.client_ids or client_id in self.machine_clients.values():
             raise ServiceError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
         return client_id
 
     def _find(self, username: str) -> User | None:
         col = "email" if "@" in username else "sub"  # an email address, or the sub (cognito:username)
         row = self.db.conn().execute(
-            f"SELECT sub, email, status, attributes FROM users WHERE pool_id=? AND {col}=?",
+            f"SELECT sub, email, status, attributes, created, (SELECT 1 FROM disabled d WHERE d.pool_id=u.pool_id "
+            f"AND d.sub=u.sub) FROM users u WHERE pool_id=? AND {col}=?",
             (self.pool_id, username.lower() if col == "email" else username)).fetchone()
         if row is None:
             return None
-        return User(row[0], row[1], row[2], orjson.loads(row[3]))
+        return User(row[0], row[1], row[2], orjson.loads(row[3]), enabled=not row[5], created=row[4])
+
+    def groups_of(self, sub: str) -> list[str]:
+        """The declared groups ``sub`` is in, in the order they are declared."""
+        held = {r[0] for r in self.db.conn().execute("SELECT grp FROM memberships WHERE pool_id=? AND sub=?",
+                                                      (self.pool_id, sub))}
+        return [g for g in self.decl.groups if g in held]
 
     # -- counting attempts, on the platform clock
     #
@@ -312,25 +412,28 @@ class UserPoolService:
         work), any other with its purpose."""
         return _digest(self.pool_id, sub, *([purpose] if purpose else []), code)
 
-    def _send_code(self, user: User, purpose: str = "") -> CodeDelivery:
-        """A new code for ``user``, mailed: to confirm the account, or (``purpose`` "reset") to set a new password.
-        A user has one code at a time, and a code serves only its purpose."""
+    def _send_code(self, user: User, purpose: str = "", address: str | None = None) -> CodeDelivery:
+        """A new code for ``user``, mailed: to confirm the account, (``purpose`` "reset") to set a new password, or
+        ("email") to verify ``address``, their email or a new one. A user has one code at a time, and a code
+        serves only its purpose (an email code, only the address it was mailed to)."""
         code = f"{secrets.randbelow(10**6):06d}"
+        to = address or user.email
+        kept = f"email {to}" if purpose == "email" else purpose
         with self.db.write() as c:
             c.execute("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,0)",
-                      (self.pool_id, user.sub, self._code_digest(user.sub, purpose, code),
+                      (self.pool_id, user.sub, self._code_digest(user.sub, kept, code),
                        self.clock.now() + self.decl.code_ttl))
-        subject, text = ("Your password reset code", f"Your password reset code is {code}.") if purpose else \
-            ("Your verification code", f"Your verification code is {code}.")
+        subject, text = ("Your password reset code", f"Your password reset code is {code}.") if purpose == "reset" \
+            else ("Your verification code", f"Your verification code is {code}.")
         try:
-            self.mailer.send(Mail(to=user.email, subject=subject, text=text, sender=CODE_SENDER))
+            self.mailer.send(Mail(to=to, subject=subject, text=text, sender=CODE_SENDER))
         except Exception as exc:  # any mailer failure (SMTP refused, disk full) is the same to the client
             # the operator is told why; the client gets Cognito's error, as on AWS
             log.warning("user pool %s: the verification code for %s was not delivered: %s", self.pool_id,
                         user.email, exc)
             raise ServiceError("CodeDeliveryFailureException",
                                f"Unable to deliver the verification code: {type(exc).__name__}") from exc
-        return CodeDelivery(_mask(user.email))
+        return CodeDelivery(_mask(to))
 
     # -- operations
 
@@ -499,11 +602,15 @@ class UserPoolService:
         if problems:
             raise ServiceError("InvalidPasswordException", "Password did not conform with policy: " + problems[0])
 
-    def _set_password(self, c: sqlite3.Connection, sub: str, password: str) -> None:
+    def _set_password(self, c: sqlite3.Connection, sub: str, password: str, *, temporary: bool = False) -> None:
         c.execute("UPDATE users SET password=? WHERE pool_id=? AND sub=?", (_hasher.hash(password), self.pool_id, sub))
         self._keep_verifier(c, sub, password)
+        if temporary:  # an administrator's: good for TEMPORARY_PASSWORD_TTL, for one sign-in that replaces it
+            c.execute("INSERT OR REPLACE INTO temporary VALUES (?,?,?)",
+                      (self.pool_id, sub, self.clock.now() + TEMPORARY_PASSWORD_TTL))
 
-    def password_auth(self, client_id: str, username: str, password: str) -> Tokens:
+    def password_auth(self, client_id: str, username: str, password: str,
+                      oauth: Authorization | None = None) -> SignedIn:
         """USER_PASSWORD_AUTH: the user's password checked, a new session and its tokens."""
         def check(user: User | None) -> bool:
             row = user and self.db.conn().execute("SELECT password FROM users WHERE pool_id=? AND sub=?",
@@ -517,9 +624,10 @@ class UserPoolService:
                 with self.db.write() as c:
                     self._keep_verifier(c, user.sub, password)
             return row is not None
-        return self._sign_in(self._client(client_id), username, check)
+        return self._sign_in(self._client(client_id), username, check, oauth)
 
-    def _sign_in(self, client_id: str, username: str, check: Callable[[User | None], bool]) -> Tokens:
+    def _sign_in(self, client_id: str, username: str, check: Callable[[User | None], bool],
+                 oauth: Authorization | None = None) -> SignedIn:
         """A sign-in by ``username`` that ``check`` (given the user, or None) proves: a new session and its tokens.
 
         After ``SIGN_IN_FAILURES`` wrong proofs for a user name, sign-ins are locked out for a time that starts
@@ -530,31 +638,239 @@ class UserPoolService:
         user = self._find(_check_username(username))
         self._prove(self._subject(user, username), lambda: check(user) and user is not None)
         assert user is not None
+        if not user.enabled:
+            raise ServiceError("NotAuthorizedException", "User is disabled.")
+        if user.status == "FORCE_CHANGE_PASSWORD":
+            row = self.db.conn().execute("SELECT expires FROM temporary WHERE pool_id=? AND sub=?",
+                                         (self.pool_id, user.sub)).fetchone()
+            if row is not None and self.clock.now() >= row[0]:
+                raise ServiceError("NotAuthorizedException", "Temporary password has expired and must be reset by "
+                                   "an administrator.")
+            return self._challenge(user, client_id, "NEW_PASSWORD_REQUIRED",
+                                   {"userAttributes": orjson.dumps(self._attribute_map(user)).decode(),
+                                    "requiredAttributes": "[]"}, oauth)
         if user.status != "CONFIRMED":
             raise ServiceError("UserNotConfirmedException", "User is not confirmed.")
+        return self._after_password(user, client_id, oauth)
+
+    def _after_password(self, user: User, client_id: str, oauth: Authorization | None) -> SignedIn:
+        """A user whose password was proven: the MFA challenge when theirs is on (or its set-up when the pool
+        requires one they lack), else a new session's tokens."""
+        found = self._totp(user.sub)
+        if found is not None and found[1] and (found[2] or self.decl.mfa == "required"):
+            return self._challenge(user, client_id, "SOFTWARE_TOKEN_MFA", {}, oauth)
+        if self.decl.mfa == "required":
+            return self._challenge(user, client_id, "MFA_SETUP", {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'}, oauth)
+        return self._signed_in(user, client_id, oauth)
+
+    def _signed_in(self, user: User, client_id: str, oauth: Authorization | None) -> Tokens | AuthCode:
+        """A sign-in complete: a new session's tokens, or (at the hosted sign-in) the code that redeems them."""
+        if oauth is None:
+            return self.start_session(user, client_id)
+        code = secrets.token_urlsafe(32)
+        with self.db.write() as c:
+            c.execute("DELETE FROM oauth_codes WHERE expires<?", (self.clock.now() - OAUTH_CODE_TTL,))
+            c.execute("INSERT INTO oauth_codes VALUES (?,?,?,?,?,?,?,?,?,?,0)",
+                      (_digest(code), self.pool_id, user.sub, client_id, oauth.redirect_uri, oauth.challenge,
+                       oauth.scopes, oauth.nonce, int(self.clock.now()), self.clock.now() + OAUTH_CODE_TTL))
+        return AuthCode(code, oauth)
+
+    def start_session(self, user: User, client_id: str, scopes: str | None = None, nonce: str | None = None,
+                      auth_time: int | None = None) -> Tokens:
+        """A new session for a signed-in user: its tokens, with a refresh token. ``scopes`` (an OAuth sign-in's)
+        and ``nonce`` go into its tokens and stay with the session."""
         now = int(self.clock.now())
         origin, refresh = str(uuid.uuid4()), secrets.token_urlsafe(96)
         with self.db.write() as c:
             c.execute("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,0)",
-                      (origin, self.pool_id, user.sub, client_id, _digest(refresh), now,
+                      (origin, self.pool_id, user.sub, client_id, _digest(refresh), auth_time or now,
                        now + self.decl.refresh_token_ttl))
-        return self._tokens(user, client_id, origin, now, refresh)
+            if scopes is not None:
+                c.execute("INSERT INTO session_scopes VALUES (?,?,?)", (origin, scopes, nonce))
+        return self._tokens(user, client_id, origin, auth_time or now, refresh, scopes, nonce)
+
+    def _challenge(self, user: User, client_id: str, name: str, parameters: dict[str, str],
+                   oauth: Authorization | None) -> Challenge:
+        session = secrets.token_urlsafe(96)
+        with self._exchanges_lock:
+            now = self.clock.now()
+            while self._challenges:  # oldest first: every session lives CHALLENGE_TTL, so the expired lead the way
+                oldest = next(iter(self._challenges))
+                if self._challenges[oldest][3] > now and len(self._challenges) < CHALLENGES_PENDING:
+                    break
+                del self._challenges[oldest]
+            self._challenges[session] = [user.sub, client_id, name, now + CHALLENGE_TTL, 0, oauth]
+        return Challenge(name, session, {"USER_ID_FOR_SRP": user.sub, **parameters})
+
+    def _pending(self, session: str, client_id: str, name: str, *, spend: bool = True) -> tuple[User, list[Any]]:
+        """The sign-in a challenge session belongs to, if it is live, this client's, and waits on ``name``;
+        ``spend``: the session is used up by this answer (a wrong MFA code keeps it, for ``MFA_TRIES``)."""
+        with self._exchanges_lock:
+            entry = self._challenges.get(session)
+            if entry is None or entry[3] <= self.clock.now() or entry[1] != client_id or entry[2] != name:
+                self._challenges.pop(session, None)
+                raise ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
+            if spend:
+                del self._challenges[session]
+        user = self._find(entry[0])
+        if user is None or not user.enabled:
+            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        return user, entry
+
+    def respond_new_password(self, client_id: str, session: str, username: str, password: str,
+                             attributes: dict[str, str]) -> SignedIn:
+        """NEW_PASSWORD_REQUIRED answered: the user's own password (within the policy) replaces the temporary one."""
+        self._client(client_id)
+        self._check_new_password(password)
+        for name in attributes:
+            if name not in STANDARD_ATTRIBUTES or name == "email":
+                raise _invalid(f"Attribute {name} cannot be set here.")
+        user, entry = self._pending(session, client_id, "NEW_PASSWORD_REQUIRED")
+        if username not in (user.sub, user.email):
+            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        with self.db.write() as c:
+            self._set_password(c, user.sub, password)
+            c.execute("UPDATE users SET status='CONFIRMED', attributes=? WHERE pool_id=? AND sub=?",
+                      (orjson.dumps({**user.attributes, **attributes}).decode(), self.pool_id, user.sub))
+            c.execute("DELETE FROM temporary WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+        return self._after_password(user, client_id, entry[5])
+
+    def respond_mfa(self, client_id: str, session: str, username: str, code: str) -> Tokens | AuthCode:
+        """SOFTWARE_TOKEN_MFA answered: the authenticator's code for now (a code already used is refused)."""
+        self._client(client_id)
+        user, entry = self._pending(session, client_id, "SOFTWARE_TOKEN_MFA", spend=False)
+        if username not in (user.sub, user.email):
+            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        with self.db.write() as c:  # wrong codes lock out as wrong passwords do; a right password buys no guesses
+            if self._attempts(c, "mfa-failed", user.sub, 86400)[1] > self.clock.now():
+                raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
+        if not self._use_totp(user.sub, code, verified_only=True):
+            with self.db.write() as c:
+                self._count_failure(c, user.sub, "mfa-failed")
+            with self._exchanges_lock:
+                entry[4] += 1
+                if entry[4] >= MFA_TRIES:
+                    self._challenges.pop(session, None)
+            raise ServiceError("CodeMismatchException", "Invalid code received for user")
+        with self._exchanges_lock:
+            if self._challenges.pop(session, None) is None:  # answered meanwhile: a session answers once
+                raise ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
+        with self.db.write() as c:
+            self._forget_attempts(c, "mfa-failed", user.sub)
+        return self._signed_in(user, client_id, entry[5])
+
+    def respond_mfa_setup(self, client_id: str, session: str, username: str) -> Tokens | AuthCode:
+        """MFA_SETUP answered, once VerifySoftwareToken took a code from the new authenticator."""
+        self._client(client_id)
+        user, entry = self._pending(session, client_id, "MFA_SETUP", spend=False)
+        if username not in (user.sub, user.email):
+            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        found = self._totp(user.sub)
+        if found is None or not found[1]:  # the session stays, for the set-up to be done
+            raise ServiceError("InvalidParameterException", "Software token MFA is not set up: call "
+                               "AssociateSoftwareToken and VerifySoftwareToken with this session first.")
+        with self._exchanges_lock:
+            if self._challenges.pop(session, None) is None:  # answered meanwhile: a session answers once
+                raise ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
+        return self._signed_in(user, client_id, entry[5])
+
+    # -- TOTP MFA (an authenticator app): AssociateSoftwareToken, VerifySoftwareToken, SetUserMFAPreference
+
+    def _totp(self, sub: str) -> tuple[str, bool, bool, int] | None:
+        row = self.db.conn().execute("SELECT secret, verified, enabled, last_step FROM totp WHERE pool_id=? AND sub=?",
+                                     (self.pool_id, sub)).fetchone()
+        return None if row is None else (row[0], bool(row[1]), bool(row[2]), row[3])
+
+    def _use_totp(self, sub: str, code: str, *, verified_only: bool) -> bool:
+        """Whether ``code`` is the user's authenticator's for now and not used before; a right one is spent."""
+        with self.db.write() as c:
+            row = c.execute("SELECT secret, verified, last_step FROM totp WHERE pool_id=? AND sub=?",
+                            (self.pool_id, sub)).fetchone()
+            if row is None or verified_only and not row[1]:
+                return False
+            step = totp.matching_step(row[0], code, self.clock.now(), after=row[2])
+            if step is None:
+                return False
+            c.execute("UPDATE totp SET last_step=? WHERE pool_id=? AND sub=?", (step, self.pool_id, sub))
+        return True
+
+    def _mfa_subject(self, access_token: str | None, session: str | None, client_id: str | None = None
+                     ) -> tuple[User, str | None]:
+        """Whose authenticator is set up: the signed-in user of ``access_token``, or the sign-in waiting on
+        MFA_SETUP under ``session`` (the session is kept; the setup's last step spends it)."""
+        if access_token is not None:
+            return self.get_user(access_token), None
+        if session is None:
+            raise _invalid("Either AccessToken or Session is required.")
+        with self._exchanges_lock:
+            entry = self._challenges.get(session)
+        if entry is None or entry[2] != "MFA_SETUP" or entry[3] <= self.clock.now():
+            raise ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
+        user = self._find(entry[0])
+        if user is None:
+            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        return user, session
+
+    def associate_software_token(self, access_token: str | None, session: str | None) -> tuple[str, str | None]:
+        """A new authenticator secret for the user (replacing any not yet verified one); (SecretCode, Session)."""
+        user, session = self._mfa_subject(access_token, session)
+        secret = totp.new_secret()
+        with self.db.write() as c:
+            c.execute("INSERT INTO totp VALUES (?,?,?,0,0,-1) ON CONFLICT (pool_id, sub) DO UPDATE SET "
+                      "secret=excluded.secret, verified=0, enabled=0, last_step=-1", (self.pool_id, user.sub, secret))
+        return secret, session
+
+    def verify_software_token(self, access_token: str | None, session: str | None, code: str) -> str | None:
+        """The new authenticator's first code: right, and the authenticator is the user's (Status SUCCESS)."""
+        user, session = self._mfa_subject(access_token, session)
+        if self._totp(user.sub) is None:
+            raise ServiceError("InvalidParameterException", "No software token is associated: call "
+                               "AssociateSoftwareToken first.")
+        if not self._use_totp(user.sub, code, verified_only=False):
+            raise ServiceError("EnableSoftwareTokenMFAException", "Code mismatch")
+        with self.db.write() as c:
+            c.execute("UPDATE totp SET verified=1 WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+        return session
+
+    def set_mfa_preference(self, access_token: str, enabled: bool | None) -> None:
+        """SetUserMFAPreference: software token MFA on or off for the signed-in user (off is refused where the
+        pool requires MFA); None leaves it."""
+        user = self.get_user(access_token)
+        if enabled is None:
+            return
+        found = self._totp(user.sub)
+        if enabled and (found is None or not found[1]):
+            raise ServiceError("InvalidParameterException", "User has not verified software token mfa")
+        if not enabled and self.decl.mfa == "required":
+            raise ServiceError("InvalidParameterException", "MFA is required by this user pool and cannot be "
+                               "turned off.")
+        with self.db.write() as c:
+            c.execute("UPDATE totp SET enabled=? WHERE pool_id=? AND sub=?", (int(enabled), self.pool_id, user.sub))
+
+    def mfa_settings(self, sub: str) -> list[str]:
+        found = self._totp(sub)
+        return ["SOFTWARE_TOKEN_MFA"] if found and found[1] and (found[2] or self.decl.mfa == "required") else []
 
     def _prove(self, subject: str, check: Callable[[], bool]) -> None:
         """A proof of a password for ``subject`` (a user's sub, or a name with no account), under the lock-out:
         NotAuthorizedException unless ``check`` says it is right. The try is counted before it is checked, so
         guesses sent side by side cannot slip past the lock while each is being checked; a right one forgets them."""
         with self.db.write() as c:
-            failures, locked_until = self._attempts(c, "sign-in-failed", subject, 86400)
-            if locked_until > self.clock.now():
+            if self._attempts(c, "sign-in-failed", subject, 86400)[1] > self.clock.now():
                 raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
-            failures += 1
-            lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
-            self._count_attempt(c, "sign-in-failed", subject, 86400, self.clock.now() + lock if lock else 0.0)
+            self._count_failure(c, subject)
         if not check():
             raise ServiceError("NotAuthorizedException", "Incorrect username or password.")
         with self.db.write() as c:
             self._forget_attempts(c, "sign-in-failed", subject)
+
+    def _count_failure(self, c: sqlite3.Connection, subject: str, kind: str = "sign-in-failed") -> None:
+        """One more failed proof by ``subject`` (a password; with ``kind`` "mfa-failed", an authenticator's code,
+        counted apart so a right password does not forget it): from the ``SIGN_IN_FAILURES``th on, they are
+        locked out for 1 s, doubling with each, up to ``SIGN_IN_LOCK_MAX``."""
+        failures = self._attempts(c, kind, subject, 86400)[0] + 1
+        lock = min(2.0 ** (failures - SIGN_IN_FAILURES), SIGN_IN_LOCK_MAX) if failures >= SIGN_IN_FAILURES else 0
+        self._count_attempt(c, kind, subject, 86400, self.clock.now() + lock if lock else 0.0)
 
     # -- SRP sign-in (USER_SRP_AUTH, then the PASSWORD_VERIFIER challenge)
 
@@ -596,7 +912,7 @@ class UserPoolService:
         return {"SALT": salt, "SRP_B": f"{exchange.big_b:x}", "SECRET_BLOCK": base64.b64encode(block).decode(),
                 "USERNAME": user_id, "USER_ID_FOR_SRP": user_id}
 
-    def srp_respond(self, client_id: str, responses: dict[str, str]) -> Tokens:
+    def srp_respond(self, client_id: str, responses: dict[str, str]) -> SignedIn:
         """The PASSWORD_VERIFIER challenge answered: the signature checked against the exchange the secret block
         names (once: a block is spent by its first answer, right or wrong), then signed in as any sign-in."""
         self._client(client_id)
@@ -637,21 +953,98 @@ class UserPoolService:
         user = self._find(sub)
         if user is None:
             raise ServiceError("NotAuthorizedException", "Invalid Refresh Token")
-        return self._tokens(user, client_id, origin, auth_time)
+        if not user.enabled:
+            raise ServiceError("NotAuthorizedException", "User is disabled.")
+        kept = self.db.conn().execute("SELECT scopes FROM session_scopes WHERE origin_jti=?", (origin,)).fetchone()
+        return self._tokens(user, client_id, origin, auth_time, scopes=kept[0] if kept else None)
 
-    def _tokens(self, user: User, client_id: str, origin: str, auth_time: int, refresh: str | None = None) -> Tokens:
+    def _tokens(self, user: User, client_id: str, origin: str, auth_time: int, refresh: str | None = None,
+                scopes: str | None = None, nonce: str | None = None) -> Tokens:
+        """A session's access and ID tokens. ``scopes``: an OAuth sign-in's (space-separated); None: an API
+        sign-in's, ``aws.cognito.signin.user.admin``. ``cognito:groups`` names the user's groups, if any."""
         now = int(self.clock.now())
         event = str(uuid.uuid4())
-        common = {"sub": user.sub, "iss": self.issuer, "origin_jti": origin, "event_id": event,
-                  "auth_time": auth_time, "iat": now}
-        access = {**common, "client_id": client_id, "token_use": "access", "scope": "aws.cognito.signin.user.admin",
+        common: dict[str, Any] = {"sub": user.sub, "iss": self.issuer, "origin_jti": origin, "event_id": event,
+                                  "auth_time": auth_time, "iat": now}
+        groups = self.groups_of(user.sub)
+        if groups:
+            common["cognito:groups"] = groups
+        access = {**common, "client_id": client_id, "token_use": "access", "scope": scopes or USER_SCOPE,
                   "exp": now + self.decl.access_token_ttl, "jti": str(uuid.uuid4()), "username": user.sub}
         ident = {**common, "aud": client_id, "token_use": "id", "email": user.email, "email_verified": True,
                  "cognito:username": user.sub, "exp": now + self.decl.id_token_ttl, "jti": str(uuid.uuid4())}
+        if nonce is not None:
+            ident["nonce"] = nonce
         hdr = {"kid": self.key.kid}
         return Tokens(jwt.encode(access, self.key.private, algorithm="RS256", headers=hdr),
                       jwt.encode(ident, self.key.private, algorithm="RS256", headers=hdr),
                       self.decl.access_token_ttl, refresh)
+
+    def _attribute_map(self, user: User) -> dict[str, str]:
+        """A user's attributes as Cognito lists them (sub and email_verified with the rest)."""
+        return {"sub": user.sub, "email_verified": "true", **dict(sorted(user.attributes.items()))}
+
+    # -- attributes: UpdateUserAttributes, GetUserAttributeVerificationCode, VerifyUserAttribute
+    #
+    # A changed email is verified before it counts (Cognito's AttributesRequireVerificationBeforeUpdate): the
+    # user keeps signing in with the old address until the code mailed to the new one is given back.
+
+    def update_attributes(self, access_token: str, attributes: dict[str, str]) -> list[CodeDelivery]:
+        user = self.get_user(access_token)
+        changed = dict(attributes)
+        for name, value in changed.items():
+            if name not in STANDARD_ATTRIBUTES:
+                raise _invalid(f"Attribute does not exist in the schema: {name}" if name not in (
+                    "sub", "email_verified") else f"Cannot modify the non-mutable attribute {name}")
+            if len(value) > 2048:
+                raise _invalid(f"Attribute {name} is longer than 2048 characters.")
+        email = changed.pop("email", None)
+        if email is not None and not EMAIL.match(email):
+            raise _invalid("Invalid email address format.")
+        with self.db.write() as c:
+            if changed:
+                c.execute("UPDATE users SET attributes=? WHERE pool_id=? AND sub=?",
+                          (orjson.dumps({**user.attributes, **changed}).decode(), self.pool_id, user.sub))
+        if email is None or email.lower() == user.email:
+            return []
+        with self.db.write() as c:
+            c.execute("INSERT OR REPLACE INTO pending_email VALUES (?,?,?)", (self.pool_id, user.sub, email.lower()))
+        return [self._send_code(user, "email", email.lower())]
+
+    def attribute_code(self, access_token: str, attribute: str) -> CodeDelivery:
+        """GetUserAttributeVerificationCode: a code to verify the email (the new one, while a change waits)."""
+        user = self.get_user(access_token)
+        if attribute != "email":
+            raise _invalid(f"Only the email attribute is verified by code here, not {attribute}.")
+        with self.db.write() as c:
+            if self._attempts(c, "resent", user.sub, 3600)[0] >= RESENDS_PER_HOUR:
+                raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+            self._count_attempt(c, "resent", user.sub, 3600)
+        row = self.db.conn().execute("SELECT email FROM pending_email WHERE pool_id=? AND sub=?",
+                                     (self.pool_id, user.sub)).fetchone()
+        return self._send_code(user, "email", row[0] if row else user.email)
+
+    def verify_attribute(self, access_token: str, attribute: str, code: str) -> None:
+        """VerifyUserAttribute: the email code given back; a waiting new address becomes the user's."""
+        user = self.get_user(access_token)
+        if attribute != "email":
+            raise _invalid(f"Only the email attribute is verified by code here, not {attribute}.")
+        if not re.fullmatch(r"\S{1,2048}", code):
+            raise _invalid("Code must be a non-empty string.")
+        row = self.db.conn().execute("SELECT email FROM pending_email WHERE pool_id=? AND sub=?",
+                                     (self.pool_id, user.sub)).fetchone()
+        address = row[0] if row else user.email
+
+        def swap(c: sqlite3.Connection) -> None:
+            if address == user.email:
+                return
+            c.execute("UPDATE users SET email=?, attributes=? WHERE pool_id=? AND sub=?",
+                      (address, orjson.dumps({**user.attributes, "email": address}).decode(), self.pool_id, user.sub))
+            c.execute("DELETE FROM pending_email WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+        try:
+            self._use_code(user, code, "email " + address, "confirm-failed", swap)
+        except sqlite3.IntegrityError:
+            raise ServiceError("AliasExistsException", "An account with the given email already exists.") from None
 
     def _session_claims(self, token: str) -> dict[str, Any]:
         """Claims of a live access token, as GetUser and GlobalSignOut require."""
@@ -660,6 +1053,8 @@ class UserPoolService:
         except TokenRejected as exc:
             msg = "Access Token has expired" if "expired" in str(exc) else "Invalid Access Token"
             raise ServiceError("NotAuthorizedException", msg) from exc
+        if USER_SCOPE not in str(claims.get("scope", "")).split():
+            raise ServiceError("NotAuthorizedException", "Access Token does not have required scopes")
         row = self.db.conn().execute("SELECT revoked FROM sessions WHERE origin_jti=?",
                                      (claims.get("origin_jti"),)).fetchone()
         if row is None or row[0]:
@@ -670,6 +1065,8 @@ class UserPoolService:
         user = self._find(self._session_claims(access_token)["sub"])
         if user is None:
             raise ServiceError("UserNotFoundException", "User does not exist.")
+        if not user.enabled:
+            raise ServiceError("NotAuthorizedException", "User is disabled.")
         return user
 
     def global_sign_out(self, access_token: str) -> None:
@@ -680,9 +1077,11 @@ class UserPoolService:
     def delete_user(self, access_token: str) -> None:
         """DeleteUser: the signed-in user's account gone, with its sessions, codes and verifier (the email may sign
         up again)."""
-        sub = self._session_claims(access_token)["sub"]
+        self._remove(self._session_claims(access_token)["sub"])
+
+    def _remove(self, sub: str) -> None:
         with self.db.write() as c:
-            for table in ("users", "srp", "codes", "sessions"):
+            for table in USER_TABLES:
                 c.execute(f"DELETE FROM {table} WHERE pool_id=? AND sub=?", (self.pool_id, sub))
             c.execute("DELETE FROM attempts WHERE pool_id=? AND subject=?", (self.pool_id, sub))
 
@@ -695,6 +1094,271 @@ class UserPoolService:
         with self.db.write() as c:
             c.execute("UPDATE sessions SET revoked=1 WHERE refresh=? AND pool_id=? AND client_id=?",
                       (_digest(token), self.pool_id, client_id))
+
+    # -- OAuth 2.0 at the hosted sign-in: codes, client credentials, userInfo
+
+    def oauth_scopes(self, client_id: str) -> tuple[str, ...]:
+        """The scopes a client may ask for: a machine client's, or the hosted sign-in's for a public one."""
+        for name, cid in self.machine_clients.items():
+            if cid == client_id:
+                return tuple(self.decl.machine_clients[name])
+        return self.decl.hosted.scopes if self.decl.hosted is not None and client_id in self.clients.values() else ()
+
+    def redeem_code(self, client_id: str, code: str, redirect_uri: str, verifier: str | None) -> Tokens:
+        """The authorization_code grant: a code (once, within OAUTH_CODE_TTL, by the client it was issued to, with
+        the same redirect URI and, if the sign-in sent a PKCE challenge, the verifier that hashes to it) for a
+        new session's tokens. Every refusal is OAuth's ``invalid_grant``."""
+        def refuse(why: str) -> ServiceError:
+            return ServiceError("invalid_grant", why)
+        with self.db.write() as c:
+            row = c.execute("SELECT sub, client_id, redirect_uri, challenge, scopes, nonce, auth_time, expires, used "
+                            "FROM oauth_codes WHERE digest=? AND pool_id=?", (_digest(code), self.pool_id)).fetchone()
+            if row is None:
+                raise refuse("the code is not one this pool issued")
+            c.execute("UPDATE oauth_codes SET used=1 WHERE digest=?", (_digest(code),))  # spent, whatever follows
+        sub, owner, uri, challenge, scopes, nonce, auth_time, expires, used = row
+        if used:
+            raise refuse("the code was already used")
+        if self.clock.now() >= expires:
+            raise refuse("the code has expired")
+        if owner != client_id or uri != redirect_uri:
+            raise refuse("the code was issued to another client or redirect_uri")
+        if challenge is not None:
+            digest = base64.urlsafe_b64encode(hashlib.sha256((verifier or "").encode()).digest()).rstrip(b"=")
+            if verifier is None or not hmac.compare_digest(digest, challenge.encode()):
+                raise refuse("code_verifier does not match the code_challenge")
+        elif verifier is not None:
+            raise refuse("the sign-in sent no code_challenge")
+        user = self._find(sub)
+        if user is None or not user.enabled:
+            raise refuse("the user no longer signs in")
+        return self.start_session(user, client_id, scopes, nonce, auth_time)
+
+    def client_credentials(self, client_id: str, secret: str, scopes: list[str] | None) -> tuple[str, int]:
+        """The client_credentials grant: a machine client, proven by its secret, gets an access token for the
+        scopes asked (each allowed to it; all of them when none are asked): (token, seconds it lasts)."""
+        row = self.db.conn().execute("SELECT secret FROM client_secrets WHERE client_id=? AND pool_id=?",
+                                     (client_id, self.pool_id)).fetchone()
+        if row is None or not hmac.compare_digest(row[0].encode(), secret.encode()):
+            raise ServiceError("invalid_client", "client authentication failed", 401)
+        allowed = self.oauth_scopes(client_id)
+        wanted = scopes if scopes else list(allowed)
+        if not wanted or any(s not in allowed for s in wanted):
+            raise ServiceError("invalid_scope", "a scope asked for is not allowed to this client")
+        now = int(self.clock.now())
+        claims = {"sub": client_id, "token_use": "access", "scope": " ".join(wanted), "auth_time": now,
+                  "iss": self.issuer, "exp": now + self.decl.access_token_ttl, "iat": now, "version": 2,
+                  "jti": str(uuid.uuid4()), "client_id": client_id}
+        return jwt.encode(claims, self.key.private, algorithm="RS256", headers={"kid": self.key.kid}), \
+            self.decl.access_token_ttl
+
+    def user_info(self, access_token: str) -> dict[str, Any]:
+        """/oauth2/userInfo: the signed-in user's claims, for an access token of a live session with ``openid``."""
+        try:
+            claims = self.verifier.verify(access_token, token_use="access", client_ids=self.client_ids)
+        except TokenRejected as exc:
+            raise ServiceError("invalid_token", str(exc), 401) from exc
+        held = str(claims.get("scope", "")).split()
+        if "openid" not in held and USER_SCOPE not in held:
+            raise ServiceError("invalid_token", "the access token has neither the openid scope nor "
+                               f"{USER_SCOPE}", 401)
+        row = self.db.conn().execute("SELECT revoked FROM sessions WHERE origin_jti=?",
+                                     (claims.get("origin_jti"),)).fetchone()
+        user = self._find(claims["sub"]) if row is not None and not row[0] else None
+        if user is None or not user.enabled:
+            raise ServiceError("invalid_token", "the access token has been revoked", 401)
+        out = {"sub": user.sub, "email": user.email, "email_verified": "true", "username": user.sub}
+        if "profile" in held or USER_SCOPE in held:
+            out.update({k: v for k, v in user.attributes.items() if k not in ("email", "phone_number")})
+        return out
+
+    # -- the operator's operations (the admin credentials, SigV4): users, groups, clients
+
+    def admin_user(self, username: str) -> User:
+        user = self._find(_check_username(username))
+        if user is None:
+            raise ServiceError("UserNotFoundException", "User does not exist.")
+        return user
+
+    def admin_create_user(self, username: str, attributes: dict[str, str], temporary: str | None,
+                          action: str | None) -> User:
+        """AdminCreateUser: an account that signs in first with a temporary password (mailed unless ``action`` is
+        SUPPRESS) and must then choose its own (NEW_PASSWORD_REQUIRED). ``action`` RESEND mails a new temporary
+        password to an account still waiting for its first sign-in."""
+        _check_username(username)
+        if action not in (None, "SUPPRESS", "RESEND"):
+            raise _invalid("MessageAction must be SUPPRESS or RESEND.")
+        if not EMAIL.match(username):
+            raise _invalid("Username should be an email.")
+        attrs = {k: v for k, v in attributes.items() if k != "email_verified"}
+        for name in attrs:
+            if name not in STANDARD_ATTRIBUTES:
+                raise _invalid(f"Attribute does not exist in the schema: {name}")
+        if attrs.get("email", username).lower() != username.lower():
+            raise _invalid("The email attribute must match the username.")
+        attrs["email"] = username.lower()
+        if temporary is not None:
+            self._check_new_password(temporary)
+        password = temporary or self._temporary_password()
+        if action == "RESEND":
+            user = self.admin_user(username)
+            if user.status != "FORCE_CHANGE_PASSWORD":
+                raise ServiceError("UnsupportedUserStateException", f"Resend not possible. {user.sub} status is "
+                                   f"not FORCE_CHANGE_PASSWORD.")
+            with self.db.write() as c:
+                self._set_password(c, user.sub, password, temporary=True)
+        else:
+            user = User(str(uuid.uuid4()), attrs["email"], "FORCE_CHANGE_PASSWORD", attrs, created=self.clock.now())
+            try:
+                with self.db.write() as c:
+                    c.execute("INSERT INTO users VALUES (?,?,?,?,?,?,?)",
+                              (self.pool_id, user.sub, user.email, "", user.status, orjson.dumps(attrs).decode(),
+                               user.created))
+                    self._set_password(c, user.sub, password, temporary=True)
+            except sqlite3.IntegrityError:
+                raise ServiceError("UsernameExistsException", "An account with the given email already exists.") \
+                    from None
+        if action != "SUPPRESS":
+            try:
+                self.mailer.send(Mail(to=user.email, subject="Your temporary password", sender=CODE_SENDER,
+                                      text=f"Your username is {user.email} and temporary password is {password}."))
+            except Exception as exc:
+                log.warning("user pool %s: the invitation to %s was not delivered: %s", self.pool_id, user.email, exc)
+                raise ServiceError("CodeDeliveryFailureException",
+                                   f"Unable to deliver the invitation: {type(exc).__name__}") from exc
+        return self.admin_user(user.sub)
+
+    def _temporary_password(self) -> str:
+        """A temporary password within the pool's policy: random letters and digits, with one of each class."""
+        p = self.decl.password_policy
+        alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+        body = "".join(secrets.choice(alphabet) for _ in range(max(12, p.min_length)))
+        return body + secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + secrets.choice("abcdefghijkmnopqrstuvwxyz") + \
+            secrets.choice("23456789") + secrets.choice("^$*[]{}()?!@#%&")
+
+    def admin_set_password(self, username: str, password: str, permanent: bool) -> None:
+        """AdminSetUserPassword: a permanent password confirms the account; a temporary one must be changed at the
+        next sign-in."""
+        user = self.admin_user(username)
+        self._check_new_password(password)
+        with self.db.write() as c:
+            self._set_password(c, user.sub, password, temporary=not permanent)
+            c.execute("UPDATE users SET status=? WHERE pool_id=? AND sub=?",
+                      ("CONFIRMED" if permanent else "FORCE_CHANGE_PASSWORD", self.pool_id, user.sub))
+            if permanent:
+                c.execute("DELETE FROM temporary WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+
+    def admin_confirm_sign_up(self, username: str) -> None:
+        user = self.admin_user(username)
+        if user.status != "UNCONFIRMED":
+            raise ServiceError("NotAuthorizedException", f"User cannot be confirmed. Current status is {user.status}")
+        with self.db.write() as c:
+            c.execute("UPDATE users SET status='CONFIRMED' WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+            c.execute("DELETE FROM codes WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+
+    def admin_delete_user(self, username: str) -> None:
+        self._remove(self.admin_user(username).sub)
+
+    def admin_sign_out(self, username: str) -> None:
+        """AdminUserGlobalSignOut: every session of the user revoked (refresh tokens, and the access tokens' use at
+        the user pool)."""
+        sub = self.admin_user(username).sub
+        with self.db.write() as c:
+            c.execute("UPDATE sessions SET revoked=1 WHERE pool_id=? AND sub=?", (self.pool_id, sub))
+
+    def admin_enable(self, username: str, enabled: bool) -> None:
+        """AdminEnableUser / AdminDisableUser: a disabled user cannot sign in, and their sessions are revoked."""
+        sub = self.admin_user(username).sub
+        with self.db.write() as c:
+            if enabled:
+                c.execute("DELETE FROM disabled WHERE pool_id=? AND sub=?", (self.pool_id, sub))
+            else:
+                c.execute("INSERT OR IGNORE INTO disabled VALUES (?,?)", (self.pool_id, sub))
+                c.execute("UPDATE sessions SET revoked=1 WHERE pool_id=? AND sub=?", (self.pool_id, sub))
+
+    def _group(self, group: str) -> str:
+        if group not in self.decl.groups:
+            raise ServiceError("ResourceNotFoundException", "Group not found.")
+        return group
+
+    def admin_group_member(self, username: str, group: str, member: bool) -> None:
+        """AdminAddUserToGroup / AdminRemoveUserFromGroup; tokens issued from then on say so."""
+        group = self._group(group)
+        sub = self.admin_user(username).sub
+        with self.db.write() as c:
+            if member:
+                c.execute("INSERT OR IGNORE INTO memberships VALUES (?,?,?)", (self.pool_id, sub, group))
+            else:
+                c.execute("DELETE FROM memberships WHERE pool_id=? AND sub=? AND grp=?", (self.pool_id, sub, group))
+
+    def list_users(self, filter_: str | None, limit: int | None, token: str | None,
+                   group: str | None = None) -> tuple[list[User], str | None]:
+        """ListUsers (with Cognito's filter: ``attribute = "value"`` or ``attribute ^= "prefix"``) or, given a
+        ``group``, ListUsersInGroup: a page of users by sub, and the token of the next page."""
+        if limit is not None and not 0 <= limit <= LIST_LIMIT:
+            raise _invalid(f"Limit must be 0 to {LIST_LIMIT}.")
+        after = _page_after(token)
+        sql = ("SELECT u.sub FROM users u WHERE u.pool_id=? AND u.sub>?" if group is None else
+               "SELECT m.sub FROM memberships m WHERE m.pool_id=? AND m.sub>? AND m.grp=?")
+        args: list[Any] = [self.pool_id, after] + ([] if group is None else [self._group(group)])
+        test = _user_filter(filter_) if filter_ else None
+        page: list[User] = []
+        want = limit or LIST_LIMIT
+        for (sub,) in self.db.conn().execute(sql + " ORDER BY 1", args):
+            user = self._find(sub)
+            if user is None or test is not None and not test(self._filter_view(user)):
+                continue
+            if len(page) == want:
+                return page, _page_token(page[-1].sub)
+            page.append(user)
+        return page, None
+
+    def _filter_view(self, user: User) -> dict[str, str]:
+        return {**self._attribute_map(user), "username": user.sub, "cognito:user_status": user.status,
+                "status": "Enabled" if user.enabled else "Disabled"}
+
+    def list_groups(self) -> list[str]:
+        return list(self.decl.groups)
+
+    def describe_client(self, client_id: str) -> ClientInfo:
+        for name, cid in {**self.clients, **self.machine_clients}.items():
+            if cid == client_id:
+                row = self.db.conn().execute("SELECT secret FROM client_secrets WHERE client_id=?",
+                                             (cid,)).fetchone()
+                scopes = self.decl.machine_clients.get(name) or (self.decl.hosted.scopes if self.decl.hosted else ())
+                return ClientInfo(cid, name, row[0] if row else None, tuple(scopes))
+        raise ServiceError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
+
+
+def _page_token(sub: str) -> str:
+    return base64.urlsafe_b64encode(sub.encode()).decode()
+
+
+def _page_after(token: str | None) -> str:
+    if token is None:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(token.encode("ascii")).decode()
+    except (ValueError, UnicodeError):
+        raise _invalid("The pagination token is invalid.") from None
+
+
+_FILTER = re.compile(r'\s*([\w:]+)\s*(=|\^=)\s*"((?:[^"\\]|\\.)*)"\s*\Z')
+FILTER_ATTRIBUTES = ("username", "email", "phone_number", "name", "given_name", "family_name", "preferred_username",
+                     "cognito:user_status", "status", "sub")
+
+
+def _user_filter(text: str) -> Callable[[dict[str, str]], bool]:
+    """ListUsers' ``Filter`` as a test of a user's attributes: ``name = "value"`` (exact) or ``name ^= "prefix"``."""
+    m = _FILTER.match(text)
+    if m is None or len(text) > 256:
+        raise _invalid(f'Invalid filter {text[:64]!r}: use attribute = "value" or attribute ^= "prefix".')
+    name, op, value = m.group(1), m.group(2), re.sub(r"\\(.)", r"\1", m.group(3))
+    if name not in FILTER_ATTRIBUTES:
+        raise _invalid(f"Invalid search attribute {name}; one of {', '.join(FILTER_ATTRIBUTES)}.")
+    if op == "=":
+        return lambda attrs: attrs.get(name) == value
+    return lambda attrs: attrs.get(name, "").startswith(value)
 
 
 def _check_password_shape(password: str) -> None:
