@@ -181,14 +181,16 @@ def claim_list(value: Any) -> list[str]:
 
 def check_access(route: Route, claims: Mapping[str, Any]) -> None:
     """A signed-in caller's verified claims against what the route asks beyond a sign-in: one of its scopes (the
-    token's ``scope``, space-separated) and its group (``cognito:groups``); ``Forbidden`` (403) when either lacks,
-    as API Gateway answers a token without the method's scopes."""
+    token's ``scope``, space-separated; without one, 401, as API Gateway's Cognito authorizer answers) and its
+    group (``cognito:groups``; without it, 403)."""
     if route.public:
         return
     held = claims.get("scope")
     if not isinstance(held, str) or not set(held.split()) & set(route.accepted_scopes):
-        raise Forbidden(f"the token carries none of the scopes {route.method} {route.path} accepts "
-                        f"({', '.join(route.accepted_scopes)})")
+        wanted = " ".join(route.accepted_scopes)
+        raise Unauthorized(f"Unauthorized: the token carries none of the scopes {route.method} {route.path} accepts "
+                           f"({wanted})", headers={"www-authenticate": f'Bearer error="insufficient_scope", '
+                                                                        f'scope="{wanted}"'})
     if route.requires_group is not None and route.requires_group not in claim_list(claims.get("cognito:groups")):
         raise Forbidden(f"{route.method} {route.path} is for members of the group {route.requires_group!r}")
 

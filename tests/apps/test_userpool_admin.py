@@ -211,3 +211,65 @@ def test_the_aws_tour_confirms_and_deletes_its_users_as_an_admin_here_too(
     assert "(AdminConfirmSignUp)" in out and "(AdminDeleteUser)" in out
     admin, pool = _admin(clients), clients.app["user_pool_id"]
     assert admin.list_users(UserPoolId=pool, Filter='email ^= "alice"')["Users"] == []  # deleted, as on AWS
+
+
+def test_an_invitee_cannot_confirm_their_way_past_a_new_password(club: Clients) -> None:
+    admin, pool = _admin(club), club.app["user_pool_id"]
+    email = f"Mixed-{uuid.uuid4().hex[:6]}@Example.com"
+    admin.admin_create_user(UserPoolId=pool, Username=email, TemporaryPassword="Temp-Passw0rd", MessageAction="SUPPRESS")
+    club.idp.resend_confirmation_code(ClientId=club.client_id, Username=email)  # answered, but nothing to confirm
+    _refused(lambda: club.idp.confirm_sign_up(ClientId=club.client_id, Username=email, ConfirmationCode="123456"),
+             "NotAuthorizedException")
+    assert admin.admin_get_user(UserPoolId=pool, Username=email)["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    res = club.idp.initiate_auth(ClientId=club.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": email, "PASSWORD": "Temp-Passw0rd"})
+    _refused(lambda: club.idp.respond_to_auth_challenge(  # another user's name: refused, and the session kept
+        ClientId=club.client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=res["Session"],
+        ChallengeResponses={"USERNAME": "someone@example.com", "NEW_PASSWORD": PASSWORD}), "NotAuthorizedException")
+    done = club.idp.respond_to_auth_challenge(  # the name as the user typed it, capitals and all
+        ClientId=club.client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=res["Session"],
+        ChallengeResponses={"USERNAME": email, "NEW_PASSWORD": PASSWORD})
+    assert "AccessToken" in done["AuthenticationResult"]
+
+
+def test_a_signature_covers_the_body_whatever_the_client_declares(club: Clients) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = club.ep["admin_credentials"]
+    keys = Credentials(creds["access_key_id"], creds["secret_access_key"])
+    pool, url = club.app["user_pool_id"], club.ep["aws_endpoint"] + "/"
+
+    def signed(body: str, declared: str | None) -> dict[str, str]:
+        headers = {"x-amz-target": "AWSCognitoIdentityProviderService.ListUsers",
+                   "content-type": "application/x-amz-json-1.1"}
+        if declared is not None:
+            headers["x-amz-content-sha256"] = declared
+        request = AWSRequest("POST", url, data=body, headers=headers)
+        if declared == "UNSIGNED-PAYLOAD":
+            request.context["payload_signing_enabled"] = False  # signed as UNSIGNED-PAYLOAD, as S3 allows
+        SigV4Auth(keys, "cognito-idp", club.ep["region"]).add_auth(request)
+        return dict(request.headers.items())
+
+    body = json.dumps({"UserPoolId": pool, "Limit": 1})
+    ok = club.http.post(url, content=body, headers=signed(body, None))
+    assert ok.status_code == 200, ok.text
+    other = json.dumps({"UserPoolId": pool, "Limit": 2})
+    replayed = club.http.post(url, content=other, headers=signed(body, None))  # the same signature, another body
+    assert replayed.status_code == 400 and replayed.json()["__type"] == "InvalidSignatureException"
+    unsigned = club.http.post(url, content=other, headers=signed(body, "UNSIGNED-PAYLOAD"))
+    assert unsigned.status_code == 400 and unsigned.json()["__type"] == "InvalidSignatureException"
+
+
+def test_bad_input_to_the_admin_operations_is_a_clear_4xx(club: Clients) -> None:
+    admin, pool = _admin(club), club.app["user_pool_id"]
+    _refused(lambda: admin.list_users(UserPoolId=pool, PaginationToken="%%%"), "InvalidParameterException")
+    _refused(lambda: admin.list_users(UserPoolId=pool, Limit=61), "InvalidParameterException")
+    _refused(lambda: admin.admin_create_user(UserPoolId=pool, Username=_email(), MessageAction="SUPPRESS",
+                                             UserAttributes=[{"Name": "name", "Value": "x" * 3000}]),
+             "InvalidParameterException")
+    _refused(lambda: admin.admin_create_user(UserPoolId=pool, Username="not-an-email", MessageAction="SUPPRESS"),
+             "InvalidParameterException")
+    _refused(lambda: admin.admin_create_user(UserPoolId=pool, Username=_email(), TemporaryPassword="weak"),
+             "InvalidPasswordException")

@@ -57,6 +57,17 @@ def test_a_changed_email_counts_once_verified(clients: Clients) -> None:
         {"Name": "custom:plan", "Value": "gold"}]), "InvalidParameterException")
 
 
+def test_changing_the_email_mails_as_often_as_resends_allow(clients: Clients) -> None:
+    user = clients.user()
+    for i in range(5):
+        clients.idp.update_user_attributes(AccessToken=user.access, UserAttributes=[
+            {"Name": "email", "Value": f"spam-{i}-{uuid.uuid4().hex[:6]}@example.com"}])
+    _refused(lambda: clients.idp.update_user_attributes(AccessToken=user.access, UserAttributes=[
+        {"Name": "email", "Value": "one-more@example.com"}]), "LimitExceededException")
+    _refused(lambda: clients.idp.get_user_attribute_verification_code(AccessToken=user.access, AttributeName="email"),
+             "LimitExceededException")
+
+
 def test_an_email_someone_else_has_is_not_taken(clients: Clients) -> None:
     a, b = clients.user(), clients.user()
     clients.idp.update_user_attributes(AccessToken=a.access, UserAttributes=[{"Name": "email", "Value": b.email}])

@@ -5,6 +5,7 @@ twice or too late, a wrong PKCE verifier, a redirect URI the client did not regi
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
@@ -99,7 +101,8 @@ def test_the_code_flow_with_pkce_then_userinfo_and_a_refresh(club_clock: Clients
     assert refreshed["access_token"] != token["access_token"]
     assert client.get(oidc["userinfo_endpoint"]).json()["sub"] == claims["sub"]
     # the code flow's access token carries the scopes asked, not the API's sign-in scope
-    assert c.api("GET", "/me", refreshed["access_token"]).status_code == 403
+    refused = c.api("GET", "/me", refreshed["access_token"])
+    assert refused.status_code == 401 and 'error="insufficient_scope"' in refused.headers["www-authenticate"]
 
 
 def test_a_code_is_good_once_and_for_five_minutes(club_clock: Clients, oidc: dict[str, Any]) -> None:
@@ -179,9 +182,9 @@ def test_a_machine_client_gets_scoped_tokens_for_the_gateway(club_clock: Clients
     token = machine.fetch_token(oidc["token_endpoint"], grant_type="client_credentials")
     assert token["token_type"] == "Bearer" and "refresh_token" not in token and "id_token" not in token
     assert c.api("GET", "/orders", token["access_token"]).json()["client"] == billing
-    assert c.api("GET", "/me", token["access_token"]).status_code == 403  # not a user's token
+    assert c.api("GET", "/me", token["access_token"]).status_code == 401  # not a user's token
     user_token = c.sign_in(_member(c))["AccessToken"]
-    assert c.api("GET", "/orders", user_token).status_code == 403  # a user's token lacks the orders scope
+    assert c.api("GET", "/orders", user_token).status_code == 401  # a user's token lacks the orders scope
     for bad in (_client(c, client_id=billing, client_secret="wrong"),
                 _client(c, client_id=c.client_id, client_secret="x")):
         with pytest.raises(OAuthError) as exc:
@@ -190,6 +193,85 @@ def test_a_machine_client_gets_scoped_tokens_for_the_gateway(club_clock: Clients
     with pytest.raises(OAuthError) as exc:
         machine.fetch_token(oidc["token_endpoint"], grant_type="client_credentials", scope="orders/write")
     assert exc.value.error == "invalid_scope"
+
+
+def test_a_verifier_outside_rfc_7636_and_a_sign_in_without_openid(club_clock: Clients, oidc: dict[str, Any]) -> None:
+    c = club_clock
+    email = _member(c)
+    client = _client(c, client_id=c.client_id, redirect_uri=CALLBACK, scope="openid", code_challenge_method="S256")
+    url, _ = client.create_authorization_url(oidc["authorization_endpoint"], code_verifier="short")
+    back = _sign_in_page(c, url, email)
+    with pytest.raises(OAuthError) as exc:  # its hash matches, but a verifier is 43 to 128 characters
+        client.fetch_token(oidc["token_endpoint"], authorization_response=back.headers["location"],
+                           code_verifier="short")
+    assert exc.value.error == "invalid_grant"
+    client = _client(c, client_id=c.client_id, redirect_uri=CALLBACK, scope="aws.cognito.signin.user.admin")
+    url, _ = client.create_authorization_url(oidc["authorization_endpoint"])
+    token = client.fetch_token(oidc["token_endpoint"],
+                               authorization_response=_sign_in_page(c, url, email).headers["location"])
+    assert "id_token" not in token  # no openid asked: no ID token, as on Cognito
+    assert c.api("GET", "/me", token["access_token"]).status_code == 200  # the API's scope was asked
+    info = client.get(oidc["userinfo_endpoint"]).json()
+    assert info["email"] == email
+
+
+def _page_form(page: httpx.Response) -> tuple[httpx.URL, dict[str, str]]:
+    """A hosted page's form: where it posts, and its hidden fields."""
+    action = re.search(r"<form method=post action='([^']+)'", page.text)
+    assert action, page.text
+    hidden = dict(re.findall(r"<input type=hidden name=(\w+) value='([^']*)'>", page.text))
+    return httpx.URL(str(page.url)).join(action.group(1).replace("&amp;", "&")), hidden
+
+
+def test_mfa_at_the_hosted_page_set_up_then_asked(club_clock: Clients) -> None:
+    c = club_clock
+    staff = c.app["user_pools"]["staff"]
+    console, email = staff["clients"]["console"], f"crew-{uuid.uuid4().hex[:8]}@example.com"
+    c.idp.sign_up(ClientId=console, Username=email, Password=PASSWORD)
+    c.idp.confirm_sign_up(ClientId=console, Username=email, ConfirmationCode=c.code(email))
+    client = _client(c, client_id=console, redirect_uri="http://localhost:8765/staff", scope="openid")
+    url, state = client.create_authorization_url(staff["domain"] + "/oauth2/authorize")
+    http = httpx.Client(verify=trust(c.ep), timeout=30)
+    page = http.get(url, follow_redirects=True)
+    target, hidden = _page_form(page)
+    setup = http.post(target, data={**hidden, "username": email, "password": PASSWORD})
+    assert setup.status_code == 200 and "Set up an authenticator" in setup.text
+    key = re.search(r"Key: ([A-Z2-7]+) \(otpauth://totp/", setup.text)
+    assert key, setup.text
+    target, hidden = _page_form(setup)
+    totp, now = pyotp.TOTP(key.group(1)), c.advance(0)  # the system's clock, which this module moves
+    again = http.post(target, data={**hidden, "code": "000000" if totp.at(now) != "000000" else "111111"})
+    assert again.status_code == 400 and f"Key: {key.group(1)} " in again.text  # the same key, shown again
+    target, hidden = _page_form(again)
+    done = http.post(target, data={**hidden, "code": totp.at(now)})
+    assert done.status_code == 302 and parse_qs(urlsplit(done.headers["location"]).query)["state"] == [state]
+    url, _ = client.create_authorization_url(staff["domain"] + "/oauth2/authorize")
+    page = http.get(url, follow_redirects=True)
+    target, hidden = _page_form(page)
+    asked = http.post(target, data={**hidden, "username": email, "password": PASSWORD})
+    assert asked.status_code == 200 and "Enter your code" in asked.text
+    target, hidden = _page_form(asked)
+    # the page's session is the page's: the API does not take it, and a 500 is no answer
+    refused = c.http.post(c.ep["aws_endpoint"] + "/", json={
+        "ClientId": console, "ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": hidden["session"],
+        "ChallengeResponses": {"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": "123456"}},
+        headers={"x-amz-target": "AWSCognitoIdentityProviderService.RespondToAuthChallenge",
+                 "content-type": "application/x-amz-json-1.1"})
+    assert refused.status_code == 400 and refused.json()["__type"] == "NotAuthorizedException"
+    code = str(totp.at(now + 30))  # the next step's: this step's code was taken
+    done = http.post(target, data={**hidden, "code": code})
+    assert done.status_code == 302 and "code=" in done.headers["location"]
+    # and an API sign-in's session is the API's: the page does not take it
+    api = c.idp.initiate_auth(ClientId=console, AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD})
+    crossed = http.post(target, data={**hidden, "session": api["Session"], "code": "123456"})
+    assert crossed.status_code == 400 and "location" not in crossed.headers
+
+
+def test_revoke_refuses_a_malformed_client(club_clock: Clients, oidc: dict[str, Any]) -> None:
+    for auth in ("Basic !!!!", "Basic " + base64.b64encode(b"no-colon").decode()):
+        r = club_clock.http.post(oidc["revocation_endpoint"], data={"token": "x"}, headers={"authorization": auth})
+        assert r.status_code == 401 and r.json()["error"] == "invalid_client"
 
 
 def test_logout_goes_back_to_a_registered_uri_only(club_clock: Clients, oidc: dict[str, Any]) -> None:

@@ -36,7 +36,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import quote, unquote_to_bytes
@@ -128,13 +128,15 @@ def verify_request(method: str, raw_path: str, query_string: str, headers: Seque
                    body: bytes | None = None) -> Verified:
     """Check a request's SigV4 signature (Authorization header or presigned query); raise SigV4Error if refused.
 
-    ``body``: the whole body, for services other than S3, whose clients sign its hash without sending it in
-    ``x-amz-content-sha256``."""
+    ``body``: the whole body, for services other than S3: their signatures always cover the body's hash, which
+    this endpoint computes (a client's ``x-amz-content-sha256``, ``UNSIGNED-PAYLOAD`` included, counts for
+    nothing but a signed header), so a signed request cannot be sent again with another body."""
     hmap: dict[str, list[str]] = {}
     for name, value in headers:
         hmap.setdefault(name.lower(), []).append(value)
-    if body is not None and "x-amz-content-sha256" not in hmap:
-        hmap["x-amz-content-sha256"] = [hashlib.sha256(body).hexdigest()]  # what the client signed, not sent
+    payload = hashlib.sha256(body).hexdigest() if body is not None else None
+    if payload is not None and "x-amz-content-sha256" not in hmap:
+        hmap["x-amz-content-sha256"] = [payload]  # what S3's parsing reads; the claim's payload is set below
     params = _query(query_string)
     query = {name: value for name, value, _ in reversed(params)}  # the first occurrence wins
     auth = ",".join(hmap.get("authorization", []))
@@ -152,6 +154,8 @@ def verify_request(method: str, raw_path: str, query_string: str, headers: Seque
     else:
         raise SigV4Error("AccessDenied", "Anonymous access is not allowed here: "
                          "requests must be signed (AWS Signature Version 4).")
+    if payload is not None:
+        claim = replace(claim, payload=payload, decoded_length=None, trailer_names=())
     return _verify(claim, method, raw_path, params, hmap, lookup, now, region, service)
 
 

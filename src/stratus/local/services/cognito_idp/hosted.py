@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import html
 import re
 import secrets
@@ -46,7 +47,6 @@ _PAGE_HEADERS = {"cache-control": "no-store", "x-frame-options": "DENY", "referr
                  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
                  "x-content-type-options": "nosniff"}
 _PKCE = re.compile(r"[A-Za-z0-9_-]{43}\Z")  # a base64url SHA-256, as S256 makes it
-_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}\Z")  # RFC 7636's code_verifier
 
 
 class _Page(Exception):
@@ -191,9 +191,10 @@ class HostedSignIn:
                                             "type=password autocomplete=new-password required></label>"),
                   "SOFTWARE_TOKEN_MFA": ("Enter your code", "<label>Code from your authenticator app <input "
                                          "name=code inputmode=numeric autocomplete=one-time-code required></label>"),
-                  "MFA_SETUP": ("Set up an authenticator", "<p>Add this account to your authenticator app, then enter "
-                                "the code it shows.</p><button name=step value=associate>Show the key</button>"
-                                "<label>Code <input name=code inputmode=numeric autocomplete=one-time-code></label>")}
+                  "MFA_SETUP": ("Set up an authenticator", "<p>Add this account to your authenticator app with the "
+                                "key below, then enter the code it shows.</p>"
+                                "<label>Code <input name=code inputmode=numeric autocomplete=one-time-code "
+                                "required></label>")}
         title, body = fields[c.name]
         inner = (f"{_note(message)}<form method=post action='{self.base}/challenge?{_e(urlencode(query))}'>{_CSRF}"
                  f"<input type=hidden name=session value='{_e(c.session)}'>"
@@ -210,9 +211,16 @@ class HostedSignIn:
             raise _Page("The form has expired or was not sent from this page; go back and try again.", 403)
         return cookie
 
-    def _finish(self, query: dict[str, str], csrf: str, result: SignedIn) -> _Answer:
+    async def _setup_key(self, session: str, username: str) -> str:
+        """The key (and its otpauth link) an MFA set-up shows: the one already shown while it is not verified."""
+        secret, _ = await self._run(functools.partial(self.pool.associate_software_token, None, session, keep=True))
+        return f"Key: {secret} ({totp.uri(secret, username, f'{self.pool.app}-{self.pool.decl.name}')})"
+
+    async def _finish(self, query: dict[str, str], csrf: str, result: SignedIn) -> _Answer:
         if isinstance(result, Challenge):
-            return self._challenge_form(query, csrf, result)
+            shown = await self._setup_key(result.session, result.parameters.get("USER_ID_FOR_SRP", "")) \
+                if result.name == "MFA_SETUP" else ""
+            return self._challenge_form(query, csrf, result, shown)
         assert isinstance(result, AuthCode)
         back = {"code": result.code, **({"state": result.authorization.state}
                                         if result.authorization.state is not None else {})}
@@ -229,7 +237,7 @@ class HostedSignIn:
             if exc.code == "UserNotConfirmedException":
                 return self._confirm_form(query, csrf, username, "Your account is not confirmed yet.")
             return self._sign_in_form(query, csrf, _said(exc), status=400)
-        return self._finish(query, csrf, result)
+        return await self._finish(query, csrf, result)
 
     async def _signup(self, scope: Scope, query: dict[str, str], form: dict[str, str]) -> _Answer:
         auth = self._authorization(query)
@@ -256,28 +264,28 @@ class HostedSignIn:
         csrf = self._csrf(scope, form)
         session, name, username = form.get("session", ""), form.get("challenge", ""), form.get("username", "")
         pending = Challenge(name, session, {"USER_ID_FOR_SRP": username})
+        pool, run = self.pool, self._run
         try:
             if name == "NEW_PASSWORD_REQUIRED":
-                result: SignedIn = await self._run(self.pool.respond_new_password, auth.client_id, session, username,
-                                                   form.get("password", ""), {})
+                result: SignedIn = await run(functools.partial(pool.respond_new_password, auth.client_id, session,
+                                                               username, form.get("password", ""), {}, hosted=True))
             elif name == "SOFTWARE_TOKEN_MFA":
-                result = await self._run(self.pool.respond_mfa, auth.client_id, session, username,
-                                         form.get("code", ""))
-            elif name == "MFA_SETUP" and form.get("step") == "associate":
-                secret, _ = await self._run(self.pool.associate_software_token, None, session)
-                link = totp.uri(secret, username, f"{self.pool.app}-{self.pool.decl.name}")
-                return self._challenge_form(query, csrf, pending, f"Key: {secret} ({link})")
+                result = await run(functools.partial(pool.respond_mfa, auth.client_id, session, username,
+                                                     form.get("code", ""), hosted=True))
             elif name == "MFA_SETUP":
-                await self._run(self.pool.verify_software_token, None, session, form.get("code", ""))
-                result = await self._run(self.pool.respond_mfa_setup, auth.client_id, session, username)
+                await run(pool.verify_software_token, None, session, form.get("code", ""))
+                result = await run(functools.partial(pool.respond_mfa_setup, auth.client_id, session, username,
+                                                     hosted=True))
             else:
                 raise _Page("Unknown sign-in step.")
         except ServiceError as exc:
-            if exc.code == "CodeMismatchException" or exc.code == "EnableSoftwareTokenMFAException" or \
-                    exc.code == "InvalidPasswordException" or exc.code == "InvalidParameterException":
-                return self._challenge_form(query, csrf, pending, _said(exc), status=400)
+            if exc.code in ("CodeMismatchException", "EnableSoftwareTokenMFAException", "InvalidPasswordException",
+                            "InvalidParameterException"):
+                shown = await self._setup_key(session, username) if name == "MFA_SETUP" else ""
+                return self._challenge_form(query, csrf, pending, " ".join(filter(None, (_said(exc), shown))),
+                                            status=400)
             return self._sign_in_form(query, csrf, _said(exc), status=400)
-        return self._finish(query, csrf, result)
+        return await self._finish(query, csrf, result)
 
     # -- the token endpoint, userInfo, revoke, logout
 
@@ -352,13 +360,14 @@ class HostedSignIn:
         return 200, orjson.dumps(claims), {**_CORS, "cache-control": "no-store"}, "application/json"
 
     async def _revoke(self, scope: Scope, query: dict[str, str], form: dict[str, str]) -> _Answer:
-        client_id, _ = self._client_auth(scope, form)
         try:
+            client_id, _ = self._client_auth(scope, form)
             await self._run(self.pool.revoke_token, client_id, _needed(form, "token"))
         except ServiceError as exc:
             code = {"ResourceNotFoundException": "invalid_client",
                     "UnsupportedTokenTypeException": "unsupported_token_type"}.get(exc.code, exc.code)
-            return 400, orjson.dumps({"error": code, "error_description": exc.message}), _CORS, "application/json"
+            return 401 if exc.status == 401 else 400, orjson.dumps({"error": code, "error_description": exc.message}), \
+                _CORS, "application/json"
         return 200, b"", _CORS, "application/json"
 
     async def _logout(self, scope: Scope, query: dict[str, str], form: dict[str, str]) -> _Answer:
@@ -394,8 +403,11 @@ def _needed(form: dict[str, str], name: str) -> str:
 
 
 def _token_json(tokens: Tokens) -> dict[str, Any]:
-    out: dict[str, Any] = {"id_token": tokens.id_token, "access_token": tokens.access_token,
-                           "expires_in": tokens.expires_in, "token_type": "Bearer"}
+    """The token endpoint's answer: the ID token only for a sign-in that asked for ``openid``, as on Cognito."""
+    out: dict[str, Any] = {"access_token": tokens.access_token, "expires_in": tokens.expires_in,
+                           "token_type": "Bearer"}
+    if "openid" in (tokens.scopes or "openid").split():
+        out["id_token"] = tokens.id_token
     if tokens.refresh_token is not None:
         out["refresh_token"] = tokens.refresh_token
     return out

@@ -82,6 +82,7 @@ CHALLENGE_TTL = 180.0      # seconds a sign-in's challenge session may be answer
 CHALLENGES_PENDING = 10_000  # challenge sessions under way, at most (the oldest go first)
 MFA_TRIES = 5              # wrong MFA codes one challenge session takes
 TEMPORARY_PASSWORD_TTL = 7 * 86400  # an administrator's temporary password (Cognito's default validity)
+VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # a PKCE code_verifier (RFC 7636)
 OAUTH_CODE_TTL = 300.0     # an authorization code's life (Cognito's: 5 minutes)
 USER_TABLES = ("users", "srp", "codes", "sessions", "memberships", "disabled", "temporary", "pending_email", "totp")
 LIST_LIMIT = 60            # the most users ListUsers returns at once (Cognito's maximum)
@@ -227,6 +228,7 @@ class Tokens:
     id_token: str
     expires_in: int
     refresh_token: str | None = None  # only a sign-in hands one out; a refresh keeps using the old one
+    scopes: str | None = None         # an OAuth sign-in's scopes; None: an API sign-in's
 
 
 SignedIn = Tokens | Challenge | AuthCode
@@ -441,10 +443,7 @@ class UserPoolService:
         self._client(client_id)
         _check_username(username)
         _check_password_shape(password)
-        attrs = dict(attributes)
-        for name in attrs:
-            if name not in STANDARD_ATTRIBUTES:
-                raise _invalid(f"Attribute does not exist in the schema: {name}")
+        attrs = _checked_attributes(attributes)
         if not EMAIL.match(username):
             raise _invalid("Username should be an email.")
         if "email" in attrs and attrs["email"].lower() != username.lower():
@@ -477,8 +476,8 @@ class UserPoolService:
         user = self._find(_check_username(username))
         if user is None:
             return self._confirm_stranger("?" + username.lower())
-        if user.status == "CONFIRMED":
-            raise ServiceError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
+        if user.status != "UNCONFIRMED":  # confirmed, or created by an operator (whose first sign-in sets a password)
+            raise ServiceError("NotAuthorizedException", f"User cannot be confirmed. Current status is {user.status}")
         self._use_code(user, code, "", "confirm-failed", lambda c: c.execute(
             "UPDATE users SET status='CONFIRMED' WHERE pool_id=? AND sub=?", (self.pool_id, user.sub)))
 
@@ -530,15 +529,15 @@ class UserPoolService:
             user = self._find(_check_username(username))
             subject = self._subject(user, username)
             with self.db.write() as c:  # every name gets as many resends, an account or not
-                if self._attempts(c, "resent", subject, 3600)[0] >= RESENDS_PER_HOUR:
-                    raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
-                self._count_attempt(c, "resent", subject, 3600)
+                self._count_resend(c, subject)
                 if user is None:
                     self._forget_attempts(c, "code-tries", subject)  # as a new code would
             if user is None:  # user-existence errors are prevented: answer as if mailed
                 return CodeDelivery(_mask(username))
             if user.status == "CONFIRMED":
                 raise _invalid("User is already confirmed.")
+            if user.status != "UNCONFIRMED":  # an operator's invitee confirms nothing: answered as if mailed
+                return CodeDelivery(_mask(user.email))
             return self._send_code(user)
         finally:  # mailed or not, the answer takes as long: its timing does not tell who has an account
             time.sleep(max(0.0, RESEND_FLOOR - (time.perf_counter() - started)))
@@ -554,9 +553,7 @@ class UserPoolService:
             user = self._find(_check_username(username))
             subject = self._subject(user, username)
             with self.db.write() as c:
-                if self._attempts(c, "reset-sent", subject, 3600)[0] >= RESENDS_PER_HOUR:
-                    raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
-                self._count_attempt(c, "reset-sent", subject, 3600)
+                self._count_resend(c, subject, "reset-sent")
                 if user is None:
                     self._forget_attempts(c, "code-tries", subject)  # as a new code would
             if user is None or user.status != "CONFIRMED":  # nothing to reset: answered as if mailed
@@ -702,32 +699,35 @@ class UserPoolService:
             self._challenges[session] = [user.sub, client_id, name, now + CHALLENGE_TTL, 0, oauth]
         return Challenge(name, session, {"USER_ID_FOR_SRP": user.sub, **parameters})
 
-    def _pending(self, session: str, client_id: str, name: str, *, spend: bool = True) -> tuple[User, list[Any]]:
-        """The sign-in a challenge session belongs to, if it is live, this client's, and waits on ``name``;
-        ``spend``: the session is used up by this answer (a wrong MFA code keeps it, for ``MFA_TRIES``)."""
+    def _pending(self, session: str, client_id: str, name: str, username: str, *, hosted: bool,
+                 spend: bool = True) -> tuple[User, list[Any]]:
+        """The sign-in a challenge session belongs to, if it is live, this client's, waits on ``name``, was begun
+        at the same door (the hosted sign-in's pages, or the API: ``hosted``) and is answered for its own user
+        (``username`` as typed, any case, or the sub). ``spend``: the session is used up by this answer (a wrong
+        MFA code keeps it); nothing spends it before all of that is checked."""
+        expired = ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
         with self._exchanges_lock:
             entry = self._challenges.get(session)
-            if entry is None or entry[3] <= self.clock.now() or entry[1] != client_id or entry[2] != name:
-                self._challenges.pop(session, None)
-                raise ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
-            if spend:
-                del self._challenges[session]
+        if entry is None or entry[3] <= self.clock.now() or entry[1] != client_id or entry[2] != name or \
+                (entry[5] is not None) != hosted:
+            raise expired
         user = self._find(entry[0])
-        if user is None or not user.enabled:
+        if user is None or not user.enabled or username != user.sub and username.lower() != user.email:
             raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        if spend:
+            with self._exchanges_lock:
+                if self._challenges.pop(session, None) is None:  # answered meanwhile: a session answers once
+                    raise expired
         return user, entry
 
     def respond_new_password(self, client_id: str, session: str, username: str, password: str,
-                             attributes: dict[str, str]) -> SignedIn:
+                             attributes: dict[str, str], *, hosted: bool = False) -> SignedIn:
         """NEW_PASSWORD_REQUIRED answered: the user's own password (within the policy) replaces the temporary one."""
         self._client(client_id)
         self._check_new_password(password)
-        for name in attributes:
-            if name not in STANDARD_ATTRIBUTES or name == "email":
-                raise _invalid(f"Attribute {name} cannot be set here.")
-        user, entry = self._pending(session, client_id, "NEW_PASSWORD_REQUIRED")
-        if username not in (user.sub, user.email):
-            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        if "email" in _checked_attributes(attributes):
+            raise _invalid("Attribute email cannot be set here.")
+        user, entry = self._pending(session, client_id, "NEW_PASSWORD_REQUIRED", username, hosted=hosted)
         with self.db.write() as c:
             self._set_password(c, user.sub, password)
             c.execute("UPDATE users SET status='CONFIRMED', attributes=? WHERE pool_id=? AND sub=?",
@@ -735,12 +735,11 @@ class UserPoolService:
             c.execute("DELETE FROM temporary WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
         return self._after_password(user, client_id, entry[5])
 
-    def respond_mfa(self, client_id: str, session: str, username: str, code: str) -> Tokens | AuthCode:
+    def respond_mfa(self, client_id: str, session: str, username: str, code: str, *,
+                    hosted: bool = False) -> Tokens | AuthCode:
         """SOFTWARE_TOKEN_MFA answered: the authenticator's code for now (a code already used is refused)."""
         self._client(client_id)
-        user, entry = self._pending(session, client_id, "SOFTWARE_TOKEN_MFA", spend=False)
-        if username not in (user.sub, user.email):
-            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        user, entry = self._pending(session, client_id, "SOFTWARE_TOKEN_MFA", username, hosted=hosted, spend=False)
         with self.db.write() as c:  # wrong codes lock out as wrong passwords do; a right password buys no guesses
             if self._attempts(c, "mfa-failed", user.sub, 86400)[1] > self.clock.now():
                 raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
@@ -759,12 +758,11 @@ class UserPoolService:
             self._forget_attempts(c, "mfa-failed", user.sub)
         return self._signed_in(user, client_id, entry[5])
 
-    def respond_mfa_setup(self, client_id: str, session: str, username: str) -> Tokens | AuthCode:
+    def respond_mfa_setup(self, client_id: str, session: str, username: str, *,
+                          hosted: bool = False) -> Tokens | AuthCode:
         """MFA_SETUP answered, once VerifySoftwareToken took a code from the new authenticator."""
         self._client(client_id)
-        user, entry = self._pending(session, client_id, "MFA_SETUP", spend=False)
-        if username not in (user.sub, user.email):
-            raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
+        user, entry = self._pending(session, client_id, "MFA_SETUP", username, hosted=hosted, spend=False)
         found = self._totp(user.sub)
         if found is None or not found[1]:  # the session stays, for the set-up to be done
             raise ServiceError("InvalidParameterException", "Software token MFA is not set up: call "
@@ -811,9 +809,14 @@ class UserPoolService:
             raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
         return user, session
 
-    def associate_software_token(self, access_token: str | None, session: str | None) -> tuple[str, str | None]:
-        """A new authenticator secret for the user (replacing any not yet verified one); (SecretCode, Session)."""
+    def associate_software_token(self, access_token: str | None, session: str | None, *,
+                                 keep: bool = False) -> tuple[str, str | None]:
+        """A new authenticator secret for the user (replacing any not yet verified one); (SecretCode, Session).
+        ``keep``: the secret not yet verified, if there is one (a page shown again keeps the key it showed)."""
         user, session = self._mfa_subject(access_token, session)
+        found = self._totp(user.sub)
+        if keep and found is not None and not found[1]:
+            return found[0], session
         secret = totp.new_secret()
         with self.db.write() as c:
             c.execute("INSERT INTO totp VALUES (?,?,?,0,0,-1) ON CONFLICT (pool_id, sub) DO UPDATE SET "
@@ -978,7 +981,7 @@ class UserPoolService:
         hdr = {"kid": self.key.kid}
         return Tokens(jwt.encode(access, self.key.private, algorithm="RS256", headers=hdr),
                       jwt.encode(ident, self.key.private, algorithm="RS256", headers=hdr),
-                      self.decl.access_token_ttl, refresh)
+                      self.decl.access_token_ttl, refresh, scopes)
 
     def _attribute_map(self, user: User) -> dict[str, str]:
         """A user's attributes as Cognito lists them (sub and email_verified with the rest)."""
@@ -991,13 +994,7 @@ class UserPoolService:
 
     def update_attributes(self, access_token: str, attributes: dict[str, str]) -> list[CodeDelivery]:
         user = self.get_user(access_token)
-        changed = dict(attributes)
-        for name, value in changed.items():
-            if name not in STANDARD_ATTRIBUTES:
-                raise _invalid(f"Attribute does not exist in the schema: {name}" if name not in (
-                    "sub", "email_verified") else f"Cannot modify the non-mutable attribute {name}")
-            if len(value) > 2048:
-                raise _invalid(f"Attribute {name} is longer than 2048 characters.")
+        changed = _checked_attributes(attributes)
         email = changed.pop("email", None)
         if email is not None and not EMAIL.match(email):
             raise _invalid("Invalid email address format.")
@@ -1007,7 +1004,8 @@ class UserPoolService:
                           (orjson.dumps({**user.attributes, **changed}).decode(), self.pool_id, user.sub))
         if email is None or email.lower() == user.email:
             return []
-        with self.db.write() as c:
+        with self.db.write() as c:  # each change mails a code: as many as resends allow
+            self._count_resend(c, user.sub)
             c.execute("INSERT OR REPLACE INTO pending_email VALUES (?,?,?)", (self.pool_id, user.sub, email.lower()))
         return [self._send_code(user, "email", email.lower())]
 
@@ -1017,12 +1015,17 @@ class UserPoolService:
         if attribute != "email":
             raise _invalid(f"Only the email attribute is verified by code here, not {attribute}.")
         with self.db.write() as c:
-            if self._attempts(c, "resent", user.sub, 3600)[0] >= RESENDS_PER_HOUR:
-                raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
-            self._count_attempt(c, "resent", user.sub, 3600)
+            self._count_resend(c, user.sub)
         row = self.db.conn().execute("SELECT email FROM pending_email WHERE pool_id=? AND sub=?",
                                      (self.pool_id, user.sub)).fetchone()
         return self._send_code(user, "email", row[0] if row else user.email)
+
+    def _count_resend(self, c: sqlite3.Connection, subject: str, kind: str = "resent") -> None:
+        """One more code of ``kind`` mailed to ``subject``: ``RESENDS_PER_HOUR`` an hour, then
+        LimitExceededException."""
+        if self._attempts(c, kind, subject, 3600)[0] >= RESENDS_PER_HOUR:
+            raise ServiceError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+        self._count_attempt(c, kind, subject, 3600)
 
     def verify_attribute(self, access_token: str, attribute: str, code: str) -> None:
         """VerifyUserAttribute: the email code given back; a waiting new address becomes the user's."""
@@ -1125,7 +1128,8 @@ class UserPoolService:
             raise refuse("the code was issued to another client or redirect_uri")
         if challenge is not None:
             digest = base64.urlsafe_b64encode(hashlib.sha256((verifier or "").encode()).digest()).rstrip(b"=")
-            if verifier is None or not hmac.compare_digest(digest, challenge.encode()):
+            if verifier is None or not VERIFIER.fullmatch(verifier) or not hmac.compare_digest(digest,
+                                                                                                challenge.encode()):
                 raise refuse("code_verifier does not match the code_challenge")
         elif verifier is not None:
             raise refuse("the sign-in sent no code_challenge")
@@ -1167,9 +1171,13 @@ class UserPoolService:
         user = self._find(claims["sub"]) if row is not None and not row[0] else None
         if user is None or not user.enabled:
             raise ServiceError("invalid_token", "the access token has been revoked", 401)
-        out = {"sub": user.sub, "email": user.email, "email_verified": "true", "username": user.sub}
+        out = {"sub": user.sub, "username": user.sub}
+        if "email" in held or USER_SCOPE in held:
+            out.update(email=user.email, email_verified="true")
         if "profile" in held or USER_SCOPE in held:
             out.update({k: v for k, v in user.attributes.items() if k not in ("email", "phone_number")})
+        if ("phone" in held or USER_SCOPE in held) and "phone_number" in user.attributes:
+            out["phone_number"] = user.attributes["phone_number"]
         return out
 
     # -- the operator's operations (the admin credentials, SigV4): users, groups, clients
@@ -1190,10 +1198,7 @@ class UserPoolService:
             raise _invalid("MessageAction must be SUPPRESS or RESEND.")
         if not EMAIL.match(username):
             raise _invalid("Username should be an email.")
-        attrs = {k: v for k, v in attributes.items() if k != "email_verified"}
-        for name in attrs:
-            if name not in STANDARD_ATTRIBUTES:
-                raise _invalid(f"Attribute does not exist in the schema: {name}")
+        attrs = _checked_attributes({k: v for k, v in attributes.items() if k != "email_verified"})
         if attrs.get("email", username).lower() != username.lower():
             raise _invalid("The email attribute must match the username.")
         attrs["email"] = username.lower()
@@ -1338,7 +1343,7 @@ def _page_after(token: str | None) -> str:
     if token is None:
         return ""
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode()
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeError):
         raise _invalid("The pagination token is invalid.") from None
 
@@ -1359,6 +1364,18 @@ def _user_filter(text: str) -> Callable[[dict[str, str]], bool]:
     if op == "=":
         return lambda attrs: attrs.get(name) == value
     return lambda attrs: attrs.get(name, "").startswith(value)
+
+
+def _checked_attributes(attributes: dict[str, str]) -> dict[str, str]:
+    """User attributes a user or operator may set: the standard ones (``sub`` and ``email_verified`` are the pool's),
+    each at most 2048 characters, as Cognito's schema has them."""
+    for name, value in attributes.items():
+        if name not in STANDARD_ATTRIBUTES:
+            raise _invalid(f"Cannot modify the non-mutable attribute {name}" if name in ("sub", "email_verified")
+                           else f"Attribute does not exist in the schema: {name}")
+        if len(value) > 2048:
+            raise _invalid(f"Attribute {name} is longer than 2048 characters.")
+    return dict(attributes)
 
 
 def _check_password_shape(password: str) -> None:

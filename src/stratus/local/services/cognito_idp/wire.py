@@ -25,7 +25,7 @@ from ...frontdoor import Asgi
 from ...infra.asgi import Receive, Scope, Send, send_response
 from ...protocols.awsjson import AwsJsonService, HttpRequest, Params
 from ...protocols.principals import Authorizer, Credentials
-from ...protocols.sigv4 import SigV4Error, check_payload_sha256, verify_request
+from ...protocols.sigv4 import SigV4Error, verify_request
 from .model import AuthCode, Challenge, CodeDelivery, SignedIn, User, UserPoolService
 
 TARGET = "AWSCognitoIdentityProviderService"
@@ -105,7 +105,6 @@ class CognitoIdpWire(AwsJsonService):
             verified = verify_request(request.method, request.raw_path, request.query_string, request.headers,
                                       self.credentials.lookup, self.clock.now(), region=self.region,
                                       service="cognito-idp", body=request.body)
-            check_payload_sha256(verified, request.body)
         except SigV4Error as exc:
             code, status = _SIGNATURE_ERRORS.get(exc.code, ("InvalidSignatureException", 400))
             message = "Missing Authentication Token" if code.startswith("Missing") else exc.message
