@@ -413,6 +413,12 @@ def test_required_mfa_is_an_authenticator_app_only(partners: Synth, todo: Synth)
         "MfaConfiguration": Match.absent(), "EnabledMfas": Match.absent()})
 
 
+def test_a_changed_email_counts_once_verified(todo: Synth) -> None:
+    """As the local pool keeps the old address until VerifyUserAttribute takes the code mailed to the new one."""
+    todo.template.has_resource_properties("AWS::Cognito::UserPool", {
+        "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]}})
+
+
 def test_hosted_sign_in_is_a_cognito_domain_and_the_code_flow(partners: Synth, todo: Synth) -> None:
     hosted = pool_of(partners).hosted
     assert hosted is not None

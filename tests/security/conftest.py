@@ -2,6 +2,7 @@
 
     test_tokens         forged, altered and misused JWTs
     test_cognito        second accounts, code and password guessing, timing, re-encoded tokens
+    test_hosted_sign_in markup in the sign-in pages, forged forms, foreign redirects, stolen codes
     test_s3             other users' data by every route, signatures, SourceIp, sizes, overrides, metadata
     test_browser        a page from a bucket in Chromium: an origin of its own
     test_gateway        paths out of an API, stage-cache poisoning

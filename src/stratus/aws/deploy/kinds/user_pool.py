@@ -51,6 +51,7 @@ class UserPoolKind(SynthKind[UserPool]):
             password_policy=c.PasswordPolicy(min_length=p.min_length, require_uppercase=p.require_uppercase,
                                              require_lowercase=p.require_lowercase, require_digits=p.require_digits,
                                              require_symbols=p.require_symbols),
+            keep_original=c.KeepOriginalAttrs(email=True),  # a changed email counts once verified, as locally
             account_recovery=c.AccountRecovery.EMAIL_ONLY, removal_policy=b.cdk.RemovalPolicy.RETAIN, **mfa)
         for group in decl.groups:  # under the pool, as its clients are: logical ids with a hash, distinct
             c.CfnUserPoolGroup(up, f"group-{group}", user_pool_id=up.user_pool_id, group_name=group)
