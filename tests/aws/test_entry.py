@@ -325,3 +325,22 @@ def test_a_function_missing_its_email_says_which_variable(monkeypatch: pytest.Mo
         route, context = api.by_template[("POST", "/welcome")]
         with pytest.raises(ConfigError, match="names no STRATUS_EMAIL_WELCOME"):
             context.mailer  # noqa: B018
+
+
+@pytest.mark.parametrize("groups,status", [
+    (None, 403), ("admins", 403), ("authors", 200), ("[authors]", 200), ("[admins authors]", 200),
+    ("admins,authors", 200), (["authors"], 200)])
+def test_a_route_requiring_a_group_reads_the_claims_api_gateway_passes(
+        monkeypatch: pytest.MonkeyPatch, groups: Any, status: int) -> None:
+    """API Gateway's Cognito authorizer passes every claim as a string (a list as ``[a b]``); the function checks
+    the group, as the local gateway does."""
+    from tests.conftest import CLUB
+    with aws_mock(monkeypatch):
+        club = entry.Entry({"STRATUS_APP_DIR": str(CLUB), "STRATUS_API": "api"})
+        event = rest_event("GET", "/drafts", sub=str(uuid.uuid4()))
+        if groups is not None:
+            event["requestContext"]["authorizer"]["claims"]["cognito:groups"] = groups
+        assert club(event, None)["statusCode"] == status
+        machine = rest_event("GET", "/orders", sub="billingclient")
+        machine["requestContext"]["authorizer"]["claims"]["scope"] = "orders/read"
+        assert club(machine, None)["statusCode"] == 200
