@@ -198,8 +198,13 @@ def test_the_aws_tour_confirms_and_deletes_its_users_as_an_admin_here_too(
     """The demo's tour as it runs against AWS (sign-ups confirmed with AdminConfirmSignUp, its users deleted with
     AdminDeleteUser, both with the caller's credentials), run against the local system with the operator's."""
     creds = clients.ep["admin_credentials"]
+    for var in [v for v in os.environ if v.startswith("AWS_")]:  # whatever else the run holds (a token, a profile)
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["secret_access_key"])
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its credentials are read once: an earlier test's may stick
     local = Target.load(clients.system.data_dir / "endpoints.json")
     as_on_aws = dataclasses.replace(local, outbox=None, delete_users=True)
     tour = Tour()
