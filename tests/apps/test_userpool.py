@@ -186,6 +186,10 @@ def test_unimplemented_operation_is_named(clients: Clients) -> None:
                                    "content-type": "application/x-amz-json-1.1"})
     assert r.status_code == 400 and r.json()["__type"] == "UnsupportedOperationException"
     assert "CreateUserPool" in r.json()["message"] and "AdminCreateUser" in r.json()["message"]
+    for target in ("AWSCognitoIdentityProviderService.CreateUserPool", "NoSuchService.Op"):  # a page reads each
+        r = clients.http.post(clients.ep["aws_endpoint"] + "/", json={}, headers={
+            "x-amz-target": target, "content-type": "application/x-amz-json-1.1", "origin": "https://a.example"})
+        assert r.status_code == 400 and r.headers["access-control-allow-origin"] == "*", r.headers
 
 
 def test_malformed_wire_requests(clients: Clients) -> None:

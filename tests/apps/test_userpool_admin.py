@@ -265,6 +265,9 @@ def test_a_signature_covers_the_body_whatever_the_client_declares(club: Clients)
     assert replayed.status_code == 400 and replayed.json()["__type"] == "InvalidSignatureException"
     unsigned = club.http.post(url, content=other, headers=signed(body, "UNSIGNED-PAYLOAD"))
     assert unsigned.status_code == 400 and unsigned.json()["__type"] == "InvalidSignatureException"
+    extra = club.http.post(url, content=body, headers={**signed(body, None), "x-amz-meta-extra": "unsigned"})
+    assert extra.status_code == 400 and extra.json()["__type"] == "InvalidSignatureException"  # signed, but badly
+    assert "not signed" in extra.json()["message"]
 
 
 def test_bad_input_to_the_admin_operations_is_a_clear_4xx(club: Clients) -> None:

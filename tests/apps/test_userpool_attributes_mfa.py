@@ -63,9 +63,18 @@ def test_changing_the_email_mails_as_often_as_resends_allow(clients: Clients) ->
         clients.idp.update_user_attributes(AccessToken=user.access, UserAttributes=[
             {"Name": "email", "Value": f"spam-{i}-{uuid.uuid4().hex[:6]}@example.com"}])
     _refused(lambda: clients.idp.update_user_attributes(AccessToken=user.access, UserAttributes=[
-        {"Name": "email", "Value": "one-more@example.com"}]), "LimitExceededException")
+        {"Name": "email", "Value": "one-more@example.com"}, {"Name": "name", "Value": "Refused"}]),
+        "LimitExceededException")
+    assert "name" not in _attrs(clients, user.access)  # a refused change writes nothing
     _refused(lambda: clients.idp.get_user_attribute_verification_code(AccessToken=user.access, AttributeName="email"),
              "LimitExceededException")
+
+
+def test_a_pool_without_mfa_offers_none(clients: Clients) -> None:
+    user = clients.user()  # MyTodoList declares no MFA
+    _refused(lambda: clients.idp.associate_software_token(AccessToken=user.access), "InvalidParameterException")
+    _refused(lambda: clients.idp.set_user_mfa_preference(AccessToken=user.access, SoftwareTokenMfaSettings={
+        "Enabled": True}), "InvalidParameterException")
 
 
 def test_an_email_someone_else_has_is_not_taken(clients: Clients) -> None:
@@ -111,7 +120,11 @@ def test_an_authenticator_set_up_then_asked_at_every_sign_in(club: Clients) -> N
     code = _code(secret, 1)
     tokens = answer(res, code)["AuthenticationResult"]
     assert club.api("GET", "/me", tokens["AccessToken"]).status_code == 200
-    _refused(lambda: answer(sign_in(), code), "CodeMismatchException")  # a code is taken once
+    # a new authenticator begun, not verified: the one in use stays, and so does the challenge
+    club.idp.associate_software_token(AccessToken=tokens["AccessToken"])
+    _refused(lambda: club.idp.associate_software_token(AccessToken=tokens["AccessToken"], Session="x" * 40),
+             "InvalidParameterException")  # one or the other, as on Cognito
+    _refused(lambda: answer(sign_in(), code), "CodeMismatchException")  # a code is taken once (sign_in: still asked)
     res = sign_in()
     for _ in range(4):  # with the reused one, five wrong codes in a row: locked out as five wrong passwords are
         _refused(lambda: answer(res, wrong), "CodeMismatchException")

@@ -213,6 +213,9 @@ def test_a_verifier_outside_rfc_7636_and_a_sign_in_without_openid(club_clock: Cl
     assert c.api("GET", "/me", token["access_token"]).status_code == 200  # the API's scope was asked
     info = client.get(oidc["userinfo_endpoint"]).json()
     assert info["email"] == email
+    refreshed = c.idp.initiate_auth(ClientId=c.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+                                    AuthParameters={"REFRESH_TOKEN": token["refresh_token"]})["AuthenticationResult"]
+    assert "IdToken" not in refreshed and "AccessToken" in refreshed  # the API's refresh keeps to the scopes too
 
 
 def _page_form(page: httpx.Response) -> tuple[httpx.URL, dict[str, str]]:
@@ -239,6 +242,11 @@ def test_mfa_at_the_hosted_page_set_up_then_asked(club_clock: Clients) -> None:
     key = re.search(r"Key: ([A-Z2-7]+) \(otpauth://totp/", setup.text)
     assert key, setup.text
     target, hidden = _page_form(setup)
+    for op in ("AssociateSoftwareToken", "VerifySoftwareToken"):  # the page's session is not the API's to set up
+        r = c.http.post(c.ep["aws_endpoint"] + "/", json={"Session": hidden["session"], "UserCode": "123456"},
+                        headers={"x-amz-target": f"AWSCognitoIdentityProviderService.{op}",
+                                 "content-type": "application/x-amz-json-1.1"})
+        assert r.status_code == 400 and r.json()["__type"] == "NotAuthorizedException", r.text
     totp, now = pyotp.TOTP(key.group(1)), c.advance(0)  # the system's clock, which this module moves
     again = http.post(target, data={**hidden, "code": "000000" if totp.at(now) != "000000" else "111111"})
     assert again.status_code == 400 and f"Key: {key.group(1)} " in again.text  # the same key, shown again

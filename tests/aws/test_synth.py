@@ -772,7 +772,7 @@ REFUSED = {
         from stratus import App
         app = App("machine-clients-without-domain")
         app.user_pool("users", resource_servers={"orders": ("read",)}, machine_clients={"batch": ("orders/read",)})
-        """, UnsupportedFeature, "user pool 'users': machine_clients (batch)"),
+        """, ConfigError, "user pool 'users': machine_clients (batch)"),
     "unknown-kind": ("""
         from dataclasses import dataclass
         from stratus import App

@@ -183,3 +183,42 @@ def test_an_email_sender_is_a_plain_address() -> None:
     for bad in ("Hello <hello@example.com>", "hello@example.com\n", "nobody"):
         with pytest.raises(ConfigError, match="plain email address"):
             App("y").email("welcome", sender=bad)
+
+
+@pytest.mark.parametrize("url,ok", [
+    ("https://app.example/cb", True), ("http://localhost:3000/cb", True), ("myapp://callback", True),
+    ("com.example.app:/oauth", True), ("http://127.0.0.1:3000/cb", False), ("http://app.example/cb", False),
+    ("https://app.example/cb#frag", False), ("javascript:alert(1)", False), ("data:text/html,x", False),
+    ("/relative/cb", False), ("https://", False)])
+def test_redirect_urls_are_cognitos(url: str, ok: bool) -> None:
+    """https, http on localhost only, or an app's own scheme; never a fragment or a scheme a browser runs."""
+    from stratus import HostedSignIn
+    if ok:
+        HostedSignIn("my-app", callback_urls=(url,))
+    else:
+        with pytest.raises(ConfigError, match="redirect URL"):
+            HostedSignIn("my-app", callback_urls=(url,))
+
+
+def test_user_pool_groups_scopes_and_machine_clients_are_checked_when_declared() -> None:
+    from stratus import HostedSignIn
+    app = App("pools")
+    with pytest.raises(ConfigError, match="group name 'ops,admins'"):  # API Gateway joins groups with commas
+        app.user_pool("a", groups=("admins", "ops,admins"))
+    with pytest.raises(ConfigError, match="declare hosted=HostedSignIn"):
+        app.user_pool("b", resource_servers={"orders": ("read",)}, machine_clients={"batch": ("orders/read",)})
+    with pytest.raises(ConfigError, match="no resource server declares"):
+        app.user_pool("c", hosted=HostedSignIn("c-app", callback_urls=("https://x.example/cb",)),
+                      machine_clients={"batch": ("orders/read",)})
+    with pytest.raises(ConfigError, match="mfa must be one of"):
+        app.user_pool("d", mfa="sms")
+    with pytest.raises(ConfigError, match="domain"):
+        HostedSignIn("my-cognito-app", callback_urls=("https://x.example/cb",))
+    pool = app.user_pool("e", groups=("authors",), resource_servers={"orders": ("read",)})
+    api = app.rest_api("api", authorizer=pool)
+    with pytest.raises(ConfigError, match="requires_group='editors'"):
+        api.get("/x", requires_group="editors")
+    with pytest.raises(ConfigError, match="scope 'orders/write'"):
+        api.get("/y", scopes=("orders/write",))
+    with pytest.raises(ConfigError, match="public route admits anyone"):
+        api.get("/z", public=True, requires_group="authors")

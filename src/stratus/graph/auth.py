@@ -99,12 +99,16 @@ class HostedSignIn:
 
 
 def check_redirect_url(url: str, where: str) -> str:
-    """A callback or logout URL as Cognito takes one: absolute, https (or http on localhost), no fragment."""
+    """A callback or logout URL as Cognito takes one: absolute, without a fragment; https, http only on
+    ``localhost``, or an app's own scheme (``myapp://callback``), never a scheme a browser runs or reads."""
     parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or not parts.netloc or parts.fragment or len(url) > 1024 or not (
-            parts.scheme == "https" or parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")):
-        raise ConfigError(f"{where}: redirect URL {url!r} must be absolute https (or http on localhost), "
-                          "without a #fragment")
+    ok = parts is not None and not parts.fragment and len(url) <= 1024 and bool(parts.scheme) and (
+        parts.scheme == "https" and bool(parts.netloc) or parts.scheme == "http" and parts.hostname == "localhost"
+        or parts.scheme not in ("http", "https", "javascript", "data", "file", "vbscript", "blob", "about")
+        and bool(parts.netloc or parts.path))
+    if not ok:
+        raise ConfigError(f"{where}: redirect URL {url!r} must be absolute: https, http on localhost only, or an "
+                          "app's own scheme (myapp://...), without a #fragment")
     return url
 
 
@@ -149,8 +153,9 @@ class UserPool(Resource):
         if not self.auth_flows:
             raise ConfigError(f"user pool {self.name!r}: allow at least one auth flow (user_srp, user_password)")
         for g in self.groups:
-            if not isinstance(g, str) or not re.fullmatch(r"[\w+=,.@-]{1,128}", g):
-                raise ConfigError(f"user pool {self.name!r}: group name {g!r}: 1-128 of letters, digits and +=,.@_-")
+            # no comma: API Gateway hands a function a member's groups as one string, "a,b" or "[a b]"
+            if not isinstance(g, str) or not re.fullmatch(r"[\w+=.@-]{1,128}", g):
+                raise ConfigError(f"user pool {self.name!r}: group name {g!r}: 1-128 of letters, digits and +=.@_-")
         if len(set(self.groups)) != len(self.groups) or isinstance(self.groups, str):
             raise ConfigError(f"user pool {self.name!r}: groups must be a tuple of distinct names")
         if self.mfa not in MFA_MODES:
@@ -170,6 +175,9 @@ class UserPool(Resource):
                 if scope not in self.custom_scopes:
                     raise ConfigError(f"user pool {self.name!r}: machine client {client!r} asks for scope {scope!r}, "
                                       "which no resource server declares (\"<server>/<scope>\")")
+        if self.machine_clients and self.hosted is None:
+            raise ConfigError(f"user pool {self.name!r}: machine_clients ({', '.join(self.machine_clients)}) get "
+                              "their tokens from the pool's domain (/oauth2/token): declare hosted=HostedSignIn(...)")
         if self.hosted is not None:
             for scope in self.hosted.scopes:
                 if scope not in STANDARD_SCOPES and scope not in self.custom_scopes:

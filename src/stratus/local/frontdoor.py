@@ -121,20 +121,25 @@ class FrontDoor:
         await self.fallback(scope, receive, send)
 
     async def _json(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
+        # a page's call may read every answer, errors included, as on AWS
+        cors = {"access-control-allow-origin": "*", "access-control-expose-headers": "x-amzn-requestid, "
+                "x-amzn-errortype"} if header(scope, b"origin") is not None else {}
+
+        async def refuse(status: int, code: str, message: str) -> None:
+            await send_json(send, status, {"__type": code, "message": message}, {"x-amzn-errortype": code, **cors})
         try:
             body = await read_body(receive, JSON_BODY_LIMIT, header(scope, b"content-length"))
         except PayloadTooLarge as exc:
-            return await send_json(send, 413, {"__type": "RequestEntityTooLargeException", "message": exc.message})
+            return await refuse(413, "RequestEntityTooLargeException", exc.message)
         name = target.split(".", 1)[0]
         found = self.json.get(name)
         if found is None:
-            return await send_json(send, 400, {"__type": "UnknownOperationException",
-                                               "message": f"The local endpoint does not serve {name} (target {target})."})
+            return await refuse(400, "UnknownOperationException",
+                                f"The local endpoint does not serve {name} (target {target}).")
         service, pool, max_waiting = found
         if self._waiting[name] >= max_waiting:
-            return await send_json(send, 400, {"__type": "TooManyRequestsException",
-                                               "message": "Too many requests are waiting for this service; try again."},
-                                   {"x-amzn-errortype": "TooManyRequestsException"})
+            return await refuse(400, "TooManyRequestsException", "Too many requests are waiting for this service; "
+                                "try again.")
         self._waiting[name] += 1
         try:
             request = HttpRequest(scope["method"],
@@ -146,10 +151,7 @@ class FrontDoor:
         finally:
             self._waiting[name] -= 1
         ctype = headers.pop("content-type")
-        if header(scope, b"origin") is not None:  # a page's call: it may read the answer, as on AWS
-            headers.update({"access-control-allow-origin": "*",
-                            "access-control-expose-headers": "x-amzn-requestid, x-amzn-errortype"})
-        await send_response(send, status, out, headers, ctype)
+        await send_response(send, status, out, {**headers, **cors}, ctype)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -31,10 +31,6 @@ class UserPoolKind(SynthKind[UserPool]):
         if decl.code_ttl != COGNITO_CODE_TTL:
             raise UnsupportedFeature(f"user pool {decl.name!r}: code_ttl={decl.code_ttl}; Cognito's confirmation codes "
                                      f"are valid for {COGNITO_CODE_TTL} s, which cannot be changed")
-        if decl.machine_clients and decl.hosted is None:
-            raise UnsupportedFeature(f"user pool {decl.name!r}: machine_clients ({', '.join(decl.machine_clients)}) "
-                                     "get their tokens from the pool's domain (/oauth2/token), which Cognito serves "
-                                     "only with one: declare hosted=HostedSignIn(...)")
 
     def build(self, b: StackBuilder, decl: UserPool) -> BuiltPool:
         c, p = b.cognito, decl.password_policy

@@ -213,7 +213,8 @@ class HostedSignIn:
 
     async def _setup_key(self, session: str, username: str) -> str:
         """The key (and its otpauth link) an MFA set-up shows: the one already shown while it is not verified."""
-        secret, _ = await self._run(functools.partial(self.pool.associate_software_token, None, session, keep=True))
+        secret, _ = await self._run(functools.partial(self.pool.associate_software_token, None, session,
+                                                      hosted=True, keep=True))
         return f"Key: {secret} ({totp.uri(secret, username, f'{self.pool.app}-{self.pool.decl.name}')})"
 
     async def _finish(self, query: dict[str, str], csrf: str, result: SignedIn) -> _Answer:
@@ -273,7 +274,8 @@ class HostedSignIn:
                 result = await run(functools.partial(pool.respond_mfa, auth.client_id, session, username,
                                                      form.get("code", ""), hosted=True))
             elif name == "MFA_SETUP":
-                await run(pool.verify_software_token, None, session, form.get("code", ""))
+                await run(functools.partial(pool.verify_software_token, None, session, form.get("code", ""),
+                                            hosted=True))
                 result = await run(functools.partial(pool.respond_mfa_setup, auth.client_id, session, username,
                                                      hosted=True))
             else:

@@ -84,7 +84,8 @@ MFA_TRIES = 5              # wrong MFA codes one challenge session takes
 TEMPORARY_PASSWORD_TTL = 7 * 86400  # an administrator's temporary password (Cognito's default validity)
 VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # a PKCE code_verifier (RFC 7636)
 OAUTH_CODE_TTL = 300.0     # an authorization code's life (Cognito's: 5 minutes)
-USER_TABLES = ("users", "srp", "codes", "sessions", "memberships", "disabled", "temporary", "pending_email", "totp")
+USER_TABLES = ("users", "srp", "codes", "sessions", "memberships", "disabled", "temporary", "pending_email", "totp",
+               "totp_pending")
 LIST_LIMIT = 60            # the most users ListUsers returns at once (Cognito's maximum)
 STANDARD_ATTRIBUTES = frozenset({
     "email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
@@ -133,6 +134,8 @@ CREATE TABLE IF NOT EXISTS pending_email (pool_id TEXT NOT NULL, sub TEXT NOT NU
 CREATE TABLE IF NOT EXISTS totp (
     pool_id TEXT NOT NULL, sub TEXT NOT NULL, secret TEXT NOT NULL, verified INT NOT NULL, enabled INT NOT NULL,
     last_step INT NOT NULL DEFAULT -1, PRIMARY KEY (pool_id, sub));
+CREATE TABLE IF NOT EXISTS totp_pending (pool_id TEXT NOT NULL, sub TEXT NOT NULL, secret TEXT NOT NULL,
+    PRIMARY KEY (pool_id, sub));
 CREATE TABLE IF NOT EXISTS session_scopes (origin_jti TEXT PRIMARY KEY, scopes TEXT NOT NULL, nonce TEXT);
 CREATE TABLE IF NOT EXISTS oauth_codes (
     digest TEXT PRIMARY KEY, pool_id TEXT NOT NULL, sub TEXT NOT NULL, client_id TEXT NOT NULL,
@@ -653,8 +656,8 @@ class UserPoolService:
     def _after_password(self, user: User, client_id: str, oauth: Authorization | None) -> SignedIn:
         """A user whose password was proven: the MFA challenge when theirs is on (or its set-up when the pool
         requires one they lack), else a new session's tokens."""
-        found = self._totp(user.sub)
-        if found is not None and found[1] and (found[2] or self.decl.mfa == "required"):
+        found = self._totp(user.sub) if self.decl.mfa != "off" else None
+        if found is not None and (found[2] or self.decl.mfa == "required"):
             return self._challenge(user, client_id, "SOFTWARE_TOKEN_MFA", {}, oauth)
         if self.decl.mfa == "required":
             return self._challenge(user, client_id, "MFA_SETUP", {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'}, oauth)
@@ -743,7 +746,7 @@ class UserPoolService:
         with self.db.write() as c:  # wrong codes lock out as wrong passwords do; a right password buys no guesses
             if self._attempts(c, "mfa-failed", user.sub, 86400)[1] > self.clock.now():
                 raise ServiceError("NotAuthorizedException", "Password attempts exceeded")
-        if not self._use_totp(user.sub, code, verified_only=True):
+        if not self._use_totp(user.sub, code):
             with self.db.write() as c:
                 self._count_failure(c, user.sub, "mfa-failed")
             with self._exchanges_lock:
@@ -763,8 +766,7 @@ class UserPoolService:
         """MFA_SETUP answered, once VerifySoftwareToken took a code from the new authenticator."""
         self._client(client_id)
         user, entry = self._pending(session, client_id, "MFA_SETUP", username, hosted=hosted, spend=False)
-        found = self._totp(user.sub)
-        if found is None or not found[1]:  # the session stays, for the set-up to be done
+        if self._totp(user.sub) is None:  # the session stays, for the set-up to be done
             raise ServiceError("InvalidParameterException", "Software token MFA is not set up: call "
                                "AssociateSoftwareToken and VerifySoftwareToken with this session first.")
         with self._exchanges_lock:
@@ -779,12 +781,13 @@ class UserPoolService:
                                      (self.pool_id, sub)).fetchone()
         return None if row is None else (row[0], bool(row[1]), bool(row[2]), row[3])
 
-    def _use_totp(self, sub: str, code: str, *, verified_only: bool) -> bool:
-        """Whether ``code`` is the user's authenticator's for now and not used before; a right one is spent."""
+    def _use_totp(self, sub: str, code: str) -> bool:
+        """Whether ``code`` is the user's (verified) authenticator's for now and not used before; a right one is
+        spent."""
         with self.db.write() as c:
             row = c.execute("SELECT secret, verified, last_step FROM totp WHERE pool_id=? AND sub=?",
                             (self.pool_id, sub)).fetchone()
-            if row is None or verified_only and not row[1]:
+            if row is None:
                 return False
             step = totp.matching_step(row[0], code, self.clock.now(), after=row[2])
             if step is None:
@@ -792,57 +795,71 @@ class UserPoolService:
             c.execute("UPDATE totp SET last_step=? WHERE pool_id=? AND sub=?", (step, self.pool_id, sub))
         return True
 
-    def _mfa_subject(self, access_token: str | None, session: str | None, client_id: str | None = None
+    def _mfa_subject(self, access_token: str | None, session: str | None, *, hosted: bool = False
                      ) -> tuple[User, str | None]:
         """Whose authenticator is set up: the signed-in user of ``access_token``, or the sign-in waiting on
-        MFA_SETUP under ``session`` (the session is kept; the setup's last step spends it)."""
+        MFA_SETUP under ``session``, begun at the same door (``hosted``); one or the other, as on Cognito. The
+        session is kept: the set-up's last step spends it."""
+        if (access_token is None) == (session is None):
+            raise _invalid("Send either an AccessToken or a Session, not both.")
+        if self.decl.mfa == "off":
+            raise _invalid("Software token MFA is not enabled for this user pool (declare mfa=\"optional\" or "
+                           "\"required\").")
         if access_token is not None:
             return self.get_user(access_token), None
-        if session is None:
-            raise _invalid("Either AccessToken or Session is required.")
+        assert session is not None
         with self._exchanges_lock:
             entry = self._challenges.get(session)
-        if entry is None or entry[2] != "MFA_SETUP" or entry[3] <= self.clock.now():
+        if entry is None or entry[2] != "MFA_SETUP" or entry[3] <= self.clock.now() or \
+                (entry[5] is not None) != hosted:
             raise ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
         user = self._find(entry[0])
-        if user is None:
+        if user is None or not user.enabled:
             raise ServiceError("NotAuthorizedException", "Invalid session for the user.")
         return user, session
 
-    def associate_software_token(self, access_token: str | None, session: str | None, *,
+    def associate_software_token(self, access_token: str | None, session: str | None, *, hosted: bool = False,
                                  keep: bool = False) -> tuple[str, str | None]:
-        """A new authenticator secret for the user (replacing any not yet verified one); (SecretCode, Session).
-        ``keep``: the secret not yet verified, if there is one (a page shown again keeps the key it showed)."""
-        user, session = self._mfa_subject(access_token, session)
-        found = self._totp(user.sub)
-        if keep and found is not None and not found[1]:
-            return found[0], session
+        """A new authenticator secret for the user, pending until VerifySoftwareToken takes a code from it (the
+        authenticator already verified stays the user's until then, as on Cognito); (SecretCode, Session).
+        ``keep``: the pending secret, if there is one (a page shown again keeps the key it showed)."""
+        user, session = self._mfa_subject(access_token, session, hosted=hosted)
+        row = self.db.conn().execute("SELECT secret FROM totp_pending WHERE pool_id=? AND sub=?",
+                                     (self.pool_id, user.sub)).fetchone()
+        if keep and row is not None:
+            return row[0], session
         secret = totp.new_secret()
         with self.db.write() as c:
-            c.execute("INSERT INTO totp VALUES (?,?,?,0,0,-1) ON CONFLICT (pool_id, sub) DO UPDATE SET "
-                      "secret=excluded.secret, verified=0, enabled=0, last_step=-1", (self.pool_id, user.sub, secret))
+            c.execute("INSERT OR REPLACE INTO totp_pending VALUES (?,?,?)", (self.pool_id, user.sub, secret))
         return secret, session
 
-    def verify_software_token(self, access_token: str | None, session: str | None, code: str) -> str | None:
-        """The new authenticator's first code: right, and the authenticator is the user's (Status SUCCESS)."""
-        user, session = self._mfa_subject(access_token, session)
-        if self._totp(user.sub) is None:
-            raise ServiceError("InvalidParameterException", "No software token is associated: call "
-                               "AssociateSoftwareToken first.")
-        if not self._use_totp(user.sub, code, verified_only=False):
-            raise ServiceError("EnableSoftwareTokenMFAException", "Code mismatch")
+    def verify_software_token(self, access_token: str | None, session: str | None, code: str, *,
+                              hosted: bool = False) -> str | None:
+        """The pending authenticator's code: right, and it replaces the user's authenticator (Status SUCCESS)."""
+        user, session = self._mfa_subject(access_token, session, hosted=hosted)
         with self.db.write() as c:
-            c.execute("UPDATE totp SET verified=1 WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
+            row = c.execute("SELECT secret FROM totp_pending WHERE pool_id=? AND sub=?",
+                            (self.pool_id, user.sub)).fetchone()
+            if row is None:
+                raise ServiceError("InvalidParameterException", "No software token is associated: call "
+                                   "AssociateSoftwareToken first.")
+            step = totp.matching_step(row[0], code, self.clock.now())
+            if step is None:
+                raise ServiceError("EnableSoftwareTokenMFAException", "Code mismatch")
+            c.execute("INSERT INTO totp VALUES (?,?,?,1,0,?) ON CONFLICT (pool_id, sub) DO UPDATE SET "
+                      "secret=excluded.secret, last_step=excluded.last_step", (self.pool_id, user.sub, row[0], step))
+            c.execute("DELETE FROM totp_pending WHERE pool_id=? AND sub=?", (self.pool_id, user.sub))
         return session
 
     def set_mfa_preference(self, access_token: str, enabled: bool | None) -> None:
         """SetUserMFAPreference: software token MFA on or off for the signed-in user (off is refused where the
-        pool requires MFA); None leaves it."""
+        pool requires MFA, on where it has none); None leaves it."""
         user = self.get_user(access_token)
         if enabled is None:
             return
-        found = self._totp(user.sub)
-        if enabled and (found is None or not found[1]):
+        if enabled and self.decl.mfa == "off":
+            raise _invalid("Software token MFA is not enabled for this user pool.")
+        if enabled and self._totp(user.sub) is None:
             raise ServiceError("InvalidParameterException", "User has not verified software token mfa")
         if not enabled and self.decl.mfa == "required":
             raise ServiceError("InvalidParameterException", "MFA is required by this user pool and cannot be "
@@ -851,8 +868,8 @@ class UserPoolService:
             c.execute("UPDATE totp SET enabled=? WHERE pool_id=? AND sub=?", (int(enabled), self.pool_id, user.sub))
 
     def mfa_settings(self, sub: str) -> list[str]:
-        found = self._totp(sub)
-        return ["SOFTWARE_TOKEN_MFA"] if found and found[1] and (found[2] or self.decl.mfa == "required") else []
+        found = self._totp(sub) if self.decl.mfa != "off" else None
+        return ["SOFTWARE_TOKEN_MFA"] if found and (found[2] or self.decl.mfa == "required") else []
 
     def _prove(self, subject: str, check: Callable[[], bool]) -> None:
         """A proof of a password for ``subject`` (a user's sub, or a name with no account), under the lock-out:
@@ -998,16 +1015,16 @@ class UserPoolService:
         email = changed.pop("email", None)
         if email is not None and not EMAIL.match(email):
             raise _invalid("Invalid email address format.")
-        with self.db.write() as c:
+        moving = email is not None and email.lower() != user.email
+        with self.db.write() as c:  # all or nothing: a refused email change writes no other attribute
+            if moving:  # each change mails a code: as many as resends allow
+                self._count_resend(c, user.sub)
+                c.execute("INSERT OR REPLACE INTO pending_email VALUES (?,?,?)",
+                          (self.pool_id, user.sub, str(email).lower()))
             if changed:
                 c.execute("UPDATE users SET attributes=? WHERE pool_id=? AND sub=?",
                           (orjson.dumps({**user.attributes, **changed}).decode(), self.pool_id, user.sub))
-        if email is None or email.lower() == user.email:
-            return []
-        with self.db.write() as c:  # each change mails a code: as many as resends allow
-            self._count_resend(c, user.sub)
-            c.execute("INSERT OR REPLACE INTO pending_email VALUES (?,?,?)", (self.pool_id, user.sub, email.lower()))
-        return [self._send_code(user, "email", email.lower())]
+        return [self._send_code(user, "email", str(email).lower())] if moving else []
 
     def attribute_code(self, access_token: str, attribute: str) -> CodeDelivery:
         """GetUserAttributeVerificationCode: a code to verify the email (the new one, while a change waits)."""

@@ -25,7 +25,7 @@ from ...frontdoor import Asgi
 from ...infra.asgi import Receive, Scope, Send, send_response
 from ...protocols.awsjson import AwsJsonService, HttpRequest, Params
 from ...protocols.principals import Authorizer, Credentials
-from ...protocols.sigv4 import SigV4Error, verify_request
+from ...protocols.sigv4 import SigV4Error, is_signed, verify_request
 from .model import AuthCode, Challenge, CodeDelivery, SignedIn, User, UserPoolService
 
 TARGET = "AWSCognitoIdentityProviderService"
@@ -39,8 +39,9 @@ def _auth_result(t: SignedIn) -> dict[str, Any]:
     assert not isinstance(t, AuthCode)  # only the hosted sign-in asks for a code
     if isinstance(t, Challenge):
         return {"ChallengeName": t.name, "Session": t.session, "ChallengeParameters": t.parameters}
-    result: dict[str, Any] = {"AccessToken": t.access_token, "ExpiresIn": t.expires_in, "TokenType": "Bearer",
-                              "IdToken": t.id_token}
+    result: dict[str, Any] = {"AccessToken": t.access_token, "ExpiresIn": t.expires_in, "TokenType": "Bearer"}
+    if t.scopes is None or "openid" in t.scopes.split():  # a hosted sign-in's session without openid has none
+        result["IdToken"] = t.id_token
     if t.refresh_token is not None:
         result["RefreshToken"] = t.refresh_token
     return {"ChallengeParameters": {}, "AuthenticationResult": result}
@@ -55,8 +56,7 @@ def _user(user: User, pool: UserPoolService, attributes_key: str = "Attributes")
 
 
 # what a refused signature is on AWS JSON services (the SigV4 checks speak S3's codes)
-_SIGNATURE_ERRORS = {"AccessDenied": ("MissingAuthenticationTokenException", 403),
-                     "InvalidAccessKeyId": ("UnrecognizedClientException", 400),
+_SIGNATURE_ERRORS = {"InvalidAccessKeyId": ("UnrecognizedClientException", 400),
                      "InvalidToken": ("UnrecognizedClientException", 400),
                      "ExpiredToken": ("ExpiredTokenException", 400),
                      "RequestTimeTooSkewed": ("InvalidSignatureException", 400)}
@@ -101,14 +101,15 @@ class CognitoIdpWire(AwsJsonService):
     # -- the operator's operations: signed, then allowed by the signer's policies
 
     def authenticate(self, request: HttpRequest) -> object:
+        if not is_signed(request.query_string, request.headers):
+            raise ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
         try:
             verified = verify_request(request.method, request.raw_path, request.query_string, request.headers,
                                       self.credentials.lookup, self.clock.now(), region=self.region,
                                       service="cognito-idp", body=request.body)
         except SigV4Error as exc:
             code, status = _SIGNATURE_ERRORS.get(exc.code, ("InvalidSignatureException", 400))
-            message = "Missing Authentication Token" if code.startswith("Missing") else exc.message
-            raise ServiceError(code, message, status) from None
+            raise ServiceError(code, exc.message, status) from None
         return verified.credential.principal
 
     def _admin(self, op: str, fn: Any) -> Any:
@@ -324,6 +325,8 @@ class CognitoIdpWire(AwsJsonService):
         """The pool of an MFA set-up: by the access token, or by the session of a sign-in waiting on MFA_SETUP
         (which names no pool: each pool is asked whether the session is one of its own)."""
         token, session = p.optional_text("AccessToken"), p.optional_text("Session")
+        if token is not None and session is not None:
+            raise ServiceError("InvalidParameterException", "Send either an AccessToken or a Session, not both.")
         if token is not None:
             return self._pool_of_token(token), token, None
         if session is None:
