@@ -49,6 +49,7 @@ from stratus import (
     StreamingResponse,
     Table,
     TableCache,
+    TableChange,
     TablePort,
     Throttle,
     UserPool,
@@ -109,6 +110,7 @@ SECTIONS: tuple[Section, ...] = (
                 Entry("app.rest_api", App.rest_api, "app.rest_api"),
                 Entry("app.identity_pool", App.identity_pool, "app.identity_pool"),
                 Entry("app.email", App.email, "app.email"),
+                Entry("app.on_table_change", App.on_table_change, "app.on_table_change"),
                 Entry("api.route", RestApi.route, "api.route"),
                 *(_shortcut(m) for m in ("get", "post", "put", "patch", "delete")),
             )),
@@ -179,6 +181,9 @@ SECTIONS: tuple[Section, ...] = (
         Entry("Response", Response, "Response"),
         Entry("StreamingResponse", StreamingResponse, "StreamingResponse"),
         Entry("JsonSchema", JsonSchema, options=False),
+    )),
+    Section("Events", "What a trigger's handler gets: `handler(event, ctx)`, with the `ctx` of what it uses.", (
+        Entry("TableChange", TableChange),
     )),
 )
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # sooner (type checkers read this block by its name)
         UnsupportedMediaType,
         ValidationError,
     )
-    from .events import AuthRequest, Principal, Request, Response, StreamingResponse
+    from .events import AuthRequest, Principal, Request, Response, StreamingResponse, TableChange
     from .graph import (
         ApiCache,
         App,
@@ -73,7 +73,7 @@ _HOME: dict[str, str] = {name: module for module, names in (
                "InvalidToken", "MailRejected", "MethodNotAllowed", "NotFound", "PayloadTooLarge", "ServiceError",
                "StratusError", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType",
                "ValidationError")),
-    ("events", ("AuthRequest", "Principal", "Request", "Response", "StreamingResponse")),
+    ("events", ("AuthRequest", "Principal", "Request", "Response", "StreamingResponse", "TableChange")),
     ("graph", ("ApiCache", "App", "Bucket", "Email", "HostedSignIn", "IdentityPool", "KeyAttr", "PasswordPolicy", "RestApi",
                "Table", "TableCache", "Throttle", "UserPool")),
     ("ports", ("KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page",
@@ -102,7 +102,8 @@ __all__ = [
     "JsonSchema", "KeyAttr",
     "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed", "NotFound", "ObjectInfo", "ObjectPage",
     "ObjectStorePort", "Page", "PasswordPolicy", "PayloadTooLarge", "Principal", "Request", "Response", "RestApi",
-    "ServiceError", "StoredObject", "StratusError", "StreamingResponse", "Table", "TableCache", "TablePort",
+    "ServiceError", "StoredObject", "StratusError", "StreamingResponse", "Table", "TableCache", "TableChange",
+    "TablePort",
     "Throttle", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType", "UserPool",
     "ValidationError",
 ]

@@ -107,3 +107,30 @@ class StreamingResponse:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """One change to an item of a table with a stream: what an ``on_table_change`` handler gets, the same locally
+    and from DynamoDB Streams (through the Lambda entry point).
+
+    - ``kind``: ``"INSERT"`` (a new item), ``"MODIFY"`` (an item changed) or ``"REMOVE"`` (an item deleted).
+    - ``table``: the table's name in the app.
+    - ``keys``: the item's primary key, ``{attribute: value}``.
+    - ``new_image``: the item after the change; None for ``REMOVE``.
+    - ``old_image``: the item before the change; None for ``INSERT``.
+    - ``sequence_number``: the change's place in the stream: later changes of one item have greater ones (compare
+      them as integers).
+    - ``approximate_creation_time``: when the change was written, in seconds since the epoch.
+    - ``event_id``: the record's unique id, stable across redeliveries: the key for acting once
+      (``stratus.idempotent``, or a conditional write).
+    """
+
+    kind: str
+    table: str
+    keys: Mapping[str, Any]
+    new_image: Mapping[str, Any] | None
+    old_image: Mapping[str, Any] | None
+    sequence_number: str
+    approximate_creation_time: float
+    event_id: str

@@ -773,6 +773,15 @@ REFUSED = {
         app = App("machine-clients-without-domain")
         app.user_pool("users", resource_servers={"orders": ("read",)}, machine_clients={"batch": ("orders/read",)})
         """, ConfigError, "user pool 'users': machine_clients (batch)"),
+    "table-trigger": ("""
+        from stratus import App
+        app = App("table-trigger")
+        notes = app.table("notes", partition_key="id", stream=True)
+
+        @app.on_table_change(notes)
+        def on_note(change, ctx):
+            pass
+        """, UnsupportedFeature, "trigger 'on-note' (the changes of table 'notes')"),
     "unknown-kind": ("""
         from dataclasses import dataclass
         from stratus import App

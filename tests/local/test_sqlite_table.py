@@ -34,3 +34,11 @@ def test_durable_across_reopen(tmp_path: Path) -> None:
     decl = App("t").table("things", partition_key="p")
     SqliteTable(decl, tables_database(tmp_path / "db")).put({"p": "k", "v": 1})
     assert SqliteTable(decl, tables_database(tmp_path / "db")).get({"p": "k"}) == {"p": "k", "v": 1}
+
+
+def test_a_write_that_changes_nothing_makes_no_change(table: SqliteTable) -> None:
+    table.put({"p": "a", "s": "1", "v": 1})
+    table.put({"p": "a", "s": "1", "v": 1})
+    table.update({"p": "a", "s": "1"}, {"v": 1})
+    table.delete({"p": "b", "s": "1"})  # nothing there
+    assert [c["kind"] for c in table.changes()] == ["INSERT"]

@@ -162,7 +162,7 @@ def test_every_app_reports_the_same_groups_of_figures() -> None:
     from tests.conftest import OTHER
     with TestClient(OTHER) as client:
         figures = client.runtime.stats()["apps"]["other"]
-        assert set(figures) == {"apis", "table_caches"} and figures["table_caches"] == {}
+        assert set(figures) == {"apis", "table_caches", "triggers"} and figures["table_caches"] == figures["triggers"] == {}
 
 
 def test_an_apps_tests_may_import_every_name_of_the_testing_module() -> None:

@@ -222,3 +222,23 @@ def test_user_pool_groups_scopes_and_machine_clients_are_checked_when_declared()
         api.get("/y", scopes=("orders/write",))
     with pytest.raises(ConfigError, match="public route admits anyone"):
         api.get("/z", public=True, requires_group="authors")
+
+
+def test_a_table_trigger_is_checked_when_declared() -> None:
+    app = App("events")
+    plain = app.table("plain", partition_key="id")
+    streamed = app.table("streamed", partition_key="id", stream=True)
+
+    def on_change(change: object, ctx: object) -> None: ...
+    with pytest.raises(ConfigError, match="has no stream"):
+        app.on_table_change(plain)(on_change)
+    with pytest.raises(ConfigError, match="kinds must be some of"):
+        app.on_table_change(streamed, kinds={"UPSERT"})(on_change)
+    with pytest.raises(ConfigError, match="timeout"):
+        app.on_table_change(streamed, timeout=0)(on_change)
+    with pytest.raises(ConfigError, match="named function"):
+        app.on_table_change(streamed)(lambda change, ctx: None)
+    app.on_table_change(streamed, kinds={"INSERT"})(on_change)
+    assert app.resource("table_trigger", "on-change") is not None  # named by its handler, - for _
+    with pytest.raises(ConfigError, match="declared twice"):
+        app.on_table_change(streamed)(on_change)

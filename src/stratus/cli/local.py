@@ -1,4 +1,5 @@
-"""``stratus up``, ``stats``, ``flush-cache`` and ``mail``: a system on this machine."""
+"""``stratus up``, ``stats``, ``flush-cache``, ``dead-letters``, ``redrive``, ``logs`` and ``mail``: a system on this
+machine."""
 
 from __future__ import annotations
 
@@ -53,6 +54,39 @@ def register(sub: Any) -> None:
     flush.add_argument("app", nargs="?", help="only this app's APIs")
     flush.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
     flush.set_defaults(run=_flush)
+
+    dead = sub.add_parser("dead-letters", help="list the events triggers gave up on",
+                          description="List the dead letters of the running system's triggers (or one app's): "
+                                      "each event a handler failed on until its attempts ran out, with the error, "
+                                      "the attempts and their times. `stratus redrive` sends them again.")
+    dead.add_argument("app", nargs="?", help="only this app's triggers")
+    dead.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    dead.add_argument("--json", action="store_true", help="print the raw JSON, events included")
+    dead.set_defaults(run=_dead_letters)
+
+    redrive = sub.add_parser("redrive", help="send a trigger's dead letters to its handler again",
+                             description="Send the dead letters of one trigger (the handler's name) to it again, "
+                                         "each with its attempts counted afresh: after fixing the handler, or what "
+                                         "it needed.")
+    redrive.add_argument("app", help="the app")
+    redrive.add_argument("trigger", help="the trigger: its handler's name (send_welcome or send-welcome)")
+    redrive.add_argument("--id", type=int, action="append", dest="ids", metavar="ID",
+                         help="only this dead letter (repeatable; default: all of the trigger's)")
+    redrive.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    redrive.set_defaults(run=_redrive)
+
+    logs = sub.add_parser("logs", help="show the triggers' handler calls: outcome, duration, output",
+                          description="Show every recent call of the running system's trigger handlers (the last "
+                                      "1000 per trigger): request id, trigger, duration, outcome, and what the "
+                                      "handler printed or logged; a failed call shows its traceback.")
+    logs.add_argument("app", nargs="?", help="only this app's triggers")
+    logs.add_argument("--handler", metavar="H", help="only this trigger (its handler's name)")
+    logs.add_argument("--since", default="1h", metavar="AGE",
+                      help="only calls this recent: 30s, 10m, 2h, 1d (default: 1h)")
+    logs.add_argument("--follow", action="store_true", help="keep showing new calls until interrupted")
+    logs.add_argument("--json", action="store_true", help="one JSON object per call")
+    logs.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    logs.set_defaults(run=_logs)
 
 
 def register_mail(sub: Any) -> None:
@@ -128,15 +162,19 @@ def _running(data_dir: Path) -> dict[str, Any]:
     return ep
 
 
-def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
-    """Call the running system's admin endpoint, found through its endpoints.json."""
+def _admin(data_dir: Path, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None) -> Any:
+    """Call the running system's admin endpoint, found through its endpoints.json; its error, one line."""
     from .._https import HttpsJson
     ep = _running(data_dir)
     auth = {"authorization": f"Bearer {ep.get('operator_token', '')}"}
     try:
-        return HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(method, path, headers={**auth, **(headers or {})})[1]
+        status, doc = HttpsJson(ep["aws_endpoint"], ep["ca_file"], timeout=10).call(
+            method, path, body, headers={**auth, **(headers or {})})
     except OSError as exc:
         raise StratusError(f"the system at {ep['aws_endpoint']} does not answer: {exc}") from None
+    if status >= 400:
+        raise StratusError(str(doc.get("message", doc)) if isinstance(doc, dict) else f"status {status}")
+    return doc
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -161,6 +199,13 @@ def _stats(args: argparse.Namespace) -> int:
     if caches:
         print()
         table([("app/table", "cache", "hits", "misses", "evictions", "hit %"), *caches])
+    triggers = [(f"{app}/{t}", str(f["delivered"]), str(f["retried"]), str(f["dead_lettered"]), str(f["dead_letters"]),
+                 "-" if f["oldest_undelivered_age"] is None else f"{f['oldest_undelivered_age']:.1f}")
+                for app, a in doc["apps"].items() for t, f in a.get("triggers", {}).items()]
+    if triggers:
+        print()
+        table([("app/trigger", "delivered", "retried", "dead-lettered", "dead letters", "oldest waiting s"),
+               *triggers])
     return 0
 
 
@@ -175,6 +220,77 @@ def _flush(args: argparse.Namespace) -> int:
     for api, count in flushed.items():
         print(f"flushed {api}: {count} cached answer{'' if count == 1 else 's'} dropped")
     return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    from . import table
+    path = "/_stratus/dead-letters" + (f"?app={quote(args.app)}" if args.app else "")
+    letters = _admin(args.data_dir, "GET", path)["dead_letters"]
+    if args.json:
+        print(json.dumps(letters, indent=2))
+        return 0
+    if not letters:
+        print("no dead letters" + (f" in app {args.app}" if args.app else ""))
+        return 0
+    table([("id", "app/trigger", "attempts", "last attempt", "error")] + [
+        (str(d["id"]), f"{d['app']}/{d['trigger']}", str(d["attempts"]), _when(d["last_attempt"]),
+         d["error"].strip().splitlines()[-1][:100]) for d in letters])
+    return 0
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    doc = _admin(args.data_dir, "POST", "/_stratus/redrive",
+                 body={"app": args.app, "trigger": args.trigger, "ids": args.ids})
+    n = doc["redriven"]
+    print(f"sent {n} dead letter{'' if n == 1 else 's'} of {args.app}/{args.trigger} again")
+    return 0
+
+
+def _when(epoch: float) -> str:
+    import time
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _age(text: str) -> float:
+    """``30s``, ``10m``, ``2h``, ``1d`` (or plain seconds) in seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise StratusError(f"--since {text!r}: give an age such as 30s, 10m, 2h or 1d") from None
+    if not 0 <= seconds < 1e10:  # nan and inf too
+        raise StratusError(f"--since {text!r}: an age is not negative")
+    return seconds
+
+
+def _logs(args: argparse.Namespace) -> int:
+    import time
+    from urllib.parse import urlencode
+    since = time.time() - _age(args.since)
+    shown: dict[str, float] = {}  # request id -> start, of the calls shown at or after ``since``
+    while True:
+        query = {k: v for k, v in (("app", args.app), ("trigger", args.handler), ("since", repr(since))) if v}
+        for call in _admin(args.data_dir, "GET", "/_stratus/logs?" + urlencode(query))["invocations"]:
+            if call["request_id"] in shown:
+                continue
+            shown[call["request_id"]] = call["started"]
+            if args.json:
+                print(json.dumps(call), flush=True)
+                continue
+            print(f"{_when(call['started'])}  {call['request_id']}  {call['trigger']}  "
+                  f"{call['duration_ms']:.1f} ms  {call['outcome'].upper()}", flush=True)
+            for text in (call["output"], call["error"]):
+                for line in text.rstrip().splitlines():
+                    print(f"    {line}", flush=True)
+        if not args.follow:
+            return 0
+        if shown:  # the next look asks from the newest call shown on, and forgets the older ones
+            since = max(shown.values())
+            shown = {k: v for k, v in shown.items() if v >= since}
+        time.sleep(1.0)
 
 
 def _mail(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KeyAttr, Table, TableCache
 from .messaging import Email
 from .storage import Bucket
+from .triggers import TableTrigger, trigger_name
 
 R = TypeVar("R", bound=Resource)
 
@@ -184,6 +185,36 @@ class App:
           an identity the account has verified in SES, once.
         """
         return self.add(Email(name, sender))
+
+    def on_table_change(self, table: Table, *, kinds: Iterable[str] = ("INSERT", "MODIFY", "REMOVE"),
+                        uses: Iterable[Resource] = (), timeout: float = 3.0,
+                        max_attempts: int | None = None) -> Callable[[Handler], Handler]:
+        """Declare the handler of a table's changes: a decorator for ``handler(change, ctx)``, which gets each
+        ``TableChange`` of ``table`` (declared with ``stream=True``) whose kind is in ``kinds``.
+
+        Delivery is at least once: a change is committed with the write that makes it, and handed to the handler
+        until it returns without raising, so a handler that must act once keys its work by ``change.event_id``.
+        Changes of one item come in the order they were written; a write that changes nothing makes none. A
+        change that fails holds back later changes of its item (never other items'), is tried again with backoff,
+        and after ``max_attempts`` (or 24 hours) is kept as a dead letter: ``stratus dead-letters`` lists them,
+        ``stratus redrive`` sends them again. On AWS: a DynamoDB stream, a Lambda function with an event source
+        mapping (its ``kinds`` as a filter) and an SQS queue for what fails.
+
+        - ``table``: the declared ``Table``.
+        - ``kinds``: which changes: ``"INSERT"``, ``"MODIFY"``, ``"REMOVE"``; default all three.
+        - ``uses``: the resources the handler uses (its ``ctx`` hands it those and no other), as a route's.
+        - ``timeout``: seconds a call may run, more than 0 and at most 900; default 3, as Lambda's. One that runs
+          past it has failed.
+        - ``max_attempts``: tries of one change before it is a dead letter, 1 to 10,000; default None: until it
+          is 24 hours old, as Lambda retries a stream's records.
+
+        The trigger's name (for ``stratus redrive``) is the handler's, with ``-`` for ``_``.
+        """
+        def register(handler: Handler) -> Handler:
+            self.add(TableTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, table=table,
+                                  kinds=frozenset(kinds)))
+            return handler
+        return register
 
     def of_kind(self, cls: type[R]) -> list[R]:
         """The declared resources of class ``cls``, in declaration order."""

@@ -13,6 +13,7 @@ OIDC discovery under its id, and S3 (path style) for the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import pkgutil
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from ..graph import App, Resource
 from ..ports.mailer import Mailer
 from ..registry import OnDemand, kind_module
 from . import kinds as kind_modules
+from .events.delivery import Subscription
 from .frontdoor import FrontDoor
 from .operator import Operations
 from .protocols.principals import Credentials
@@ -167,8 +169,9 @@ class LocalRuntime:
         self.services = Services(data_dir, endpoint, clock, region)
         self.frontdoor = FrontDoor(self.services.s3)
         self.frontdoor.mount("_api", self.services.apigateway)
+        self.subscriptions: dict[str, Subscription] = {}  # every trigger's delivery, by "<app>/<trigger>"
         self.frontdoor.mount("_stratus", Operations(self.stats, self.flush, lambda: sorted(self.apps), clock,
-                                                    self.services.credentials.operator_token, endpoint))
+                                                    self.services.credentials.operator_token, endpoint, self))
         self.frontdoor.serve_json(self.services.cognito_idp, self.services.pools["cognito-idp"])
         self.frontdoor.serve_json(self.services.cognito_identity, self.services.pools["cognito-identity"])
         self.frontdoor.on_shutdown.append(self.close)
@@ -203,6 +206,39 @@ class LocalRuntime:
         if app and app not in self.apps:
             raise NotFound(f"no app named {app!r} is running (running: {', '.join(sorted(self.apps))})")
         return self.services.apigateway.flush(app)
+
+    def _triggers(self, app: str | None, trigger: str | None = None) -> list[Subscription]:
+        if app is not None and app not in self.apps:
+            raise NotFound(f"no app named {app!r} is running (running: {', '.join(sorted(self.apps))})")
+        found = [s for s in self.subscriptions.values() if (app is None or s.app == app)
+                 and (trigger is None or s.name == trigger.replace("_", "-").lower())]
+        if trigger is not None and not found:
+            names = sorted(f"{s.app}/{s.name}" for s in self.subscriptions.values() if app in (None, s.app))
+            where = f"app {app!r} has no" if app is not None else "no app has a"
+            raise NotFound(f"{where} trigger named {trigger!r} (triggers: {', '.join(names) or 'none'})")
+        return found
+
+    def dead_letters(self, app: str | None = None) -> list[dict[str, Any]]:
+        """The dead letters of every trigger (of one app), oldest first per trigger."""
+        return [{"app": s.app, **d} for s in self._triggers(app) for d in s.dead_letters()]
+
+    def redrive(self, app: str, trigger: str, ids: list[int] | None = None) -> int:
+        """Send a trigger's dead letters (all, or those named: each must be one of its dead letters) again; how
+        many."""
+        subs = self._triggers(app, trigger)
+        if ids is not None:
+            held = {d["id"] for s in subs for d in s.dead_letters()}
+            missing = sorted(set(ids) - held)
+            if missing:
+                raise NotFound(f"trigger {app}/{trigger} has no dead letter {', '.join(map(str, missing[:10]))} "
+                               "(`stratus dead-letters` lists them)")
+        return sum(s.redrive(ids) for s in subs)
+
+    def invocations(self, app: str | None = None, trigger: str | None = None, since: float = 0.0
+                    ) -> list[dict[str, Any]]:
+        """The recent calls of the triggers' handlers (of one app, one trigger), since ``since``, oldest first."""
+        calls = [(s.app, c) for s in self._triggers(app, trigger) for c in s.recent if c.started >= since]
+        return [{"app": a, **dataclasses.asdict(c)} for a, c in sorted(calls, key=lambda ac: ac[1].started)]
 
     def close(self) -> None:
         """Let running handlers finish, then stop the pools (on shutdown)."""

@@ -8,8 +8,10 @@ point) is DynamoDB's ordering.
 
 Writes run in ``BEGIN IMMEDIATE`` transactions, so a conditional write's check
 and its write are atomic even across processes. When a table declares a change
-stream, the change record (kind, keys, old and new image) is inserted in the same
-transaction as the write: a change is never lost and never invented.
+stream, the change (kind, keys, old and new image) is appended to the app's event
+log (``stratus.local.events``) in the same transaction as the write: a change is
+never lost and never invented, and a write that changes nothing makes none, as
+with DynamoDB Streams.
 
 The port's checks are ``TablePort``'s; this module only stores and reads.
 Each thread gets its own connection (sync handlers run on a thread pool).
@@ -27,6 +29,7 @@ import orjson
 from ....clock import Clock, SystemClock
 from ....graph import Table
 from ....ports.table import Conditions, Item, Key, KeyCondition, Page, Query, TablePort, check_conditions, normalize
+from ...events.log import EventLog
 from ...infra.sqlite import ServiceErrors, SqliteDatabase
 
 SCHEMA = """
@@ -34,11 +37,18 @@ CREATE TABLE IF NOT EXISTS items (
     tbl TEXT NOT NULL, pk NOT NULL, sk NOT NULL, doc BLOB NOT NULL,
     PRIMARY KEY (tbl, pk, sk)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, kind TEXT NOT NULL,
-    keys BLOB NOT NULL, old BLOB, new BLOB, at REAL NOT NULL
-);
 """
+
+
+def _same(old: Item | None, new: Item | None) -> bool:
+    """Whether a write changed nothing, types included (Python holds ``True == 1``; DynamoDB does not)."""
+    return old is new or old is not None and new is not None and \
+        orjson.dumps(old, option=orjson.OPT_SORT_KEYS) == orjson.dumps(new, option=orjson.OPT_SORT_KEYS)
+
+
+def table_source(name: str) -> str:
+    """What a table's changes are named by in the event log."""
+    return f"table:{name}"
 
 
 def tables_database(path: Path) -> SqliteDatabase:
@@ -49,9 +59,12 @@ def tables_database(path: Path) -> SqliteDatabase:
 class SqliteTable(TablePort):
     """The ``Table`` port for one declared table."""
 
-    def __init__(self, decl: Table, db: SqliteDatabase, clock: Clock | None = None) -> None:
+    def __init__(self, decl: Table, db: SqliteDatabase, clock: Clock | None = None,
+                 log: EventLog | None = None) -> None:
         super().__init__(decl)
         self.db = db
+        self.log = log if log is not None else EventLog(db)
+        self.source = table_source(decl.name)
         self.clock = clock or SystemClock()
         self._errors = ServiceErrors(f"table {decl.name!r}")
 
@@ -61,18 +74,21 @@ class SqliteTable(TablePort):
         row = c.execute("SELECT doc FROM items WHERE tbl=? AND pk=? AND sk=?", (self.name, *key)).fetchone()
         return None if row is None else orjson.loads(row[0])
 
-    def _write(self, c: sqlite3.Connection, key: Key, old: Item | None, new: Item | None) -> None:
-        """Store ``new`` (None: delete) and, when the table has a stream, its change record in the same transaction."""
+    def _write(self, c: sqlite3.Connection, key: Key, old: Item | None, new: Item | None) -> bool:
+        """Store ``new`` (None: delete) and, when the table has a stream, its change in the event log in the same
+        transaction; whether there was a change to tell of (a write that changes nothing makes none)."""
         if new is None:
             c.execute("DELETE FROM items WHERE tbl=? AND pk=? AND sk=?", (self.name, *key))
         else:
             c.execute("INSERT OR REPLACE INTO items (tbl, pk, sk, doc) VALUES (?,?,?,?)",
                       (self.name, *key, orjson.dumps(new)))
-        if self.decl.stream:
-            kind = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
-            c.execute("INSERT INTO changes (tbl, kind, keys, old, new, at) VALUES (?,?,?,?,?,?)",
-                      (self.name, kind, orjson.dumps(self.key_item(key)), old and orjson.dumps(old),
-                       new and orjson.dumps(new), self.clock.now()))
+        if not self.decl.stream or _same(old, new):
+            return False
+        keys = self.key_item(key)
+        kind = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        self.log.append(c, self.source, orjson.dumps(keys).decode(),
+                        {"kind": kind, "keys": keys, "old": old, "new": new}, self.clock.now())
+        return True
 
     # -- the hooks
 
@@ -93,7 +109,9 @@ class SqliteTable(TablePort):
         with self._errors, self.db.write() as c:
             old = self._read(c, key) if (cond or self.decl.stream) else None
             check_conditions(self.decl, old, cond)
-            self._write(c, key, old, item)
+            changed = self._write(c, key, old, item)
+        if changed:
+            self.log.notify()
 
     def _update(self, key: Key, changes: dict[str, Any], remove: tuple[str, ...], cond: Conditions) -> Item:
         with self._errors, self.db.write() as c:
@@ -103,15 +121,18 @@ class SqliteTable(TablePort):
             for attr in remove:
                 new.pop(attr, None)
             new = normalize(self.decl, new)
-            self._write(c, key, old, new)
+            changed = self._write(c, key, old, new)
+        if changed:
+            self.log.notify()
         return new
 
     def _delete(self, key: Key, cond: Conditions) -> Item | None:
         with self._errors, self.db.write() as c:
             old = self._read(c, key)
             check_conditions(self.decl, old, cond)
-            if old is not None:
-                self._write(c, key, old, None)
+            changed = old is not None and self._write(c, key, old, None)
+        if changed:
+            self.log.notify()
         return old
 
     def _query(self, q: Query) -> Page:
@@ -138,12 +159,10 @@ class SqliteTable(TablePort):
             after = rows[-1][0]
 
     def changes(self, after: int = 0) -> list[dict[str, Any]]:
-        """The change log of this table after sequence number ``after`` (for stream consumers)."""
-        rows = self.db.conn().execute(
-            "SELECT seq, kind, keys, old, new, at FROM changes WHERE tbl=? AND seq>? ORDER BY seq",
-            (self.name, after)).fetchall()
-        return [{"seq": s, "kind": k, "keys": orjson.loads(keys), "old": old and orjson.loads(old),
-                 "new": new and orjson.loads(new), "at": at} for s, k, keys, old, new, at in rows]
+        """This table's changes in the event log after sequence number ``after``, oldest first."""
+        rows = self.db.conn().execute("SELECT seq, body, at FROM events WHERE source=? AND seq>? ORDER BY seq",
+                                      (self.source, after)).fetchall()
+        return [{"seq": seq, **orjson.loads(body), "at": at} for seq, body, at in rows]
 
 
 def _sort_condition(sort: KeyCondition, conds: list[str], args: list[Any]) -> tuple[list[str], list[Any]]:

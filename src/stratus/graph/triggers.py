@@ -1,0 +1,80 @@
+"""Triggers: handlers that events call rather than requests. A table's changes (DynamoDB Streams to Lambda) today;
+object events, queue messages and stream records are triggers of the same shape.
+
+Every trigger is one subscription of the one event mechanism: its events are delivered at least once, in order
+per item, retried on failure and then kept as dead letters (``stratus dead-letters``, ``stratus redrive``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ._base import Resource, check_name
+from .data import Table
+
+TABLE_CHANGE_KINDS = frozenset({"INSERT", "MODIFY", "REMOVE"})
+MAX_TIMEOUT = 900  # seconds: Lambda's longest run
+
+
+def trigger_name(handler: Any) -> str:
+    """The name a trigger goes by (``stratus redrive APP NAME``): its handler's, with ``-`` for ``_``."""
+    name = getattr(handler, "__name__", "")
+    if not callable(handler) or not name or name == "<lambda>":
+        raise ConfigError(f"a trigger's handler must be a named function, not {handler!r}")
+    return check_name("trigger", name.replace("_", "-").lower())
+
+
+@dataclass(eq=False, repr=False)
+class Trigger(Resource):
+    """A handler an event source calls: its name (the handler's), the resources it ``uses``, its timeout and how
+    often a failing event is tried."""
+
+    kind: ClassVar[str] = "trigger"
+    name: str
+    handler: Any
+    uses: tuple[Resource, ...] = ()
+    timeout: float = 3.0
+    max_attempts: int | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.kind, self.name)
+        if not 0 < self.timeout <= MAX_TIMEOUT:
+            raise ConfigError(f"trigger {self.name!r}: timeout must be more than 0 and at most {MAX_TIMEOUT} s "
+                              "(Lambda's limit)")
+        if self.max_attempts is not None and not 1 <= self.max_attempts <= 10_000:
+            raise ConfigError(f"trigger {self.name!r}: max_attempts must be 1 to 10,000, or None")
+        for r in self.uses:
+            if not isinstance(r, Resource):
+                raise ConfigError(f"trigger {self.name!r}: uses lists {r!r}, which is not a declared resource")
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the handler is async, seen through decorators (``functools.wraps``) and callable objects."""
+        unwrapped = inspect.unwrap(self.handler)
+        return inspect.iscoroutinefunction(unwrapped) or (
+            not inspect.isroutine(unwrapped) and inspect.iscoroutinefunction(type(unwrapped).__call__))
+
+
+@dataclass(eq=False, repr=False)
+class TableTrigger(Trigger):
+    """A handler of a table's changes (``app.on_table_change``): each ``TableChange`` of ``table`` whose kind is
+    in ``kinds``. Until a change is handled, or dead-lettered, later changes of the same item wait; other items'
+    do not. By default a failing change is retried until it is 24 hours old (a stream's retention), as Lambda
+    retries a stream's records."""
+
+    kind: ClassVar[str] = "table_trigger"
+    table: Table = field(default=None)  # type: ignore[assignment]
+    kinds: frozenset[str] = TABLE_CHANGE_KINDS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.table, Table):
+            raise ConfigError(f"trigger {self.name!r}: table must be a declared Table")
+        if not self.table.stream:
+            raise ConfigError(f"trigger {self.name!r}: table {self.table.name!r} has no stream; declare it with "
+                              "app.table(..., stream=True)")
+        if not self.kinds or not set(self.kinds) <= TABLE_CHANGE_KINDS:
+            raise ConfigError(f"trigger {self.name!r}: kinds must be some of INSERT, MODIFY, REMOVE")

@@ -1,0 +1,103 @@
+"""The durable event log: every event an engine makes is appended in the same transaction as the write that
+causes it, so an event is never lost and never invented.
+
+One log lives in each database that holds a source of events (an app's tables database today; the object
+store's next): ``append`` takes the writer's own open transaction. What the subscriptions of a log need beside
+it lives in the same file (``delivery``): their cursors, the events waiting for them, their dead letters. So the
+step from "seen" to "to deliver" is one transaction too.
+
+``notify`` wakes the subscriptions after a commit (no polling delay on the hot path); they also look on their
+own once a second, which is what finds the work a restart left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from concurrent.futures import Executor
+from typing import Any
+
+import orjson
+
+from ..infra.sqlite import SqliteDatabase
+
+RETENTION = 24 * 3600.0  # seconds an event is kept (a DynamoDB stream's records: 24 hours)
+PRUNE_EVERY = 60.0       # seconds between looks for events past their retention
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, part TEXT NOT NULL, body BLOB NOT NULL,
+    at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_source ON events (source, seq);
+CREATE TABLE IF NOT EXISTS cursors (sub TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    sub TEXT NOT NULL, seq INTEGER NOT NULL, part TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL, first_at REAL NOT NULL, error TEXT, PRIMARY KEY (sub, seq));
+CREATE INDEX IF NOT EXISTS deliveries_by_part ON deliveries (sub, part, seq);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sub TEXT NOT NULL, seq INTEGER NOT NULL, part TEXT NOT NULL,
+    body BLOB NOT NULL, at REAL NOT NULL, error TEXT NOT NULL, attempts INTEGER NOT NULL, first_at REAL NOT NULL,
+    last_at REAL NOT NULL);
+"""
+
+
+class EventLog:
+    """The events of one database, and who to wake when one is committed."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+        db.conn().executescript(SCHEMA)
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        # the triggers of this run: a cursor left by a trigger since renamed or removed holds back no pruning
+        self.subscribers: set[str] = set()
+        self._lock = threading.Lock()
+
+    def append(self, c: sqlite3.Connection, source: str, part: str, body: dict[str, Any], at: float) -> None:
+        """Add an event inside the writer's open transaction ``c``: it commits, or vanishes, with the write.
+        ``source`` says what made it (``table:posts``), ``part`` what its order is kept within (the item)."""
+        c.execute("INSERT INTO events (source, part, body, at) VALUES (?,?,?,?)", (source, part, orjson.dumps(body), at))
+
+    def listen(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters.append((loop, wake))
+
+    def notify(self) -> None:
+        """Wake every subscription of the log (after a commit; from any thread)."""
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, wake in waiters:
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # that loop has stopped (a shutdown)
+                pass
+
+    def prune(self, now: float, chunk: int = 5000) -> int:
+        """Drop events older than ``RETENTION`` that every subscription of this run has seen and none still waits
+        on, ``chunk`` at a time (a long backlog after downtime holds the write lock briefly each time); how many
+        went."""
+        subs = sorted(self.subscribers)
+        gone = 0
+        while True:
+            with self.db.write() as c:
+                low = c.execute(f"SELECT MIN(seq) FROM cursors WHERE sub IN ({','.join('?' * len(subs))})",
+                                subs).fetchone()[0] if subs else None
+                if low is None:
+                    low = c.execute("SELECT IFNULL(MAX(seq), 0) FROM events").fetchone()[0]
+                n = c.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE at < ? AND seq <= ? AND "
+                              "seq NOT IN (SELECT seq FROM deliveries) ORDER BY seq LIMIT ?)",
+                              (now - RETENTION, low, chunk)).rowcount
+            gone += n
+            if n < chunk:
+                return gone
+
+
+async def keep_pruned(log: EventLog, clock: Any, pool: Executor) -> None:
+    """Prune ``log`` every ``PRUNE_EVERY`` seconds while the system runs (on ``pool``: it writes)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await loop.run_in_executor(pool, log.prune, clock.now())
+        except sqlite3.Error:  # busy, or the disk: the next look tries again
+            pass
+        await asyncio.sleep(PRUNE_EVERY)
