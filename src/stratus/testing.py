@@ -9,6 +9,7 @@
         assert r.status == 201 and r.json()["title"] == "milk"
         client.clock.advance(301)                          # TTLs, token and code expiry follow the clock
         assert client.mail()[-1].subject == "..."          # what the app mailed
+        assert client.deliver() == 1                       # the triggers' waiting events, handled now
 
 Requests go through the same front door, gateway, authorizer, validation and handlers as
 ``stratus up`` (sync handlers on the same thread pool), only without sockets and TLS, so a
@@ -180,6 +181,18 @@ class TestClient:
         tokens = users.password_auth(client_id, email, password)
         assert isinstance(tokens, Tokens) and tokens.refresh_token is not None, "the pool asks for MFA at sign-in"
         return TestUser(email, sub, tokens.access_token, tokens.id_token, tokens.refresh_token)
+
+    def deliver(self) -> int:
+        """Hand every trigger the events waiting for it that are due now, as ``stratus up`` does in the background,
+        and wait for the calls to end; how many calls were made. A failed event is due again after its backoff:
+        ``clock.advance(...)`` and ``deliver()`` again; ``dead_letters()`` holds those whose attempts ran out."""
+        async def drain() -> int:
+            return sum(await asyncio.gather(*(s.drain() for s in self.runtime.subscriptions.values())))
+        return self._loop.run_until_complete(drain())
+
+    def dead_letters(self, app: str | None = None) -> list[dict[str, Any]]:
+        """The triggers' dead letters (of one app), as ``stratus dead-letters --json`` lists them."""
+        return self.runtime.dead_letters(app)
 
     def mail(self) -> list[OutboxEntry]:
         """What the apps mailed, oldest first."""

@@ -195,3 +195,19 @@ def test_a_sigkill_in_a_burst_of_writes_loses_no_acknowledged_event(tmp_path: Pa
         assert set(acknowledged) <= got, sorted(set(acknowledged) - got)[:10]
     finally:
         again.system.stop()
+
+
+def test_operator_input_is_checked(feed: Feed) -> None:
+    missing = feed.cli("redrive", "feed", "picky", "--id", "999999")
+    assert missing.returncode != 0 and "has no dead letter 999999" in missing.stderr
+    assert "nan" in feed.cli("logs", "--since", "nan").stderr
+    headers = {"authorization": f"Bearer {feed.ep['operator_token']}"}
+    base = feed.ep["aws_endpoint"] + "/_stratus"
+    for body in ({"app": "feed", "trigger": "picky", "ids": [2**64]}, {"app": "feed"}, [], {"app": 1, "trigger": "x"},
+                 {"app": "feed", "trigger": "picky", "ids": [True]}):
+        r = feed.http.post(base + "/redrive", json=body, headers=headers)
+        assert r.status_code == 400, (body, r.status_code, r.text)
+    assert feed.http.get(base + "/logs?since=nan", headers=headers).status_code == 400
+    assert feed.http.get(base + "/logs?trigger=nobody", headers=headers).status_code == 404
+    assert feed.http.get(base + "/dead-letters?app=nobody", headers=headers).status_code == 404
+    assert feed.http.get(base + "/dead-letters").status_code == 401  # the operator's token, or nothing

@@ -171,3 +171,20 @@ def test_an_apps_tests_may_import_every_name_of_the_testing_module() -> None:
     for name in testing.__all__:
         value = getattr(testing, name)
         assert not name.startswith("Test") or getattr(value, "__test__", True) is False, name
+
+
+def test_triggers_deliver_in_process_when_the_test_says() -> None:
+    from tests.apps.test_triggers import FEED
+    with TestClient(FEED) as client:
+        api = client.api()
+        assert api.put("/notes/a", json={"value": 1}).status == 200
+        assert api.put("/notes/b", json={"value": 1, "fail": True}).status == 200
+        assert api.get("/seen/record").json() == []  # nothing runs until the test says
+        made = client.deliver()
+        assert made >= 6 and [x["id"] for x in api.get("/seen/record").json()] == ["a", "b"]
+        assert client.deliver() == 0  # b's retry waits for its backoff, on the test's clock
+        for _ in range(2):
+            client.clock.advance(5)
+            client.deliver()
+        letters = client.dead_letters()
+        assert [(d["trigger"], d["event"]["keys"]["id"], d["attempts"]) for d in letters] == [("picky", "b", 3)]

@@ -239,6 +239,23 @@ class Subscription:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), IDLE_LOOK)
 
+    async def drain(self) -> int:
+        """Deliver what is due now, and what that makes due, until nothing is (in process, for tests); how many
+        calls were made."""
+        made = 0
+        while True:
+            self._scan()
+            due = [r for r in self._due(frozenset(self.busy))]
+            if not due:
+                return made
+            for seq, part, body, at, attempts, first_at in due:
+                if part in self.busy:
+                    continue
+                self.busy.add(part)
+                self.slots -= 1
+                await self._deliver(seq, part, body, at, attempts, first_at)
+                made += 1
+
     def _done(self, part: str) -> None:
         """A call's thread or task has ended (a timed-out one too): its item and its slot are free again."""
         self.busy.discard(part)
