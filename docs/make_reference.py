@@ -35,8 +35,10 @@ from stratus import (
     KeyCondition,
     Mail,
     Mailer,
+    ObjectCreated,
     ObjectInfo,
     ObjectPage,
+    ObjectRemoved,
     ObjectStorePort,
     Page,
     PasswordPolicy,
@@ -111,6 +113,8 @@ SECTIONS: tuple[Section, ...] = (
                 Entry("app.identity_pool", App.identity_pool, "app.identity_pool"),
                 Entry("app.email", App.email, "app.email"),
                 Entry("app.on_table_change", App.on_table_change, "app.on_table_change"),
+                Entry("app.on_object_created", App.on_object_created, "app.on_object_created"),
+                Entry("app.on_object_removed", App.on_object_removed, "app.on_object_removed"),
                 Entry("api.route", RestApi.route, "api.route"),
                 *(_shortcut(m) for m in ("get", "post", "put", "patch", "delete")),
             )),
@@ -184,6 +188,8 @@ SECTIONS: tuple[Section, ...] = (
     )),
     Section("Events", "What a trigger's handler gets: `handler(event, ctx)`, with the `ctx` of what it uses.", (
         Entry("TableChange", TableChange),
+        Entry("ObjectCreated", ObjectCreated),
+        Entry("ObjectRemoved", ObjectRemoved),
     )),
 )
 

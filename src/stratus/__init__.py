@@ -36,7 +36,16 @@ if TYPE_CHECKING:  # sooner (type checkers read this block by its name)
         UnsupportedMediaType,
         ValidationError,
     )
-    from .events import AuthRequest, Principal, Request, Response, StreamingResponse, TableChange
+    from .events import (
+        AuthRequest,
+        ObjectCreated,
+        ObjectRemoved,
+        Principal,
+        Request,
+        Response,
+        StreamingResponse,
+        TableChange,
+    )
     from .graph import (
         ApiCache,
         App,
@@ -73,7 +82,8 @@ _HOME: dict[str, str] = {name: module for module, names in (
                "InvalidToken", "MailRejected", "MethodNotAllowed", "NotFound", "PayloadTooLarge", "ServiceError",
                "StratusError", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType",
                "ValidationError")),
-    ("events", ("AuthRequest", "Principal", "Request", "Response", "StreamingResponse", "TableChange")),
+    ("events", ("AuthRequest", "ObjectCreated", "ObjectRemoved", "Principal", "Request", "Response",
+                "StreamingResponse", "TableChange")),
     ("graph", ("ApiCache", "App", "Bucket", "Email", "HostedSignIn", "IdentityPool", "KeyAttr", "PasswordPolicy", "RestApi",
                "Table", "TableCache", "Throttle", "UserPool")),
     ("ports", ("KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page",
@@ -97,13 +107,11 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
-    "ApiCache", "App", "AuthRequest", "BadRequest", "Bucket", "ConditionFailed", "ConfigError", "Conflict",
-    "Context", "Email", "Forbidden", "HostedSignIn", "HttpError", "IdentityPool", "InvalidItem", "InvalidToken",
-    "JsonSchema", "KeyAttr",
-    "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed", "NotFound", "ObjectInfo", "ObjectPage",
-    "ObjectStorePort", "Page", "PasswordPolicy", "PayloadTooLarge", "Principal", "Request", "Response", "RestApi",
-    "ServiceError", "StoredObject", "StratusError", "StreamingResponse", "Table", "TableCache", "TableChange",
-    "TablePort",
-    "Throttle", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType", "UserPool",
-    "ValidationError",
+    "ApiCache", "App", "AuthRequest", "BadRequest", "Bucket", "ConditionFailed", "ConfigError", "Conflict", "Context",
+    "Email", "Forbidden", "HostedSignIn", "HttpError", "IdentityPool", "InvalidItem", "InvalidToken", "JsonSchema",
+    "KeyAttr", "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed", "NotFound", "ObjectCreated",
+    "ObjectInfo", "ObjectPage", "ObjectRemoved", "ObjectStorePort", "Page", "PasswordPolicy", "PayloadTooLarge",
+    "Principal", "Request", "Response", "RestApi", "ServiceError", "StoredObject", "StratusError",
+    "StreamingResponse", "Table", "TableCache", "TableChange", "TablePort", "Throttle", "TokenRejected",
+    "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType", "UserPool", "ValidationError",
 ]

@@ -134,3 +134,46 @@ class TableChange:
     sequence_number: str
     approximate_creation_time: float
     event_id: str
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    """An object written to a bucket, by anyone (the S3 endpoint, a presigned URL or form, a handler): what an
+    ``on_object_created`` handler gets, the same locally and from an S3 event notification.
+
+    - ``bucket``: the bucket's name in the app.
+    - ``key``: the object's key, decoded.
+    - ``size``: its size in bytes.
+    - ``etag``: its ETag, without quotes.
+    - ``event_name``: how it was written: ``ObjectCreated:Put``, ``:Post``, ``:Copy`` or
+      ``:CompleteMultipartUpload``.
+    - ``sequencer``: orders the events of one key: a later write's is greater (compare them as strings).
+    - ``event_time``: when it was written, in seconds since the epoch.
+    - ``event_id``: the event's unique id, stable across redeliveries: the key for acting once.
+    """
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    event_name: str
+    sequencer: str
+    event_time: float
+    event_id: str
+
+
+@dataclass(frozen=True)
+class ObjectRemoved:
+    """An object deleted from a bucket (in a versioned bucket, a delete marker made, or a version deleted): what an
+    ``on_object_removed`` handler gets.
+
+    - ``bucket``, ``key``, ``sequencer``, ``event_time``, ``event_id``: as ``ObjectCreated``'s.
+    - ``event_name``: ``ObjectRemoved:Delete`` or ``ObjectRemoved:DeleteMarkerCreated``.
+    """
+
+    bucket: str
+    key: str
+    event_name: str
+    sequencer: str
+    event_time: float
+    event_id: str

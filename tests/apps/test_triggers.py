@@ -211,3 +211,48 @@ def test_operator_input_is_checked(feed: Feed) -> None:
     assert feed.http.get(base + "/logs?trigger=nobody", headers=headers).status_code == 404
     assert feed.http.get(base + "/dead-letters?app=nobody", headers=headers).status_code == 404
     assert feed.http.get(base + "/dead-letters").status_code == 401  # the operator's token, or nothing
+
+
+def test_objects_created_and_removed_by_anyone_reach_their_triggers(feed: Feed) -> None:
+    import boto3
+    from botocore.config import Config
+    admin = feed.ep["admin_credentials"]
+    s3 = boto3.client("s3", endpoint_url=feed.ep["aws_endpoint"], region_name=feed.ep["region"],
+                      verify=feed.ep["ca_file"], aws_access_key_id=admin["access_key_id"],
+                      aws_secret_access_key=admin["secret_access_key"],
+                      config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    bucket = feed.ep["apps"]["feed"]["buckets"]["inbox"]
+    s3.put_object(Bucket=bucket, Key="in/a.txt", Body=b"abc")
+    s3.put_object(Bucket=bucket, Key="in/b.jpg", Body=b"not text")  # another suffix
+    s3.put_object(Bucket=bucket, Key="out/c.txt", Body=b"elsewhere")  # another prefix
+    s3.put_object(Bucket=bucket, Key="in/with space é.txt", Body=b"x")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "in/p.txt"})
+    assert httpx.put(url, content=b"presigned", verify=trust(feed.ep)).status_code == 200
+    assert feed.http.put(f"{feed.api}/inbox/h", json={}).status_code == 200  # a handler's write
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="in/m.txt")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="in/m.txt", UploadId=upload, PartNumber=1, Body=b"m" * 10)
+    s3.complete_multipart_upload(Bucket=bucket, Key="in/m.txt", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    s3.copy_object(Bucket=bucket, Key="in/copy.txt", CopySource={"Bucket": bucket, "Key": "in/a.txt"})
+    s3.delete_object(Bucket=bucket, Key="in/a.txt")
+    expected = {"in/a.txt": "ObjectCreated:Put", "in/with space é.txt": "ObjectCreated:Put",
+                "in/p.txt": "ObjectCreated:Put", "in/h.txt": "ObjectCreated:Put",
+                "in/m.txt": "ObjectCreated:CompleteMultipartUpload", "in/copy.txt": "ObjectCreated:Copy"}
+    got = feed.until(lambda: len(s := feed.seen("arrived")) >= len(expected) and s)
+    assert {x["key"]: x["how"] for x in got} == expected
+    a = next(x for x in got if x["key"] == "in/a.txt")
+    assert a["size"] == 3 and a["etag"] == "900150983cd24fb0d6963f7d28e17f72" and a["bucket"] == "inbox"
+    removed = feed.until(lambda: feed.seen("gone"))
+    assert [(x["key"], x["how"]) for x in removed] == [("in/a.txt", "ObjectRemoved:Delete")]
+
+
+def test_a_trigger_that_would_call_itself_is_refused() -> None:
+    from stratus import App
+    from stratus.errors import ConfigError
+    app = App("loop")
+    photos = app.bucket("photos")
+
+    def thumbnail(event: object, ctx: object) -> None: ...
+    with pytest.raises(ConfigError, match="would call it again"):
+        app.on_object_created(photos, uses=[photos])(thumbnail)
+    app.on_object_created(photos, prefix="uploads/", uses=[photos])(thumbnail)

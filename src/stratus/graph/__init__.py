@@ -20,7 +20,7 @@ fails the same way in both places.
     storage     Bucket
     api         RestApi, Route, ApiCache, Throttle
     messaging   Email
-    triggers    TableTrigger: handlers events call (a table's changes)
+    triggers    TableTrigger, ObjectTrigger: handlers events call (a table's changes, a bucket's objects)
     app         App, which ties them together
 """
 
@@ -31,8 +31,9 @@ from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KEY_TYPES, KeyAttr, Table, TableCache
 from .messaging import Email
 from .storage import Bucket, bucket_placeholder, placeholder_names
-from .triggers import TableTrigger
+from .triggers import ObjectTrigger, TableTrigger
 
-__all__ = ["KEY_TYPES", "METHODS", "PARAM", "PARAM_SEGMENT", "ApiCache", "App", "Bucket", "Email", "Handler",
-           "HostedSignIn", "IdentityPool", "KeyAttr", "PasswordPolicy", "Resource", "RestApi", "Route", "Table", "TableCache",
-           "TableTrigger", "Throttle", "Usable", "UserPool", "bucket_placeholder", "check_name", "placeholder_names"]
+__all__ = ["ApiCache", "App", "Bucket", "Email", "Handler", "HostedSignIn", "IdentityPool", "KEY_TYPES", "KeyAttr",
+           "METHODS", "ObjectTrigger", "PARAM", "PARAM_SEGMENT", "PasswordPolicy", "Resource", "RestApi", "Route",
+           "Table", "TableCache", "TableTrigger", "Throttle", "Usable", "UserPool", "bucket_placeholder",
+           "check_name", "placeholder_names"]

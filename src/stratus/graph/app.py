@@ -13,7 +13,7 @@ from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KeyAttr, Table, TableCache
 from .messaging import Email
 from .storage import Bucket
-from .triggers import TableTrigger, trigger_name
+from .triggers import ObjectTrigger, TableTrigger, trigger_name
 
 R = TypeVar("R", bound=Resource)
 
@@ -213,6 +213,49 @@ class App:
         def register(handler: Handler) -> Handler:
             self.add(TableTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, table=table,
                                   kinds=frozenset(kinds)))
+            return handler
+        return register
+
+    def on_object_created(self, bucket: Bucket, *, prefix: str = "", suffix: str = "",
+                          uses: Iterable[Resource] = (), timeout: float = 3.0,
+                          max_attempts: int | None = 3) -> Callable[[Handler], Handler]:
+        """Declare the handler of a bucket's new objects: a decorator for ``handler(event, ctx)``, which gets an
+        ``ObjectCreated`` for each object written under ``prefix`` with ``suffix``, whoever wrote it (the S3
+        endpoint, a presigned URL or form upload, a handler), once it is stored.
+
+        Delivered as a table's changes are (``on_table_change``): at least once, in order per key, with retries
+        and then dead letters. On AWS: an S3 event notification to a Lambda function, with the prefix and suffix
+        as its filter, two retries and an SQS queue for what fails.
+
+        - ``bucket``: the declared ``Bucket``.
+        - ``prefix``, ``suffix``: what a key starts and ends with to count (``"uploads/"``, ``".jpg"``); default
+          any. A handler that uses the bucket it is called for needs one of them, so what it writes (elsewhere)
+          does not call it again.
+        - ``uses``, ``timeout``: as ``on_table_change``'s.
+        - ``max_attempts``: tries of one event before it is a dead letter; default 3, as Lambda tries an S3
+          notification (two retries). None: until the event is 24 hours old.
+        """
+        def register(handler: Handler) -> Handler:
+            self.add(ObjectTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, bucket=bucket,
+                                   events="created", prefix=prefix, suffix=suffix))
+            return handler
+        return register
+
+    def on_object_removed(self, bucket: Bucket, *, prefix: str = "", suffix: str = "",
+                          uses: Iterable[Resource] = (), timeout: float = 3.0,
+                          max_attempts: int | None = 3) -> Callable[[Handler], Handler]:
+        """Declare the handler of a bucket's removed objects: as ``on_object_created``, with an ``ObjectRemoved``
+        for each object deleted (in a versioned bucket: each delete marker made, each version deleted).
+
+        - ``bucket``: the declared ``Bucket``.
+        - ``prefix``, ``suffix``: what a key starts and ends with to count; default any.
+        - ``uses``, ``timeout``: as ``on_table_change``'s.
+        - ``max_attempts``: tries of one event before it is a dead letter; default 3. None: until it is 24 hours
+          old.
+        """
+        def register(handler: Handler) -> Handler:
+            self.add(ObjectTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, bucket=bucket,
+                                   events="removed", prefix=prefix, suffix=suffix))
             return handler
         return register
 

@@ -1,5 +1,6 @@
-"""Triggers: handlers that events call rather than requests. A table's changes (DynamoDB Streams to Lambda) today;
-object events, queue messages and stream records are triggers of the same shape.
+"""Triggers: handlers that events call rather than requests: a table's changes (DynamoDB Streams to Lambda) and a
+bucket's objects created or removed (S3 event notifications to Lambda); queue messages and stream records are
+triggers of the same shape.
 
 Every trigger is one subscription of the one event mechanism: its events are delivered at least once, in order
 per item, retried on failure and then kept as dead letters (``stratus dead-letters``, ``stratus redrive``).
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigError
 from ._base import Resource, check_name
 from .data import Table
+from .storage import Bucket
 
 TABLE_CHANGE_KINDS = frozenset({"INSERT", "MODIFY", "REMOVE"})
 MAX_TIMEOUT = 900  # seconds: Lambda's longest run
@@ -78,3 +80,33 @@ class TableTrigger(Trigger):
                               "app.table(..., stream=True)")
         if not self.kinds or not set(self.kinds) <= TABLE_CHANGE_KINDS:
             raise ConfigError(f"trigger {self.name!r}: kinds must be some of INSERT, MODIFY, REMOVE")
+
+
+OBJECT_EVENTS = ("created", "removed")
+
+
+@dataclass(eq=False, repr=False)
+class ObjectTrigger(Trigger):
+    """A handler of a bucket's object events (``app.on_object_created``, ``app.on_object_removed``): each
+    ``ObjectCreated`` (or ``ObjectRemoved``) of a key that starts with ``prefix`` and ends with ``suffix``, whoever
+    wrote it. A failing event is tried 3 times in all by default, as Lambda retries an S3 notification twice."""
+
+    kind: ClassVar[str] = "object_trigger"
+    bucket: Bucket = field(default=None)  # type: ignore[assignment]
+    events: str = "created"
+    prefix: str = ""
+    suffix: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.bucket, Bucket):
+            raise ConfigError(f"trigger {self.name!r}: bucket must be a declared Bucket")
+        if self.events not in OBJECT_EVENTS:
+            raise ConfigError(f"trigger {self.name!r}: events must be 'created' or 'removed'")
+        for what, value in (("prefix", self.prefix), ("suffix", self.suffix)):
+            if not isinstance(value, str) or len(value.encode()) > 1024:
+                raise ConfigError(f"trigger {self.name!r}: {what} must be a string of at most 1024 bytes")
+        if self.events == "created" and self.bucket in self.uses and not self.prefix and not self.suffix:
+            raise ConfigError(f"trigger {self.name!r} handles every object created in bucket {self.bucket.name!r} "
+                              "and may write to it: each object it writes would call it again. Give it a prefix "
+                              "or suffix that what it writes does not match.")

@@ -30,6 +30,7 @@ from ..ports.mailer import Mailer
 from ..registry import OnDemand, kind_module
 from . import kinds as kind_modules
 from .events.delivery import Subscription
+from .events.log import EventLog
 from .frontdoor import FrontDoor
 from .operator import Operations
 from .protocols.principals import Credentials
@@ -101,6 +102,8 @@ class Services:
                       "cognito-identity": ThreadPoolExecutor(2, thread_name_prefix="cognito-identity")}
         self.credentials = Credentials(data_dir)
         self.objects = ObjectStore(data_dir / "s3", clock)
+        self.object_events = EventLog(self.objects.db, "event_log", owned=False)  # the store's events, for triggers
+        self.objects.committed = self.object_events.notify
         self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, self.pools["s3"])
         self.userpools = UserPoolStore(data_dir / "userpools.db")
         self.cognito_idp = CognitoIdpWire(self.credentials, clock, region)

@@ -211,8 +211,9 @@ class Subscription:
         self.log.subscribers.add(self.key)
         _capture_output()
         self.db = self.log.db
+        self.relation = self.log.relation
         with self.db.write() as c:  # a new subscription starts at the log's end (Lambda's LATEST)
-            c.execute("INSERT OR IGNORE INTO cursors VALUES (?, (SELECT IFNULL(MAX(seq), 0) FROM events))",
+            c.execute(f"INSERT OR IGNORE INTO cursors VALUES (?, (SELECT IFNULL(MAX(seq), 0) FROM {self.relation}))",
                       (self.key,))
 
     # -- the loop
@@ -266,11 +267,11 @@ class Subscription:
     def _scan(self) -> None:
         with self.db.write() as c:
             cursor = c.execute("SELECT seq FROM cursors WHERE sub=?", (self.key,)).fetchone()[0]
-            rows = c.execute("SELECT seq, part, body, at FROM events WHERE source=? AND seq>? ORDER BY seq LIMIT ?",
-                             (self.source, cursor, BATCH)).fetchall()
+            rows = c.execute(f"SELECT seq, part, body, at FROM {self.relation} WHERE source=? AND seq>? ORDER BY seq "
+                             "LIMIT ?", (self.source, cursor, BATCH)).fetchall()
             if not rows:
                 # nothing of ours: move past what other sources wrote, so the next scan starts there
-                last = c.execute("SELECT IFNULL(MAX(seq), 0) FROM events").fetchone()[0]
+                last = c.execute(f"SELECT IFNULL(MAX(seq), 0) FROM {self.relation}").fetchone()[0]
                 c.execute("UPDATE cursors SET seq=MAX(seq, ?) WHERE sub=?", (last, self.key))
                 return
             now = self.clock.now()
@@ -283,7 +284,8 @@ class Subscription:
     def _due(self, busy: frozenset[str]) -> list[tuple[int, str, bytes, float, int, float]]:
         """The deliveries due now whose item has none earlier waiting and no call under way, oldest first."""
         rows = self.db.conn().execute(
-            "SELECT d.seq, d.part, e.body, e.at, d.attempts, d.first_at FROM deliveries d JOIN events e ON e.seq=d.seq "
+            f"SELECT d.seq, d.part, e.body, e.at, d.attempts, d.first_at FROM deliveries d JOIN {self.relation} e "
+            "ON e.seq=d.seq "
             "WHERE d.sub=? AND d.next_at<=? AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.sub=d.sub AND "
             "x.part=d.part AND x.seq<d.seq) ORDER BY d.seq LIMIT ?",
             (self.key, self.clock.now(), BATCH + len(busy))).fetchall()
@@ -389,7 +391,7 @@ class Subscription:
             if spent or (self.max_attempts is None and now - first_at >= RETENTION):
                 c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq))
                 c.execute("INSERT INTO dead_letters (sub, seq, part, body, at, error, attempts, first_at, last_at) "
-                          "SELECT ?, ?, part, ?, ?, ?, ?, ?, ? FROM events WHERE seq=?",
+                          f"SELECT ?, ?, part, ?, ?, ?, ?, ?, ? FROM {self.relation} WHERE seq=?",
                           (self.key, seq, body, at, call.error or error, attempts, first_at, now, seq))
                 self.counters.dead_lettered += 1
                 log.warning("trigger %s: event %s dead-lettered after %d attempts: %s", self.key, seq, attempts, error)
@@ -420,8 +422,9 @@ class Subscription:
             rows = c.execute(f"SELECT id, seq, part, body, at FROM dead_letters WHERE {where}", args).fetchall()
             now = self.clock.now()
             for i, seq, part, body, at in rows:
-                c.execute("INSERT OR IGNORE INTO events (seq, source, part, body, at) VALUES (?,?,?,?,?)",
-                          (seq, self.source, part, body, at))  # kept beside its delivery (it may have been pruned)
+                if self.log.owned:  # kept beside its delivery (it may have been pruned)
+                    c.execute("INSERT OR IGNORE INTO events (seq, source, part, body, at) VALUES (?,?,?,?,?)",
+                              (seq, self.source, part, body, at))
                 c.execute("INSERT OR REPLACE INTO deliveries (sub, seq, part, next_at, first_at) VALUES (?,?,?,?,?)",
                           (self.key, seq, part, now, now))
                 c.execute("DELETE FROM dead_letters WHERE id=?", (i,))
@@ -429,7 +432,7 @@ class Subscription:
         return len(rows)
 
     def stats(self) -> dict[str, Any]:
-        oldest = self.db.conn().execute("SELECT MIN(e.at) FROM deliveries d JOIN events e ON e.seq=d.seq "
+        oldest = self.db.conn().execute(f"SELECT MIN(e.at) FROM deliveries d JOIN {self.relation} e ON e.seq=d.seq "
                                         "WHERE d.sub=?", (self.key,)).fetchone()[0]
         dead = self.db.conn().execute("SELECT COUNT(*) FROM dead_letters WHERE sub=?", (self.key,)).fetchone()[0]
         return {"delivered": self.counters.delivered, "retried": self.counters.retried,

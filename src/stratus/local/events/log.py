@@ -1,10 +1,11 @@
 """The durable event log: every event an engine makes is appended in the same transaction as the write that
 causes it, so an event is never lost and never invented.
 
-One log lives in each database that holds a source of events (an app's tables database today; the object
-store's next): ``append`` takes the writer's own open transaction. What the subscriptions of a log need beside
-it lives in the same file (``delivery``): their cursors, the events waiting for them, their dead letters. So the
-step from "seen" to "to deliver" is one transaction too.
+One log lives in each database that holds a source of events: an app's tables database, where ``append`` takes
+the writer's own open transaction, and the object store's, whose engine keeps its events itself (they order an
+object's versions too) and shows them to delivery as the same columns (``relation``: a view). What the
+subscriptions of a log need beside it lives in the same file (``delivery``): their cursors, the events waiting for
+them, their dead letters. So the step from "seen" to "to deliver" is one transaction too.
 
 ``notify`` wakes the subscriptions after a commit (no polling delay on the hot path); they also look on their
 own once a second, which is what finds the work a restart left.
@@ -25,11 +26,13 @@ from ..infra.sqlite import SqliteDatabase
 RETENTION = 24 * 3600.0  # seconds an event is kept (a DynamoDB stream's records: 24 hours)
 PRUNE_EVERY = 60.0       # seconds between looks for events past their retention
 
-SCHEMA = """
+EVENTS = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, part TEXT NOT NULL, body BLOB NOT NULL,
     at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_source ON events (source, seq);
+"""
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursors (sub TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
     sub TEXT NOT NULL, seq INTEGER NOT NULL, part TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -43,11 +46,13 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 
 class EventLog:
-    """The events of one database, and who to wake when one is committed."""
+    """The events of one database, and who to wake when one is committed. ``relation`` is where they are read
+    (``seq, source, part, body, at``): this log's own table, or (``owned`` False) a view of an engine's own events,
+    which this log neither writes nor prunes."""
 
-    def __init__(self, db: SqliteDatabase) -> None:
-        self.db = db
-        db.conn().executescript(SCHEMA)
+    def __init__(self, db: SqliteDatabase, relation: str = "events", owned: bool = True) -> None:
+        self.db, self.relation, self.owned = db, relation, owned
+        db.conn().executescript((EVENTS if owned else "") + SCHEMA)
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         # the triggers of this run: a cursor left by a trigger since renamed or removed holds back no pruning
         self.subscribers: set[str] = set()
@@ -76,6 +81,8 @@ class EventLog:
         """Drop events older than ``RETENTION`` that every subscription of this run has seen and none still waits
         on, ``chunk`` at a time (a long backlog after downtime holds the write lock briefly each time); how many
         went."""
+        if not self.owned:
+            return 0
         subs = sorted(self.subscribers)
         gone = 0
         while True:

@@ -81,6 +81,9 @@ CREATE TABLE IF NOT EXISTS inline (id TEXT PRIMARY KEY, data BLOB NOT NULL);  --
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
     size INTEGER, etag TEXT, at REAL NOT NULL);
+-- the events as the one event mechanism reads them (stratus.local.events): by bucket, in order per object
+CREATE VIEW IF NOT EXISTS event_log AS SELECT seq, 'bucket:' || bucket AS source, bucket || '/' || key AS part,
+    json_object('kind', kind, 'key', key, 'size', size, 'etag', etag) AS body, at FROM events;
 """
 
 
@@ -314,6 +317,7 @@ class ObjectStore:
         self._commits_now = self._bytes_now = 0  # commits made on the event loop (commit_now) since a checkpoint
         self._checkpointing = False
         self._configs_lock = threading.Lock()
+        self.committed: Callable[[], None] = lambda: None  # called after each commit that made events
         self.lifecycle_changed = True  # rules set since the last sweep (and at start: sweep at once)
         self._migrate()
         self._configs: dict[str, dict[str, Any]] = {  # each bucket's configurations
@@ -574,6 +578,7 @@ class ObjectStore:
         except BaseException:
             self.discard(blob)
             raise
+        self.committed()
         return meta, dropped
 
     @staticmethod
@@ -632,6 +637,7 @@ class ObjectStore:
                                     version_id=_new_version_id() if state == "Enabled" else "null", marker=True)
                 c.execute(f"INSERT INTO versions ({_COLUMNS}, marker) VALUES (?,?,NULL,0,'','','{{}}','{{}}',?,NULL,"
                           "'{}',?,?,1)", (bucket, key, now, marker.version_id, seq))
+        self.committed()
         self._drop_blobs(dropped)
         return marker
 
@@ -663,6 +669,7 @@ class ObjectStore:
                     c.execute(f"INSERT INTO objects ({_COLUMNS}) SELECT {_COLUMNS} FROM versions WHERE bucket=? "
                               "AND key=? AND seq=?", (bucket, key, newest[0]))
                     c.execute("DELETE FROM versions WHERE bucket=? AND key=? AND seq=?", (bucket, key, newest[0]))
+        self.committed()
         if gone.blob:
             self._drop_blobs([gone.blob])
         return gone
