@@ -55,6 +55,7 @@ from stratus import (
     TablePort,
     Throttle,
     UserPool,
+    idempotent,
 )
 from stratus.graph import api as _api
 from stratus.ports import table as _table
@@ -190,6 +191,7 @@ SECTIONS: tuple[Section, ...] = (
         Entry("TableChange", TableChange),
         Entry("ObjectCreated", ObjectCreated),
         Entry("ObjectRemoved", ObjectRemoved),
+        Entry("idempotent", idempotent, "idempotent"),
     )),
 )
 

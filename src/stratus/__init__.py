@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # sooner (type checkers read this block by its name)
         Throttle,
         UserPool,
     )
+    from .idempotency import IdempotencyInProgress, idempotent
     from .ports import (
         KeyCondition,
         Mail,
@@ -84,6 +85,7 @@ _HOME: dict[str, str] = {name: module for module, names in (
                "ValidationError")),
     ("events", ("AuthRequest", "ObjectCreated", "ObjectRemoved", "Principal", "Request", "Response",
                 "StreamingResponse", "TableChange")),
+    ("idempotency", ("IdempotencyInProgress", "idempotent")),
     ("graph", ("ApiCache", "App", "Bucket", "Email", "HostedSignIn", "IdentityPool", "KeyAttr", "PasswordPolicy", "RestApi",
                "Table", "TableCache", "Throttle", "UserPool")),
     ("ports", ("KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page",
@@ -108,10 +110,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiCache", "App", "AuthRequest", "BadRequest", "Bucket", "ConditionFailed", "ConfigError", "Conflict", "Context",
-    "Email", "Forbidden", "HostedSignIn", "HttpError", "IdentityPool", "InvalidItem", "InvalidToken", "JsonSchema",
-    "KeyAttr", "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed", "NotFound", "ObjectCreated",
-    "ObjectInfo", "ObjectPage", "ObjectRemoved", "ObjectStorePort", "Page", "PasswordPolicy", "PayloadTooLarge",
-    "Principal", "Request", "Response", "RestApi", "ServiceError", "StoredObject", "StratusError",
-    "StreamingResponse", "Table", "TableCache", "TableChange", "TablePort", "Throttle", "TokenRejected",
-    "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType", "UserPool", "ValidationError",
+    "Email", "Forbidden", "HostedSignIn", "HttpError", "IdempotencyInProgress", "IdentityPool", "InvalidItem",
+    "InvalidToken", "JsonSchema", "KeyAttr", "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed",
+    "NotFound", "ObjectCreated", "ObjectInfo", "ObjectPage", "ObjectRemoved", "ObjectStorePort", "Page",
+    "PasswordPolicy", "PayloadTooLarge", "Principal", "Request", "Response", "RestApi", "ServiceError",
+    "StoredObject", "StratusError", "StreamingResponse", "Table", "TableCache", "TableChange", "TablePort",
+    "Throttle", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType", "UserPool",
+    "ValidationError", "idempotent",
 ]

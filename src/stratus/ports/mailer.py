@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -18,6 +19,7 @@ from ..errors import MailRejected
 from ..schema import EMAIL
 
 DEFAULT_SENDER = "no-reply@stratus.local"
+MESSAGE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class Mail:
     - ``sender``: the address it is from; None (the default): the declared ``Email``'s ``sender``, the only
       one a declared ``Email``'s mailer sends from.
     - ``html``: an HTML body, sent as an alternative to ``text``; default None.
+    - ``message_id``: a name for this message that a retry would give it again (``f"welcome-{event.event_id}"``):
+      1-128 of letters, digits, ``.``, ``_`` and ``-``. It becomes the ``Message-ID`` (``<name@sender's
+      domain>``), and the local outbox keeps one message per id, so a handler run twice mails once. SMTP servers
+      and SES take each message they are given; there, a crash between sending and recording it may repeat a mail.
+      None (the default): a new id for each message.
     """
 
     to: str
@@ -37,6 +44,7 @@ class Mail:
     text: str
     sender: str | None = None  # None: the mailer's own sender (a declared Email's)
     html: str | None = None
+    message_id: str | None = None
 
 
 class Mailer:
@@ -65,11 +73,14 @@ class Mailer:
             raise MailRejected("the subject must be one line of text without control characters")
         if not isinstance(mail.text, str) or not (mail.html is None or isinstance(mail.html, str)):
             raise MailRejected("the text (and html) of a mail must be strings")
+        if mail.message_id is not None and (not isinstance(mail.message_id, str)
+                                            or not MESSAGE_ID.fullmatch(mail.message_id)):
+            raise MailRejected("a message_id is 1-128 of letters, digits, '.', '_' and '-'")
         try:
             msg = to_mime(mail, sender, self.clock.now())
         except ValueError as exc:  # anything else the email library will not put in a message
             raise MailRejected(f"the mail to {mail.to} cannot be written as a message: {exc}") from exc
-        return self._deliver(msg, sender, mail.to)
+        return self._deliver(msg, sender, mail.to, mail.message_id)
 
     def with_sender(self, sender: str) -> Mailer:
         """This mailer, sending from ``sender`` only (a declared Email's sender)."""
@@ -77,8 +88,9 @@ class Mailer:
         other.sender, other.only_sender = sender, True
         return other
 
-    def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:
-        """Send the checked message; its id (or the service's)."""
+    def _deliver(self, msg: EmailMessage, sender: str, to: str, message_id: str | None = None) -> str:
+        """Send the checked message; its id (or the service's). ``message_id``: the mail's own, when it has one (a
+        mailer that can keeps one message per id)."""
         raise NotImplementedError
 
 
@@ -89,7 +101,8 @@ def to_mime(mail: Mail, sender: str, when: float) -> EmailMessage:
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
     msg["Date"] = email.utils.formatdate(when, usegmt=True)
-    msg["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2])
+    domain = sender.rpartition("@")[2]
+    msg["Message-ID"] = f"<{mail.message_id}@{domain}>" if mail.message_id else email.utils.make_msgid(domain=domain)
     msg.set_content(mail.text)
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html")

@@ -30,7 +30,7 @@ class SesMailer(Mailer):
             self.sender, self.only_sender = sender, True
         self.client = client
 
-    def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:
+    def _deliver(self, msg: EmailMessage, sender: str, to: str, message_id: str | None = None) -> str:
         try:
             res = self.client.send_raw_email(Source=sender, Destinations=[to],
                                              RawMessage={"Data": msg.as_bytes(policy=email.policy.SMTP)})

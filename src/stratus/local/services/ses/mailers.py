@@ -10,6 +10,7 @@ real SMTP exchange.
 from __future__ import annotations
 
 import email.policy
+import hashlib
 import itertools
 import re
 import smtplib
@@ -26,7 +27,8 @@ from ...infra.files import write_atomic
 
 
 class OutboxMailer(Mailer):
-    """Writes each message to ``<outbox>/<time>-<sequence>-<id>.eml``."""
+    """Writes each message to ``<outbox>/<time>-<sequence>-<id>.eml``; a message with a ``message_id`` of its own
+    to ``<outbox>/id-<its digest>.eml``, once: sent again (a handler run twice), it is not written again."""
 
     def __init__(self, outbox: Path, clock: Clock | None = None) -> None:
         super().__init__(clock)
@@ -34,10 +36,14 @@ class OutboxMailer(Mailer):
         outbox.mkdir(parents=True, exist_ok=True)
         self._sequence = itertools.count(len(list(outbox.glob("*.eml"))))
 
-    def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:
+    def _deliver(self, msg: EmailMessage, sender: str, to: str, message_id: str | None = None) -> str:
         # named by time, then by order sent: two messages in one millisecond (or under a clock that stands still)
         # still list in the order they were sent
         name = f"{int(self.clock.now() * 1000):015d}-{next(self._sequence):09d}-{uuid.uuid4().hex[:12]}.eml"
+        if message_id is not None:  # one message per id: the file is named by it, and written once
+            name = f"id-{hashlib.sha256(str(msg['Message-ID']).encode()).hexdigest()[:32]}.eml"
+            if (self.outbox / name).exists():
+                return str(msg["Message-ID"])
         try:
             write_atomic(self.outbox / name, msg.as_bytes(policy=email.policy.SMTP))
         except OSError as exc:
@@ -56,7 +62,7 @@ class SmtpMailer(Mailer):
         self.host, self.port = host, int(port)
         self.timeout = timeout
 
-    def _deliver(self, msg: EmailMessage, sender: str, to: str) -> str:
+    def _deliver(self, msg: EmailMessage, sender: str, to: str, message_id: str | None = None) -> str:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.ehlo()
@@ -81,7 +87,8 @@ class OutboxEntry:
 def read_outbox(outbox: Path) -> list[OutboxEntry]:
     """The messages in an outbox, oldest first."""
     out = []
-    for path in sorted(outbox.glob("*.eml")) if outbox.is_dir() else []:
+    paths = sorted(outbox.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name)) if outbox.is_dir() else []
+    for path in paths:  # in the order written (a message kept by its id is named by it, not by its time)
         with open(path, "rb") as f:
             msg = BytesParser(policy=email.policy.default).parse(f)
         part = msg.get_body(preferencelist=("plain",))
