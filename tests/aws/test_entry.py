@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from stratus.aws.runtime import entry
-from stratus.errors import UnsupportedFeature
+from stratus.errors import ConfigError, UnsupportedFeature
 from stratus.graph import Table
 from stratus.loader import load_app
 from tests.conftest import TODO, aws_mock, dynamodb_table
@@ -344,3 +344,65 @@ def test_a_route_requiring_a_group_reads_the_claims_api_gateway_passes(
         machine = rest_event("GET", "/orders", sub="billingclient")
         machine["requestContext"]["authorizer"]["claims"]["scope"] = "orders/read"
         assert club(machine, None)["statusCode"] == 200
+
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def _feed(monkeypatch: pytest.MonkeyPatch, trigger: str) -> tuple[entry.Entry, Any]:
+    """The feed fixture's function for one trigger, on moto's DynamoDB (its ``seen`` table)."""
+    from tests.apps.test_triggers import FEED
+    tables = {t.name: t for t in load_app(FEED).of_kind(Table)}
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    for name in ("seen", "flags"):
+        if f"feed-{name}" not in db.list_tables()["TableNames"]:
+            dynamodb_table(db, tables[name], f"feed-{name}")
+    env = {"STRATUS_APP_DIR": str(FEED), "STRATUS_TRIGGER": trigger, "STRATUS_TABLE_SEEN": "feed-seen",
+           "STRATUS_TABLE_FLAGS": "feed-flags"}
+    return entry.Entry(env), boto3.resource("dynamodb", region_name="us-east-1").Table("feed-seen")
+
+
+def test_a_dynamodb_stream_batch_becomes_the_same_table_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS's documented stream record shape (typed attribute values) through the entry point: the handler gets the
+    TableChange the local provider makes, in the batch's order."""
+    with aws_mock(monkeypatch):
+        fn, seen = _feed(monkeypatch, "record")
+        batch = json.loads((EVENTS / "dynamodb-stream.json").read_text())
+        assert fn(batch, None) == {"batchItemFailures": []}
+        items = sorted(seen.scan()["Items"], key=lambda i: i["seq"])
+        assert [(i["kind"], i["id"], i.get("value"), i.get("old")) for i in items] == [
+            ("INSERT", "n1", 1, None), ("MODIFY", "n1", 2, 1), ("REMOVE", "n1", None, 2)]
+        assert items[0]["event"] == "c4ca4238a0b923820dcc509a6f75849b"
+        assert items[0]["seq"] == "4421584500000000017450439091"
+
+
+def test_a_failing_record_is_reported_and_the_rest_of_its_batch_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    with aws_mock(monkeypatch):
+        fn, seen = _feed(monkeypatch, "picky")
+        batch = json.loads((EVENTS / "dynamodb-stream.json").read_text())
+        batch["Records"][0]["dynamodb"]["NewImage"]["fail"] = {"BOOL": True}
+        assert fn(batch, None) == {"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439091"}]}
+        assert seen.scan()["Items"] == []  # the MODIFY after it is not handled out of order: Lambda resends both
+
+
+def test_an_s3_notification_becomes_the_same_object_created(monkeypatch: pytest.MonkeyPatch) -> None:
+    with aws_mock(monkeypatch):
+        fn, seen = _feed(monkeypatch, "arrived")
+        assert fn(json.loads((EVENTS / "s3-put.json").read_text()), None) == {}
+        [item] = seen.scan()["Items"]
+        assert (item["key"], item["bucket"], item["size"], item["etag"], item["how"]) == (
+            "in/with space é.txt", "inbox", 1024, "0123456789abcdef0123456789abcdef", "ObjectCreated:Put")
+        # what S3's on-failure destination holds, sent again through its queue: the message that is no event fails
+        assert fn(json.loads((EVENTS / "sqs-s3-redrive.json").read_text()), None) == {
+            "batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
+        assert sorted(i["key"] for i in seen.scan()["Items"]) == ["in/again.txt", "in/with space é.txt"]
+
+
+def test_a_trigger_function_without_its_trigger_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    with aws_mock(monkeypatch):
+        fn, _ = _feed(monkeypatch, "nobody")
+        with pytest.raises(ConfigError, match="STRATUS_TRIGGER names no trigger"):
+            fn(json.loads((EVENTS / "s3-put.json").read_text()), None)
+        fn, _ = _feed(monkeypatch, "record")
+        with pytest.raises(UnsupportedFeature, match="not 's3'"):
+            fn(json.loads((EVENTS / "s3-put.json").read_text()), None)

@@ -26,8 +26,9 @@ IN_RUNTIME = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3"
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".stratus", "cdk.out"}
 # what a function runs, relative to the stratus package: files, and folders taken whole (left out, the rest
 # cannot be imported on Lambda, and the asset's hash, so the functions, change only when the code they run does)
-SHIPPED = ("__init__.py", "clock.py", "context.py", "errors.py", "events.py", "loader.py", "registry.py", "routing.py",
-           "schema.py", "typeschema.py", "graph/", "ports/", "aws/__init__.py", "aws/runtime/")
+SHIPPED = ("__init__.py", "clock.py", "context.py", "errors.py", "events.py", "idempotency.py", "loader.py",
+           "registry.py", "routing.py", "schema.py", "typeschema.py", "graph/", "ports/", "aws/__init__.py",
+           "aws/runtime/")
 # what an app folder holds for the tooling, not for its functions: its tour for `stratus demo`
 APP_TOOLING = frozenset({"tour.py"})
 # the functions' Python, against which requirement markers are read

@@ -9,6 +9,7 @@ Configuration comes from the function's environment, which synthesis writes:
 
     STRATUS_APP_DIR or STRATUS_APP     the app folder (default: $LAMBDA_TASK_ROOT/apps/$STRATUS_APP)
     STRATUS_API                        the REST API this function serves (default: the app's only one)
+    STRATUS_TRIGGER                    the trigger this function serves (a DynamoDB stream's or S3's events)
     STRATUS_<KIND>_<NAME>              the real resource behind declared resource <name> of a kind handlers
                                        use (STRATUS_TABLE_TODOS, STRATUS_BUCKET_FILES, STRATUS_EMAIL_WELCOME;
                                        upper case, - as _), read by that kind's module (``kinds``)
@@ -26,16 +27,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import datetime as dt
+import json
+import logging
 import os
+import traceback
+import uuid
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from ...context import Context
 from ...errors import BadRequest, ConfigError, HttpError, PayloadTooLarge, Unauthorized, UnsupportedFeature
-from ...events import StreamingResponse
-from ...graph import App, Resource, RestApi, Route
+from ...events import ObjectCreated, ObjectRemoved, StreamingResponse, TableChange
+from ...graph import App, ObjectTrigger, Resource, RestApi, Route, TableTrigger
 from ...loader import load_app
 from ...routing import (
     RouteTable,
@@ -72,11 +79,16 @@ def event_kind(event: Any) -> str:
     return "unknown"
 
 
+log = logging.getLogger("stratus")
+_IDS = uuid.UUID("2a4f0e4c-5d7b-4d8e-b1f3-0c6e9a7d5b22")  # object events' ids, as the local provider makes them
+
+
 @dataclass
 class LambdaApp:
     app: App
     apis: dict[str, RouteTable[Context]]
     max_body: dict[str, int]
+    triggers: dict[str, tuple[TableTrigger | ObjectTrigger, Context]]
 
 
 def load(environ: Mapping[str, str]) -> LambdaApp:
@@ -101,7 +113,39 @@ def load(environ: Mapping[str, str]) -> LambdaApp:
             else:
                 entries.append((route, Context(app.name, route.operation_id, {r: ports[r] for r in route.uses})))
         apis[api.name] = RouteTable(entries)
-    return LambdaApp(app, apis, {api.name: api.max_body for api in app.of_kind(RestApi)})
+    triggers: dict[str, tuple[TableTrigger | ObjectTrigger, Context]] = {}
+    declared: list[TableTrigger | ObjectTrigger] = [*app.of_kind(TableTrigger), *app.of_kind(ObjectTrigger)]
+    for trigger in declared:
+        missing = [r for r in trigger.uses if r not in ports]
+        triggers[trigger.name] = (trigger, _Missing(app.name, trigger.name, missing) if missing else
+                                  Context(app.name, trigger.name, {r: ports[r] for r in trigger.uses}))
+    return LambdaApp(app, apis, {api.name: api.max_body for api in app.of_kind(RestApi)}, triggers)
+
+
+def table_change(trigger: TableTrigger, record: dict[str, Any]) -> TableChange:
+    """A DynamoDB stream record as the ``TableChange`` the local provider hands the same handler."""
+    from .kinds.table import from_stream_image
+    ddb = record["dynamodb"]
+    return TableChange(record["eventName"], trigger.table.name, from_stream_image(ddb["Keys"]) or {},
+                       from_stream_image(ddb.get("NewImage")), from_stream_image(ddb.get("OldImage")),
+                       str(ddb["SequenceNumber"]), float(ddb.get("ApproximateCreationDateTime") or 0.0),
+                       str(record["eventID"]))
+
+
+def object_event(trigger: ObjectTrigger, record: dict[str, Any]) -> ObjectCreated | ObjectRemoved:
+    """An S3 notification record as the ``ObjectCreated`` / ``ObjectRemoved`` the local provider hands the same
+    handler: the key URL-decoded (``+`` is a space), the ETag without quotes, the time in epoch seconds."""
+    s3 = record["s3"]
+    obj = s3["object"]
+    key = unquote_plus(obj["key"])
+    when = dt.datetime.fromisoformat(str(record["eventTime"]).replace("Z", "+00:00")).timestamp()
+    sequencer = str(obj.get("sequencer", ""))
+    event_id = str(uuid.uuid5(_IDS, f"{s3['bucket']['name']}/{key}/{sequencer}"))
+    name = str(record["eventName"])
+    if trigger.events == "created":
+        return ObjectCreated(trigger.bucket.name, key, int(obj.get("size", 0)), str(obj.get("eTag", "")).strip('"'),
+                             name, sequencer, when, event_id)
+    return ObjectRemoved(trigger.bucket.name, key, name, sequencer, when, event_id)
 
 
 class _Missing(Context):
@@ -137,8 +181,71 @@ class Entry:
         kind = event_kind(event)
         if kind == "apigateway-rest" and self.loaded.apis:
             return self._rest(self.loaded, event)
+        if kind in ("dynamodb-stream", "s3", "sqs") and self.loaded.triggers:
+            return self._trigger(self.loaded, kind, event)
+        serves = "REST API requests" if self.loaded.apis else "its triggers' events"
         raise UnsupportedFeature(f"app {self.loaded.app.name!r} declares no handler for {kind!r} events "
-                                 f"(this function serves REST API requests)")
+                                 f"(this function serves {serves})")
+
+    # -- triggers: a DynamoDB stream's records, S3's notifications, and either as an SQS queue hands it back
+
+    def _trigger(self, loaded: LambdaApp, kind: str, event: dict[str, Any]) -> dict[str, Any]:
+        env = os.environ if self.environ is None else self.environ
+        name = env.get("STRATUS_TRIGGER") or (next(iter(loaded.triggers)) if len(loaded.triggers) == 1 else "")
+        if name not in loaded.triggers:
+            raise ConfigError(f"app {loaded.app.name!r}: the function's STRATUS_TRIGGER names no trigger "
+                              f"({name!r}; the app's: {', '.join(sorted(loaded.triggers))})")
+        trigger, ctx = loaded.triggers[name]
+        if kind == "sqs":
+            return self._redriven(trigger, ctx, event)
+        if kind == "dynamodb-stream" and isinstance(trigger, TableTrigger):
+            return self._stream(trigger, ctx, event["Records"])
+        if kind == "s3" and isinstance(trigger, ObjectTrigger):
+            for record in event["Records"]:
+                self._call(trigger, ctx, object_event(trigger, record))  # a failure raises: Lambda retries
+            return {}
+        raise UnsupportedFeature(f"trigger {name!r} handles {trigger.kind} events, not {kind!r}")
+
+    def _call(self, trigger: TableTrigger | ObjectTrigger, ctx: Context, typed: Any) -> None:
+        result = trigger.handler(typed, ctx)
+        if asyncio.iscoroutine(result) or trigger.is_async:
+            self._run(result)
+
+    def _stream(self, trigger: TableTrigger, ctx: Context, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """A batch of a stream's records, in order: the first that fails is reported (with the mapping's
+        ReportBatchItemFailures), and Lambda hands it back with every later one, so one item's changes stay in
+        order."""
+        for record in records:
+            change = table_change(trigger, record)
+            if change.kind not in trigger.kinds:
+                continue
+            try:
+                self._call(trigger, ctx, change)
+            except Exception:
+                log.error("trigger %s: change %s failed:\n%s", trigger.name, change.sequence_number,
+                          traceback.format_exc())
+                return {"batchItemFailures": [{"itemIdentifier": change.sequence_number}]}
+        return {"batchItemFailures": []}
+
+    def _redriven(self, trigger: TableTrigger | ObjectTrigger, ctx: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Messages of the trigger's dead-letter queue being sent again: each holds the event Lambda gave up on (an
+        S3 notification, in an on-failure destination's ``requestPayload``). A message that fails again stays."""
+        failed = []
+        for message in event["Records"]:
+            try:
+                body = json.loads(message.get("body") or "null")
+                inner = body.get("requestPayload") if isinstance(body, dict) else None
+                if not isinstance(inner, dict) or event_kind(inner) != "s3" or not isinstance(trigger, ObjectTrigger):
+                    raise UnsupportedFeature(f"message {message.get('messageId')}: not an S3 notification Lambda "
+                                             "gave up on (a stream's failures name a batch of the stream; read it "
+                                             "there)")
+                for record in inner["Records"]:
+                    self._call(trigger, ctx, object_event(trigger, record))
+            except Exception:
+                log.error("trigger %s: redriven message %s failed:\n%s", trigger.name, message.get("messageId"),
+                          traceback.format_exc())
+                failed.append({"itemIdentifier": message.get("messageId", "")})
+        return {"batchItemFailures": failed}
 
     def _run(self, awaitable: Any) -> Any:
         """Run a coroutine on the entry's own loop, kept across invocations."""

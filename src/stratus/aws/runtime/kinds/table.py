@@ -63,6 +63,11 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+def from_stream_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item as a DynamoDB stream record carries it (typed attribute values) as the port's plain item."""
+    return None if image is None else {k: _from_dynamo(_de.deserialize(v)) for k, v in image.items()}
+
+
 # what DynamoTable calls (GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, Query)
 TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
                  "dynamodb:Query", "dynamodb:UpdateItem")
