@@ -19,6 +19,7 @@ from tests.conftest import OTHER, ROOT, TODO
 SHOP = Path(__file__).parent / "fixtures" / "shop"  # a public route, route throttles, a cache opt-out
 AUTHORING = ROOT / "tests" / "apps" / "fixtures" / "authoring"  # an Email, async and streaming handlers, typed bodies
 PARTNERS = Path(__file__).parent / "fixtures" / "partners"  # groups, MFA, hosted sign-in, machine clients, scopes
+FEED = ROOT / "tests" / "apps" / "fixtures" / "feed"  # triggers: a table's changes, a bucket's objects
 APPS: dict[str, tuple[Path, SynthOptions]] = {
     "todo": (TODO, SynthOptions()),
     "todo-no-dax": (TODO, SynthOptions(dax=False)),
@@ -26,6 +27,7 @@ APPS: dict[str, tuple[Path, SynthOptions]] = {
     "other": (OTHER, SynthOptions()),
     "authoring": (AUTHORING, SynthOptions()),
     "partners": (PARTNERS, SynthOptions()),
+    "feed": (FEED, SynthOptions()),
 }
 
 

@@ -27,7 +27,8 @@ import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
 import stratus
-from stratus.aws.deploy.kinds.rest_api import ACCESS_TOKEN_SCOPE, ENTRY, VPC_ACTIONS
+from stratus.aws.deploy.functions import ENTRY, VPC_ACTIONS
+from stratus.aws.deploy.kinds.rest_api import ACCESS_TOKEN_SCOPE
 from stratus.aws.deploy.permissions import handler_policy
 from stratus.aws.deploy.synth import SynthOptions, SynthResult, synthesize, template_json
 from stratus.errors import ConfigError, StratusError, UnsupportedFeature
@@ -103,6 +104,11 @@ def other(shared: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="module")
 def authoring(shared: Callable[[str], Synth]) -> Synth:
     return shared("authoring")
+
+
+@pytest.fixture(scope="module")
+def feed(shared: Callable[[str], Synth]) -> Synth:
+    return shared("feed")
 
 
 @pytest.fixture(scope="module")
@@ -633,6 +639,64 @@ def test_each_handler_is_granted_exactly_what_its_uses_derive(app: str, request:
             == named, route.path
 
 
+# -- triggers ------------------------------------------------------------------------------------------
+
+def trigger_function(s: Synth, name: str) -> str:
+    (fn,) = [f for f, r in s.resources("AWS::Lambda::Function").items()
+             if r["Properties"].get("Environment", {}).get("Variables", {}).get("STRATUS_TRIGGER") == name]
+    return fn
+
+
+def test_a_table_trigger_is_a_stream_mapping_in_order_with_its_kinds_and_a_failure_queue(feed: Synth) -> None:
+    from stratus.graph import TableTrigger
+    triggers = {t.name: t for t in feed.graph.of_kind(TableTrigger)}
+    mappings = {render(m["Properties"]["FunctionName"]): m["Properties"]
+                for m in feed.resources("AWS::Lambda::EventSourceMapping").values()
+                if "EventSourceArn" in m["Properties"] and "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])}
+    assert len(mappings) == len(triggers) == 4
+    for name, trigger in triggers.items():
+        fn = trigger_function(feed, name)
+        props = mappings[f"REF<{fn}>"]
+        assert props["StartingPosition"] == "LATEST" and props["BisectBatchOnFunctionError"] is True
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # one item's changes stay in order
+        assert props["DestinationConfig"]["OnFailure"]["Destination"]  # a queue for what fails
+        kinds = json.loads(props["FilterCriteria"]["Filters"][0]["Pattern"])["eventName"]
+        assert sorted(kinds) == sorted(trigger.kinds)
+        expected = -1 if trigger.max_attempts is None else trigger.max_attempts - 1
+        assert props.get("MaximumRetryAttempts", -1) == expected
+        assert feed.doc["Resources"][fn]["Properties"]["Timeout"] == max(1, int(trigger.timeout))
+    feed.template.all_resources_properties("AWS::SQS::Queue", {
+        "SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 86400})
+
+
+def test_an_object_trigger_is_a_filtered_notification_retried_twice_with_a_queue_to_redrive(feed: Synth) -> None:
+    notifications = feed.resources("Custom::S3BucketNotifications")
+    (config,) = [r["Properties"]["NotificationConfiguration"] for r in notifications.values()]
+    lambdas = {render(c["LambdaFunctionArn"]): c for c in config["LambdaFunctionConfigurations"]}
+    arrived, gone = trigger_function(feed, "arrived"), trigger_function(feed, "gone")
+    assert lambdas[f"ARN<{arrived}>"]["Events"] == ["s3:ObjectCreated:*"]
+    rules = lambdas[f"ARN<{arrived}>"]["Filter"]["Key"]["FilterRules"]
+    assert sorted((r["Name"], r["Value"]) for r in rules) == [("prefix", "in/"), ("suffix", ".txt")]
+    assert lambdas[f"ARN<{gone}>"]["Events"] == ["s3:ObjectRemoved:*"] and "Filter" not in lambdas[f"ARN<{gone}>"]
+    for fn in (arrived, gone):
+        (invoke,) = [c["Properties"] for c in feed.resources("AWS::Lambda::EventInvokeConfig").values()
+                     if render(c["Properties"]["FunctionName"]) == f"REF<{fn}>"]
+        assert invoke["MaximumRetryAttempts"] == 2 and invoke["DestinationConfig"]["OnFailure"]["Destination"]
+        (redrive,) = [m["Properties"] for m in feed.resources("AWS::Lambda::EventSourceMapping").values()
+                      if render(m["Properties"]["FunctionName"]) == f"REF<{fn}>"]
+        assert redrive["Enabled"] is False  # turned on, it sends the dead letters again
+
+
+def test_a_trigger_function_may_use_what_it_declares_and_read_its_own_stream(feed: Synth) -> None:
+    fn = trigger_function(feed, "record")
+    props = feed.doc["Resources"][fn]["Properties"]
+    statements = statements_of_role(feed, props["Role"]["Fn::GetAtt"][0])
+    actions = {a for st in statements for a in as_list(st["Action"])}
+    assert "dynamodb:PutItem" in actions and "dynamodb:GetRecords" in actions and "sqs:SendMessage" in actions
+    assert not [a for a in actions if "*" in a.split(":")[1]] and "ses:SendRawEmail" not in actions
+    assert render(props["Environment"]["Variables"]["STRATUS_TRIGGER"]) == "record"
+
+
 # -- outputs and the asset ----------------------------------------------------------------------------
 
 def test_the_stratus_endpoints_output_describes_the_stack(todo: Synth) -> None:
@@ -773,15 +837,15 @@ REFUSED = {
         app = App("machine-clients-without-domain")
         app.user_pool("users", resource_servers={"orders": ("read",)}, machine_clients={"batch": ("orders/read",)})
         """, ConfigError, "user pool 'users': machine_clients (batch)"),
-    "table-trigger": ("""
+    "object-trigger-retries": ("""
         from stratus import App
-        app = App("table-trigger")
-        notes = app.table("notes", partition_key="id", stream=True)
+        app = App("object-trigger-retries")
+        photos = app.bucket("photos")
 
-        @app.on_table_change(notes)
-        def on_note(change, ctx):
+        @app.on_object_created(photos, max_attempts=5)
+        def on_photo(event, ctx):
             pass
-        """, UnsupportedFeature, "trigger 'on-note' (the changes of table 'notes')"),
+        """, UnsupportedFeature, "trigger 'on-photo': max_attempts=5"),
     "unknown-kind": ("""
         from dataclasses import dataclass
         from stratus import App

@@ -9,22 +9,23 @@ deployment gives each declared resource.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ...graph import Resource, Route
 from ..runtime.kinds import aws_kind
 
 
-def handler_policy(route: Route, arn: Callable[[Resource], str], dax_arn: str | None = None) -> dict[str, Any]:
-    """The IAM policy document for the function that serves ``route``.
+def handler_policy(uses: Route | Iterable[Resource], arn: Callable[[Resource], str],
+                   dax_arn: str | None = None) -> dict[str, Any]:
+    """The IAM policy document for the function of a handler that ``uses`` these resources (or a route's).
 
     ``arn`` gives each declared resource's ARN; ``dax_arn`` is the DAX cluster's, when the deployment has one.
     A statement two resources need alike (the cluster, for two cached tables) is granted once.
     """
     shared = {"dax": dax_arn} if dax_arn is not None else {}
     statements: list[dict[str, Any]] = []
-    for resource in route.uses:
+    for resource in (uses.uses if isinstance(uses, Route) else uses):
         for statement in aws_kind(resource.kind).grants(resource, arn(resource), shared):
             if statement not in statements:
                 statements.append(statement)

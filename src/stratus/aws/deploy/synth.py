@@ -258,7 +258,8 @@ class StackBuilder:
     def __getattr__(self, name: str) -> Any:
         """The CDK's modules, imported once the CDK is known to be there."""
         modules = {"apigw": "aws_apigateway", "cognito": "aws_cognito", "ddb": "aws_dynamodb", "ec2": "aws_ec2",
-                   "iam": "aws_iam", "lambda_": "aws_lambda", "logs": "aws_logs", "s3": "aws_s3", "dax_": "aws_dax"}
+                   "iam": "aws_iam", "lambda_": "aws_lambda", "logs": "aws_logs", "s3": "aws_s3", "dax_": "aws_dax",
+                   "sqs": "aws_sqs", "events_": "aws_lambda_event_sources", "s3n": "aws_s3_notifications"}
         if name not in modules:
             raise AttributeError(name)
         module = __import__(f"aws_cdk.{modules[name]}", fromlist=["_"])

@@ -10,18 +10,12 @@ from typing import Any
 from ....errors import ConfigError, UnsupportedFeature
 from ....graph import App, RestApi, Route
 from ....graph.auth import USER_SCOPE
-from ...runtime.kinds import env_var
-from ..bundle import LAMBDA_PYTHON
-from ..permissions import handler_policy
-from ..synth import Binding, StackBuilder, SynthKind
+from ..functions import handler_function
+from ..synth import StackBuilder, SynthKind
 
-ENTRY = "stratus.aws.runtime.entry.handler"
 # a signed-in user's access token carries this scope, a route's default (Route.accepted_scopes); naming scopes on
 # a method makes API Gateway's Cognito authorizer take access tokens (as the local gateway does), not ID tokens
 ACCESS_TOKEN_SCOPE = USER_SCOPE
-# the network-interface actions Lambda uses for a function in a VPC; EC2 scopes them to no resource
-VPC_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
-               "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses")
 CACHE_SIZES_GB = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
 
 
@@ -114,41 +108,10 @@ class RestApiKind(SynthKind[RestApi]):
 
 def _function(b: StackBuilder, api: RestApi, route: Route) -> Any:
     """The function serving ``route``: the entry point, an environment naming what it uses, a role to match."""
-    cdk_, iam, lambda_ = b.cdk, b.iam, b.lambda_
-    bindings: dict[Any, Binding] = {r: b.bind(r) for r in route.uses}
-    name = f"{b.id(api)}-{route.operation_id}".replace("_", "-")
-    log_group = b.logs.LogGroup(b.stack, f"{name}-log", retention=b.retention(),
-                                removal_policy=cdk_.RemovalPolicy.DESTROY)
-    role = iam.Role(b.stack, f"{name}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                    description=f"{route.method} {route.path}: what the handler declares it uses")
-    env = {"STRATUS_APP": b.app_dir.resolve().name, "STRATUS_API": api.name}
-    shared: dict[str, str] = {}
-    in_vpc = False
-    for resource, binding in bindings.items():
-        env[env_var(resource)] = binding.name
-        env.update(binding.env)
-        shared.update(binding.shared)
-        in_vpc |= binding.vpc
-    policy = handler_policy(route, lambda r: bindings[r].arn, shared.get("dax"))
-    uses = iam.Policy(b.stack, f"{name}-uses", roles=[role], document=iam.PolicyDocument.from_json(policy)) \
-        if policy["Statement"] else None
-    role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                                           resources=[log_group.log_group_arn]))
-    vpc: dict[str, Any] = {}
-    if in_vpc:
-        vpc = {"vpc": b.shared("vpc"), "security_groups": [b.shared("function-sg")],
-               "vpc_subnets": b.ec2.SubnetSelection(subnet_type=b.ec2.SubnetType.PRIVATE_ISOLATED)}
-        # what Lambda needs to place the function in the VPC: AWS's AWSLambdaVPCAccessExecutionRole
-        # without its logs actions on every resource (the function logs to its own group, above)
-        role.add_to_policy(iam.PolicyStatement(actions=list(VPC_ACTIONS), resources=["*"]))
-    fn = lambda_.Function(
-        b.stack, name, runtime=getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON.replace(".", "_")),
-        architecture=lambda_.Architecture.ARM_64, handler=ENTRY, code=b.code(), role=role, environment=env,
-        log_group=log_group, memory_size=512, timeout=cdk_.Duration.seconds(29),
-        description=f"{b.graph.name}: {route.method} {route.path} ({route.operation_id})", **vpc)
-    if uses is not None:  # the function is not created before what it may do is attached
-        fn.node.add_dependency(uses)
-    return fn
+    return handler_function(b, f"{b.id(api)}-{route.operation_id}".replace("_", "-"), route.uses,
+                            {"STRATUS_API": api.name}, 29,
+                            f"{route.method} {route.path}: what the handler declares it uses",
+                            f"{b.graph.name}: {route.method} {route.path} ({route.operation_id})")
 
 
 def _cache_size(max_bytes: int) -> str:
