@@ -31,14 +31,18 @@ class Context:
     route declares in ``uses``, and the platform clock.
 
     ``ctx.app`` and ``ctx.handler`` name the app and the handler; using a resource the route does not
-    declare raises ``ConfigError`` naming it (on AWS the function's role would refuse it).
+    declare raises ``ConfigError`` naming it (on AWS the function's role would refuse it). ``ctx.deadline`` is
+    when a trigger's call runs out of time, on the platform clock (Lambda's remaining time, as a moment); None
+    where no such bound is known.
     """
 
-    def __init__(self, app: str, handler: str, ports: Mapping[Resource, Any], clock: Clock | None = None) -> None:
+    def __init__(self, app: str, handler: str, ports: Mapping[Resource, Any], clock: Clock | None = None,
+                 deadline: float | None = None) -> None:
         self.app = app
         self.handler = handler
         self._ports = dict(ports)
         self.clock = clock or SystemClock()
+        self.deadline = deadline
 
     def now(self) -> float:
         """The platform clock, in seconds since the epoch: the real time, or a clock tests move

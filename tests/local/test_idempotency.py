@@ -83,3 +83,66 @@ def test_idempotent_needs_a_table_keyed_by_strings() -> None:
     app = App("x")
     with pytest.raises(ConfigError, match="partition key is a string"):
         idempotent(app.table("numbers", partition_key=("n", int)))
+
+
+def test_a_call_that_timed_out_is_run_again_once_its_claim_lapses_and_odd_results_are_not_kept() -> None:
+    import time as _time
+    app = App("slow")
+    jobs = app.table("jobs", partition_key="id", stream=True)
+    done = app.table("done", partition_key="id")
+    runs: list[str] = []
+
+    @app.on_table_change(jobs, kinds={"INSERT"}, uses=[done], timeout=1, max_attempts=3)
+    @idempotent(done)
+    def work(change: TableChange, ctx: Context) -> tuple[str, int]:
+        runs.append(change.keys["id"])
+        if len(runs) == 1:
+            _time.sleep(1.5)  # past its timeout, once
+        return ("not", 1)  # a tuple: the table keeps no such thing
+
+    api = app.rest_api("api")
+
+    @api.put("/jobs/{id}", public=True, uses=[jobs])
+    def add(req: Any, ctx: Context) -> None:
+        ctx.table(jobs).put({"id": req.path_params["id"]})
+    with TestClient(app) as client:
+        client.api().put("/jobs/j1")
+        client.deliver()  # the first call times out (its thread runs on, and its claim holds)
+        _time.sleep(0.8)  # its thread ends: until then the item is busy
+        client.clock.advance(3)  # past the call's deadline and its claim
+        client.deliver()
+        assert runs == ["j1", "j1"] and client.dead_letters() == []
+        client.clock.advance(3)
+        assert client.deliver() == 0  # done: nothing is due again
+        record = next(iter(client.runtime.subscriptions.values())).context.table(done).get({"id": "slow/work#" + next(
+            c["event_id"] for c in client.runtime.invocations("slow"))})
+        assert record is not None and record["status"] == "COMPLETED" and record["result"] is None
+
+
+def test_a_trigger_name_is_its_own_among_every_kind() -> None:
+    app = App("names")
+    notes = app.table("notes", partition_key="id", stream=True)
+    files = app.bucket("files")
+
+    def sync(event: object, ctx: object) -> None: ...
+    app.on_table_change(notes)(sync)
+    with pytest.raises(ConfigError, match="a trigger named 'sync' is declared twice"):
+        app.on_object_created(files)(sync)
+
+
+def test_the_outbox_keeps_one_message_per_id_and_recipient_even_sent_at_once(tmp_path: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stratus.local.services.ses.mailers import OutboxMailer, read_outbox
+    mailer = OutboxMailer(tmp_path / "outbox")
+    mails = [Mail(to=to, subject="Shipped", text=f"to {to}", sender="shop@x.example", message_id="order-42.shipped")
+             for to in ("ann@example.com", "bob@example.com") for _ in range(20)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(mailer.send, mails))
+    kept = read_outbox(tmp_path / "outbox")
+    assert sorted(m.to for m in kept) == ["ann@example.com", "bob@example.com"]
+    assert all(m.body.strip() == f"to {m.to}" for m in kept)
+    assert not list((tmp_path / "outbox").glob(".*.tmp"))
+    for bad in (".", "a..b", ".a", "x" * 129, "a@b"):
+        with pytest.raises(Exception, match="message_id"):
+            mailer.send(Mail(to="ann@example.com", subject="x", text="x", sender="shop@x.example", message_id=bad))

@@ -13,7 +13,7 @@ from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KeyAttr, Table, TableCache
 from .messaging import Email
 from .storage import Bucket
-from .triggers import ObjectTrigger, TableTrigger, trigger_name
+from .triggers import ObjectTrigger, TableTrigger, Trigger, trigger_name
 
 R = TypeVar("R", bound=Resource)
 
@@ -211,7 +211,7 @@ class App:
         The trigger's name (for ``stratus redrive``) is the handler's, with ``-`` for ``_``.
         """
         def register(handler: Handler) -> Handler:
-            self.add(TableTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, table=table,
+            self._add_trigger(TableTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, table=table,
                                   kinds=frozenset(kinds)))
             return handler
         return register
@@ -236,8 +236,8 @@ class App:
           notification (two retries). None: until the event is 24 hours old.
         """
         def register(handler: Handler) -> Handler:
-            self.add(ObjectTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, bucket=bucket,
-                                   events="created", prefix=prefix, suffix=suffix))
+            self._add_trigger(ObjectTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts,
+                                            bucket=bucket, events="created", prefix=prefix, suffix=suffix))
             return handler
         return register
 
@@ -254,10 +254,18 @@ class App:
           old.
         """
         def register(handler: Handler) -> Handler:
-            self.add(ObjectTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts, bucket=bucket,
-                                   events="removed", prefix=prefix, suffix=suffix))
+            self._add_trigger(ObjectTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts,
+                                            bucket=bucket, events="removed", prefix=prefix, suffix=suffix))
             return handler
         return register
+
+    def _add_trigger(self, trigger: Trigger) -> None:
+        """Declare a trigger: its name (its handler's) is its own among every kind of trigger, as it names it to
+        ``stratus redrive`` and ``logs``."""
+        if any(r.name == trigger.name for r in self.resources.values() if isinstance(r, Trigger)):
+            raise ConfigError(f"app {self.name!r}: a trigger named {trigger.name!r} is declared twice; a handler "
+                              "serves one trigger: declare another function")
+        self.add(trigger)
 
     def of_kind(self, cls: type[R]) -> list[R]:
         """The declared resources of class ``cls``, in declaration order."""

@@ -103,7 +103,7 @@ class Services:
         self.credentials = Credentials(data_dir)
         self.objects = ObjectStore(data_dir / "s3", clock)
         self.object_events = EventLog(self.objects.db, "event_log", owned=False)  # the store's events, for triggers
-        self.objects.committed = self.object_events.notify
+        self.objects.committed = lambda bucket: self.object_events.notify(f"bucket:{bucket}")
         self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, self.pools["s3"])
         self.userpools = UserPoolStore(data_dir / "userpools.db")
         self.cognito_idp = CognitoIdpWire(self.credentials, clock, region)

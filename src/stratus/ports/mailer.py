@@ -19,7 +19,7 @@ from ..errors import MailRejected
 from ..schema import EMAIL
 
 DEFAULT_SENDER = "no-reply@stratus.local"
-MESSAGE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+MESSAGE_ID = re.compile(r"(?=.{1,128}\Z)[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")  # dot-atom text
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,11 @@ class Mail:
       one a declared ``Email``'s mailer sends from.
     - ``html``: an HTML body, sent as an alternative to ``text``; default None.
     - ``message_id``: a name for this message that a retry would give it again (``f"welcome-{event.event_id}"``):
-      1-128 of letters, digits, ``.``, ``_`` and ``-``. It becomes the ``Message-ID`` (``<name@sender's
-      domain>``), and the local outbox keeps one message per id, so a handler run twice mails once. SMTP servers
-      and SES take each message they are given; there, a crash between sending and recording it may repeat a mail.
-      None (the default): a new id for each message.
+      1-128 of letters, digits, ``_`` and ``-``, in parts joined by single dots. It becomes the ``Message-ID``
+      (``<name@sender's domain>``; SES puts its own in its place), and the local outbox keeps one message per id
+      and recipient, so a handler run twice mails once. SMTP servers and SES take each message they are given;
+      there, a crash between sending and recording it may repeat a mail. None (the default): a new id for each
+      message.
     """
 
     to: str
@@ -75,7 +76,7 @@ class Mailer:
             raise MailRejected("the text (and html) of a mail must be strings")
         if mail.message_id is not None and (not isinstance(mail.message_id, str)
                                             or not MESSAGE_ID.fullmatch(mail.message_id)):
-            raise MailRejected("a message_id is 1-128 of letters, digits, '.', '_' and '-'")
+            raise MailRejected("a message_id is 1-128 of letters, digits, '_' and '-', in parts joined by single dots")
         try:
             msg = to_mime(mail, sender, self.clock.now())
         except ValueError as exc:  # anything else the email library will not put in a message

@@ -182,20 +182,23 @@ class Entry:
         if kind == "apigateway-rest" and self.loaded.apis:
             return self._rest(self.loaded, event)
         if kind in ("dynamodb-stream", "s3", "sqs") and self.loaded.triggers:
-            return self._trigger(self.loaded, kind, event)
+            return self._trigger(self.loaded, kind, event, context)
         serves = "REST API requests" if self.loaded.apis else "its triggers' events"
         raise UnsupportedFeature(f"app {self.loaded.app.name!r} declares no handler for {kind!r} events "
                                  f"(this function serves {serves})")
 
     # -- triggers: a DynamoDB stream's records, S3's notifications, and either as an SQS queue hands it back
 
-    def _trigger(self, loaded: LambdaApp, kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    def _trigger(self, loaded: LambdaApp, kind: str, event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
         env = os.environ if self.environ is None else self.environ
         name = env.get("STRATUS_TRIGGER") or (next(iter(loaded.triggers)) if len(loaded.triggers) == 1 else "")
         if name not in loaded.triggers:
             raise ConfigError(f"app {loaded.app.name!r}: the function's STRATUS_TRIGGER names no trigger "
                               f"({name!r}; the app's: {', '.join(sorted(loaded.triggers))})")
         trigger, ctx = loaded.triggers[name]
+        remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+        if callable(remaining) and not isinstance(ctx, _Missing):  # the invocation's time, as ctx.deadline
+            ctx = Context(ctx.app, ctx.handler, ctx._ports, ctx.clock, ctx.now() + remaining() / 1000)
         if kind == "sqs":
             return self._redriven(trigger, ctx, event)
         if kind == "dynamodb-stream" and isinstance(trigger, TableTrigger):

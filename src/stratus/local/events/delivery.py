@@ -165,6 +165,7 @@ class Invocation:
     outcome: str          # "ok", "error", "timeout"
     output: str = ""
     error: str = ""
+    retry_at: float | None = None  # an event held by another call: tried again then, no attempt counted
 
 
 def _failure(task: asyncio.Future[Any]) -> BaseException | None:
@@ -221,7 +222,7 @@ class Subscription:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
-        self.log.listen(loop, wake)
+        self.log.listen(loop, wake, self.source)
         while True:
             wake.clear()
             try:
@@ -265,14 +266,17 @@ class Subscription:
             self._wake.set()
 
     def _scan(self) -> None:
+        read = self.db.conn()  # nothing new (the usual look): known without taking the write lock
+        cursor = read.execute("SELECT seq FROM cursors WHERE sub=?", (self.key,)).fetchone()[0]
+        if read.execute(f"SELECT IFNULL(MAX(seq), 0) FROM {self.relation}").fetchone()[0] <= cursor:
+            return
         with self.db.write() as c:
             cursor = c.execute("SELECT seq FROM cursors WHERE sub=?", (self.key,)).fetchone()[0]
             rows = c.execute(f"SELECT seq, part, body, at FROM {self.relation} WHERE source=? AND seq>? ORDER BY seq "
                              "LIMIT ?", (self.source, cursor, BATCH)).fetchall()
-            if not rows:
-                # nothing of ours: move past what other sources wrote, so the next scan starts there
+            if not rows:  # nothing of ours: past what other sources wrote, so later scans start there
                 last = c.execute(f"SELECT IFNULL(MAX(seq), 0) FROM {self.relation}").fetchone()[0]
-                c.execute("UPDATE cursors SET seq=MAX(seq, ?) WHERE sub=?", (last, self.key))
+                c.execute("UPDATE cursors SET seq=? WHERE sub=? AND seq<?", (last, self.key, last))
                 return
             now = self.clock.now()
             for seq, part, body, _ in rows:
@@ -306,7 +310,7 @@ class Subscription:
             call.event_id = getattr(event, "event_id", call.event_id)
             ctx = Context(self.context.app, self.context.handler,
                           {r: _Expiring(p, deadline, self.name) for r, p in self.context._ports.items()},
-                          self.context.clock)
+                          self.context.clock, self.clock.now() + self.timeout)
         except Exception as exc:  # the event cannot be read as the handler's: no call is made
             call.outcome, call.error = "error", _handler_traceback(exc)
             self._done(part)
@@ -353,6 +357,7 @@ class Subscription:
             call.outcome, call.error = "timeout", f"Task timed out after {self.timeout:g} seconds"
         elif (failure := done.result()) is not None:
             call.outcome, call.error = "error", _handler_traceback(failure)
+            call.retry_at = getattr(failure, "retry_at", None)  # held by another call (IdempotencyInProgress)
         elif time.perf_counter() - t0 > self.timeout:  # an async handler that held the loop past its time
             call.outcome, call.error = "timeout", f"Task timed out after {self.timeout:g} seconds"
 
@@ -384,8 +389,12 @@ class Subscription:
                 c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq))
                 self.counters.delivered += 1
                 return
-            attempts += 1
             now = self.clock.now()
+            if call.retry_at is not None and now - first_at < RETENTION:  # held by another call: wait, count nothing
+                c.execute("UPDATE deliveries SET next_at=?, error=? WHERE sub=? AND seq=?",
+                          (max(call.retry_at, now + BACKOFF_FIRST), call.error, self.key, seq))
+                return
+            attempts += 1
             error = call.error.splitlines()[-1] if call.error else call.outcome
             spent = self.max_attempts is not None and attempts >= self.max_attempts
             if spent or (self.max_attempts is None and now - first_at >= RETENTION):
@@ -428,7 +437,7 @@ class Subscription:
                 c.execute("INSERT OR REPLACE INTO deliveries (sub, seq, part, next_at, first_at) VALUES (?,?,?,?,?)",
                           (self.key, seq, part, now, now))
                 c.execute("DELETE FROM dead_letters WHERE id=?", (i,))
-        self.log.notify()
+        self.log.notify(self.source)
         return len(rows)
 
     def stats(self) -> dict[str, Any]:

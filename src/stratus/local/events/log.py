@@ -53,7 +53,7 @@ class EventLog:
     def __init__(self, db: SqliteDatabase, relation: str = "events", owned: bool = True) -> None:
         self.db, self.relation, self.owned = db, relation, owned
         db.conn().executescript((EVENTS if owned else "") + SCHEMA)
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event, str]] = []
         # the triggers of this run: a cursor left by a trigger since renamed or removed holds back no pruning
         self.subscribers: set[str] = set()
         self._lock = threading.Lock()
@@ -63,14 +63,15 @@ class EventLog:
         ``source`` says what made it (``table:posts``), ``part`` what its order is kept within (the item)."""
         c.execute("INSERT INTO events (source, part, body, at) VALUES (?,?,?,?)", (source, part, orjson.dumps(body), at))
 
-    def listen(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+    def listen(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event, source: str) -> None:
+        """Set ``wake`` on ``loop`` whenever an event of ``source`` is committed."""
         with self._lock:
-            self._waiters.append((loop, wake))
+            self._waiters.append((loop, wake, source))
 
-    def notify(self) -> None:
-        """Wake every subscription of the log (after a commit; from any thread)."""
+    def notify(self, source: str) -> None:
+        """Wake the subscriptions of ``source`` (after a commit of its events; from any thread)."""
         with self._lock:
-            waiters = list(self._waiters)
+            waiters = [(loop, wake) for loop, wake, s in self._waiters if s == source]
         for loop, wake in waiters:
             try:
                 loop.call_soon_threadsafe(wake.set)

@@ -111,7 +111,7 @@ class SqliteTable(TablePort):
             check_conditions(self.decl, old, cond)
             changed = self._write(c, key, old, item)
         if changed:
-            self.log.notify()
+            self.log.notify(self.source)
 
     def _update(self, key: Key, changes: dict[str, Any], remove: tuple[str, ...], cond: Conditions) -> Item:
         with self._errors, self.db.write() as c:
@@ -123,7 +123,7 @@ class SqliteTable(TablePort):
             new = normalize(self.decl, new)
             changed = self._write(c, key, old, new)
         if changed:
-            self.log.notify()
+            self.log.notify(self.source)
         return new
 
     def _delete(self, key: Key, cond: Conditions) -> Item | None:
@@ -132,7 +132,7 @@ class SqliteTable(TablePort):
             check_conditions(self.decl, old, cond)
             changed = old is not None and self._write(c, key, old, None)
         if changed:
-            self.log.notify()
+            self.log.notify(self.source)
         return old
 
     def _query(self, q: Query) -> Page:

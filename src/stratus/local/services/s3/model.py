@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
     size INTEGER, etag TEXT, at REAL NOT NULL);
 -- the events as the one event mechanism reads them (stratus.local.events): by bucket, in order per object
+CREATE INDEX IF NOT EXISTS events_by_source ON events ('bucket:' || bucket, seq);
 CREATE VIEW IF NOT EXISTS event_log AS SELECT seq, 'bucket:' || bucket AS source, bucket || '/' || key AS part,
     json_object('kind', kind, 'key', key, 'size', size, 'etag', etag) AS body, at FROM events;
 """
@@ -317,7 +318,7 @@ class ObjectStore:
         self._commits_now = self._bytes_now = 0  # commits made on the event loop (commit_now) since a checkpoint
         self._checkpointing = False
         self._configs_lock = threading.Lock()
-        self.committed: Callable[[], None] = lambda: None  # called after each commit that made events
+        self.committed: Callable[[str], None] = lambda bucket: None  # after each commit of a bucket's events
         self.lifecycle_changed = True  # rules set since the last sweep (and at start: sweep at once)
         self._migrate()
         self._configs: dict[str, dict[str, Any]] = {  # each bucket's configurations
@@ -578,7 +579,7 @@ class ObjectStore:
         except BaseException:
             self.discard(blob)
             raise
-        self.committed()
+        self.committed(bucket)
         return meta, dropped
 
     @staticmethod
@@ -637,11 +638,12 @@ class ObjectStore:
                                     version_id=_new_version_id() if state == "Enabled" else "null", marker=True)
                 c.execute(f"INSERT INTO versions ({_COLUMNS}, marker) VALUES (?,?,NULL,0,'','','{{}}','{{}}',?,NULL,"
                           "'{}',?,?,1)", (bucket, key, now, marker.version_id, seq))
-        self.committed()
+        self.committed(bucket)
         self._drop_blobs(dropped)
         return marker
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectMeta | None:
+    def delete_version(self, bucket: str, key: str, version_id: str, kind: str = "ObjectRemoved:Delete"
+                       ) -> ObjectMeta | None:
         """Delete one version for good (S3's DeleteObject with a versionId); the newest version left becomes the
         latest (if it is a delete marker, the key reads as deleted). The version deleted, None if there was
         none (S3 answers that as a success too)."""
@@ -661,7 +663,7 @@ class ObjectStore:
             gone = self._row(row)
             c.execute(f"DELETE FROM {table} WHERE bucket=? AND key=? AND version_id=?", (bucket, key, version_id))
             c.execute("INSERT INTO events (bucket, key, kind, at) VALUES (?,?,?,?)",
-                      (bucket, key, "ObjectRemoved:Delete", self.clock.now()))
+                      (bucket, key, kind, self.clock.now()))
             if not c.execute("SELECT 1 FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone():
                 newest = c.execute("SELECT seq, marker FROM versions WHERE bucket=? AND key=? ORDER BY seq DESC "
                                    "LIMIT 1", (bucket, key)).fetchone()
@@ -669,7 +671,7 @@ class ObjectStore:
                     c.execute(f"INSERT INTO objects ({_COLUMNS}) SELECT {_COLUMNS} FROM versions WHERE bucket=? "
                               "AND key=? AND seq=?", (bucket, key, newest[0]))
                     c.execute("DELETE FROM versions WHERE bucket=? AND key=? AND seq=?", (bucket, key, newest[0]))
-        self.committed()
+        self.committed(bucket)
         if gone.blob:
             self._drop_blobs([gone.blob])
         return gone
@@ -737,14 +739,14 @@ class ObjectStore:
                 newer[key] = modified
                 if superseded is None:  # the latest version: a delete marker, current
                     if marker and rule.get("markers") and left[key] == 1 and lifecycle.applies(rule, key, 0, {}):
-                        self.delete_version(bucket, key, version_id)
+                        self.delete_version(bucket, key, version_id, "LifecycleExpiration:Delete")
                         done["markers"] += 1
                     continue
                 more = orjson.loads(extra)
                 if rule.get("noncurrent_days") and now >= lifecycle.due(superseded, rule["noncurrent_days"]) \
                         and lifecycle.applies(rule, key, size, more.get("tags", {})) \
                         and not locked(more.get("attrs", {}), now):  # Object Lock outranks lifecycle rules
-                    self.delete_version(bucket, key, version_id)
+                    self.delete_version(bucket, key, version_id, "LifecycleExpiration:Delete")
                     done["noncurrent"] += 1
         if rule.get("abort_days"):
             for upload_id, key, created in c.execute(

@@ -23,12 +23,13 @@ from pathlib import Path
 from ....clock import Clock
 from ....errors import ConfigError, MailRejected, StratusError
 from ....ports.mailer import Mailer
-from ...infra.files import write_atomic
+from ...infra.files import write_atomic, write_once
 
 
 class OutboxMailer(Mailer):
     """Writes each message to ``<outbox>/<time>-<sequence>-<id>.eml``; a message with a ``message_id`` of its own
-    to ``<outbox>/id-<its digest>.eml``, once: sent again (a handler run twice), it is not written again."""
+    to ``<outbox>/id-<digest of the id and recipient>.eml``, once: sent again (a handler run twice, even at the same
+    moment), it is not written again."""
 
     def __init__(self, outbox: Path, clock: Clock | None = None) -> None:
         super().__init__(clock)
@@ -40,10 +41,13 @@ class OutboxMailer(Mailer):
         # named by time, then by order sent: two messages in one millisecond (or under a clock that stands still)
         # still list in the order they were sent
         name = f"{int(self.clock.now() * 1000):015d}-{next(self._sequence):09d}-{uuid.uuid4().hex[:12]}.eml"
-        if message_id is not None:  # one message per id: the file is named by it, and written once
-            name = f"id-{hashlib.sha256(str(msg['Message-ID']).encode()).hexdigest()[:32]}.eml"
-            if (self.outbox / name).exists():
-                return str(msg["Message-ID"])
+        if message_id is not None:  # one message per id and recipient: named by them, written once
+            digest = hashlib.sha256(f"{msg['Message-ID']}\x00{to.lower()}".encode()).hexdigest()[:32]
+            try:
+                write_once(self.outbox / f"id-{digest}.eml", msg.as_bytes(policy=email.policy.SMTP))
+            except OSError as exc:
+                raise MailRejected(f"the outbox {self.outbox} cannot take the message to {to}: {exc}") from exc
+            return str(msg["Message-ID"])
         try:
             write_atomic(self.outbox / name, msg.as_bytes(policy=email.policy.SMTP))
         except OSError as exc:
