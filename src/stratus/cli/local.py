@@ -40,9 +40,10 @@ def register(sub: Any) -> None:
                     help="refuse new connections past this many open ones, with a 503 (default: 1000)")
     up.set_defaults(run=_up)
 
-    stats = sub.add_parser("stats", help="show per-app request, latency, throttling and cache figures",
+    stats = sub.add_parser("stats", help="show per-app request, latency, throttling, cache and trigger figures",
                            description="Read the running system's figures (requests, latency percentiles, "
-                                       "throttled requests, response and table cache hit ratios).")
+                                       "throttled requests, response and table cache hit ratios, and each "
+                                       "trigger's delivered, retried and dead-lettered events).")
     stats.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
     stats.add_argument("--json", action="store_true", help="print the raw JSON")
     stats.set_defaults(run=_stats)
