@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -136,6 +138,30 @@ def aws_mock(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[None]:
         monkeypatch.setenv(var, value)
     with mock_aws():
         yield
+
+
+@contextmanager
+def page_server(pages: dict[str, bytes], port: int = 0) -> Iterator[str]:
+    """A plain HTTP server on the loopback serving ``pages[path]`` (HTML; the query ignored), on ``port`` (0: a free
+    one): a web page's origin of its own, for a browser test. Its URL; ``pages`` may change while it runs."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the server's name for it)
+            body = pages.get(self.path.split("?", 1)[0], b"not here")
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def trust(ep: dict[str, Any]) -> ssl.SSLContext:

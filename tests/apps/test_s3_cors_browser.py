@@ -4,14 +4,12 @@ CORS preflight first; the bucket's CORS rules decide whether the upload happens 
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import Clients
+from tests.conftest import Clients, page_server
 
 UPLOAD = """async ([url, body]) => {
   try {
@@ -24,21 +22,8 @@ UPLOAD = """async ([url, body]) => {
 @pytest.fixture(scope="module")
 def other_origin() -> Iterator[str]:
     """A plain page on an origin of its own (another port: another origin)."""
-    class Page(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the server's name for it)
-            body = b"<!doctype html><title>another origin</title>"
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with page_server({"/": b"<!doctype html><title>another origin</title>"}) as url:
+        yield url
 
 
 def test_a_page_on_another_origin_uploads_once_cors_allows_it(clients: Clients, browser: Any,

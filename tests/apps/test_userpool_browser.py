@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.server
 import secrets
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import PASSWORD, Clients
+from tests.conftest import PASSWORD, Clients, page_server
 
 SIGN_IN = """async ([endpoint, clientId, email, password]) => {
   const call = async (op, body) => {
@@ -52,23 +50,8 @@ def web_app() -> Iterator[dict[str, bytes]]:
     to), serving ``pages[path]``. A real server on the loopback: Chromium lets a loopback page call the loopback
     endpoints, and a page it made up itself counts as public."""
     pages: dict[str, bytes] = {"/": b"<!doctype html><title>another origin</title>"}
-
-    class Page(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the server's name for it)
-            body = pages.get(self.path.split("?", 1)[0], b"not here")
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 8765), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield pages
-    server.shutdown()
-    server.server_close()
+    with page_server(pages, 8765):
+        yield pages
 
 
 def test_a_page_on_another_origin_signs_in_with_fetch(clients: Clients, browser: Any, web_app: dict[str, bytes]

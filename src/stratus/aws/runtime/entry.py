@@ -80,7 +80,7 @@ def event_kind(event: Any) -> str:
 
 
 log = logging.getLogger("stratus")
-_IDS = uuid.UUID("2a4f0e4c-5d7b-4d8e-b1f3-0c6e9a7d5b22")  # object events' ids, as the local provider makes them
+_IDS = uuid.UUID("2a4f0e4c-5d7b-4d8e-b1f3-0c6e9a7d5b22")  # the namespace object events' ids are made in
 
 
 @dataclass

@@ -231,11 +231,8 @@ class Subscription:
                 for seq, part, body, at, attempts, first_at in due:
                     if self.slots == 0:  # every thread busy (or hung): the rest wait, no attempt counted
                         break
-                    if part in self.busy:
-                        continue
-                    self.busy.add(part)
-                    self.slots -= 1
-                    loop.create_task(self._deliver(seq, part, body, at, attempts, first_at))
+                    if self._take(part):
+                        loop.create_task(self._deliver(seq, part, body, at, attempts, first_at))
             except Exception:  # the database itself failed: said, and tried again on the next look
                 log.exception("trigger %s: delivery failed; trying again", self.key)
             with contextlib.suppress(TimeoutError):
@@ -247,16 +244,22 @@ class Subscription:
         made = 0
         while True:
             self._scan()
-            due = [r for r in self._due(frozenset(self.busy))]
+            due = self._due(frozenset(self.busy))
             if not due:
                 return made
             for seq, part, body, at, attempts, first_at in due:
-                if part in self.busy:
-                    continue
-                self.busy.add(part)
-                self.slots -= 1
-                await self._deliver(seq, part, body, at, attempts, first_at)
-                made += 1
+                if self._take(part):
+                    await self._deliver(seq, part, body, at, attempts, first_at)
+                    made += 1
+
+    def _take(self, part: str) -> bool:
+        """Whether a call of ``part`` may start now (none of its item is under way); if so, its item and a slot are
+        taken until ``_done``."""
+        if part in self.busy:
+            return False
+        self.busy.add(part)
+        self.slots -= 1
+        return True
 
     def _done(self, part: str) -> None:
         """A call's thread or task has ended (a timed-out one too): its item and its slot are free again."""

@@ -6,23 +6,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ...context import Context
 from ...events import ObjectCreated, ObjectRemoved
 from ...graph import ObjectTrigger
 from ..events.delivery import Subscription
-from ..runtime import AppEngines, LocalKind
+from ..runtime import AppEngines
+from .table_trigger import TriggerKind
 
 _IDS = uuid.UUID("2a4f0e4c-5d7b-4d8e-b1f3-0c6e9a7d5b22")  # the namespace event ids are made in
 
 
-class ObjectTriggerKind(LocalKind[ObjectTrigger, Subscription]):
-    stats_group = "triggers"
-
+class ObjectTriggerKind(TriggerKind[ObjectTrigger]):
     def build(self, app: AppEngines, decl: ObjectTrigger) -> Subscription:
-        rt = app.runtime
         real = app.engine(decl.bucket, f"trigger {decl.name!r}: its bucket")
-        context = Context(app.name, decl.name, {r: app.port(r, f"trigger {decl.name!r} uses {r!r}, which")
-                                                for r in decl.uses}, rt.clock)
         family = "ObjectCreated:" if decl.events == "created" else "ObjectRemoved:"
 
         def accepts(body: dict[str, Any]) -> bool:
@@ -35,15 +30,7 @@ class ObjectTriggerKind(LocalKind[ObjectTrigger, Subscription]):
                 return ObjectCreated(decl.bucket.name, body["key"], body["size"] or 0, (body["etag"] or "").strip('"'),
                                      body["kind"], sequencer, at, event_id)
             return ObjectRemoved(decl.bucket.name, body["key"], body["kind"], sequencer, at, event_id)
-        sub = Subscription(app.name, decl.name, rt.services.object_events, f"bucket:{real}", accepts, decode,
-                           decl.handler, context, rt.clock, decl.timeout, decl.max_attempts, decl.is_async)
-        rt.subscriptions[sub.key] = sub
-        rt.frontdoor.background.append(sub.run)
-        rt.frontdoor.on_shutdown.append(sub.close)
-        return sub
-
-    def stats(self, engine: Subscription) -> dict[str, Any] | None:
-        return engine.stats()
+        return self.subscribe(app, decl, app.runtime.services.object_events, f"bucket:{real}", accepts, decode)
 
 
 KIND = ObjectTriggerKind()

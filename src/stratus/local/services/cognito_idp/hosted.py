@@ -153,12 +153,21 @@ class HostedSignIn:
         return status, _page(title, inner.replace("{csrf}", _e(csrf))), headers, "text/html; charset=utf-8"
 
     def _sign_in_form(self, query: dict[str, str], csrf: str, message: str = "", *, status: int = 200) -> _Answer:
+        return self._credentials_form("login", query, csrf, message, status)
+
+    def _sign_up_form(self, query: dict[str, str], csrf: str, message: str = "", *, status: int = 200) -> _Answer:
+        return self._credentials_form("signup", query, csrf, message, status)
+
+    def _credentials_form(self, page: str, query: dict[str, str], csrf: str, message: str, status: int) -> _Answer:
+        """The sign-in page (``login``) or the sign-up page (``signup``): an email and a password, and a link to
+        the other."""
+        title, autocomplete, other, ask, answer = _CREDENTIAL_PAGES[page]
         q = _e(urlencode(query))
-        inner = (f"{_note(message)}<form method=post action='{self.base}/login?{q}'>{_CSRF}"
+        inner = (f"{_note(message)}<form method=post action='{self.base}/{page}?{q}'>{_CSRF}"
                  "<label>Email <input name=username type=email autocomplete=username required></label>"
-                 "<label>Password <input name=password type=password autocomplete=current-password required></label>"
-                 f"<button>Sign in</button></form><p>No account? <a href='{self.base}/signup?{q}'>Sign up</a></p>")
-        return self._form_page("Sign in", inner, csrf, status=status)
+                 f"<label>Password <input name=password type=password autocomplete={autocomplete} required></label>"
+                 f"<button>{title}</button></form><p>{ask} <a href='{self.base}/{other}?{q}'>{answer}</a></p>")
+        return self._form_page(title, inner, csrf, status=status)
 
     async def _login_page(self, scope: Scope, query: dict[str, str], form: dict[str, str]) -> _Answer:
         self._authorization(query)
@@ -167,14 +176,6 @@ class HostedSignIn:
     async def _signup_page(self, scope: Scope, query: dict[str, str], form: dict[str, str]) -> _Answer:
         self._authorization(query)
         return self._sign_up_form(query, secrets.token_urlsafe(24))
-
-    def _sign_up_form(self, query: dict[str, str], csrf: str, message: str = "", *, status: int = 200) -> _Answer:
-        q = _e(urlencode(query))
-        inner = (f"{_note(message)}<form method=post action='{self.base}/signup?{q}'>{_CSRF}"
-                 "<label>Email <input name=username type=email autocomplete=username required></label>"
-                 "<label>Password <input name=password type=password autocomplete=new-password required></label>"
-                 f"<button>Sign up</button></form><p>Have an account? <a href='{self.base}/login?{q}'>Sign in</a></p>")
-        return self._form_page("Sign up", inner, csrf, status=status)
 
     def _confirm_form(self, query: dict[str, str], csrf: str, username: str, message: str = "",
                       *, status: int = 200) -> _Answer:
@@ -383,6 +384,9 @@ class HostedSignIn:
 
 _Answer = tuple[int, bytes, dict[str, str], str]
 _CSRF = "<input type=hidden name=_csrf value='{csrf}'>"
+# each credentials page: its title (and button), the password's autocomplete, the other page, and the link to it
+_CREDENTIAL_PAGES = {"login": ("Sign in", "current-password", "signup", "No account?", "Sign up"),
+                     "signup": ("Sign up", "new-password", "login", "Have an account?", "Sign in")}
 
 
 def _e(text: str) -> str:

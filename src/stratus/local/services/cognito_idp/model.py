@@ -647,7 +647,7 @@ class UserPoolService:
                 raise ServiceError("NotAuthorizedException", "Temporary password has expired and must be reset by "
                                    "an administrator.")
             return self._challenge(user, client_id, "NEW_PASSWORD_REQUIRED",
-                                   {"userAttributes": orjson.dumps(self._attribute_map(user)).decode(),
+                                   {"userAttributes": orjson.dumps(self.attribute_map(user)).decode(),
                                     "requiredAttributes": "[]"}, oauth)
         if user.status != "CONFIRMED":
             raise ServiceError("UserNotConfirmedException", "User is not confirmed.")
@@ -701,6 +701,11 @@ class UserPoolService:
                 del self._challenges[oldest]
             self._challenges[session] = [user.sub, client_id, name, now + CHALLENGE_TTL, 0, oauth]
         return Challenge(name, session, {"USER_ID_FOR_SRP": user.sub, **parameters})
+
+    def holds_session(self, session: str) -> bool:
+        """Whether ``session`` is a sign-in of this pool waiting on a challenge's answer."""
+        with self._exchanges_lock:
+            return session in self._challenges
 
     def _pending(self, session: str, client_id: str, name: str, username: str, *, hosted: bool,
                  spend: bool = True) -> tuple[User, list[Any]]:
@@ -1000,7 +1005,7 @@ class UserPoolService:
                       jwt.encode(ident, self.key.private, algorithm="RS256", headers=hdr),
                       self.decl.access_token_ttl, refresh, scopes)
 
-    def _attribute_map(self, user: User) -> dict[str, str]:
+    def attribute_map(self, user: User) -> dict[str, str]:
         """A user's attributes as Cognito lists them (sub and email_verified with the rest)."""
         return {"sub": user.sub, "email_verified": "true", **dict(sorted(user.attributes.items()))}
 
@@ -1336,7 +1341,7 @@ class UserPoolService:
         return page, None
 
     def _filter_view(self, user: User) -> dict[str, str]:
-        return {**self._attribute_map(user), "username": user.sub, "cognito:user_status": user.status,
+        return {**self.attribute_map(user), "username": user.sub, "cognito:user_status": user.status,
                 "status": "Enabled" if user.enabled else "Disabled"}
 
     def list_groups(self) -> list[str]:

@@ -49,7 +49,7 @@ def _auth_result(t: SignedIn) -> dict[str, Any]:
 
 def _user(user: User, pool: UserPoolService, attributes_key: str = "Attributes") -> dict[str, Any]:
     """A user as the admin operations render one."""
-    attrs = pool._attribute_map(user)  # noqa: SLF001 - the one rendering of a user's attributes
+    attrs = pool.attribute_map(user)
     return {"Username": user.sub, attributes_key: [{"Name": k, "Value": v} for k, v in attrs.items()],
             "UserCreateDate": user.created, "UserLastModifiedDate": user.created, "Enabled": user.enabled,
             "UserStatus": user.status}
@@ -296,7 +296,7 @@ class CognitoIdpWire(AwsJsonService):
         token = Params(b).text("AccessToken")
         pool = self._pool_of_token(token)
         user = pool.get_user(token)
-        attrs = [{"Name": k, "Value": v} for k, v in pool._attribute_map(user).items()]  # noqa: SLF001
+        attrs = [{"Name": k, "Value": v} for k, v in pool.attribute_map(user).items()]
         out: dict[str, Any] = {"Username": user.sub, "UserAttributes": attrs}
         mfa = pool.mfa_settings(user.sub)
         if mfa:
@@ -332,7 +332,7 @@ class CognitoIdpWire(AwsJsonService):
         if session is None:
             raise ServiceError("InvalidParameterException", "Either AccessToken or Session is required.")
         for pool in self.by_id.values():
-            if session in pool._challenges:  # noqa: SLF001 - a lookup, no change
+            if pool.holds_session(session):
                 return pool, None, session
         raise ServiceError("NotAuthorizedException", "Invalid session for the user, session is expired.")
 
