@@ -42,6 +42,7 @@ from stratus import (
     ObjectStorePort,
     Page,
     PasswordPolicy,
+    PresignedPost,
     Principal,
     Request,
     Response,
@@ -170,6 +171,8 @@ SECTIONS: tuple[Section, ...] = (
                 Entry("ObjectStorePort.head", ObjectStorePort.head, "bucket.head"),
                 Entry("ObjectStorePort.delete", ObjectStorePort.delete, "bucket.delete"),
                 Entry("ObjectStorePort.list", ObjectStorePort.list, "bucket.list"),
+                Entry("ObjectStorePort.presigned_post", ObjectStorePort.presigned_post, "bucket.presigned_post"),
+                Entry("PresignedPost", PresignedPost, "PresignedPost"),
                 Entry("ObjectInfo", ObjectInfo, "ObjectInfo"),
                 Entry("StoredObject", StoredObject, "StoredObject"),
                 Entry("ObjectPage", ObjectPage, "ObjectPage"),
@@ -200,7 +203,8 @@ SECTIONS: tuple[Section, ...] = (
 PLATFORM_ONLY = frozenset({
     "App.add", "App.of_kind", "App.resource", "Resource.endpoints_first", "UserPool.endpoints_first",
     "IdentityPool.endpoints_first", "RestApi.endpoints_first", "RestApi.cache_ttl_of", "Table.key_names",
-    "Table.key_of", "KeyAttr.dynamo_type", "PasswordPolicy.problems", "UserPool.custom_scopes",
+    "Table.key_of", "Table.home_region", "App.regions", "KeyAttr.dynamo_type", "PasswordPolicy.problems",
+    "UserPool.custom_scopes",
     "Route.accepted_scopes", "Mailer.with_sender", "TablePort.key_item",
     "TablePort.page",
 })

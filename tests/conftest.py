@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import http.server
+import os
 import re
+import signal
 import ssl
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +170,28 @@ def page_server(pages: dict[str, bytes], port: int = 0) -> Iterator[str]:
 def trust(ep: dict[str, Any]) -> ssl.SSLContext:
     """An SSL context that trusts only the system's local CA."""
     return ssl.create_default_context(cafile=ep["ca_file"])
+
+
+def kill_during_burst(system: RunningSystem, write: Callable[[int], bool], n: int = 500, at_least: int = 150
+                      ) -> list[int]:
+    """``write(i)`` for i in range(n) from 8 threads, and SIGKILL the system once ``at_least`` are acknowledged
+    (``write`` says whether its write was); the acknowledged ones, after the process is gone."""
+    acknowledged: list[int] = []
+
+    def one(i: int) -> None:
+        if write(i):
+            acknowledged.append(i)
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(one, i) for i in range(n)]
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < at_least and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(system.proc.pid, signal.SIGKILL)
+        for f in futures:
+            f.result()
+    system.proc.wait()
+    assert at_least <= len(acknowledged) < n, len(acknowledged)
+    return acknowledged
 
 
 STARTED: list[RunningSystem] = []  # every system the tests started, so the run can stop the ones left

@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # sooner (type checkers read this block by its name)
         ObjectPage,
         ObjectStorePort,
         Page,
+        PresignedPost,
         StoredObject,
         TablePort,
     )
@@ -89,7 +90,7 @@ _HOME: dict[str, str] = {name: module for module, names in (
     ("graph", ("ApiCache", "App", "Bucket", "Email", "HostedSignIn", "IdentityPool", "KeyAttr", "PasswordPolicy", "RestApi",
                "Table", "TableCache", "Throttle", "UserPool")),
     ("ports", ("KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page",
-               "StoredObject", "TablePort")),
+               "PresignedPost", "StoredObject", "TablePort")),
     ("typeschema", ("JsonSchema",)),
 ) for name in names}
 
@@ -113,7 +114,7 @@ __all__ = [
     "Email", "Forbidden", "HostedSignIn", "HttpError", "IdempotencyInProgress", "IdentityPool", "InvalidItem",
     "InvalidToken", "JsonSchema", "KeyAttr", "KeyCondition", "Mail", "MailRejected", "Mailer", "MethodNotAllowed",
     "NotFound", "ObjectCreated", "ObjectInfo", "ObjectPage", "ObjectRemoved", "ObjectStorePort", "Page",
-    "PasswordPolicy", "PayloadTooLarge", "Principal", "Request", "Response", "RestApi", "ServiceError",
+    "PasswordPolicy", "PayloadTooLarge", "PresignedPost", "Principal", "Request", "Response", "RestApi", "ServiceError",
     "StoredObject", "StratusError", "StreamingResponse", "Table", "TableCache", "TableChange", "TablePort",
     "Throttle", "TokenRejected", "Unauthorized", "UnsupportedFeature", "UnsupportedMediaType", "UserPool",
     "ValidationError", "idempotent",

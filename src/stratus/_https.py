@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import secrets
 import ssl
+import time
 from typing import Any
 from urllib.parse import urlsplit
+
+IDLE_REUSE = 3.0  # seconds a kept-alive connection is reused after (servers close idle ones after about 5)
 
 
 class HttpsJson:
@@ -21,6 +25,7 @@ class HttpsJson:
         context = ssl.create_default_context() if ca_file is None else ssl.create_default_context(cafile=ca_file)
         self.conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port, context=context, timeout=timeout)
         self.last_headers: dict[str, str] = {}
+        self.last_used = 0.0
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -29,8 +34,40 @@ class HttpsJson:
         if token:
             sent["authorization"] = f"Bearer {token}"
         data = None if body is None else json.dumps(body).encode()
-        self.conn.request(method, self.prefix + path, body=data, headers=sent)
-        resp = self.conn.getresponse()
+        if time.monotonic() - self.last_used > IDLE_REUSE:  # the server may have closed it meanwhile: a new one
+            self.conn.close()
+        try:
+            self.conn.request(method, self.prefix + path, body=data, headers=sent)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if method not in ("GET", "HEAD", "PUT", "DELETE"):  # the server may have acted: not sent twice
+                raise
+            self.conn.close()
+            self.conn.request(method, self.prefix + path, body=data, headers=sent)
+            resp = self.conn.getresponse()
+        self.last_used = time.monotonic()
         raw = resp.read()
         self.last_headers = {k.lower(): v for k, v in resp.getheaders()}
         return resp.status, json.loads(raw) if raw else None
+
+
+def post_form(url: str, fields: dict[str, str], data: bytes, content_type: str, ca_file: str | None,
+              timeout: float = 60) -> tuple[int, bytes]:
+    """A browser's form upload (``multipart/form-data``): ``fields`` in order, the ``Content-Type`` field (which a
+    presigned form's policy checks), then the file; (status, body)."""
+    fields = {**fields, "Content-Type": content_type}
+    boundary = "----stratus" + secrets.token_hex(12)
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="upload"\r\n'
+                 f"Content-Type: {content_type}\r\n\r\n".encode() + data + f"\r\n--{boundary}--\r\n".encode())
+    u = urlsplit(url)
+    context = ssl.create_default_context() if ca_file is None else ssl.create_default_context(cafile=ca_file)
+    conn = http.client.HTTPSConnection(u.hostname or "127.0.0.1", u.port, context=context, timeout=timeout)
+    try:
+        conn.request("POST", u.path or "/", body=b"".join(parts),
+                     headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()

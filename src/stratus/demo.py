@@ -176,6 +176,15 @@ class Target:
             opts["config"] = Config(s3={"addressing_style": "path"})
         return boto3.client(service, **opts, **credentials)
 
+    def admin(self, service: str) -> Any:
+        """A boto3 client for ``service`` as the operator: a local system's admin credentials, or on AWS the
+        caller's own."""
+        creds = self.doc.get("admin_credentials") if self.endpoint_url is not None else None
+        if isinstance(creds, dict):
+            return self.client(service, aws_access_key_id=creds.get("access_key_id"),
+                               aws_secret_access_key=creds.get("secret_access_key"))
+        return self.client(service)
+
     def https(self, base_url: str) -> HttpsJson:
         """An HTTPS JSON client for a REST API of the target."""
         return HttpsJson(base_url, self.ca_file)

@@ -11,6 +11,10 @@ gives of its resources (a user pool's ids and issuer, a bucket's real name, an A
                        "identity_pools": {"identities": ID}, "identity_pool_id": ID,
                        "buckets": {"files": REAL NAME}}}}
 
+An app with global tables lists its regions too, the home region's URLs the same as ``apis``:
+
+    "regions": {"us-east-1": {"apis": {"api": URL}, "api": URL}, "eu-west-1": {...}}
+
 A resource kind says where it is listed (``Resource.endpoints_group``) and which shortcut keys
 the first of its kind adds (``Resource.endpoints_first``).
 """
@@ -23,10 +27,14 @@ from typing import Any
 from .graph import App, Resource
 
 
-def app_entry(app: App, facts: Callable[[Resource], Any]) -> dict[str, Any]:
+def app_entry(app: App, facts: Callable[[Resource], Any],
+              regional_apis: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """The app's entry in the endpoints document; ``facts`` gives what a provider knows of each resource (None:
-    nothing to list)."""
+    nothing to list); ``regional_apis`` each region's base URL of each REST API (an app with global tables)."""
     entry: dict[str, Any] = {}
+    if regional_apis:
+        entry["regions"] = {region: {"apis": apis, **({"api": next(iter(apis.values()))} if apis else {})}
+                            for region, apis in regional_apis.items()}
     first: set[str] = set()
     for r in app.resources.values():
         if r.endpoints_group is None:

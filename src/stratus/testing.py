@@ -161,9 +161,17 @@ class TestClient:
                               "name the one you mean")
         return engines.engine(found[0])
 
-    def api(self, name: str | None = None, *, app: str | None = None) -> ApiClient:
-        """A client for a REST API (the app's only one unless named)."""
-        return ApiClient(self, self._one(app, RestApi, name).base_url)
+    def api(self, name: str | None = None, *, app: str | None = None, region: str | None = None) -> ApiClient:
+        """A client for a REST API (the app's only one unless named); of an app with global tables, as it is served
+        in ``region`` (default: its home region)."""
+        gateway = self._one(app, RestApi, name)
+        engines = self._app(app)
+        if region is None or region == engines.home_region:
+            return ApiClient(self, gateway.base_url)
+        if region not in engines.app.regions:
+            raise ConfigError(f"app {engines.name!r} is not served in {region!r} (its regions: "
+                              f"{', '.join(engines.app.regions) or 'only its own, with no global table'})")
+        return ApiClient(self, self.runtime.services.apigateway.url(engines.name, gateway.api, region))
 
     def user_pool(self, name: str | None = None, *, app: str | None = None) -> UserPoolService:
         """A running user pool (the app's only one unless named), for what a test needs beyond ``user``."""
@@ -171,23 +179,30 @@ class TestClient:
         return pool
 
     def user(self, email: str | None = None, password: str = PASSWORD, *, pool: str | None = None,
-             app: str | None = None) -> TestUser:
-        """A new user of a user pool: signed up, confirmed with the code the pool mailed, and signed in."""
+             app: str | None = None, groups: tuple[str, ...] = ()) -> TestUser:
+        """A new user of a user pool: signed up, confirmed with the code the pool mailed, put in ``groups`` (as an
+        operator would), and signed in."""
         users = self.user_pool(pool, app=app)
         email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
         client_id = next(iter(users.clients.values()))
         sub = users.sign_up(client_id, email, password, {}).sub
         users.confirm_sign_up(client_id, email, latest_code(self.outbox, email))
+        for group in groups:
+            users.admin_group_member(email, group, True)
         tokens = users.password_auth(client_id, email, password)
         assert isinstance(tokens, Tokens) and tokens.refresh_token is not None, "the pool asks for MFA at sign-in"
         return TestUser(email, sub, tokens.access_token, tokens.id_token, tokens.refresh_token)
 
     def deliver(self) -> int:
-        """Hand every trigger the events waiting for it that are due now, as ``stratus up`` does in the background,
-        and wait for the calls to end; how many calls were made. A failed event is due again after its backoff:
-        ``clock.advance(...)`` and ``deliver()`` again; ``dead_letters()`` holds those whose attempts ran out."""
+        """Hand every trigger (and replication between regions) the events waiting for it that are due now, as
+        ``stratus up`` does in the background, and what those calls make due, until nothing is; how many calls were
+        made. A failed event is due again after its backoff: ``clock.advance(...)`` and ``deliver()`` again;
+        ``dead_letters()`` holds those whose attempts ran out."""
         async def drain() -> int:
-            return sum(await asyncio.gather(*(s.drain() for s in self.runtime.subscriptions.values())))
+            made = 0
+            while n := sum(await asyncio.gather(*(s.drain() for s in self.runtime.subscriptions.values()))):
+                made += n
+            return made
         return self._loop.run_until_complete(drain())
 
     def dead_letters(self, app: str | None = None) -> list[dict[str, Any]]:

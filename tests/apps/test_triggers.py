@@ -6,8 +6,6 @@ acknowledged write's event."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ import httpx
 import pytest
 
 from stratus.local.system import RunningSystem
-from tests.conftest import ROOT, start, trust
+from tests.conftest import ROOT, kill_during_burst, start, trust
 
 FEED = ROOT / "tests" / "apps" / "fixtures" / "feed"
 
@@ -170,23 +168,14 @@ def test_logs_and_stats_show_each_call(feed: Feed) -> None:
 def test_a_sigkill_in_a_burst_of_writes_loses_no_acknowledged_event(tmp_path: Path) -> None:
     s = start(tmp_path / "data", FEED)
     feed = Feed(s)
-    acknowledged: list[str] = []
 
-    def write(i: int) -> None:
+    def write(i: int) -> bool:
         try:
             feed.put(f"burst-{i}", value=i)
         except (httpx.HTTPError, AssertionError):
-            return  # not acknowledged: the process was killed before it answered
-        acknowledged.append(f"burst-{i}")
-    with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(write, i) for i in range(500)]
-        while len(acknowledged) < 150:
-            time.sleep(0.005)
-        os.kill(s.proc.pid, signal.SIGKILL)
-        for f in futures:
-            f.result()
-    s.proc.wait()
-    assert 150 <= len(acknowledged) < 500
+            return False  # not acknowledged: the process was killed before it answered
+        return True
+    acknowledged = [f"burst-{i}" for i in kill_during_burst(s, write)]
     again = Feed(start(tmp_path / "data", FEED))
     try:
         def delivered() -> set[str]:

@@ -20,6 +20,7 @@ SHOP = Path(__file__).parent / "fixtures" / "shop"  # a public route, route thro
 AUTHORING = ROOT / "tests" / "apps" / "fixtures" / "authoring"  # an Email, async and streaming handlers, typed bodies
 PARTNERS = Path(__file__).parent / "fixtures" / "partners"  # groups, MFA, hosted sign-in, machine clients, scopes
 FEED = ROOT / "tests" / "apps" / "fixtures" / "feed"  # triggers: a table's changes, a bucket's objects
+BLOG = ROOT / "apps" / "blog"  # a global table, a thumbnailer confined to its prefix, Pillow (arm64) bundled
 APPS: dict[str, tuple[Path, SynthOptions]] = {
     "todo": (TODO, SynthOptions()),
     "todo-no-dax": (TODO, SynthOptions(dax=False)),
@@ -28,6 +29,7 @@ APPS: dict[str, tuple[Path, SynthOptions]] = {
     "authoring": (AUTHORING, SynthOptions()),
     "partners": (PARTNERS, SynthOptions()),
     "feed": (FEED, SynthOptions()),
+    "blog": (BLOG, SynthOptions()),
 }
 
 

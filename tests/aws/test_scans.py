@@ -36,7 +36,7 @@ CFN_LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 pytestmark = pytest.mark.synth
 
 
-SCANNED = ["todo", "todo-no-dax", "shop", "authoring", "partners", "feed"]
+SCANNED = ["todo", "todo-no-dax", "shop", "authoring", "partners", "feed", "blog"]
 
 
 @pytest.fixture(scope="module")

@@ -697,6 +697,50 @@ def test_a_trigger_function_may_use_what_it_declares_and_read_its_own_stream(fee
     assert render(props["Environment"]["Variables"]["STRATUS_TRIGGER"]) == "record"
 
 
+# -- the blog: a global table, a confined thumbnailer, a native dependency -----------------------------
+
+@pytest.fixture(scope="module")
+def blog(shared: Callable[[str], Synth]) -> Synth:
+    return shared("blog")
+
+
+def test_a_global_table_is_a_table_v2_with_its_replicas_in_a_stack_of_its_home_region(blog: Synth) -> None:
+    (posts,) = blog.resources("AWS::DynamoDB::GlobalTable").values()
+    props = posts["Properties"]
+    assert sorted(r["Region"] for r in props["Replicas"]) == ["eu-west-1", "us-east-1"]
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"]["SSEEnabled"] is True
+    assert all(r["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] for r in props["Replicas"])
+    assert posts["DeletionPolicy"] == "Retain"
+    assert blog.result.stack_name == "stratus-blog"
+    manifest = json.loads((blog.result.out_dir / "manifest.json").read_text())
+    assert manifest["artifacts"]["stratus-blog"]["environment"] == "aws://unknown-account/us-east-1"
+    doc = json.loads(render(blog.doc["Outputs"]["StratusEndpoints"]["Value"]))
+    entry = doc["apps"]["blog"]
+    assert entry["regions"] == {"us-east-1": {"apis": entry["apis"], "api": entry["api"]}}
+    assert set(entry["buckets"]) == {"photos"} and entry["user_pool_id"] and entry["user_pool_client_id"]
+
+
+def test_the_thumbnailer_may_write_only_under_its_declared_prefix(blog: Synth) -> None:
+    fn = trigger_function(blog, "make-thumbnail")
+    statements = statements_of_role(blog, blog.doc["Resources"][fn]["Properties"]["Role"]["Fn::GetAtt"][0])
+    writes = [st for st in statements if "s3:PutObject" in as_list(st["Action"])]
+    assert len(writes) == 1 and [render(r) for r in as_list(writes[0]["Resource"])] == \
+        [f"ARN<{only(blog, 'AWS::S3::Bucket')}>/thumbnails/*"]
+    reads = [st for st in statements if "s3:GetObject" in as_list(st["Action"])]
+    assert [render(r) for r in as_list(reads[0]["Resource"])] == [f"ARN<{only(blog, 'AWS::S3::Bucket')}>/*"]
+
+
+def test_pillow_goes_in_as_its_linux_arm64_build(blog: Synth) -> None:
+    assert any(v.startswith("pillow==") for v in blog.result.vendored)
+    manifest = json.loads((blog.result.out_dir / "stratus-blog.assets.json").read_text())
+    (folder,) = [blog.result.out_dir / f["source"]["path"] for f in manifest["files"].values()
+                 if f["source"]["packaging"] == "zip" and (blog.result.out_dir / f["source"]["path"] / "stratus").is_dir()]
+    native = [p.name for p in (folder / "PIL").glob("_imaging*.so")]
+    assert native and all("aarch64" in n for n in native), native
+    assert not (folder / "apps" / "blog" / "tour.py").exists()
+
+
 # -- outputs and the asset ----------------------------------------------------------------------------
 
 def test_the_stratus_endpoints_output_describes_the_stack(todo: Synth) -> None:

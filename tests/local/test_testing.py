@@ -162,7 +162,8 @@ def test_every_app_reports_the_same_groups_of_figures() -> None:
     from tests.conftest import OTHER
     with TestClient(OTHER) as client:
         figures = client.runtime.stats()["apps"]["other"]
-        assert set(figures) == {"apis", "table_caches", "triggers"} and figures["table_caches"] == figures["triggers"] == {}
+        assert set(figures) == {"apis", "regions", "table_caches", "triggers"}
+        assert figures["table_caches"] == figures["triggers"] == figures["regions"] == {}
 
 
 def test_an_apps_tests_may_import_every_name_of_the_testing_module() -> None:

@@ -1,4 +1,4 @@
-"""``stratus up``, ``stats``, ``flush-cache``, ``dead-letters``, ``redrive``, ``logs`` and ``mail``: a system on this
+"""``stratus up``, ``stats``, ``flush-cache``, ``dead-letters``, ``redrive``, ``logs``, ``region`` and ``mail``: a system on this
 machine."""
 
 from __future__ import annotations
@@ -88,6 +88,17 @@ def register(sub: Any) -> None:
     logs.add_argument("--json", action="store_true", help="one JSON object per call")
     logs.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
     logs.set_defaults(run=_logs)
+
+    region = sub.add_parser("region", help="cut or heal replication of a region of an app's global tables",
+                            description="Pause replication into and out of one region of an app's global tables "
+                                        "(an outage between regions: each side still takes writes, and its changes "
+                                        "wait), or resume it: the regions then converge, the later write of an item "
+                                        "winning in every region.")
+    region.add_argument("action", choices=("pause", "resume"))
+    region.add_argument("app", help="the app")
+    region.add_argument("region", help="one of its regions (us-east-1, eu-west-1, ...)")
+    region.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    region.set_defaults(run=_region)
 
 
 def register_mail(sub: Any) -> None:
@@ -207,6 +218,22 @@ def _stats(args: argparse.Namespace) -> int:
         print()
         table([("app/trigger", "delivered", "retried", "dead-lettered", "dead letters", "oldest waiting s"),
                *triggers])
+    regions = [(f"{app}/{r}", "paused" if f["paused"] else "", t, str(g["pending"]), f"{g['lag_seconds']:.3f}",
+                "-" if g["p50_lag_ms"] is None else str(g["p50_lag_ms"]))
+               for app, a in doc["apps"].items() for r, f in a.get("regions", {}).items()
+               for t, g in f["replication"].items()]
+    if regions:
+        print()
+        table([("app/region", "replication", "table", "changes on the way", "lag s", "p50 lag ms"), *regions])
+    return 0
+
+
+def _region(args: argparse.Namespace) -> int:
+    doc = _admin(args.data_dir, "POST", "/_stratus/region",
+                 body={"app": args.app, "region": args.region, "action": args.action})
+    paused = sorted(r for r, f in doc["regions"].items() if f["paused"])
+    print(f"{args.app}: replication of {args.region} {'paused' if args.action == 'pause' else 'resumed'}"
+          f" (paused now: {', '.join(paused) or 'none'})")
     return 0
 
 

@@ -98,7 +98,7 @@ class App:
 
     def table(self, name: str, *, partition_key: str | tuple[str, type] | KeyAttr,
               sort_key: str | tuple[str, type] | KeyAttr | None = None, stream: bool = False,
-              cache: TableCache | None = None) -> Table:
+              cache: TableCache | None = None, regions: Iterable[str] = ()) -> Table:
         """Declare a key-value table (a DynamoDB table): handlers that name it in ``uses`` get ``ctx.table(t)``,
         a ``TablePort``.
 
@@ -114,8 +114,29 @@ class App:
           default False.
         - ``cache``: a ``TableCache`` to read through a DAX-style cache (a DAX cluster on AWS, one per app,
           in a VPC of its own); None (the default): reads go to the table.
+        - ``regions``: two or more AWS regions, the home region first, to make it a global table (DynamoDB
+          global tables; ``TableV2`` replicas in a stack of the home region on AWS). Each region has its own
+          store, and the app's REST APIs are served locally in each region too, reading and writing that
+          region's replica (on AWS, in the home region only). A write in any region reaches the others
+          asynchronously; of two writes to one item, the later (by write time) wins everywhere. The stream is
+          on. Default: one region.
         """
-        return self.add(Table(name, partition_key, sort_key, stream=stream, cache=cache))  # type: ignore[arg-type]
+        table = Table(name, partition_key, sort_key, stream=stream, cache=cache,  # type: ignore[arg-type]
+                      regions=tuple(regions) if not isinstance(regions, str) else (regions,))
+        homes = {t.home_region for t in self.resources.values() if isinstance(t, Table) and t.regions}
+        if table.regions and homes and homes != {table.home_region}:
+            raise ConfigError(f"table {name!r}: every global table of an app has the same home region (first), "
+                              f"here {homes.pop()}")
+        return self.add(table)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region the app's global tables are in, the home region first; () when it has none."""
+        found: list[str] = []
+        for t in self.resources.values():
+            if isinstance(t, Table):
+                found += [r for r in t.regions if r not in found]
+        return tuple(found)
 
     def rest_api(self, name: str, *, authorizer: UserPool | None = None, max_body: int = 1024 * 1024,
                  title: str = "", version: str = "1.0.0", cache: ApiCache | None = None,
@@ -218,7 +239,7 @@ class App:
 
     def on_object_created(self, bucket: Bucket, *, prefix: str = "", suffix: str = "",
                           uses: Iterable[Resource] = (), timeout: float = 3.0,
-                          max_attempts: int | None = 3) -> Callable[[Handler], Handler]:
+                          max_attempts: int | None = 3, writes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Declare the handler of a bucket's new objects: a decorator for ``handler(event, ctx)``, which gets an
         ``ObjectCreated`` for each object written under ``prefix`` with ``suffix``, whoever wrote it (the S3
         endpoint, a presigned URL or form upload, a handler), once it is stored.
@@ -230,14 +251,19 @@ class App:
         - ``bucket``: the declared ``Bucket``.
         - ``prefix``, ``suffix``: what a key starts and ends with to count (``"uploads/"``, ``".jpg"``); default
           any. A handler that uses the bucket it is called for needs one of them, so what it writes (elsewhere)
-          does not call it again.
+          does not call it again: it may not write (put, delete) keys its own events come from.
         - ``uses``, ``timeout``: as ``on_table_change``'s.
+        - ``writes``: the key prefixes (``"thumbnails/"``) it writes under in its own bucket (which ``uses`` must
+          list): it may write nowhere else there, and on AWS its role may not either. A prefix that its own
+          ``prefix`` overlaps is refused when the app is loaded. Default none declared: anywhere but where its own
+          events come from.
         - ``max_attempts``: tries of one event before it is a dead letter; default 3, as Lambda tries an S3
           notification (two retries). None: until the event is 24 hours old.
         """
         def register(handler: Handler) -> Handler:
             self._add_trigger(ObjectTrigger(trigger_name(handler), handler, tuple(uses), timeout, max_attempts,
-                                            bucket=bucket, events="created", prefix=prefix, suffix=suffix))
+                                            bucket=bucket, events="created", prefix=prefix, suffix=suffix,
+                                            writes=tuple(writes) if not isinstance(writes, str) else (writes,)))
             return handler
         return register
 

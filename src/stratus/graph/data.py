@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -10,6 +11,7 @@ from ..ports.table import TablePort
 from ._base import Resource, Usable, check_name
 
 KEY_TYPES: dict[type, str] = {str: "S", int: "N"}
+REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,26 @@ class Table(Resource, Usable[TablePort]):
     sort_key: KeyAttr | None = None
     stream: bool = False
     cache: TableCache | None = None
+    regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.kind, self.name)
         self.partition_key = _key_attr(self.partition_key, self.name)
         if self.sort_key is not None:
             self.sort_key = _key_attr(self.sort_key, self.name)
+        if self.regions:
+            regions = tuple(self.regions) if not isinstance(self.regions, str) else (self.regions,)
+            bad = [r for r in regions if not isinstance(r, str) or not REGION.fullmatch(r)]
+            if bad or len(regions) < 2 or len(set(regions)) != len(regions):
+                raise ConfigError(f"table {self.name!r}: regions must be two or more distinct AWS regions "
+                                  f"(us-east-1, eu-west-1, ...), the home region first; got {self.regions!r}")
+            self.regions = regions
+            self.stream = True  # a global table replicates through its stream (DynamoDB requires one)
+
+    @property
+    def home_region(self) -> str | None:
+        """A global table's home region (its first: where the app's stack is); None for a table of one region."""
+        return self.regions[0] if self.regions else None
 
     @property
     def key_names(self) -> tuple[str, ...]:

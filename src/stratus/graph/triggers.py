@@ -52,6 +52,10 @@ class Trigger(Resource):
             if not isinstance(r, Resource):
                 raise ConfigError(f"trigger {self.name!r}: uses lists {r!r}, which is not a declared resource")
 
+    def confine(self, resource: Resource, port: Any) -> Any:
+        """What the handler gets for ``resource``, given the provider's ``port`` (a trigger may narrow it)."""
+        return port
+
     @property
     def is_async(self) -> bool:
         """Whether the handler is async, seen through decorators (``functools.wraps``) and callable objects."""
@@ -96,6 +100,7 @@ class ObjectTrigger(Trigger):
     events: str = "created"
     prefix: str = ""
     suffix: str = ""
+    writes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -110,3 +115,29 @@ class ObjectTrigger(Trigger):
             raise ConfigError(f"trigger {self.name!r} handles every object created in bucket {self.bucket.name!r} "
                               "and may write to it: each object it writes would call it again. Give it a prefix "
                               "or suffix that what it writes does not match.")
+        if isinstance(self.writes, str) or not all(isinstance(w, str) and w and not set(w) & set("*?$")
+                                                   and len(w.encode()) <= 1024 for w in self.writes):
+            raise ConfigError(f"trigger {self.name!r}: writes is a list of key prefixes (\"thumbnails/\"), without "
+                              "the wildcards * ? and $ (which IAM would read as patterns)")
+        self.writes = tuple(self.writes)
+        if self.writes and self.bucket not in self.uses:
+            raise ConfigError(f"trigger {self.name!r} writes under {self.writes[0]!r} of bucket {self.bucket.name!r}: "
+                              "put the bucket in its uses")
+        for w in self.writes:
+            if self.events == "created" and (w.startswith(self.prefix) or self.prefix.startswith(w)):
+                raise ConfigError(f"trigger {self.name!r} writes under {w!r} in bucket {self.bucket.name!r}, where "
+                                  f"its own prefix {self.prefix!r} is: each object it writes could call it again. "
+                                  "Write under a prefix its own does not match.")
+
+    def writes_to(self, key: str) -> bool:
+        """Whether the handler may write (put, delete) ``key`` in the bucket it is called for: under one of its
+        ``writes`` prefixes, or (none declared) anywhere its own events do not come from."""
+        if self.writes:
+            return key.startswith(self.writes)
+        return self.events != "created" or not (key.startswith(self.prefix) and key.endswith(self.suffix))
+
+    def confine(self, resource: Resource, port: Any) -> Any:
+        if resource is not self.bucket:
+            return port
+        from ..ports.objects import ConfinedBucket
+        return ConfinedBucket(port, self.writes_to, f"trigger {self.name!r}")

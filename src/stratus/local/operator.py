@@ -51,6 +51,8 @@ class Triggers(Protocol):
     def invocations(self, app: str | None = None, trigger: str | None = None, since: float = 0.0
                     ) -> list[dict[str, Any]]: ...
 
+    def replication(self, app: str, region: str, paused: bool) -> dict[str, Any]: ...
+
 
 class Operations:
     """The operations, over what the runtime gives it: its figures, a flush, the running apps, the clock."""
@@ -104,6 +106,16 @@ class Operations:
             except (ValueError, KeyError, TypeError):
                 raise BadRequest('send {"app": APP, "trigger": NAME, "ids": [ID, ...] (optional)}') from None
             return await send_json(send, 200, {"redriven": await _off_loop(self.triggers.redrive, app, trigger, ids)})
+        if path == "/_stratus/region" and method == "POST":
+            try:
+                req = orjson.loads(await read_body(receive, 4096, header(scope, b"content-length")))
+                app, region, action = req["app"], req["region"], req["action"]
+                if not isinstance(app, str) or not isinstance(region, str) or action not in ("pause", "resume"):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                raise BadRequest('send {"app": APP, "region": REGION, "action": "pause" or "resume"}') from None
+            return await send_json(send, 200, await _off_loop(self.triggers.replication, app, region,
+                                                                      action == "pause"))
         if path == "/_stratus/clock" and isinstance(self.clock, ManualClock):
             if method == "POST":
                 try:

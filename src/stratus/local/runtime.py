@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from ..clock import Clock
 from ..endpoints import app_entry
 from ..errors import NotFound, UnsupportedFeature
-from ..graph import App, Resource
+from ..graph import App, Resource, RestApi
 from ..ports.mailer import Mailer
 from ..registry import OnDemand, kind_module
 from . import kinds as kind_modules
@@ -129,9 +129,26 @@ class AppEngines:
         reference for the error when the app does not declare it."""
         return self._engines.get(resource, what)
 
-    def port(self, resource: Resource, what: str = "") -> Any:
-        """What a handler that declares ``resource`` in ``uses`` gets."""
-        return local_kind(resource.kind).port(self, resource, self.engine(resource, what))
+    def port(self, resource: Resource, what: str = "", region: str | None = None) -> Any:
+        """What a handler that declares ``resource`` in ``uses`` gets (a handler in ``region``, of an app with
+        global tables: that region's replica of each)."""
+        engine = self.engine(resource, what)
+        if region is not None and region != self.home_region:
+            replica = self.replication.port(resource, region)
+            if replica is not None:
+                return replica
+        return local_kind(resource.kind).port(self, resource, engine)
+
+    @property
+    def home_region(self) -> str | None:
+        """Where the app's stack is (its global tables' first region); None when it has no global table."""
+        return self.app.regions[0] if self.app.regions else None
+
+    @property
+    def replication(self) -> Any:
+        """The app's global tables across its regions (``Replication``)."""
+        from .kinds.table import replication
+        return replication(self)
 
     def shared(self, name: str, make: Callable[[], Any]) -> Any:
         """A value several of the app's engines share (one tables database), made by the first to ask."""
@@ -144,6 +161,10 @@ class AppEngines:
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {group: {} for group in stats_groups()}  # one shape for every app
+        out["regions"] = self.replication.stats() if self.app.regions else {}
+        for region, figures in out["regions"].items():  # what each region's APIs served
+            figures["apis"] = {api: gw.stats() for (where, api), gw in self.runtime.services.apigateway.by_name.items()
+                               if where == (self.name if region == self.home_region else f"{self.name}@{region}")}
         for resource, engine in self.engines.items():
             kind = local_kind(resource.kind)
             if kind.stats_group is not None:
@@ -186,6 +207,12 @@ class LocalRuntime:
             for r in app.resources.values():
                 engines.engine(r)
 
+    def start(self, sub: Subscription) -> None:
+        """Run a subscription (a trigger's, a replication link's) with the system: listed, started, stopped."""
+        self.subscriptions[sub.key] = sub
+        self.frontdoor.background.append(sub.run)
+        self.frontdoor.on_shutdown.append(sub.close)
+
     # -- what clients are told
 
     def endpoints(self, ca_file: Path) -> dict[str, Any]:
@@ -195,8 +222,15 @@ class LocalRuntime:
                 "admin_credentials": {"access_key_id": admin.access_key_id,
                                       "secret_access_key": admin.secret_access_key},
                 "operator_token": self.services.credentials.operator_token,
-                "apps": {name: app_entry(a.app, a.facts) for name, a in self.apps.items()},
+                "apps": {name: app_entry(a.app, a.facts, self._regional_apis(a)) for name, a in self.apps.items()},
                 "app_dirs": {name: str(a.app.folder) for name, a in self.apps.items() if a.app.folder is not None}}
+
+    def _regional_apis(self, app: AppEngines) -> dict[str, dict[str, str]]:
+        """Each region's base URL of each of the app's REST APIs (none for an app of one region)."""
+        apis = [r for r in app.app.resources.values() if isinstance(r, RestApi)]
+        return {region: {api.name: self.services.apigateway.url(app.name, api, None if region == app.home_region
+                                                                 else region) for api in apis}
+                for region in app.app.regions}
 
     # -- operations
 
@@ -242,6 +276,17 @@ class LocalRuntime:
         """The recent calls of the triggers' handlers (of one app, one trigger), since ``since``, oldest first."""
         calls = [(s.app, c) for s in self._triggers(app, trigger) for c in s.recent if c.started >= since]
         return [{"app": a, **dataclasses.asdict(c)} for a, c in sorted(calls, key=lambda ac: ac[1].started)]
+
+    def replication(self, app: str, region: str, paused: bool) -> dict[str, Any]:
+        """Cut (``paused``) or heal replication into and out of one region of an app's global tables; the app's
+        regions as they now are."""
+        engines = self.apps.get(app)
+        if engines is None:
+            raise NotFound(f"no app named {app!r} is running (running: {', '.join(sorted(self.apps))})")
+        if not engines.app.regions:
+            raise NotFound(f"app {app!r} has no global table, so no regions to pause or resume")
+        (engines.replication.pause if paused else engines.replication.resume)(region)
+        return {"regions": engines.replication.stats()}
 
     def close(self) -> None:
         """Let running handlers finish, then stop the pools (on shutdown)."""

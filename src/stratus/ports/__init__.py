@@ -9,8 +9,9 @@ implementation.
 """
 
 from .mailer import Mail, Mailer
-from .objects import ObjectInfo, ObjectPage, ObjectStorePort, StoredObject
+from .objects import ObjectInfo, ObjectPage, ObjectStorePort, PresignedPost, StoredObject
 from .table import KeyCondition, Page, TablePort
 
-__all__ = ["KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page", "StoredObject",
+__all__ = ["KeyCondition", "Mail", "Mailer", "ObjectInfo", "ObjectPage", "ObjectStorePort", "Page", "PresignedPost",
+           "StoredObject",
            "TablePort"]

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import InvalidItem, InvalidToken
+from ..errors import InvalidItem, InvalidToken, ServiceError
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,22 @@ class ObjectPage:
     next_token: str | None = None
 
 
+@dataclass(frozen=True)
+class PresignedPost:
+    """A form to upload one object straight to the bucket (S3's presigned POST): ``presigned_post``'s answer.
+
+    - ``url``: where the form is posted (``multipart/form-data``).
+    - ``fields``: the form's fields, sent as they are before the file; the client adds ``Content-Type`` (which the
+      policy may constrain) and then ``file`` last.
+    """
+
+    url: str
+    fields: dict[str, str]
+
+
 Listing = list[ObjectInfo]  # (named here: inside the port, ``list`` is its method)
+Conditions = list[Any]  # a presigned form's policy conditions, as botocore takes them
+MAX_POST_SECONDS = 7 * 24 * 3600  # the longest a presigned form lives (SigV4's limit)
 
 
 class ObjectStorePort:
@@ -119,7 +136,40 @@ class ObjectStorePort:
         objects, more = self._list(prefix, after, limit)
         return ObjectPage(objects, encode_list_token(objects[-1].key) if more and objects else None)
 
+    def presigned_post(self, key: str, *, max_bytes: int, content_type_prefix: str = "", expires: int = 300
+                       ) -> PresignedPost:
+        """A form a client (a browser) posts to upload the object ``key`` itself, without credentials of its own
+        (S3's presigned POST, signed by the handler's role): its policy allows exactly this key, a size of 1 to
+        ``max_bytes`` bytes and, given ``content_type_prefix`` (``"image/"``), only a ``Content-Type`` that starts
+        with it, until ``expires`` seconds from now. S3 refuses anything else (``EntityTooLarge``,
+        ``AccessDenied``). Uploading needs ``s3:PutObject`` on the key, which ``uses`` grants. On AWS the form is
+        signed with the function's temporary role credentials, so it stops working when they expire (within
+        hours), whatever ``expires`` says.
+
+        - ``key``: the object's key.
+        - ``max_bytes``: the largest file allowed, 1 byte to 5 GiB.
+        - ``content_type_prefix``: what the form's ``Content-Type`` must start with; default ``""``, any.
+        - ``expires``: seconds the form is good for, 1 to 604,800 (7 days); default 300.
+        """
+        check_object_key(key)
+        if "${filename}" in key:
+            raise InvalidItem("a presigned form here names its key exactly; ${filename} is not supported")
+        if type(max_bytes) is not int or not 1 <= max_bytes <= 5 * 1024**3:
+            raise InvalidItem("max_bytes must be an int from 1 to 5 GiB")
+        if type(expires) is not int or not 1 <= expires <= MAX_POST_SECONDS:
+            raise InvalidItem(f"expires must be an int from 1 to {MAX_POST_SECONDS} seconds")
+        if not isinstance(content_type_prefix, str) or not content_type_prefix.isprintable() or \
+                len(content_type_prefix) > 256:
+            raise InvalidItem("content_type_prefix must be printable text of at most 256 characters")
+        # the client always sends a Content-Type field; an empty prefix allows any
+        conditions: Conditions = [["content-length-range", 1, max_bytes],
+                                  ["starts-with", "$Content-Type", content_type_prefix]]
+        return self._presigned_post(key, conditions, expires)
+
     # -- the hooks: keys and arguments are checked
+
+    def _presigned_post(self, key: str, conditions: Conditions, expires: int) -> PresignedPost:
+        raise NotImplementedError
 
     def _put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> ObjectInfo:
         raise NotImplementedError
@@ -194,3 +244,35 @@ def check_page_limit(limit: object) -> int:
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
         raise InvalidItem(f"limit must be 1-1000, got {limit!r}")
     return limit
+
+
+class ConfinedBucket(ObjectStorePort):
+    """A bucket's port that writes (puts, deletes, presigns) only keys ``allowed`` takes: an object trigger's own
+    bucket, which it must not write where its own events come from. Anything else is refused (``AccessDenied``)."""
+
+    def __init__(self, port: ObjectStorePort, allowed: Callable[[str], bool], who: str) -> None:
+        self.port, self.allowed, self.who = port, allowed, who
+
+    def _check(self, key: str) -> str:
+        if not self.allowed(key):
+            raise ServiceError("AccessDenied", f"{self.who} may not write {key!r}: it is where its own events come "
+                               "from, or outside the prefixes it declares in writes=", 403)
+        return key
+
+    def _put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> ObjectInfo:
+        return self.port._put(self._check(key), data, content_type, metadata)
+
+    def _get(self, key: str) -> StoredObject | None:
+        return self.port._get(key)
+
+    def _head(self, key: str) -> ObjectInfo | None:
+        return self.port._head(key)
+
+    def _delete(self, key: str) -> None:
+        self.port._delete(self._check(key))
+
+    def _list(self, prefix: str, after: str, limit: int) -> tuple[Listing, bool]:
+        return self.port._list(prefix, after, limit)
+
+    def _presigned_post(self, key: str, conditions: Conditions, expires: int) -> PresignedPost:
+        return self.port._presigned_post(self._check(key), conditions, expires)

@@ -4,6 +4,7 @@ an environment naming what its handler uses and a role granting exactly that."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from ...graph import Resource
@@ -19,9 +20,11 @@ VPC_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec
 
 
 def handler_function(b: StackBuilder, name: str, uses: tuple[Resource, ...], env_extra: dict[str, str],
-                     timeout: float, role_description: str, description: str) -> Any:
+                     timeout: float, role_description: str, description: str,
+                     writes: Mapping[Resource, tuple[str, ...]] | None = None) -> Any:
     """A function running the one entry point for one handler (a route's, a trigger's): an environment naming what
-    it ``uses`` (and ``env_extra``), a role granting exactly that, its own log group, ``timeout`` seconds."""
+    it ``uses`` (and ``env_extra``), a role granting exactly that (writing a resource only under the key prefixes
+    ``writes`` gives it), its own log group, ``timeout`` seconds."""
     cdk_, iam, lambda_ = b.cdk, b.iam, b.lambda_
     bindings: dict[Any, Binding] = {r: b.bind(r) for r in uses}
     log_group = b.logs.LogGroup(b.stack, f"{name}-log", retention=b.retention(),
@@ -36,7 +39,7 @@ def handler_function(b: StackBuilder, name: str, uses: tuple[Resource, ...], env
         env.update(binding.env)
         shared.update(binding.shared)
         in_vpc |= binding.vpc
-    policy = handler_policy(uses, lambda r: bindings[r].arn, shared.get("dax"))
+    policy = handler_policy(uses, lambda r: bindings[r].arn, shared.get("dax"), writes)
     granted = iam.Policy(b.stack, f"{name}-uses", roles=[role], document=iam.PolicyDocument.from_json(policy)) \
         if policy["Statement"] else None
     role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],

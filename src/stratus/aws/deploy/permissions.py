@@ -9,7 +9,7 @@ deployment gives each declared resource.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ...graph import Resource, Route
@@ -17,16 +17,21 @@ from ..runtime.kinds import aws_kind
 
 
 def handler_policy(uses: Route | Iterable[Resource], arn: Callable[[Resource], str],
-                   dax_arn: str | None = None) -> dict[str, Any]:
+                   dax_arn: str | None = None, writes: Mapping[Resource, tuple[str, ...]] | None = None
+                   ) -> dict[str, Any]:
     """The IAM policy document for the function of a handler that ``uses`` these resources (or a route's).
 
-    ``arn`` gives each declared resource's ARN; ``dax_arn`` is the DAX cluster's, when the deployment has one.
-    A statement two resources need alike (the cluster, for two cached tables) is granted once.
+    ``arn`` gives each declared resource's ARN; ``dax_arn`` is the DAX cluster's, when the deployment has one;
+    ``writes`` the key prefixes a handler writes a resource under, when it declares them (an object trigger's own
+    bucket). A statement two resources need alike (the cluster, for two cached tables) is granted once.
     """
     shared = {"dax": dax_arn} if dax_arn is not None else {}
     statements: list[dict[str, Any]] = []
     for resource in (uses.uses if isinstance(uses, Route) else uses):
-        for statement in aws_kind(resource.kind).grants(resource, arn(resource), shared):
+        kind, prefixes = aws_kind(resource.kind), (writes or {}).get(resource)
+        granted = kind.confined_grants(resource, arn(resource), shared, prefixes) if prefixes else \
+            kind.grants(resource, arn(resource), shared)
+        for statement in granted:
             if statement not in statements:
                 statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}

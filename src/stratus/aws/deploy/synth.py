@@ -44,11 +44,11 @@ from typing import Any, Generic, TypeVar
 
 from ...endpoints import app_entry
 from ...errors import ConfigError, StratusError, UnsupportedFeature
-from ...graph import App, Resource
+from ...graph import App, Resource, RestApi
 from ...loader import load_app
 from ...registry import OnDemand, kind_module
 from .. import AWS_EXTRA
-from .bundle import build_asset
+from .bundle import app_requirements, build_asset
 
 D = TypeVar("D", bound=Resource)
 
@@ -199,7 +199,9 @@ class StackBuilder:
     def __init__(self, scope: Any, graph: App, app_dir: Path, asset_dir: Path, options: SynthOptions) -> None:
         self.cdk = cdk()
         self.graph, self.app_dir, self.asset_dir, self.options = graph, app_dir, asset_dir, options
-        self.stack = self.cdk.Stack(scope, options.stack_name or f"stratus-{graph.name}",
+        # an app with global tables is in its home region (replicas need a stack whose region is known)
+        env = self.cdk.Environment(region=graph.regions[0]) if graph.regions else None
+        self.stack = self.cdk.Stack(scope, options.stack_name or f"stratus-{graph.name}", env=env,
                                     description=f"stratus app {graph.name!r}", analytics_reporting=False)
         self._built: OnDemand[Any] = OnDemand(graph, lambda r: synth_kind(r.kind).build(self, r))
         self.built = self._built.made
@@ -242,14 +244,19 @@ class StackBuilder:
     def code(self) -> Any:
         """The one Lambda asset every function runs: the platform's runtime, the app, what the kinds need."""
         if self._code is None:
-            vendor = sorted({v for r in self.graph.resources.values() for v in synth_kind(r.kind).vendor(self, r)})
+            vendor = sorted({v for r in self.graph.resources.values() for v in synth_kind(r.kind).vendor(self, r)}
+                            | set(app_requirements(self.app_dir)))
             self.vendored = build_asset(self.app_dir, self.asset_dir, vendor)
             self._code = self.lambda_.Code.from_asset(str(self.asset_dir))
         return self._code
 
     def endpoints(self) -> dict[str, Any]:
         """The stack's addresses, in endpoints.json's shape (``stratus deploy`` reads them from the output)."""
-        entry = app_entry(self.graph, lambda r: synth_kind(r.kind).facts(self, r, self.built[r]))
+        facts = {r: synth_kind(r.kind).facts(self, r, self.built[r]) for r in self.graph.resources.values()}
+        # the APIs are deployed in the home region; the other regions hold the global tables' replicas
+        home = {self.graph.regions[0]: {r.name: f for r, f in facts.items() if isinstance(r, RestApi) and f}} \
+            if self.graph.regions else None
+        entry = app_entry(self.graph, facts.__getitem__, home)
         return {"provider": "aws", "region": self.cdk.Aws.REGION, "stack": self.stack.stack_name,
                 "apps": {self.graph.name: entry}}
 

@@ -118,7 +118,8 @@ def load(environ: Mapping[str, str]) -> LambdaApp:
     for trigger in declared:
         missing = [r for r in trigger.uses if r not in ports]
         triggers[trigger.name] = (trigger, _Missing(app.name, trigger.name, missing) if missing else
-                                  Context(app.name, trigger.name, {r: ports[r] for r in trigger.uses}))
+                                  Context(app.name, trigger.name, {r: trigger.confine(r, ports[r])
+                                                                   for r in trigger.uses}))
     return LambdaApp(app, apis, {api.name: api.max_body for api in app.of_kind(RestApi)}, triggers)
 
 

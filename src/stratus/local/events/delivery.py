@@ -200,6 +200,7 @@ class Subscription:
     timeout: float
     max_attempts: int | None
     is_async: bool = False
+    paused: bool = False  # events are still taken from the log, and wait; none is delivered until ``resume``
     counters: Counters = field(default_factory=Counters)
     recent: deque[Invocation] = field(default_factory=lambda: deque(maxlen=RECENT))
 
@@ -209,6 +210,7 @@ class Subscription:
         self.busy: set[str] = set()   # items with a call under way (or a timed-out one still running)
         self.slots = THREADS          # calls that may run at once (a hung one keeps its slot until it ends)
         self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.log.subscribers.add(self.key)
         _capture_output()
         self.db = self.log.db
@@ -222,12 +224,13 @@ class Subscription:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
+        self._loop = loop
         self.log.listen(loop, wake, self.source)
         while True:
             wake.clear()
             try:
                 await loop.run_in_executor(self.books, self._scan)
-                due = await loop.run_in_executor(self.books, self._due, frozenset(self.busy))
+                due = [] if self.paused else await loop.run_in_executor(self.books, self._due, frozenset(self.busy))
                 for seq, part, body, at, attempts, first_at in due:
                     if self.slots == 0:  # every thread busy (or hung): the rest wait, no attempt counted
                         break
@@ -244,7 +247,7 @@ class Subscription:
         made = 0
         while True:
             self._scan()
-            due = self._due(frozenset(self.busy))
+            due = [] if self.paused else self._due(frozenset(self.busy))
             if not due:
                 return made
             for seq, part, body, at, attempts, first_at in due:
@@ -443,12 +446,23 @@ class Subscription:
         self.log.notify(self.source)
         return len(rows)
 
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        """Deliver again (from any thread)."""
+        self.paused = False
+        if self._wake is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has stopped (a shutdown)
+                self._loop.call_soon_threadsafe(self._wake.set)
+
     def stats(self) -> dict[str, Any]:
-        oldest = self.db.conn().execute(f"SELECT MIN(e.at) FROM deliveries d JOIN {self.relation} e ON e.seq=d.seq "
-                                        "WHERE d.sub=?", (self.key,)).fetchone()[0]
+        waiting, oldest = self.db.conn().execute(
+            f"SELECT COUNT(*), MIN(e.at) FROM deliveries d JOIN {self.relation} e ON e.seq=d.seq WHERE d.sub=?",
+            (self.key,)).fetchone()
         dead = self.db.conn().execute("SELECT COUNT(*) FROM dead_letters WHERE sub=?", (self.key,)).fetchone()[0]
         return {"delivered": self.counters.delivered, "retried": self.counters.retried,
-                "dead_lettered": self.counters.dead_lettered, "dead_letters": dead,
+                "dead_lettered": self.counters.dead_lettered, "dead_letters": dead, "waiting": waiting,
                 "oldest_undelivered_age": None if oldest is None else round(self.clock.now() - oldest, 3)}
 
     def close(self) -> None:

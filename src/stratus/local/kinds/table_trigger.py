@@ -32,13 +32,11 @@ class TriggerKind(LocalKind[T, Subscription]):
     def subscribe(self, app: AppEngines, decl: T, log: EventLog, source: str, accepts: Callable[[dict[str, Any]], bool],
                   decode: Callable[[int, dict[str, Any], float], Any]) -> Subscription:
         rt = app.runtime
-        context = Context(app.name, decl.name, {r: app.port(r, f"trigger {decl.name!r} uses {r!r}, which")
-                                                for r in decl.uses}, rt.clock)
+        context = Context(app.name, decl.name, {r: decl.confine(r, app.port(r, f"trigger {decl.name!r} uses {r!r}, "
+                                                                                "which")) for r in decl.uses}, rt.clock)
         sub = Subscription(app.name, decl.name, log, source, accepts, decode, decl.handler, context, rt.clock,
                            decl.timeout, decl.max_attempts, decl.is_async)
-        rt.subscriptions[sub.key] = sub
-        rt.frontdoor.background.append(sub.run)
-        rt.frontdoor.on_shutdown.append(sub.close)
+        rt.start(sub)
         return sub
 
     def stats(self, engine: Subscription) -> dict[str, Any] | None:

@@ -89,6 +89,23 @@ class ServicePrincipal(Principal):
         return {"aws:SourceArn": self.source_arn, "aws:SourceAccount": ACCOUNT}
 
 
+class Role(Principal):
+    """A role the platform acts as for an app's handlers (their Lambda execution role on AWS): what its policies
+    allow, in the account. Its key pair lives as long as the running system."""
+
+    def __init__(self, arn: str, policies: Sequence[dict[str, Any]]) -> None:
+        self.arn, self._policies = arn, list(policies)
+
+    def policies(self) -> Sequence[dict[str, Any]]:
+        return self._policies
+
+    def names(self) -> dict[str, list[str]]:
+        return {"AWS": [self.arn]}
+
+    def in_account(self) -> bool:
+        return True
+
+
 def new_access_key_id(prefix: str) -> str:
     """An access key id as AWS makes them: ``AKIA`` (long-lived) or ``ASIA`` (temporary) and 16 more."""
     return prefix + "".join(secrets.choice(_UPPER) for _ in range(16))
@@ -113,6 +130,15 @@ class Credentials:
         self.admin = Credential(doc["access_key_id"], doc["secret_access_key"], principal=Operator())
         self.operator_token: str = doc["operator_token"]  # what the operations under /_stratus require
         self._issuers: list[Callable[[str], Credential | None]] = []
+        self._roles: dict[str, Credential] = {}  # by role name, and by access key id
+
+    def role(self, name: str, policies: Sequence[dict[str, Any]]) -> Credential:
+        """The key pair of the platform's role ``name`` (made on first ask, for this run), allowed ``policies``."""
+        if name not in self._roles:
+            cred = Credential(new_access_key_id("AKIA"), new_secret(),
+                              principal=Role(f"arn:aws:iam::{ACCOUNT}:role/{name}", policies))
+            self._roles[name] = self._roles[cred.access_key_id] = cred
+        return self._roles[name]
 
     def add_issuer(self, lookup: Callable[[str], Credential | None]) -> None:
         self._issuers.append(lookup)
@@ -120,6 +146,8 @@ class Credentials:
     def lookup(self, access_key_id: str) -> Credential | None:
         if access_key_id == self.admin.access_key_id:
             return self.admin
+        if access_key_id.startswith("AKIA") and access_key_id in self._roles:
+            return self._roles[access_key_id]
         for issuer in self._issuers:
             found = issuer(access_key_id)
             if found is not None:

@@ -25,7 +25,8 @@ class ObjectTriggerKind(SynthKind[ObjectTrigger]):
         name = b.id(decl)
         fn = handler_function(b, name, decl.uses, {"STRATUS_TRIGGER": decl.name}, decl.timeout,
                               f"trigger {decl.name}: what the handler declares it uses",
-                              f"{b.graph.name}: objects {decl.events} in bucket {decl.bucket.name} ({decl.name})")
+                              f"{b.graph.name}: objects {decl.events} in bucket {decl.bucket.name} ({decl.name})",
+                              {decl.bucket: decl.writes} if decl.writes else None)
         assert decl.max_attempts is not None
         failed = failure_queue(b, name)
         fn.configure_async_invoke(retry_attempts=decl.max_attempts - 1, max_event_age=b.cdk.Duration.hours(6),

@@ -1,5 +1,6 @@
 """Tables on AWS: DynamoDB, on demand, point-in-time recovery, encrypted, a stream where declared, kept on
-destroy. Tables that declare a cache share one DAX cluster per app, in a VPC of its own with no route out;
+destroy; a global table is a ``TableV2`` with a replica in each of its other regions (the stack is in its home
+region). Tables that declare a cache share one DAX cluster per app, in a VPC of its own with no route out;
 functions using a cached table run in that VPC and reach the table only through the cluster."""
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ class TableKind(SynthKind[Table]):
         d = b.ddb
         attr = {str: d.AttributeType.STRING, int: d.AttributeType.NUMBER}
         sort = decl.sort_key
+        if decl.regions:  # a global table: a replica in each other region, last writer wins between them
+            if decl.cache is not None and b.options.dax:
+                raise ConfigError(f"table {decl.name!r}: a global table with a DAX cache is not supported (DAX "
+                                  "clusters are regional); drop cache=, or synthesize with --no-dax")
+            return d.TableV2(
+                b.stack, b.id(decl),
+                partition_key=d.Attribute(name=decl.partition_key.name, type=attr[decl.partition_key.type]),
+                sort_key=d.Attribute(name=sort.name, type=attr[sort.type]) if sort else None,
+                billing=d.Billing.on_demand(), encryption=d.TableEncryptionV2.aws_managed_key(),
+                point_in_time_recovery_specification=d.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True),
+                dynamo_stream=d.StreamViewType.NEW_AND_OLD_IMAGES,
+                replicas=[d.ReplicaTableProps(region=r) for r in decl.regions[1:]],
+                removal_policy=b.cdk.RemovalPolicy.RETAIN)
         return d.Table(
             b.stack, b.id(decl),
             partition_key=d.Attribute(name=decl.partition_key.name, type=attr[decl.partition_key.type]),

@@ -60,6 +60,11 @@ class AwsKind(Generic[D]):
         ``shared`` holds the ARNs of what the deployment shares between resources (``dax``: the DAX cluster)."""
         raise NotImplementedError
 
+    def confined_grants(self, decl: D, arn: str, shared: Mapping[str, str], writes: tuple[str, ...]) -> list[Statement]:
+        """``grants`` for a handler that writes ``decl`` only under the key prefixes ``writes`` (an object trigger's
+        own bucket); a kind without keys to confine grants as usual."""
+        return self.grants(decl, arn, shared)
+
 
 def aws_kind(kind: str) -> AwsKind[Any]:
     """The AWS runtime's module for ``kind``; ``UnsupportedFeature`` when handlers cannot use it on AWS."""

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ....graph import Bucket
-from ....ports.objects import ObjectInfo, ObjectStorePort, StoredObject
+from ....ports.objects import ObjectInfo, ObjectStorePort, PresignedPost, StoredObject
 from ..errors import error_code, service_error
 from . import AwsKind, Clients, Statement
 
@@ -59,6 +59,9 @@ class S3Bucket(ObjectStorePort):
     def _delete(self, key: str) -> None:
         self._call("delete_object", Key=key)
 
+    def _presigned_post(self, key: str, conditions: list[Any], expires: int) -> PresignedPost:
+        return presign_post(self.client, self.bucket, key, conditions, expires)
+
     def _list(self, prefix: str, after: str, limit: int) -> tuple[list[ObjectInfo], bool]:
         kw: dict[str, Any] = {"Prefix": prefix, "MaxKeys": limit}
         if after:
@@ -68,12 +71,28 @@ class S3Bucket(ObjectStorePort):
         return objects, bool(res.get("IsTruncated"))
 
 
+def presign_post(client: Any, bucket: str, key: str, conditions: list[Any], expires: int) -> PresignedPost:
+    """botocore's presigned POST with ``client``'s credentials (no request is made)."""
+    try:
+        form = client.generate_presigned_post(Bucket=bucket, Key=key, Conditions=conditions, ExpiresIn=expires)
+    except (BotoCoreError, ClientError) as exc:
+        raise service_error(exc) from exc
+    return PresignedPost(form["url"], dict(form["fields"]))
+
+
 class BucketKind(AwsKind[Bucket]):
     def port(self, decl: Bucket, name: str, env: Mapping[str, str], clients: Clients) -> ObjectStorePort:
         return S3Bucket(clients.get("s3"), name)
 
     def grants(self, decl: Bucket, arn: str, shared: Mapping[str, str]) -> list[Statement]:
         return [{"Effect": "Allow", "Action": list(OBJECT_ACTIONS), "Resource": [f"{arn}/*"]},
+                {"Effect": "Allow", "Action": list(BUCKET_ACTIONS), "Resource": [arn]}]
+
+    def confined_grants(self, decl: Bucket, arn: str, shared: Mapping[str, str], writes: tuple[str, ...]
+                        ) -> list[Statement]:
+        return [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{arn}/*"]},
+                {"Effect": "Allow", "Action": ["s3:DeleteObject", "s3:PutObject"],
+                 "Resource": [f"{arn}/{prefix}*" for prefix in writes]},
                 {"Effect": "Allow", "Action": list(BUCKET_ACTIONS), "Resource": [arn]}]
 
 

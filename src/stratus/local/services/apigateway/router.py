@@ -1,4 +1,7 @@
-"""Every REST API of the running apps, each below ``/_api/<app>/<api>``: one dispatch by (app, api)."""
+"""Every REST API of the running apps, each below ``/_api/<app>/<api>``: one dispatch by (app, api).
+
+An app with global tables serves its APIs in each region too: the home region's at ``/_api/<app>/<api>``, each
+other's at ``/_api/<app>@<region>/<api>``."""
 
 from __future__ import annotations
 
@@ -17,18 +20,18 @@ class Gateways:
         self.endpoint = endpoint
         self.by_name: dict[tuple[str, str], Gateway] = {}
 
-    def url(self, app: str, api: RestApi) -> str:
-        """The base URL of ``api`` of ``app``."""
-        return f"{self.endpoint}{PREFIX}{app}/{api.name}"
+    def url(self, app: str, api: RestApi, region: str | None = None) -> str:
+        """The base URL of ``api`` of ``app`` (in ``region``, other than the app's home region)."""
+        return f"{self.endpoint}{PREFIX}{app}{'@' + region if region else ''}/{api.name}"
 
-    def add(self, app: str, api: str, gateway: Gateway) -> None:
-        self.by_name[(app, api)] = gateway
+    def add(self, app: str, api: str, gateway: Gateway, region: str | None = None) -> None:
+        self.by_name[(f"{app}@{region}" if region else app, api)] = gateway
 
     def flush(self, app: str | None = None) -> dict[str, int]:
         """Empty the stage caches (of one app, or all): how many answers each API (``app/api``) had cached."""
         done = {}
         for (name, api), gw in self.by_name.items():
-            if app in (None, "", name) and gw.cache is not None:
+            if app in (None, "", name.split("@")[0]) and gw.cache is not None:
                 done[f"{name}/{api}"] = gw.cache.flush()
         return done
 

@@ -13,6 +13,11 @@ log (``stratus.local.events``) in the same transaction as the write: a change is
 never lost and never invented, and a write that changes nothing makes none, as
 with DynamoDB Streams.
 
+A global table's replica (one ``SqliteTable`` per region, each in its region's database) also keeps each item's
+*stamp*, its last write's time and region, deleted items' too, and puts it in the change. Replication
+(``stratus.local.events.replication``) hands each change to the other regions' ``apply``, which keeps it only if
+its stamp is larger than the item's there: last writer wins, the same way in every region.
+
 The port's checks are ``TablePort``'s; this module only stores and reads.
 Each thread gets its own connection (sync handlers run on a thread pool).
 """
@@ -20,7 +25,7 @@ Each thread gets its own connection (sync handlers run on a thread pool).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ import orjson
 
 from ....clock import Clock, SystemClock
 from ....graph import Table
-from ....ports.table import Conditions, Item, Key, KeyCondition, Page, Query, TablePort, check_conditions, normalize
+from ....ports.table import Conditions, Item, Key, KeyCondition, Page, Query, TablePort, check_conditions, key_values, normalize
 from ...events.log import EventLog
 from ...infra.sqlite import ServiceErrors, SqliteDatabase
 
@@ -37,7 +42,13 @@ CREATE TABLE IF NOT EXISTS items (
     tbl TEXT NOT NULL, pk NOT NULL, sk NOT NULL, doc BLOB NOT NULL,
     PRIMARY KEY (tbl, pk, sk)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS item_stamps (
+    tbl TEXT NOT NULL, pk NOT NULL, sk NOT NULL, wt REAL NOT NULL, origin TEXT NOT NULL,
+    PRIMARY KEY (tbl, pk, sk)
+) WITHOUT ROWID;
 """
+STAMP_STEP = 1e-6  # a region's next write of an item is stamped at least this much after its last
+Stamp = tuple[float, str]  # a global table's write: (write time, region written in); the larger wins
 
 
 def _same(old: Item | None, new: Item | None) -> bool:
@@ -60,8 +71,9 @@ class SqliteTable(TablePort):
     """The ``Table`` port for one declared table."""
 
     def __init__(self, decl: Table, db: SqliteDatabase, clock: Clock | None = None,
-                 log: EventLog | None = None) -> None:
+                 log: EventLog | None = None, region: str | None = None) -> None:
         super().__init__(decl)
+        self.region = region or decl.home_region  # a global table's: which region's replica this is
         self.db = db
         self.log = log if log is not None else EventLog(db)
         self.source = table_source(decl.name)
@@ -74,21 +86,72 @@ class SqliteTable(TablePort):
         row = c.execute("SELECT doc FROM items WHERE tbl=? AND pk=? AND sk=?", (self.name, *key)).fetchone()
         return None if row is None else orjson.loads(row[0])
 
-    def _write(self, c: sqlite3.Connection, key: Key, old: Item | None, new: Item | None) -> bool:
+    def _stamp(self, c: sqlite3.Connection, key: Key) -> Stamp | None:
+        row = c.execute("SELECT wt, origin FROM item_stamps WHERE tbl=? AND pk=? AND sk=?", (self.name, *key)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def _write(self, c: sqlite3.Connection, key: Key, old: Item | None, new: Item | None,
+               stamp: Stamp | None = None) -> bool:
         """Store ``new`` (None: delete) and, when the table has a stream, its change in the event log in the same
-        transaction; whether there was a change to tell of (a write that changes nothing makes none)."""
+        transaction; whether there was a change to tell of (a write that changes nothing makes none). A global
+        table's write is stamped: ``stamp`` when it is replicated here, else now, in this region."""
         if new is None:
             c.execute("DELETE FROM items WHERE tbl=? AND pk=? AND sk=?", (self.name, *key))
         else:
             c.execute("INSERT OR REPLACE INTO items (tbl, pk, sk, doc) VALUES (?,?,?,?)",
                       (self.name, *key, orjson.dumps(new)))
-        if not self.decl.stream or _same(old, new):
+        changed = not _same(old, new)
+        if self.region is not None and (changed or stamp is not None):
+            if stamp is None:  # after the item's last stamp here, so a region's own writes keep their order
+                last, now = self._stamp(c, key), self.clock.now()
+                stamp = (max(now, last[0] + STAMP_STEP) if last else now, self.region)
+            c.execute("INSERT OR REPLACE INTO item_stamps VALUES (?,?,?,?,?)", (self.name, *key, *stamp))
+        if not self.decl.stream or not changed:
             return False
         keys = self.key_item(key)
         kind = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
-        self.log.append(c, self.source, orjson.dumps(keys).decode(),
-                        {"kind": kind, "keys": keys, "old": old, "new": new}, self.clock.now())
+        body: dict[str, Any] = {"kind": kind, "keys": keys, "old": old, "new": new}
+        if stamp is not None:
+            body["wt"], body["origin"] = stamp
+        self.log.append(c, self.source, orjson.dumps(keys).decode(), body, self.clock.now())
         return True
+
+    def apply(self, keys: Item, new: Item | None, stamp: Stamp) -> bool:
+        """A change replicated from another region: stored (``new``, or deleted when None) only if ``stamp`` is
+        later than the item's here (last writer wins); whether it was."""
+        key = key_values(self.decl, keys)
+        with self._errors, self.db.write() as c:
+            last = self._stamp(c, key)
+            if last is not None and last >= stamp:
+                return False
+            changed = self._write(c, key, self._read(c, key), new, stamp)
+        if changed:
+            self.log.notify(self.source)
+        return True
+
+    def seed(self, items: Iterable[tuple[Item, Stamp]]) -> int:
+        """A new replica's first copy of another's ``items`` with their stamps, in one transaction (all or nothing),
+        only if this replica has never held an item; how many were copied. The copy makes no changes in the log:
+        the other regions have them."""
+        with self._errors, self.db.write() as c:
+            if c.execute("SELECT 1 FROM item_stamps WHERE tbl=? LIMIT 1", (self.name,)).fetchone() is not None:
+                return 0
+            n = 0
+            for item, stamp in items:
+                key = key_values(self.decl, item)
+                c.execute("INSERT OR REPLACE INTO items (tbl, pk, sk, doc) VALUES (?,?,?,?)",
+                          (self.name, *key, orjson.dumps(item)))
+                c.execute("INSERT OR REPLACE INTO item_stamps VALUES (?,?,?,?,?)", (self.name, *key, *stamp))
+                n += 1
+            return n
+
+    def stamped(self) -> Iterator[tuple[Item, Stamp]]:
+        """Every item with its stamp (a new replica's first copy), in key order."""
+        rows = self.db.conn().execute(
+            "SELECT i.doc, s.wt, s.origin FROM items i LEFT JOIN item_stamps s ON s.tbl=i.tbl AND s.pk=i.pk AND "
+            "s.sk=i.sk WHERE i.tbl=? ORDER BY i.pk, i.sk", (self.name,))
+        for doc, wt, origin in rows:
+            yield orjson.loads(doc), (wt or 0.0, origin or (self.region or ""))
 
     # -- the hooks
 

@@ -7,9 +7,20 @@ refusals are already the project's ``ServiceError`` with S3's codes, as the S3 a
 
 from __future__ import annotations
 
-from ....errors import ServiceError
-from ....ports.objects import ObjectInfo, ObjectStorePort, StoredObject
+import base64
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from ....clock import Clock
+from ....errors import ServiceError, UnsupportedFeature
+from ....ports.objects import Conditions, ObjectInfo, ObjectStorePort, PresignedPost, StoredObject
 from ...infra.sqlite import ServiceErrors
+from ...protocols.sigv4 import Credential, signing_key
 from .model import ObjectMeta, ObjectStore
 
 
@@ -17,10 +28,42 @@ def _info(meta: ObjectMeta) -> ObjectInfo:
     return ObjectInfo(meta.key, meta.size, meta.etag.strip('"'), meta.content_type, dict(meta.metadata))
 
 
+@dataclass(frozen=True)
+class FormSigner:
+    """Who signs a bucket's presigned forms: the handlers' role's key pair, for the S3 endpoint at ``endpoint``, on
+    the platform's clock (a form's expiry is the system's time, manual or not)."""
+
+    credential: Credential
+    endpoint: str
+    region: str
+    clock: Clock
+
+    def sign(self, bucket: str, key: str, conditions: Conditions, expires: int) -> PresignedPost:
+        """A SigV4 POST policy for ``key`` and its signature, as botocore's ``generate_presigned_post`` makes them."""
+        now = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
+        date, stamp = now.strftime("%Y%m%d"), now.strftime("%Y%m%dT%H%M%SZ")
+        credential = f"{self.credential.access_key_id}/{date}/{self.region}/s3/aws4_request"
+        fields = {"key": key, "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-credential": credential,
+                  "x-amz-date": stamp}
+        policy = {"expiration": (now + dt.timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                  "conditions": [{"bucket": bucket}, *conditions, *({k: v} for k, v in fields.items())]}
+        encoded = base64.b64encode(orjson.dumps(policy)).decode()
+        signature = hmac.new(signing_key(self.credential.secret_access_key, date, self.region, "s3"),
+                             encoded.encode(), hashlib.sha256).hexdigest()
+        return PresignedPost(f"{self.endpoint}/{bucket}", {**fields, "policy": encoded, "x-amz-signature": signature})
+
+
 class LocalBucket(ObjectStorePort):
-    def __init__(self, store: ObjectStore, bucket: str) -> None:
-        self.store, self.bucket = store, bucket
+    """``signer`` signs the presigned forms (made when first needed)."""
+
+    def __init__(self, store: ObjectStore, bucket: str, signer: Callable[[], FormSigner] | None = None) -> None:
+        self.store, self.bucket, self.signer = store, bucket, signer
         self._errors = ServiceErrors(f"bucket {bucket!r}")
+
+    def _presigned_post(self, key: str, conditions: Conditions, expires: int) -> PresignedPost:
+        if self.signer is None:
+            raise UnsupportedFeature("this bucket's port has no signer for presigned forms")
+        return self.signer().sign(self.bucket, key, conditions, expires)
 
     def _put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> ObjectInfo:
         with self._errors:
