@@ -10,8 +10,8 @@ Authors sign in to the ``authors`` pool (members of its ``authors`` group) to wr
 ask for a form that uploads one photo straight from their browser to the ``photos`` bucket (a presigned POST: an
 image, at most 10 MB, for 5 minutes). Each upload under ``uploads/`` calls ``make_thumbnail``: at most 320 px on
 the long side, turned as its EXIF orientation says, every bit of metadata (GPS included) left out, written under
-``thumbnails/``. A file that is no image, a truncated one or a decompression bomb fails with its reason and ends
-as a dead letter; nothing else waits for it.
+``thumbnails/``. A file that is no image, a truncated one, an animation or a decompression bomb fails with its
+reason and ends as a dead letter; nothing else waits for it.
 
 ``posts`` is a global table (us-east-1 and eu-west-1): the API is served in both regions, each reading and
 writing its own replica, and a write in one reaches the other within moments; of two writes to one post the later
@@ -28,7 +28,6 @@ import io
 import re
 import secrets
 import uuid
-import warnings
 from typing import Any
 from urllib.parse import quote
 
@@ -62,7 +61,8 @@ api = app.rest_api("api", authorizer=authors, title="MyBlog.com", cache=ApiCache
 FEED = "feed"
 MAX_PHOTO = 10 * 1024 * 1024
 THUMBNAIL = 320
-MAX_PIXELS = 40_000_000  # a bigger image is refused before it is decoded (a decompression bomb)
+MAX_PIXELS = 50_000_000  # a bigger JPEG is refused before it is decoded (a decompression bomb)
+MAX_PIXELS_DECODED = 16_000_000  # other formats decode whole: at most about 64 MB of pixels
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?")  # whole: fullmatch
 EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 POST_FIELDS: dict[str, Any] = {
@@ -95,6 +95,10 @@ def _summary(post: dict[str, Any]) -> dict[str, Any]:
             "photo": post.get("photo")}
 
 
+def _listed(post: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in _summary(post).items() if k not in ("pk", "sk")}
+
+
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}
 
@@ -104,9 +108,13 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 @api.get("/posts", public=True, query=LIST_QUERY, uses=[posts])
 def list_posts(req: Request, ctx: Context) -> dict[str, Any]:
     """The posts, newest first, a page at a time."""
-    page = ctx.table(posts).query(FEED, forward=False, limit=req.query.get("limit", 10),
-                                  next_token=req.query.get("next_token"))
-    return {"posts": [_public(i) for i in page.items], "next_token": page.next_token}
+    table = ctx.table(posts)
+    page = table.query(FEED, forward=False, limit=req.query.get("limit", 10), next_token=req.query.get("next_token"))
+    # each summary as its post now is in this region: a summary whose post is gone (deleted here, while an edit
+    # in the other region wrote the summary again) is left out, and the title is the post's own
+    found = table.batch_get([{"pk": f"post#{i['slug']}", "sk": "post"} for i in page.items]) if page.items else []
+    return {"posts": [_listed(p) for p in found if p is not None],
+            "next_token": page.next_token}
 
 
 @api.get("/posts/{slug}", public=True, uses=[posts])
@@ -123,7 +131,7 @@ def get_post(req: Request, ctx: Context) -> dict[str, Any]:
                                             "properties": {"email": EMAIL}}, uses=[subscribers], status=202)
 def subscribe(req: Request, ctx: Context) -> dict[str, Any]:
     """Subscribe an address: a welcome mail comes, with a link to unsubscribe. Subscribing again changes nothing."""
-    email = req.json["email"].strip().lower()
+    email = req.json["email"].lower()
     try:
         ctx.table(subscribers).put({"email": email, "token": secrets.token_urlsafe(32), "subscribed_at": _iso(ctx.now()),
                                     "unsubscribe_url": f"{req.base_url}/unsubscribe"}, if_absent=True)
@@ -174,7 +182,7 @@ def welcome(change: TableChange, ctx: Context) -> None:
     sub = change.new_image or {}
     link = f"{sub['unsubscribe_url']}?email={quote(sub['email'])}&token={quote(sub['token'])}"
     ctx.mailer.send(Mail(
-        to=sub["email"], subject="Welcome to MyBlog.com", message_id=f"welcome.{change.event_id}",
+        to=sub["email"], subject="Welcome to MyBlog.com", message_id=f"welcome.{change.event_id}", unsubscribe=link,
         text=f"Thanks for subscribing to MyBlog.com.\n\nTo stop these mails: {link}\n",
         html=f"<p>Thanks for subscribing to <b>MyBlog.com</b>.</p>"
              f"<p><a href=\"{html.escape(link)}\">Unsubscribe</a></p>"))
@@ -258,29 +266,41 @@ class NotAnImage(ValueError):
 
 def thumbnail(data: bytes) -> bytes:
     """A JPEG at most ``THUMBNAIL`` px on its long side, turned upright as the EXIF orientation says, with no
-    metadata at all (no EXIF, so no GPS)."""
+    metadata at all (no EXIF, so no GPS). Memory is bounded before anything is decoded: a JPEG decodes at a fraction
+    of its size (``draft``), so it may have up to ``MAX_PIXELS``; any other format (decoded whole) up to
+    ``MAX_PIXELS_DECODED``; an animation is refused."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP", "GIF")) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise NotAnImage(f"{im.width}x{im.height} pixels is more than {MAX_PIXELS:,}")
-                im.draft("RGB", (THUMBNAIL * 2, THUMBNAIL * 2))  # a JPEG decodes at a fraction of its size
-                upright = ImageOps.exif_transpose(im)
-                upright.thumbnail((THUMBNAIL, THUMBNAIL))
-                out = io.BytesIO()
-                upright.convert("RGB").save(out, "JPEG", quality=85)  # no exif= : nothing of it is kept
-                return out.getvalue()
-        except NotAnImage:
-            raise
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise NotAnImage(f"a decompression bomb: {exc}") from None
-        except UnidentifiedImageError:
-            raise NotAnImage("not an image (JPEG, PNG, WebP or GIF)") from None
-        except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-            raise NotAnImage(f"a damaged image: {exc}") from None
+    try:
+        with Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP", "GIF")) as im:
+            limit = MAX_PIXELS if im.format == "JPEG" else MAX_PIXELS_DECODED
+            if im.width * im.height > limit:
+                raise NotAnImage(f"{im.width}x{im.height} pixels is more than {limit:,} for a {im.format}")
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                raise NotAnImage(f"an animated {im.format} ({frames} frames)")
+            im.draft("RGB", (THUMBNAIL * 2, THUMBNAIL * 2))  # a JPEG decodes at 1/2 to 1/8 of its size
+            orientation = im.getexif().get(0x0112)
+            small = im.convert("I").point(lambda v: v / 256).convert("L") if im.mode.startswith("I;16") else im
+            small = small.copy() if small is im else small
+            small.thumbnail((THUMBNAIL, THUMBNAIL))  # before the turn, which copies what it turns
+            if orientation:
+                exif = small.getexif()
+                exif[0x0112] = orientation
+                small = ImageOps.exif_transpose(small)
+            out = io.BytesIO()
+            small.convert("RGB").save(out, "JPEG", quality=85)  # no exif= : nothing of it is kept
+            return out.getvalue()
+    except NotAnImage:
+        raise
+    except MemoryError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise NotAnImage(f"a decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        raise NotAnImage("not an image (JPEG, PNG, WebP or GIF)") from None
+    except Exception as exc:  # truncated or corrupt data, whatever the decoder says of it
+        raise NotAnImage(f"a damaged image: {type(exc).__name__}: {exc}") from None
 
 
 @app.on_object_created(photos, prefix="uploads/", uses=[photos], writes=["thumbnails/"], timeout=30)

@@ -4,16 +4,23 @@ the test says ``deliver()``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from stratus import Context, Mail, TableChange
+from stratus.graph import TableTrigger
+from stratus.loader import load_app
 from stratus.testing import TestClient
 from tests.conftest import ROOT
+
+BLOG = ROOT / "apps" / "blog"
 
 
 @pytest.fixture
 def blog() -> Iterator[TestClient]:
-    with TestClient(ROOT / "apps" / "blog") as client:
+    with TestClient(BLOG) as client:
         yield client
 
 
@@ -40,3 +47,39 @@ def test_a_post_written_in_one_region_is_read_in_the_other_once_delivered(blog: 
     assert [p["slug"] for p in far.get("/posts").json()["posts"]] == [slug]
     with pytest.raises(Exception, match="not served in 'mars-1'"):
         blog.api(region="mars-1")
+
+
+def test_a_welcome_delivered_twice_mails_once_by_its_idempotency_record(blog: TestClient) -> None:
+    """The same event handed to the handler again (a retry after a crash past the send): the idempotency record
+    answers, and the mailer is not even asked."""
+    app = blog.runtime.apps["blog"]
+    (trigger,) = [t for t in app.app.of_kind(TableTrigger) if t.name == "welcome"]
+    sent: list[Mail] = []
+
+    class Counting:
+        def send(self, mail: Mail) -> str:
+            sent.append(mail)
+            return "id"
+    ports: dict[Any, Any] = {r: Counting() if r.kind == "email" else app.port(r) for r in trigger.uses}
+    ctx = Context("blog", "welcome", ports, blog.clock, blog.clock.now() + 10)
+    change = TableChange("INSERT", "subscribers", {"email": "twice@example.com"},
+                         {"email": "twice@example.com", "token": "t", "unsubscribe_url": "https://blog.test/unsubscribe"},
+                         None, "000000000000000000001", blog.clock.now(), "11111111-2222-3333-4444-555555555555")
+    trigger.handler(change, ctx)
+    trigger.handler(change, ctx)
+    assert len(sent) == 1 and sent[0].message_id == "welcome.11111111-2222-3333-4444-555555555555"
+
+
+def test_a_pause_outlives_a_restart(tmp_path: Path) -> None:
+    with TestClient(BLOG, data_dir=tmp_path) as first:
+        first.runtime.replication("blog", "eu-west-1", paused=True)
+    with TestClient(BLOG, data_dir=tmp_path) as again:
+        author = again.user(groups=("authors",))
+        slug = again.api().post("/posts", json={"title": "Held", "body": "x"}, user=author).json()["slug"]
+        again.deliver()
+        assert again.api(region="eu-west-1").get(f"/posts/{slug}").status == 404
+        regions = again.runtime.replication("blog", "eu-west-1", paused=False)["regions"]
+        assert not regions["eu-west-1"]["paused"]
+        again.deliver()
+        assert again.api(region="eu-west-1").get(f"/posts/{slug}").status == 200
+    assert load_app(BLOG).regions == ("us-east-1", "eu-west-1")

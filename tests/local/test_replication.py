@@ -174,3 +174,16 @@ def test_a_triggers_own_bucket_writes_only_where_it_may() -> None:
     other.put("out/a.txt", b"x")
     with pytest.raises(ServiceError):
         other.put("in/a.txt", b"x")
+
+
+def test_a_global_table_takes_no_cache_and_replication_names_are_the_platforms() -> None:
+    from stratus import TableCache
+    app = App("g")
+    with pytest.raises(ConfigError, match="cannot have a cache"):
+        app.table("t", partition_key="id", regions=("us-east-1", "eu-west-1"), cache=TableCache())
+    items = app.table("items", partition_key="id", stream=True)
+
+    def replicate_items_us_east_1_to_eu_west_1(change: Any, ctx: Any) -> None:
+        pass
+    with pytest.raises(ConfigError, match="replicate-"):
+        app.on_table_change(items)(replicate_items_us_east_1_to_eu_west_1)

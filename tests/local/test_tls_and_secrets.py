@@ -121,3 +121,16 @@ def test_names_under_localhost_get_a_certificate_of_their_own(tmp_path: Path) ->
     finally:
         listener.close()
     assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == ["ca.key", "ca.pem", "server.key", "server.pem"]
+
+
+def test_a_platform_roles_key_pair_is_the_same_after_a_restart_and_names_only_itself(tmp_path: Path) -> None:
+    from stratus.local.protocols.principals import Credentials, Role
+    first, again = Credentials(tmp_path), Credentials(tmp_path)
+    policy = [{"Version": "2012-10-17", "Statement": []}]
+    one, same = first.role("blog.photos.handlers", policy), again.role("blog.photos.handlers", policy)
+    other = again.role("blog.other.handlers", policy)
+    assert (one.access_key_id, one.secret_access_key) == (same.access_key_id, same.secret_access_key)
+    assert other.access_key_id != one.access_key_id and other.secret_access_key != one.secret_access_key
+    assert one.access_key_id.startswith("AKIA") and len(one.access_key_id) == 20
+    assert again.lookup(one.access_key_id) is same and isinstance(same.principal, Role)
+    assert again.lookup("blog.photos.handlers") is None  # a role's name is no key

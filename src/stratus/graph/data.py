@@ -94,6 +94,9 @@ class Table(Resource, Usable[TablePort]):
                                   f"(us-east-1, eu-west-1, ...), the home region first; got {self.regions!r}")
             self.regions = regions
             self.stream = True  # a global table replicates through its stream (DynamoDB requires one)
+            if self.cache is not None:
+                raise ConfigError(f"table {self.name!r}: a global table cannot have a cache (a DAX cluster is "
+                                  "regional, and replicated writes would bypass it); drop cache=")
 
     @property
     def home_region(self) -> str | None:

@@ -43,6 +43,9 @@ class Trigger(Resource):
 
     def __post_init__(self) -> None:
         check_name(self.kind, self.name)
+        if self.name.startswith("replicate-"):
+            raise ConfigError(f"trigger {self.name!r}: names starting replicate- are the platform's (global tables' "
+                              "replication); rename the handler")
         if not 0 < self.timeout <= MAX_TIMEOUT:
             raise ConfigError(f"trigger {self.name!r}: timeout must be more than 0 and at most {MAX_TIMEOUT} s "
                               "(Lambda's limit)")

@@ -31,6 +31,7 @@ from ..registry import OnDemand, kind_module
 from . import kinds as kind_modules
 from .events.delivery import Subscription
 from .events.log import EventLog
+from .events.replication import Replication
 from .frontdoor import FrontDoor
 from .operator import Operations
 from .protocols.principals import Credentials
@@ -145,10 +146,12 @@ class AppEngines:
         return self.app.regions[0] if self.app.regions else None
 
     @property
-    def replication(self) -> Any:
-        """The app's global tables across its regions (``Replication``)."""
-        from .kinds.table import replication
-        return replication(self)
+    def replication(self) -> Replication:
+        """The app's global tables across its regions (made when first asked for)."""
+        found: Replication = self.shared("replication", lambda: Replication(
+            self.name, self.app.regions, self.runtime.clock,
+            self.runtime.data_dir / "apps" / self.name / "regions" / "paused.json"))
+        return found
 
     def shared(self, name: str, make: Callable[[], Any]) -> Any:
         """A value several of the app's engines share (one tables database), made by the first to ask."""

@@ -20,6 +20,7 @@ from ..schema import EMAIL
 
 DEFAULT_SENDER = "no-reply@stratus.local"
 MESSAGE_ID = re.compile(r"(?=.{1,128}\Z)[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")  # dot-atom text
+UNSUBSCRIBE = re.compile(r"https://[\x21-\x3b\x3d\x3f-\x7e]+")  # printable ASCII but space, < and >
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Mail:
       and recipient, so a handler run twice mails once. SMTP servers and SES take each message they are given;
       there, a crash between sending and recording it may repeat a mail. None (the default): a new id for each
       message.
+    - ``unsubscribe``: an HTTPS URL that unsubscribes the recipient when POSTed to (RFC 8058's one-click
+      unsubscribe, which large mailbox providers ask of bulk senders): sent as ``List-Unsubscribe`` and
+      ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``; default None.
     """
 
     to: str
@@ -46,6 +50,7 @@ class Mail:
     sender: str | None = None  # None: the mailer's own sender (a declared Email's)
     html: str | None = None
     message_id: str | None = None
+    unsubscribe: str | None = None
 
 
 class Mailer:
@@ -74,6 +79,10 @@ class Mailer:
             raise MailRejected("the subject must be one line of text without control characters")
         if not isinstance(mail.text, str) or not (mail.html is None or isinstance(mail.html, str)):
             raise MailRejected("the text (and html) of a mail must be strings")
+        if mail.unsubscribe is not None and (not isinstance(mail.unsubscribe, str) or len(mail.unsubscribe) > 2048
+                                             or not UNSUBSCRIBE.fullmatch(mail.unsubscribe)):
+            raise MailRejected("unsubscribe must be one https:// URL of printable ASCII without spaces or <>, at most "
+                               "2048 characters")
         if mail.message_id is not None and (not isinstance(mail.message_id, str)
                                             or not MESSAGE_ID.fullmatch(mail.message_id)):
             raise MailRejected("a message_id is 1-128 of letters, digits, '_' and '-', in parts joined by single dots")
@@ -104,6 +113,9 @@ def to_mime(mail: Mail, sender: str, when: float) -> EmailMessage:
     msg["Date"] = email.utils.formatdate(when, usegmt=True)
     domain = sender.rpartition("@")[2]
     msg["Message-ID"] = f"<{mail.message_id}@{domain}>" if mail.message_id else email.utils.make_msgid(domain=domain)
+    if mail.unsubscribe is not None:
+        msg["List-Unsubscribe"] = f"<{mail.unsubscribe}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(mail.text)
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html")

@@ -201,6 +201,7 @@ class Subscription:
     max_attempts: int | None
     is_async: bool = False
     paused: bool = False  # events are still taken from the log, and wait; none is delivered until ``resume``
+    from_start: bool = False  # a new subscription's first event: the log's first (True) or its next (Lambda's LATEST)
     counters: Counters = field(default_factory=Counters)
     recent: deque[Invocation] = field(default_factory=lambda: deque(maxlen=RECENT))
 
@@ -208,6 +209,7 @@ class Subscription:
         self.key = f"{self.app}/{self.name}"
         self.books = ThreadPoolExecutor(1, thread_name_prefix=f"trigger-{self.name}-log")  # its cursor, deliveries
         self.busy: set[str] = set()   # items with a call under way (or a timed-out one still running)
+        self._holds: dict[str, int] = {}  # what each busy item waits for: its call's end, and its outcome recorded
         self.slots = THREADS          # calls that may run at once (a hung one keeps its slot until it ends)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -215,9 +217,9 @@ class Subscription:
         _capture_output()
         self.db = self.log.db
         self.relation = self.log.relation
-        with self.db.write() as c:  # a new subscription starts at the log's end (Lambda's LATEST)
-            c.execute(f"INSERT OR IGNORE INTO cursors VALUES (?, (SELECT IFNULL(MAX(seq), 0) FROM {self.relation}))",
-                      (self.key,))
+        with self.db.write() as c:  # a new subscription starts at the log's end (Lambda's LATEST), or its start
+            start = "0" if self.from_start else f"(SELECT IFNULL(MAX(seq), 0) FROM {self.relation})"
+            c.execute(f"INSERT OR IGNORE INTO cursors VALUES (?, {start})", (self.key,))
 
     # -- the loop
 
@@ -232,7 +234,7 @@ class Subscription:
                 await loop.run_in_executor(self.books, self._scan)
                 due = [] if self.paused else await loop.run_in_executor(self.books, self._due, frozenset(self.busy))
                 for seq, part, body, at, attempts, first_at in due:
-                    if self.slots == 0:  # every thread busy (or hung): the rest wait, no attempt counted
+                    if self.slots == 0 or self.paused:  # every thread busy (or hung), or paused meanwhile: they wait
                         break
                     if self._take(part):
                         loop.create_task(self._deliver(seq, part, body, at, attempts, first_at))
@@ -257,15 +259,22 @@ class Subscription:
 
     def _take(self, part: str) -> bool:
         """Whether a call of ``part`` may start now (none of its item is under way); if so, its item and a slot are
-        taken until ``_done``."""
+        taken until both its call has ended and its outcome is recorded (``_done``, twice): an item freed before its
+        outcome is recorded would be delivered again from the row not yet settled."""
         if part in self.busy:
             return False
         self.busy.add(part)
+        self._holds[part] = 2
         self.slots -= 1
         return True
 
     def _done(self, part: str) -> None:
-        """A call's thread or task has ended (a timed-out one too): its item and its slot are free again."""
+        """A call's thread or task has ended (a timed-out one too), or its outcome is recorded: once both have, its
+        item and its slot are free again."""
+        self._holds[part] -= 1
+        if self._holds[part]:
+            return
+        del self._holds[part]
         self.busy.discard(part)
         self.slots += 1
         if self._wake is not None:
@@ -330,6 +339,8 @@ class Subscription:
         except Exception:  # not settled: the delivery stays as it was, and is tried again
             log.exception("trigger %s: the outcome of event %s was not recorded; it will be delivered again",
                           self.key, seq)
+        finally:
+            self._done(part)
 
     async def _run_call(self, event: Any, ctx: Context, part: str, buf: _Bounded, call: Invocation, t0: float) -> None:
         """Start the call (the item is freed when it really ends), wait for it up to the timeout, and say how it
@@ -404,7 +415,8 @@ class Subscription:
             error = call.error.splitlines()[-1] if call.error else call.outcome
             spent = self.max_attempts is not None and attempts >= self.max_attempts
             if spent or (self.max_attempts is None and now - first_at >= RETENTION):
-                c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq))
+                if not c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq)).rowcount:
+                    return  # settled already (it is a dead letter once, whatever raced)
                 c.execute("INSERT INTO dead_letters (sub, seq, part, body, at, error, attempts, first_at, last_at) "
                           f"SELECT ?, ?, part, ?, ?, ?, ?, ?, ? FROM {self.relation} WHERE seq=?",
                           (self.key, seq, body, at, call.error or error, attempts, first_at, now, seq))

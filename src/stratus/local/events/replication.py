@@ -5,10 +5,13 @@ home region's is the app's own), with its own event log. For every ordered pair 
 ``Subscription`` of the source region's changes that were written there (not those it got from elsewhere, which
 their own region sends), each applied to the other region's replica if it is the later write (``SqliteTable.apply``):
 delivered at least once, in order per item, retried until the change is 24 hours old, then a dead letter, as any
-trigger's events are. Applying a change twice, or late, changes nothing, so the regions converge whatever the order.
+trigger's events are. Applying a change twice, or late, changes nothing, so the regions converge whatever the order;
+so a new link starts at the beginning of its source's log (a region added later gets what was on its way between
+the others, beside its copy of the home region).
 
 ``pause(region)`` holds back every link into and out of a region (an outage between regions: each side keeps
-taking writes, and its changes wait in its log); ``resume`` lets them go, and the regions converge.
+taking writes, and its changes wait in its log); ``resume`` lets them go, and the regions converge. The regions
+paused are kept in a file (``paused``), so a pause outlives a restart.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ import statistics
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ...clock import Clock
 from ...context import Context
 from ...errors import NotFound
 from ...graph import Table
 from ...ports.table import TablePort
+from ..infra.files import write_atomic
 from ..services.dynamodb.table import SqliteTable, table_source
 from .delivery import Subscription
 from .log import EventLog
@@ -57,11 +64,15 @@ class Link:
 class Replication:
     """One app's global tables in every region: the replicas, and the links between them."""
 
-    def __init__(self, app: str, regions: tuple[str, ...], clock: Clock) -> None:
-        self.app, self.regions, self.clock = app, regions, clock
+    def __init__(self, app: str, regions: tuple[str, ...], clock: Clock, paused_file: Path) -> None:
+        self.app, self.regions, self.clock, self.paused_file = app, regions, clock, paused_file
         self.replicas: dict[str, dict[Table, TablePort]] = {r: {} for r in regions}  # what handlers there get
         self.links: list[Link] = []
-        self.paused: set[str] = set()
+        try:  # what was paused when the system last stopped
+            kept = orjson.loads(paused_file.read_bytes())
+        except (OSError, ValueError):
+            kept = []
+        self.paused: set[str] = {r for r in kept if r in regions} if isinstance(kept, list) else set()
 
     def add(self, table: Table, stores: dict[str, SqliteTable], ports: dict[str, TablePort],
             logs: dict[str, EventLog], start: Callable[[Subscription], None]) -> None:
@@ -87,7 +98,8 @@ class Replication:
         sub = Subscription(self.app, replicate.__name__, log, table_source(table.name),
                            lambda body: body.get("origin") == source, decode, replicate,
                            Context(self.app, replicate.__name__, {}, self.clock), self.clock, timeout=30.0,
-                           max_attempts=None, paused=source in self.paused or target in self.paused)
+                           max_attempts=None, paused=source in self.paused or target in self.paused,
+                           from_start=True)
         link = Link(table, source, target, sub)
         start(sub)
         return link
@@ -104,6 +116,7 @@ class Replication:
     def pause(self, region: str) -> None:
         """Cut replication into and out of ``region``: changes wait in their logs until ``resume``."""
         self._check(region)
+        self._keep(self.paused | {region})  # recorded first: a failed write changes nothing
         self.paused.add(region)
         for link in self.links:
             if region in (link.source, link.target):
@@ -112,10 +125,14 @@ class Replication:
     def resume(self, region: str) -> None:
         """Heal replication of ``region`` (links to a region still paused stay cut)."""
         self._check(region)
+        self._keep(self.paused - {region})
         self.paused.discard(region)
         for link in self.links:
             if region in (link.source, link.target) and not {link.source, link.target} & self.paused:
                 link.sub.resume()
+
+    def _keep(self, paused: set[str]) -> None:
+        write_atomic(self.paused_file, orjson.dumps(sorted(paused)), 0o600)
 
     def stats(self) -> dict[str, Any]:
         """Per region: whether it is paused, and per table the changes on their way in, the age of the oldest

@@ -10,7 +10,6 @@ from typing import Any
 from ...graph import Table
 from ...ports.table import TablePort
 from ..events.log import EventLog, keep_pruned
-from ..events.replication import Replication
 from ..runtime import AppEngines, LocalKind
 from ..services.dynamodb.dax import CachedTable
 from ..services.dynamodb.table import SqliteTable, tables_database
@@ -32,12 +31,6 @@ def table_events(app: AppEngines, region: str | None = None) -> EventLog:
     return found
 
 
-def replication(app: AppEngines) -> Replication:
-    """The app's global tables across its regions (made by the first to ask)."""
-    found: Replication = app.shared("replication", lambda: Replication(app.name, app.app.regions, app.runtime.clock))
-    return found
-
-
 class TableKind(LocalKind[Table, TablePort]):
     stats_group = "table_caches"
 
@@ -51,7 +44,7 @@ class TableKind(LocalKind[Table, TablePort]):
             stores[region], ports[region] = self._replica(app, decl, log, region)
         for region in decl.regions[1:]:  # a replica made since the table was: a copy of the home region's first
             stores[region].seed(stores[decl.regions[0]].stamped())
-        replication(app).add(decl, stores, ports, logs, rt.start)
+        app.replication.add(decl, stores, ports, logs, rt.start)
         return ports[decl.regions[0]]
 
     def _replica(self, app: AppEngines, decl: Table, log: EventLog, region: str | None

@@ -15,7 +15,10 @@ for the operations under ``/_stratus`` (figures, cache flushes, the manual clock
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -133,10 +136,15 @@ class Credentials:
         self._roles: dict[str, Credential] = {}  # by role name, and by access key id
 
     def role(self, name: str, policies: Sequence[dict[str, Any]]) -> Credential:
-        """The key pair of the platform's role ``name`` (made on first ask, for this run), allowed ``policies``."""
+        """The key pair of the platform's role ``name``, allowed ``policies``: derived from the operator's secret and
+        the name, so it is the same after a restart (a form it signed stays good for as long as it says)."""
         if name not in self._roles:
-            cred = Credential(new_access_key_id("AKIA"), new_secret(),
-                              principal=Role(f"arn:aws:iam::{ACCOUNT}:role/{name}", policies))
+            def derive(purpose: str) -> bytes:
+                return hmac.new(self.admin.secret_access_key.encode(), f"role:{name}:{purpose}".encode(),
+                                hashlib.sha256).digest()
+            key_id = "AKIA" + base64.b32encode(derive("id")).decode()[:16]
+            secret = base64.urlsafe_b64encode(derive("secret")).decode()[:40]
+            cred = Credential(key_id, secret, principal=Role(f"arn:aws:iam::{ACCOUNT}:role/{name}", policies))
             self._roles[name] = self._roles[cred.access_key_id] = cred
         return self._roles[name]
 

@@ -25,9 +25,6 @@ class TableKind(SynthKind[Table]):
         attr = {str: d.AttributeType.STRING, int: d.AttributeType.NUMBER}
         sort = decl.sort_key
         if decl.regions:  # a global table: a replica in each other region, last writer wins between them
-            if decl.cache is not None and b.options.dax:
-                raise ConfigError(f"table {decl.name!r}: a global table with a DAX cache is not supported (DAX "
-                                  "clusters are regional); drop cache=, or synthesize with --no-dax")
             return d.TableV2(
                 b.stack, b.id(decl),
                 partition_key=d.Attribute(name=decl.partition_key.name, type=attr[decl.partition_key.type]),
