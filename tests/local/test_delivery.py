@@ -51,14 +51,22 @@ async def run_until(sub: Subscription, done: Any, clock: ManualClock, advance: f
         task.cancel()
 
 
-def test_no_event_is_handed_over_twice_while_nothing_fails(tmp_path: Path) -> None:
-    clock = ManualClock(1000.0)
+def counting(fails: bool) -> tuple[Any, Counter[int]]:
+    """A handler that counts its calls per event, and fails each (``fails``) or not."""
     calls: Counter[int] = Counter()
     lock = threading.Lock()
 
     def handler(event: dict[str, Any], ctx: Context) -> None:
         with lock:
             calls[event["n"]] += 1
+        if fails:
+            raise ValueError("no")
+    return handler, calls
+
+
+def test_no_event_is_handed_over_twice_while_nothing_fails(tmp_path: Path) -> None:
+    clock = ManualClock(1000.0)
+    handler, calls = counting(fails=False)
     sub = subscription(tmp_path, handler, clock)
 
     async def main() -> None:
@@ -71,13 +79,7 @@ def test_no_event_is_handed_over_twice_while_nothing_fails(tmp_path: Path) -> No
 
 def test_a_failing_event_is_tried_its_attempts_and_dead_lettered_once(tmp_path: Path) -> None:
     clock = ManualClock(1000.0)
-    calls: Counter[int] = Counter()
-    lock = threading.Lock()
-
-    def handler(event: dict[str, Any], ctx: Context) -> None:
-        with lock:
-            calls[event["n"]] += 1
-        raise ValueError("no")
+    handler, calls = counting(fails=True)
     sub = subscription(tmp_path, handler, clock, max_attempts=3)
 
     async def main() -> None:
