@@ -61,8 +61,8 @@ api = app.rest_api("api", authorizer=authors, title="MyBlog.com", cache=ApiCache
 FEED = "feed"
 MAX_PHOTO = 10 * 1024 * 1024
 THUMBNAIL = 320
-MAX_PIXELS = 50_000_000  # a bigger JPEG is refused before it is decoded (a decompression bomb)
-MAX_PIXELS_DECODED = 16_000_000  # other formats decode whole: at most about 64 MB of pixels
+MAX_PIXELS = 50_000_000  # a bigger image is refused before it is decoded (a decompression bomb)
+MAX_DECODED_BYTES = 48_000_000  # what one image may take decoded (16 M RGB pixels; a JPEG after draft)
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?")  # whole: fullmatch
 EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 POST_FIELDS: dict[str, Any] = {
@@ -113,7 +113,8 @@ def list_posts(req: Request, ctx: Context) -> dict[str, Any]:
     # each summary as its post now is in this region: a summary whose post is gone (deleted here, while an edit
     # in the other region wrote the summary again) is left out, and the title is the post's own
     found = table.batch_get([{"pk": f"post#{i['slug']}", "sk": "post"} for i in page.items]) if page.items else []
-    return {"posts": [_listed(p) for p in found if p is not None],
+    return {"posts": [_listed(p) for p, i in zip(found, page.items, strict=True)
+                      if p is not None and p["created_at"] == i["created_at"]],  # (not a later post of that slug)
             "next_token": page.next_token}
 
 
@@ -265,35 +266,41 @@ class NotAnImage(ValueError):
 
 
 def thumbnail(data: bytes) -> bytes:
-    """A JPEG at most ``THUMBNAIL`` px on its long side, turned upright as the EXIF orientation says, with no
-    metadata at all (no EXIF, so no GPS). Memory is bounded before anything is decoded: a JPEG decodes at a fraction
-    of its size (``draft``), so it may have up to ``MAX_PIXELS``; any other format (decoded whole) up to
-    ``MAX_PIXELS_DECODED``; an animation is refused."""
+    """A JPEG at most ``THUMBNAIL`` px on its long side, turned upright as the EXIF orientation says, transparency
+    on white, with no metadata at all (no EXIF, so no GPS). Memory is bounded before anything is decoded: a
+    baseline JPEG decodes at a fraction of its size (``draft``), so it may have up to ``MAX_PIXELS``; what is then
+    decoded (any image, a JPEG after ``draft``) may take at most ``MAX_DECODED_BYTES``; an animation is refused."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP", "GIF")) as im:
-            limit = MAX_PIXELS if im.format == "JPEG" else MAX_PIXELS_DECODED
-            if im.width * im.height > limit:
-                raise NotAnImage(f"{im.width}x{im.height} pixels is more than {limit:,} for a {im.format}")
+            if im.width * im.height > MAX_PIXELS:
+                raise NotAnImage(f"{im.width}x{im.height} pixels is more than {MAX_PIXELS:,}")
             frames = getattr(im, "n_frames", 1)
             if frames > 1:
                 raise NotAnImage(f"an animated {im.format} ({frames} frames)")
-            im.draft("RGB", (THUMBNAIL * 2, THUMBNAIL * 2))  # a JPEG decodes at 1/2 to 1/8 of its size
+            if not (im.format == "JPEG" and im.info.get("progressive")):  # a progressive one decodes whole
+                im.draft("RGB", (THUMBNAIL * 2, THUMBNAIL * 2))  # a JPEG: 1/2 to 1/8 of its size
+            per_pixel = 8 if im.mode.startswith("I") else len(im.getbands())  # 16-bit: converted through 32-bit
+            if im.width * im.height * per_pixel > MAX_DECODED_BYTES:
+                raise NotAnImage(f"{im.width}x{im.height} {im.mode} pixels would take more than "
+                                 f"{MAX_DECODED_BYTES // 1_000_000} MB to decode")
             orientation = im.getexif().get(0x0112)
-            small = im.convert("I").point(lambda v: v / 256).convert("L") if im.mode.startswith("I;16") else im
-            small = small.copy() if small is im else small
-            small.thumbnail((THUMBNAIL, THUMBNAIL))  # before the turn, which copies what it turns
+            small: Image.Image = im
+            if im.mode.startswith("I;16"):
+                small = im.convert("I").point(lambda v: v / 256).convert("L")
+            small.thumbnail((THUMBNAIL, THUMBNAIL))  # in place, and before the turn (which copies what it turns)
             if orientation:
-                exif = small.getexif()
-                exif[0x0112] = orientation
+                small.getexif()[0x0112] = orientation
                 small = ImageOps.exif_transpose(small)
+            if small.mode in ("RGBA", "LA", "PA") or "transparency" in small.info:
+                rgba = small.convert("RGBA")
+                small = Image.new("RGB", rgba.size, (255, 255, 255))
+                small.paste(rgba, mask=rgba.getchannel("A"))
             out = io.BytesIO()
             small.convert("RGB").save(out, "JPEG", quality=85)  # no exif= : nothing of it is kept
             return out.getvalue()
-    except NotAnImage:
-        raise
-    except MemoryError:
+    except (NotAnImage, MemoryError):
         raise
     except Image.DecompressionBombError as exc:
         raise NotAnImage(f"a decompression bomb: {exc}") from None

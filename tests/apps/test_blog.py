@@ -172,6 +172,9 @@ def test_fifty_concurrent_subscribes_with_duplicates_send_one_welcome_each(blog:
         assert "/unsubscribe?email=" in mail.get_body(("plain",)).get_content()
         assert re.fullmatch(r"<https://\S+/unsubscribe\?email=\S+&token=\S+>", str(mail["List-Unsubscribe"]))
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # as written: one plain line (not folded into encoded words, which mail providers do not read there)
+        raw = next(p.read_bytes() for p in blog.outbox.glob("*.eml") if str(mail["Message-ID"]).encode() in p.read_bytes())
+        assert re.search(rb"\nList-Unsubscribe: <https://[^\s>]+>\r?\n", raw), raw[:600]
 
 
 def _unsubscribe_link(blog: Blog, address: str) -> str:

@@ -83,3 +83,46 @@ def test_a_pause_outlives_a_restart(tmp_path: Path) -> None:
         again.deliver()
         assert again.api(region="eu-west-1").get(f"/posts/{slug}").status == 200
     assert load_app(BLOG).regions == ("us-east-1", "eu-west-1")
+
+
+def _image(mode: str, size: tuple[int, int], fmt: str, **kw: Any) -> bytes:
+    import io
+
+    from PIL import Image
+    out = io.BytesIO()
+    color = (0, 0, 0, 0) if mode == "RGBA" else 40000 if mode == "I;16" else 0
+    Image.new(mode, size, color).save(out, fmt, **kw)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def test_a_thumbnail_bounds_what_it_decodes() -> None:
+    import io
+    from importlib import import_module
+
+    from PIL import Image
+    app = load_app(BLOG)  # the app's module, as the loader imports it
+    blog_module = import_module(app.of_kind(TableTrigger)[0].handler.__module__)
+    thumbnail, not_an_image = blog_module.thumbnail, blog_module.NotAnImage
+    for refused, data in (("animated", _frames()),
+                          ("more than 48 MB", _image("RGB", (7000, 7000), "JPEG", progressive=True)),
+                          ("more than 48 MB", _image("RGBA", (4000, 4000), "PNG")),
+                          ("more than 48 MB", _image("RGB", (65500, 760), "JPEG"))):
+        with pytest.raises(not_an_image, match=refused):
+            thumbnail(data)
+    for data, size in ((_image("RGB", (7000, 7000), "JPEG"), (320, 320)),   # baseline: decoded at 1/8
+                       (_image("I;16", (2000, 1500), "PNG"), (320, 240)),   # 16-bit greyscale, converted
+                       (_image("RGBA", (600, 300), "PNG"), (320, 160))):    # transparent: on white
+        with Image.open(io.BytesIO(thumbnail(data))) as im:
+            assert im.size == size and im.mode == "RGB"
+            if size == (320, 160):
+                assert im.getpixel((10, 10)) == (255, 255, 255)
+
+
+def _frames() -> bytes:
+    import io
+
+    from PIL import Image
+    frames = [Image.new("RGB", (300, 300), (i * 80, 0, 0)) for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    return out.getvalue()

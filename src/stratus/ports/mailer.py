@@ -9,6 +9,7 @@ to ``_deliver``, which an implementation fills in (the outbox, SMTP, SES).
 from __future__ import annotations
 
 import copy
+import email.policy
 import email.utils
 import re
 from dataclasses import dataclass
@@ -20,7 +21,11 @@ from ..schema import EMAIL
 
 DEFAULT_SENDER = "no-reply@stratus.local"
 MESSAGE_ID = re.compile(r"(?=.{1,128}\Z)[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")  # dot-atom text
-UNSUBSCRIBE = re.compile(r"https://[\x21-\x3b\x3d\x3f-\x7e]+")  # printable ASCII but space, < and >
+# a host, then printable ASCII but space, ',', '<' and '>' (List-Unsubscribe lists URLs in <>, comma-separated)
+UNSUBSCRIBE = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?][\x21-\x2b\x2d-\x3b\x3d\x3f-\x7e]*)?")
+# how every mailer writes a message: lines up to RFC 5322's 998 characters, so a long header (an unsubscribe
+# URL) stays one plain line instead of being folded into encoded words, which List-Unsubscribe may not hold
+WIRE = email.policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -79,10 +84,10 @@ class Mailer:
             raise MailRejected("the subject must be one line of text without control characters")
         if not isinstance(mail.text, str) or not (mail.html is None or isinstance(mail.html, str)):
             raise MailRejected("the text (and html) of a mail must be strings")
-        if mail.unsubscribe is not None and (not isinstance(mail.unsubscribe, str) or len(mail.unsubscribe) > 2048
+        if mail.unsubscribe is not None and (not isinstance(mail.unsubscribe, str) or len(mail.unsubscribe) > 900
                                              or not UNSUBSCRIBE.fullmatch(mail.unsubscribe)):
-            raise MailRejected("unsubscribe must be one https:// URL of printable ASCII without spaces or <>, at most "
-                               "2048 characters")
+            raise MailRejected("unsubscribe must be one https:// URL with a host, of printable ASCII without spaces, "
+                               "commas or <>, at most 900 characters")
         if mail.message_id is not None and (not isinstance(mail.message_id, str)
                                             or not MESSAGE_ID.fullmatch(mail.message_id)):
             raise MailRejected("a message_id is 1-128 of letters, digits, '_' and '-', in parts joined by single dots")
@@ -106,7 +111,7 @@ class Mailer:
 
 def to_mime(mail: Mail, sender: str, when: float) -> EmailMessage:
     """The RFC 5322 message every mailer sends for ``mail``: text, and HTML as an alternative if given."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=WIRE.clone(linesep="\n"))  # (smtplib sends it with CRLF)
     msg["From"] = sender
     msg["To"] = mail.to
     msg["Subject"] = mail.subject

@@ -314,7 +314,15 @@ class Subscription:
 
     async def _deliver(self, seq: int, part: str, body: bytes, at: float, attempts: int, first_at: float) -> None:
         """One call, on a thread of its own (a sync handler) or a task (an async one), bounded by the timeout from
-        the moment it starts; then its outcome settled. The item stays busy until the call has really ended."""
+        the moment it starts; then its outcome settled. The item stays busy until the call has really ended and its
+        outcome is recorded (or, whatever went wrong here, this is over)."""
+        try:
+            await self._call_and_settle(seq, part, body, at, attempts, first_at)
+        finally:
+            self._done(part)
+
+    async def _call_and_settle(self, seq: int, part: str, body: bytes, at: float, attempts: int,
+                               first_at: float) -> None:
         loop = asyncio.get_running_loop()
         call = Invocation(str(uuid.uuid4()), self.name, str(seq), time.time(), 0.0, "ok")
         buf = _Bounded()
@@ -339,8 +347,6 @@ class Subscription:
         except Exception:  # not settled: the delivery stays as it was, and is tried again
             log.exception("trigger %s: the outcome of event %s was not recorded; it will be delivered again",
                           self.key, seq)
-        finally:
-            self._done(part)
 
     async def _run_call(self, event: Any, ctx: Context, part: str, buf: _Bounded, call: Invocation, t0: float) -> None:
         """Start the call (the item is freed when it really ends), wait for it up to the timeout, and say how it
@@ -403,8 +409,8 @@ class Subscription:
     def _settle(self, seq: int, body: bytes, at: float, attempts: int, first_at: float, call: Invocation) -> None:
         with self.db.write() as c:
             if call.outcome == "ok":
-                c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq))
-                self.counters.delivered += 1
+                if c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq)).rowcount:
+                    self.counters.delivered += 1
                 return
             now = self.clock.now()
             if call.retry_at is not None and now - first_at < RETENTION:  # held by another call: wait, count nothing

@@ -17,6 +17,7 @@ paused are kept in a file (``paused``), so a pause outlives a restart.
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class Replication:
         except (OSError, ValueError):
             kept = []
         self.paused: set[str] = {r for r in kept if r in regions} if isinstance(kept, list) else set()
+        self._lock = threading.Lock()  # one pause or resume at a time (each records the set, then acts on it)
 
     def add(self, table: Table, stores: dict[str, SqliteTable], ports: dict[str, TablePort],
             logs: dict[str, EventLog], start: Callable[[Subscription], None]) -> None:
@@ -116,20 +118,22 @@ class Replication:
     def pause(self, region: str) -> None:
         """Cut replication into and out of ``region``: changes wait in their logs until ``resume``."""
         self._check(region)
-        self._keep(self.paused | {region})  # recorded first: a failed write changes nothing
-        self.paused.add(region)
-        for link in self.links:
-            if region in (link.source, link.target):
-                link.sub.pause()
+        with self._lock:
+            self._keep(self.paused | {region})  # recorded first: a failed write changes nothing
+            self.paused.add(region)
+            for link in self.links:
+                if region in (link.source, link.target):
+                    link.sub.pause()
 
     def resume(self, region: str) -> None:
         """Heal replication of ``region`` (links to a region still paused stay cut)."""
         self._check(region)
-        self._keep(self.paused - {region})
-        self.paused.discard(region)
-        for link in self.links:
-            if region in (link.source, link.target) and not {link.source, link.target} & self.paused:
-                link.sub.resume()
+        with self._lock:
+            self._keep(self.paused - {region})
+            self.paused.discard(region)
+            for link in self.links:
+                if region in (link.source, link.target) and not {link.source, link.target} & self.paused:
+                    link.sub.resume()
 
     def _keep(self, paused: set[str]) -> None:
         write_atomic(self.paused_file, orjson.dumps(sorted(paused)), 0o600)

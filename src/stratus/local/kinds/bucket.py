@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from ...graph import Bucket
@@ -16,15 +15,15 @@ class BucketKind(LocalKind[Bucket, str]):
         return app.runtime.services.objects.declared_bucket(app.name, decl.name)
 
     def port(self, app: AppEngines, decl: Bucket, engine: str) -> ObjectStorePort:
+        """A handler's view of the bucket. Its presigned forms are signed by the handlers' role on this bucket, made
+        here, at start-up, so the S3 endpoint knows it at once: a form signed before a restart is good after it."""
         rt = app.runtime
-
-        @functools.cache
-        def signer() -> FormSigner:  # the handlers' role on this bucket (made when first needed)
-            return FormSigner(rt.services.credentials.role(f"{app.name}.{decl.name}.handlers", [{
-                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject"],
-                                                        "Resource": f"arn:aws:s3:::{engine}/*"}]}]),
-                rt.endpoint, rt.region, rt.clock)
-        return LocalBucket(rt.services.objects, engine, app.shared(f"signer:{decl.name}", lambda: signer))
+        policy = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"arn:aws:s3:::{engine}/*"}]}
+        signer = app.shared(f"signer:{decl.name}", lambda: FormSigner(
+            rt.services.credentials.role(f"{app.name}.{decl.name}.handlers", [policy]), rt.endpoint, rt.region,
+            rt.clock))
+        return LocalBucket(rt.services.objects, engine, signer)
 
     def facts(self, engine: str) -> Any:
         return engine

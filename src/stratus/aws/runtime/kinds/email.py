@@ -7,7 +7,6 @@ account); a message SES refuses raises ``MailRejected`` with SES's reason.
 
 from __future__ import annotations
 
-import email.policy
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
@@ -17,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ....clock import Clock
 from ....errors import MailRejected
 from ....graph import Email
-from ....ports.mailer import Mailer
+from ....ports.mailer import WIRE, Mailer
 from . import AwsKind, Clients, Statement
 
 MAIL_ACTIONS = ("ses:SendRawEmail",)
@@ -33,7 +32,7 @@ class SesMailer(Mailer):
     def _deliver(self, msg: EmailMessage, sender: str, to: str, message_id: str | None = None) -> str:
         try:
             res = self.client.send_raw_email(Source=sender, Destinations=[to],
-                                             RawMessage={"Data": msg.as_bytes(policy=email.policy.SMTP)})
+                                             RawMessage={"Data": msg.as_bytes(policy=WIRE)})
         except ClientError as exc:
             error = exc.response.get("Error", {})
             raise MailRejected(f"SES refused the message to {to}: {error.get('Code')}: {error.get('Message')}") from exc

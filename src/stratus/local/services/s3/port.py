@@ -11,7 +11,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -54,16 +53,16 @@ class FormSigner:
 
 
 class LocalBucket(ObjectStorePort):
-    """``signer`` signs the presigned forms (made when first needed)."""
+    """``signer`` signs the presigned forms."""
 
-    def __init__(self, store: ObjectStore, bucket: str, signer: Callable[[], FormSigner] | None = None) -> None:
+    def __init__(self, store: ObjectStore, bucket: str, signer: FormSigner | None = None) -> None:
         self.store, self.bucket, self.signer = store, bucket, signer
         self._errors = ServiceErrors(f"bucket {bucket!r}")
 
     def _presigned_post(self, key: str, conditions: Conditions, expires: int) -> PresignedPost:
         if self.signer is None:
             raise UnsupportedFeature("this bucket's port has no signer for presigned forms")
-        return self.signer().sign(self.bucket, key, conditions, expires)
+        return self.signer.sign(self.bucket, key, conditions, expires)
 
     def _put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> ObjectInfo:
         with self._errors:

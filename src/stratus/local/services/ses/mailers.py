@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ....clock import Clock
 from ....errors import ConfigError, MailRejected, StratusError
-from ....ports.mailer import Mailer
+from ....ports.mailer import WIRE, Mailer
 from ...infra.files import write_atomic, write_once
 
 
@@ -44,12 +44,12 @@ class OutboxMailer(Mailer):
         if message_id is not None:  # one message per id and recipient: named by them, written once
             digest = hashlib.sha256(f"{msg['Message-ID']}\x00{to.lower()}".encode()).hexdigest()[:32]
             try:
-                write_once(self.outbox / f"id-{digest}.eml", msg.as_bytes(policy=email.policy.SMTP))
+                write_once(self.outbox / f"id-{digest}.eml", msg.as_bytes(policy=WIRE))
             except OSError as exc:
                 raise MailRejected(f"the outbox {self.outbox} cannot take the message to {to}: {exc}") from exc
             return str(msg["Message-ID"])
         try:
-            write_atomic(self.outbox / name, msg.as_bytes(policy=email.policy.SMTP))
+            write_atomic(self.outbox / name, msg.as_bytes(policy=WIRE))
         except OSError as exc:
             raise MailRejected(f"the outbox {self.outbox} cannot take the message to {to}: {exc}") from exc
         return str(msg["Message-ID"])
