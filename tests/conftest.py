@@ -194,6 +194,29 @@ def kill_during_burst(system: RunningSystem, write: Callable[[int], bool], n: in
     return acknowledged
 
 
+@contextmanager
+def smtp_server() -> Iterator[tuple[int, list[bytes]]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port: (port, the raw messages it received, as sent)."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    received: list[bytes] = []
+
+    class Collect:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+            received.append(bytes(envelope.original_content or envelope.content))
+            return "250 OK"
+    with socket.socket() as probe:  # a free port (the controller cannot start on port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ctl = Controller(Collect(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        yield port, received
+    finally:
+        ctl.stop()
+
+
 STARTED: list[RunningSystem] = []  # every system the tests started, so the run can stop the ones left
 
 

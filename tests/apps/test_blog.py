@@ -24,7 +24,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Clients, kill_during_burst, start
+from tests.conftest import ROOT, Clients, kill_during_burst, smtp_server, start
 
 BLOG = ROOT / "apps" / "blog"
 T = TypeVar("T")
@@ -216,6 +216,29 @@ def test_the_unsubscribe_link_works_once_and_cannot_be_forged(blog: Blog) -> Non
     assert blog.api("POST", "/subscribe", json={"email": alice}).status_code == 202
     assert until(lambda: len(blog.welcomes(alice)) == 2)
     assert blog.http.post(alice_link).status_code == 403
+
+
+def test_with_smtp_the_welcome_goes_to_the_server_once_with_one_click_unsubscribe(tmp_path: Path) -> None:
+    with smtp_server() as (port, received):
+        s = start(tmp_path / "data", BLOG, extra=["--smtp", f"127.0.0.1:{port}"])
+        try:
+            blog = Blog(s)
+            for _ in range(3):
+                assert blog.at("us-east-1", "POST", "/subscribe", json={"email": "smtp-reader@example.com"}
+                               ).status_code == 202
+            assert until(lambda: received)
+            time.sleep(1.0)
+            assert len(received) == 1 and not list((tmp_path / "data" / "outbox").glob("*.eml"))
+            raw = received[0]
+            assert re.search(rb"\nList-Unsubscribe: <https://[^\s>]+>\r?\n", raw), raw[:800]
+            msg = BytesParser(policy=email.policy.default).parsebytes(raw)
+            assert msg["To"] == "smtp-reader@example.com" and msg.get_body(("html",)) is not None
+            link = str(msg["List-Unsubscribe"]).strip("<>")
+            done = blog.http.post(link, content=b"List-Unsubscribe=One-Click",
+                                  headers={"content-type": "application/x-www-form-urlencoded"})
+            assert done.status_code == 200, done.text
+        finally:
+            s.stop()
 
 
 def test_subscribe_refuses_what_is_not_an_address(blog: Blog) -> None:

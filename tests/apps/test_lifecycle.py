@@ -7,10 +7,11 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
+from email import policy as email_policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from stratus.local.system import RunningSystem, default_signals
-from tests.conftest import CODE, OTHER, ROOT, STARTED, TODO, Clients, start, trust
+from tests.conftest import CODE, OTHER, ROOT, STARTED, TODO, Clients, smtp_server, start, trust
 
 
 def test_restart_keeps_users_keys_and_todos(tmp_path: Path) -> None:
@@ -90,21 +91,7 @@ def test_unknown_app_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_mail_goes_out_over_smtp(tmp_path: Path) -> None:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received = []
-
-    class Collect(Message):
-        def handle_message(self, message) -> None:  # type: ignore[no-untyped-def]
-            received.append(message)
-
-    with socket.socket() as probe:  # a free port (the controller cannot start on port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ctl = Controller(Collect(), hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
+    with smtp_server() as (port, received):
         s = start(tmp_path, TODO, extra=["--smtp", f"127.0.0.1:{port}"])
         try:
             c = Clients(s)
@@ -113,15 +100,13 @@ def test_mail_goes_out_over_smtp(tmp_path: Path) -> None:
             while not received and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert len(received) == 1
-            msg = received[0]
+            msg = BytesParser(policy=email_policy.default).parsebytes(received[0])
             assert msg["To"] == email and msg["Subject"] == "Your verification code"
-            code = CODE.search(msg.get_payload(decode=True).decode()).group(0)
+            code = CODE.search(msg.get_body(("plain",)).get_content()).group(0)  # type: ignore[union-attr]
             c.idp.confirm_sign_up(ClientId=c.client_id, Username=email, ConfirmationCode=code)
             assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
         finally:
             s.stop()
-    finally:
-        ctl.stop()
 
 
 def test_mail_command_lists_the_outbox(clients: Clients) -> None:
