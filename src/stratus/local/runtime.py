@@ -30,7 +30,7 @@ from ..ports.mailer import Mailer
 from ..registry import OnDemand, kind_module
 from . import kinds as kind_modules
 from .events.delivery import Subscription
-from .events.log import EventLog
+from .events.log import EventLog, keep_pruned
 from .events.replication import Replication
 from .frontdoor import FrontDoor
 from .operator import Operations
@@ -103,7 +103,8 @@ class Services:
                       "cognito-identity": ThreadPoolExecutor(2, thread_name_prefix="cognito-identity")}
         self.credentials = Credentials(data_dir)
         self.objects = ObjectStore(data_dir / "s3", clock)
-        self.object_events = EventLog(self.objects.db, "event_log", owned=False)  # the store's events, for triggers
+        # the store's events, for triggers (and pruned as any log's are)
+        self.object_events = EventLog(self.objects.db, "event_log", owned=False, restore=ObjectStore.restore_event)
         self.objects.committed = lambda bucket: self.object_events.notify(f"bucket:{bucket}")
         self.s3 = S3Endpoint(self.objects, self.credentials, clock, region, self.pools["s3"])
         self.userpools = UserPoolStore(data_dir / "userpools.db")
@@ -204,6 +205,8 @@ class LocalRuntime:
         self.frontdoor.on_shutdown.append(self.close)
         self.frontdoor.background.append(lambda: sweep_lifecycle(self.services.objects, clock,
                                                                   self.services.pools["s3"]))
+        self.frontdoor.background.append(lambda: keep_pruned(self.services.object_events, clock,
+                                                             self.services.pools["s3"]))
         self.apps: dict[str, AppEngines] = {}
         for app in apps:
             engines = self.apps[app.name] = AppEngines(app, self)

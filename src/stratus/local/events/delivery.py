@@ -455,9 +455,7 @@ class Subscription:
             rows = c.execute(f"SELECT id, seq, part, body, at FROM dead_letters WHERE {where}", args).fetchall()
             now = self.clock.now()
             for i, seq, part, body, at in rows:
-                if self.log.owned:  # kept beside its delivery (it may have been pruned)
-                    c.execute("INSERT OR IGNORE INTO events (seq, source, part, body, at) VALUES (?,?,?,?,?)",
-                              (seq, self.source, part, body, at))
+                self.log.restore(c, seq, self.source, part, body, at)  # (it may have been pruned since)
                 c.execute("INSERT OR REPLACE INTO deliveries (sub, seq, part, next_at, first_at) VALUES (?,?,?,?,?)",
                           (self.key, seq, part, now, now))
                 c.execute("DELETE FROM dead_letters WHERE id=?", (i,))

@@ -2,8 +2,9 @@
 causes it, so an event is never lost and never invented.
 
 One log lives in each database that holds a source of events: an app's tables database, where ``append`` takes
-the writer's own open transaction, and the object store's, whose engine keeps its events itself (they order an
-object's versions too) and shows them to delivery as the same columns (``relation``: a view). What the
+the writer's own open transaction, and the object store's, whose engine keeps its events itself (their sequence
+numbers order an object's versions too) and shows them to delivery as the same columns (``relation``: a view).
+Both are pruned alike: an event past its 24 hours that no trigger of this run waits on goes. What the
 subscriptions of a log need beside it lives in the same file (``delivery``): their cursors, the events waiting for
 them, their dead letters. So the step from "seen" to "to deliver" is one transaction too.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -45,13 +47,22 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
+Restore = Callable[[sqlite3.Connection, int, str, str, bytes, float], None]
+
+
 class EventLog:
     """The events of one database, and who to wake when one is committed. ``relation`` is where they are read
-    (``seq, source, part, body, at``): this log's own table, or (``owned`` False) a view of an engine's own events,
-    which this log neither writes nor prunes."""
+    (``seq, source, part, body, at``): this log's own table, or (``owned`` False) a view of an engine's own
+    ``events`` table (with ``seq`` and ``at``), which this log does not write. Either way, events past their
+    retention are pruned; ``restore`` puts one back (a dead letter sent again after its event was pruned): for an
+    engine's own events, the engine's way of writing one."""
 
-    def __init__(self, db: SqliteDatabase, relation: str = "events", owned: bool = True) -> None:
+    def __init__(self, db: SqliteDatabase, relation: str = "events", owned: bool = True,
+                 restore: Restore | None = None) -> None:
         self.db, self.relation, self.owned = db, relation, owned
+        if not owned and restore is None:
+            raise ValueError("an engine's own events need a way to restore one")
+        self._restore = restore
         db.conn().executescript((EVENTS if owned else "") + SCHEMA)
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event, str]] = []
         # the triggers of this run: a cursor left by a trigger since renamed or removed holds back no pruning
@@ -62,6 +73,14 @@ class EventLog:
         """Add an event inside the writer's open transaction ``c``: it commits, or vanishes, with the write.
         ``source`` says what made it (``table:posts``), ``part`` what its order is kept within (the item)."""
         c.execute("INSERT INTO events (source, part, body, at) VALUES (?,?,?,?)", (source, part, orjson.dumps(body), at))
+
+    def restore(self, c: sqlite3.Connection, seq: int, source: str, part: str, body: bytes, at: float) -> None:
+        """Put event ``seq`` back if it was pruned, inside the open transaction ``c``."""
+        if self._restore is not None:
+            self._restore(c, seq, source, part, body, at)
+        else:
+            c.execute("INSERT OR IGNORE INTO events (seq, source, part, body, at) VALUES (?,?,?,?,?)",
+                      (seq, source, part, body, at))
 
     def listen(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event, source: str) -> None:
         """Set ``wake`` on ``loop`` whenever an event of ``source`` is committed."""
@@ -82,8 +101,6 @@ class EventLog:
         """Drop events older than ``RETENTION`` that every subscription of this run has seen and none still waits
         on, ``chunk`` at a time (a long backlog after downtime holds the write lock briefly each time); how many
         went."""
-        if not self.owned:
-            return 0
         subs = sorted(self.subscribers)
         gone = 0
         while True:

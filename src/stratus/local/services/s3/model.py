@@ -1087,6 +1087,13 @@ class ObjectStore:
 
     # -- events
 
+    @staticmethod
+    def restore_event(c: sqlite3.Connection, seq: int, source: str, part: str, body: bytes, at: float) -> None:
+        """Put back event ``seq`` as the event log showed it (``bucket:<name>``, its body), if it was pruned."""
+        doc = orjson.loads(body)
+        c.execute("INSERT OR IGNORE INTO events (seq, bucket, key, kind, size, etag, at) VALUES (?,?,?,?,?,?,?)",
+                  (seq, source.removeprefix("bucket:"), doc["key"], doc["kind"], doc.get("size"), doc.get("etag"), at))
+
     def events(self, after: int = 0) -> Iterator[dict[str, Any]]:
         for seq, bucket, key, kind, size, etag, at in self.db.conn().execute(
                 "SELECT seq, bucket, key, kind, size, etag, at FROM events WHERE seq>? ORDER BY seq", (after,)):
