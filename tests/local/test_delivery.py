@@ -89,3 +89,37 @@ def test_a_failing_event_is_tried_its_attempts_and_dead_lettered_once(tmp_path: 
     sub.close()
     letters = Counter(d["event"]["n"] for d in sub.dead_letters())
     assert set(calls.values()) == {3} and len(letters) == 20 and max(letters.values()) == 1, (calls, letters)
+
+
+def test_deliveries_waiting_in_a_data_dir_from_before_item_heads_go_on_in_order(tmp_path: Path) -> None:
+    """A data dir written before deliveries knew their item's head: the column is added and the heads found."""
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "events.db")
+    db.executescript("""
+        CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, part TEXT NOT NULL,
+            body BLOB NOT NULL, at REAL NOT NULL);
+        CREATE TABLE cursors (sub TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+        CREATE TABLE deliveries (sub TEXT NOT NULL, seq INTEGER NOT NULL, part TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, first_at REAL NOT NULL, error TEXT,
+            PRIMARY KEY (sub, seq));""")
+    for n in range(6):
+        db.execute("INSERT INTO events (source, part, body, at) VALUES ('table:t', ?, ?, 1000)",
+                   (f"item-{n % 2}", f'{{"n": {n}}}'))
+        db.execute("INSERT INTO deliveries VALUES ('app/t', ?, ?, 0, 1000, 1000, NULL)", (n + 1, f"item-{n % 2}"))
+    db.execute("INSERT INTO cursors VALUES ('app/t', 6)")
+    db.commit()
+    db.close()
+    clock = ManualClock(1000.0)
+    handler, calls = counting(fails=False)
+    log = EventLog(SqliteDatabase(tmp_path / "events.db"))
+    heads = log.db.conn().execute("SELECT seq FROM deliveries WHERE head=1 ORDER BY seq").fetchall()
+    assert heads == [(1,), (2,)]
+    sub = Subscription("app", "t", log, "table:t", lambda body: True, lambda seq, body, at: body, handler,
+                       Context("app", "t", {}, clock), clock, timeout=5.0, max_attempts=None)
+    order: list[int] = []
+    sub.handler = lambda event, ctx: (order.append(event["n"]), handler(event, ctx))
+    asyncio.run(sub.drain())
+    sub.close()
+    assert sorted(order) == list(range(6)) and [n for n in order if n % 2 == 0] == [0, 2, 4]
+    assert [n for n in order if n % 2] == [1, 3, 5]

@@ -26,6 +26,7 @@ import contextlib
 import inspect
 import io
 import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -296,17 +297,17 @@ class Subscription:
             now = self.clock.now()
             for seq, part, body, _ in rows:
                 if self.accepts(orjson.loads(body)):
-                    c.execute("INSERT OR IGNORE INTO deliveries (sub, seq, part, next_at, first_at) VALUES "
-                              "(?,?,?,?,?)", (self.key, seq, part, now, now))
+                    c.execute("INSERT OR IGNORE INTO deliveries (sub, seq, part, next_at, first_at, head) VALUES "
+                              "(?,?,?,?,?, NOT EXISTS (SELECT 1 FROM deliveries WHERE sub=? AND part=?))",
+                              (self.key, seq, part, now, now, self.key, part))
             c.execute("UPDATE cursors SET seq=? WHERE sub=?", (rows[-1][0], self.key))
 
     def _due(self, busy: frozenset[str]) -> list[tuple[int, str, bytes, float, int, float]]:
         """The deliveries due now whose item has none earlier waiting and no call under way, oldest first."""
+        # only each item's head (its first waiting delivery) is looked at, however long an item's backlog
         rows = self.db.conn().execute(
             f"SELECT d.seq, d.part, e.body, e.at, d.attempts, d.first_at FROM deliveries d JOIN {self.relation} e "
-            "ON e.seq=d.seq "
-            "WHERE d.sub=? AND d.next_at<=? AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.sub=d.sub AND "
-            "x.part=d.part AND x.seq<d.seq) ORDER BY d.seq LIMIT ?",
+            "ON e.seq=d.seq WHERE d.sub=? AND d.head=1 AND d.next_at<=? ORDER BY d.seq LIMIT ?",
             (self.key, self.clock.now(), BATCH + len(busy))).fetchall()
         return [r for r in rows if r[1] not in busy][:BATCH]
 
@@ -343,7 +344,7 @@ class Subscription:
         call.output = buf.text()
         self.recent.append(call)
         try:
-            await loop.run_in_executor(self.books, self._settle, seq, body, at, attempts, first_at, call)
+            await loop.run_in_executor(self.books, self._settle, seq, part, body, at, attempts, first_at, call)
         except Exception:  # not settled: the delivery stays as it was, and is tried again
             log.exception("trigger %s: the outcome of event %s was not recorded; it will be delivered again",
                           self.key, seq)
@@ -406,10 +407,19 @@ class Subscription:
             with contextlib.suppress(RuntimeError):  # the loop has stopped (a shutdown)
                 loop.call_soon_threadsafe(finish)
 
-    def _settle(self, seq: int, body: bytes, at: float, attempts: int, first_at: float, call: Invocation) -> None:
+    def _gone(self, c: sqlite3.Connection, seq: int, part: str) -> bool:
+        """Delete delivery ``seq`` (whether it was there), and make the next of its item the item's head."""
+        if not c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq)).rowcount:
+            return False
+        c.execute("UPDATE deliveries SET head=1 WHERE sub=? AND seq=(SELECT MIN(seq) FROM deliveries WHERE sub=? AND "
+                  "part=?)", (self.key, self.key, part))
+        return True
+
+    def _settle(self, seq: int, part: str, body: bytes, at: float, attempts: int, first_at: float,
+                call: Invocation) -> None:
         with self.db.write() as c:
             if call.outcome == "ok":
-                if c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq)).rowcount:
+                if self._gone(c, seq, part):
                     self.counters.delivered += 1
                 return
             now = self.clock.now()
@@ -421,7 +431,7 @@ class Subscription:
             error = call.error.splitlines()[-1] if call.error else call.outcome
             spent = self.max_attempts is not None and attempts >= self.max_attempts
             if spent or (self.max_attempts is None and now - first_at >= RETENTION):
-                if not c.execute("DELETE FROM deliveries WHERE sub=? AND seq=?", (self.key, seq)).rowcount:
+                if not self._gone(c, seq, part):
                     return  # settled already (it is a dead letter once, whatever raced)
                 c.execute("INSERT INTO dead_letters (sub, seq, part, body, at, error, attempts, first_at, last_at) "
                           f"SELECT ?, ?, part, ?, ?, ?, ?, ?, ? FROM {self.relation} WHERE seq=?",
@@ -458,6 +468,8 @@ class Subscription:
                 self.log.restore(c, seq, self.source, part, body, at)  # (it may have been pruned since)
                 c.execute("INSERT OR REPLACE INTO deliveries (sub, seq, part, next_at, first_at) VALUES (?,?,?,?,?)",
                           (self.key, seq, part, now, now))
+                c.execute("UPDATE deliveries SET head = (seq = (SELECT MIN(seq) FROM deliveries WHERE sub=? AND "
+                          "part=?)) WHERE sub=? AND part=?", (self.key, part, self.key, part))
                 c.execute("DELETE FROM dead_letters WHERE id=?", (i,))
         self.log.notify(self.source)
         return len(rows)
