@@ -180,7 +180,6 @@ def run_stratus(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     s = RunningSystem.start(tmp / "stratus", [app_dir])
     try:
         ep = s.endpoints
-        http = httpx.Client(verify=ep["ca_file"], timeout=30, limits=httpx.Limits(max_connections=16))
         api = ep["apps"]["pulse"]["api"]
         admin = ep["admin_credentials"]
         s3 = boto3.client("s3", endpoint_url=ep["aws_endpoint"], region_name=ep["region"], verify=ep["ca_file"],
@@ -197,11 +196,9 @@ def run_stratus(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
 
         def put_object(key: str) -> None:
             s3.put_object(Bucket=bucket, Key=key, Body=b"x" * 1024)
-        out = {"table": latencies(marks, "table", put_item, args.n),
-               "object": latencies(marks, "object", put_object, args.n),
-               "burst": burst(marks, put_item, args.burst)}
-        http.close()
-        return out
+        return {"table": latencies(marks, "table", put_item, args.n),
+                "object": latencies(marks, "object", put_object, args.n),
+                "burst": burst(marks, put_item, args.burst)}
     finally:
         s.stop()
 

@@ -89,6 +89,13 @@ class Clients:
         res = ci.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)
         return {"identity_id": identity_id, **res["Credentials"], "logins": logins}
 
+    def admin_idp(self) -> Any:
+        """boto3's cognito-idp with the operator's credentials (the admin operations are signed)."""
+        admin = self.ep["admin_credentials"]
+        return boto3.client("cognito-idp", endpoint_url=self.ep["aws_endpoint"], region_name=self.ep["region"],
+                            verify=self.ep["ca_file"], aws_access_key_id=admin["access_key_id"],
+                            aws_secret_access_key=admin["secret_access_key"])
+
     def s3(self, creds: dict[str, Any] | None = None, **config: Any) -> Any:
         """A boto3 S3 client on the local endpoint: with identity credentials, or the admin's."""
         from botocore.config import Config

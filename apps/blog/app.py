@@ -95,12 +95,22 @@ def _summary(post: dict[str, Any]) -> dict[str, Any]:
             "photo": post.get("photo")}
 
 
-def _listed(post: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in _summary(post).items() if k not in ("pk", "sk")}
-
-
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+
+def _key(slug: str) -> dict[str, str]:
+    """A post's item key (the post whole; its summary is in the feed partition)."""
+    return {"pk": f"post#{slug}", "sk": "post"}
+
+
+def _post(req: Request, ctx: Context, consistent: bool = False) -> dict[str, Any]:
+    """The post the path's slug names; 404 when there is none."""
+    slug = req.path_params["slug"]
+    post = ctx.table(posts).get(_key(slug), consistent=consistent) if SLUG.fullmatch(slug) else None
+    if post is None:
+        raise NotFound(f"no post {slug!r}")
+    return post
 
 
 # -- readers
@@ -112,8 +122,8 @@ def list_posts(req: Request, ctx: Context) -> dict[str, Any]:
     page = table.query(FEED, forward=False, limit=req.query.get("limit", 10), next_token=req.query.get("next_token"))
     # each summary as its post now is in this region: a summary whose post is gone (deleted here, while an edit
     # in the other region wrote the summary again) is left out, and the title is the post's own
-    found = table.batch_get([{"pk": f"post#{i['slug']}", "sk": "post"} for i in page.items]) if page.items else []
-    return {"posts": [_listed(p) for p, i in zip(found, page.items, strict=True)
+    found = table.batch_get([_key(i["slug"]) for i in page.items]) if page.items else []
+    return {"posts": [_public(_summary(p)) for p, i in zip(found, page.items, strict=True)
                       if p is not None and p["created_at"] == i["created_at"]],  # (not a later post of that slug)
             "next_token": page.next_token}
 
@@ -121,11 +131,7 @@ def list_posts(req: Request, ctx: Context) -> dict[str, Any]:
 @api.get("/posts/{slug}", public=True, uses=[posts])
 def get_post(req: Request, ctx: Context) -> dict[str, Any]:
     """One post, whole."""
-    slug = req.path_params["slug"]
-    post = ctx.table(posts).get({"pk": f"post#{slug}", "sk": "post"}) if SLUG.fullmatch(slug) else None
-    if post is None:
-        raise NotFound(f"no post {slug!r}")
-    return _public(post)
+    return _public(_post(req, ctx))
 
 
 @api.post("/subscribe", public=True, body={"type": "object", "additionalProperties": False, "required": ["email"],
@@ -201,7 +207,7 @@ def create_post(req: AuthRequest, ctx: Context) -> Response:
     """Write a post (authors)."""
     now, body = ctx.now(), req.json
     slug = _slug(body["title"])
-    post = {"pk": f"post#{slug}", "sk": "post", "slug": slug, "title": body["title"], "body": body["body"],
+    post = {**_key(slug), "slug": slug, "title": body["title"], "body": body["body"],
             "photo": body.get("photo"), "author": _author(req), "author_sub": req.user.sub, "created_at": _iso(now),
             "updated_at": _iso(now)}
     try:
@@ -213,13 +219,9 @@ def create_post(req: AuthRequest, ctx: Context) -> Response:
 
 
 def _own(req: AuthRequest, ctx: Context) -> dict[str, Any]:
-    slug = req.path_params["slug"]
-    post = ctx.table(posts).get({"pk": f"post#{slug}", "sk": "post"}, consistent=True) if SLUG.fullmatch(slug) \
-        else None
-    if post is None:
-        raise NotFound(f"no post {slug!r}")
+    post = _post(req, ctx, consistent=True)
     if post["author_sub"] != req.user.sub:
-        raise Forbidden(f"post {slug!r} is another author's")
+        raise Forbidden(f"post {post['slug']!r} is another author's")
     return post
 
 
@@ -245,7 +247,7 @@ def delete_post(req: AuthRequest, ctx: Context) -> None:
     """Delete a post (its author)."""
     post = _own(req, ctx)
     ctx.table(posts).delete({"pk": FEED, "sk": f"{post['created_at']}#{post['slug']}"})
-    ctx.table(posts).delete({"pk": post["pk"], "sk": "post"})
+    ctx.table(posts).delete(_key(post["slug"]))
 
 
 @api.post("/photos", uses=[photos], status=201, requires_group="authors")

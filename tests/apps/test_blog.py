@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urljoin, urlparse
 
-import boto3
 import httpx
 import pytest
 from PIL import Image
@@ -55,10 +54,7 @@ class Blog(Clients):
         """A new user of the authors pool, confirmed and put in ``groups`` by the operator, signed in: their access
         token."""
         email = self.sign_up()
-        admin = self.ep["admin_credentials"]
-        idp = boto3.client("cognito-idp", endpoint_url=self.ep["aws_endpoint"], region_name=self.ep["region"],
-                           verify=self.ep["ca_file"], aws_access_key_id=admin["access_key_id"],
-                           aws_secret_access_key=admin["secret_access_key"])
+        idp = self.admin_idp()
         idp.admin_confirm_sign_up(UserPoolId=self.app["user_pool_id"], Username=email)
         for group in groups:
             idp.admin_add_user_to_group(UserPoolId=self.app["user_pool_id"], Username=email, GroupName=group)

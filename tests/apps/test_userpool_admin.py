@@ -22,8 +22,9 @@ from tests.conftest import PASSWORD, TODO, Clients, error_code
 
 
 def _admin(c: Clients, **keys: str) -> Any:
-    creds = c.ep["admin_credentials"]
-    keys = keys or {"aws_access_key_id": creds["access_key_id"], "aws_secret_access_key": creds["secret_access_key"]}
+    """cognito-idp as the operator, or with the keys given."""
+    if not keys:
+        return c.admin_idp()
     return boto3.client("cognito-idp", endpoint_url=c.ep["aws_endpoint"], region_name=c.ep["region"],
                         verify=c.ep["ca_file"], **keys)
 

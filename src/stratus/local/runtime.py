@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from ..clock import Clock
 from ..endpoints import app_entry
 from ..errors import NotFound, UnsupportedFeature
-from ..graph import App, Resource, RestApi
+from ..graph import App, Resource
 from ..ports.mailer import Mailer
 from ..registry import OnDemand, kind_module
 from . import kinds as kind_modules
@@ -167,8 +167,8 @@ class AppEngines:
         out: dict[str, Any] = {group: {} for group in stats_groups()}  # one shape for every app
         out["regions"] = self.replication.stats() if self.app.regions else {}
         for region, figures in out["regions"].items():  # what each region's APIs served
-            figures["apis"] = {api: gw.stats() for (where, api), gw in self.runtime.services.apigateway.by_name.items()
-                               if where == (self.name if region == self.home_region else f"{self.name}@{region}")}
+            gateways = self.runtime.services.apigateway.of(self.name, None if region == self.home_region else region)
+            figures["apis"] = {api: gw.stats() for api, gw in gateways.items()}
         for resource, engine in self.engines.items():
             kind = local_kind(resource.kind)
             if kind.stats_group is not None:
@@ -233,9 +233,9 @@ class LocalRuntime:
 
     def _regional_apis(self, app: AppEngines) -> dict[str, dict[str, str]]:
         """Each region's base URL of each of the app's REST APIs (none for an app of one region)."""
-        apis = [r for r in app.app.resources.values() if isinstance(r, RestApi)]
-        return {region: {api.name: self.services.apigateway.url(app.name, api, None if region == app.home_region
-                                                                 else region) for api in apis}
+        gateways = self.services.apigateway
+        return {region: {api: gw.base_url for api, gw in gateways.of(app.name, None if region == app.home_region
+                                                                       else region).items()}
                 for region in app.app.regions}
 
     # -- operations

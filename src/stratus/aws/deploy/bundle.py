@@ -92,12 +92,12 @@ def wheel_cache() -> Path:
 def _lambda_wheel(path: Path, name: str, version: str) -> bool:
     """Whether ``path`` is a wheel of ``name`` ``version`` that Lambda's arm64 Python runs: CPython of its version
     (or the stable ABI, or pure), glibc-based (manylinux, at most Amazon Linux 2023's glibc 2.34), aarch64."""
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
     try:
         wheel_name, wheel_version, _, tags = parse_wheel_filename(path.name)
     except InvalidWheelFilename:
         return False
-    if canonicalize_name(wheel_name) != canonicalize_name(name) or str(wheel_version) != version:
+    if _canonical(wheel_name) != _canonical(name) or str(wheel_version) != version:
         return False
     python = "cp" + LAMBDA_PYTHON.replace(".", "")
     for tag in tags:

@@ -66,10 +66,12 @@ class EventLog:
         db.conn().executescript((EVENTS if owned else "") + SCHEMA)
         with db.write() as c:  # each item's first waiting delivery is its head: what a look at what is due reads
             if "head" not in {row[1] for row in c.execute("PRAGMA table_info(deliveries)")}:
+                # a data dir from before heads: the column, and the heads of what waits (kept up from then on,
+                # in the transactions that change the deliveries)
                 c.execute("ALTER TABLE deliveries ADD COLUMN head INTEGER NOT NULL DEFAULT 0")
+                c.execute("UPDATE deliveries SET head = (seq = (SELECT MIN(x.seq) FROM deliveries x WHERE "
+                          "x.sub=deliveries.sub AND x.part=deliveries.part))")
             c.execute("CREATE INDEX IF NOT EXISTS deliveries_heads ON deliveries (sub, head, seq)")
-            c.execute("UPDATE deliveries SET head = (seq = (SELECT MIN(x.seq) FROM deliveries x WHERE "
-                      "x.sub=deliveries.sub AND x.part=deliveries.part))")
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event, str]] = []
         # the triggers of this run: a cursor left by a trigger since renamed or removed holds back no pruning
         self.subscribers: set[str] = set()

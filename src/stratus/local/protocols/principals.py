@@ -133,7 +133,8 @@ class Credentials:
         self.admin = Credential(doc["access_key_id"], doc["secret_access_key"], principal=Operator())
         self.operator_token: str = doc["operator_token"]  # what the operations under /_stratus require
         self._issuers: list[Callable[[str], Credential | None]] = []
-        self._roles: dict[str, Credential] = {}  # by role name, and by access key id
+        self._roles: dict[str, Credential] = {}      # the platform's roles, by name
+        self._role_keys: dict[str, Credential] = {}  # the same, by access key id
 
     def role(self, name: str, policies: Sequence[dict[str, Any]]) -> Credential:
         """The key pair of the platform's role ``name``, allowed ``policies``: derived from the operator's secret and
@@ -145,7 +146,7 @@ class Credentials:
             key_id = "AKIA" + base64.b32encode(derive("id")).decode()[:16]
             secret = base64.urlsafe_b64encode(derive("secret")).decode()[:40]
             cred = Credential(key_id, secret, principal=Role(f"arn:aws:iam::{ACCOUNT}:role/{name}", policies))
-            self._roles[name] = self._roles[cred.access_key_id] = cred
+            self._roles[name] = self._role_keys[key_id] = cred
         return self._roles[name]
 
     def add_issuer(self, lookup: Callable[[str], Credential | None]) -> None:
@@ -154,8 +155,8 @@ class Credentials:
     def lookup(self, access_key_id: str) -> Credential | None:
         if access_key_id == self.admin.access_key_id:
             return self.admin
-        if access_key_id.startswith("AKIA") and access_key_id in self._roles:
-            return self._roles[access_key_id]
+        if access_key_id in self._role_keys:
+            return self._role_keys[access_key_id]
         for issuer in self._issuers:
             found = issuer(access_key_id)
             if found is not None:

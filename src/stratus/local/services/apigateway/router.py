@@ -20,12 +20,22 @@ class Gateways:
         self.endpoint = endpoint
         self.by_name: dict[tuple[str, str], Gateway] = {}
 
+    @staticmethod
+    def _where(app: str, region: str | None) -> str:
+        """What names an app's APIs in their path: the app, in a region other than its home ``app@region``."""
+        return f"{app}@{region}" if region else app
+
     def url(self, app: str, api: RestApi, region: str | None = None) -> str:
         """The base URL of ``api`` of ``app`` (in ``region``, other than the app's home region)."""
-        return f"{self.endpoint}{PREFIX}{app}{'@' + region if region else ''}/{api.name}"
+        return f"{self.endpoint}{PREFIX}{self._where(app, region)}/{api.name}"
 
     def add(self, app: str, api: str, gateway: Gateway, region: str | None = None) -> None:
-        self.by_name[(f"{app}@{region}" if region else app, api)] = gateway
+        self.by_name[(self._where(app, region), api)] = gateway
+
+    def of(self, app: str, region: str | None = None) -> dict[str, Gateway]:
+        """The gateways of ``app``'s APIs (in ``region``, other than its home region), by API name."""
+        where = self._where(app, region)
+        return {api: gw for (name, api), gw in self.by_name.items() if name == where}
 
     def flush(self, app: str | None = None) -> dict[str, int]:
         """Empty the stage caches (of one app, or all): how many answers each API (``app/api``) had cached."""
