@@ -21,14 +21,24 @@ from typing import Any
 
 import stratus
 from stratus import (
+    CACHING_DISABLED,
+    CACHING_OPTIMIZED,
+    AllExcept,
     ApiCache,
+    ApiOrigin,
     App,
     AuthRequest,
+    Behavior,
     Bucket,
+    BucketOrigin,
+    CachePolicy,
     Context,
+    Distribution,
     Email,
+    ErrorResponse,
     HostedSignIn,
     HttpError,
+    HttpOrigin,
     IdentityPool,
     JsonSchema,
     KeyAttr,
@@ -114,6 +124,8 @@ SECTIONS: tuple[Section, ...] = (
                 Entry("app.rest_api", App.rest_api, "app.rest_api"),
                 Entry("app.identity_pool", App.identity_pool, "app.identity_pool"),
                 Entry("app.email", App.email, "app.email"),
+                Entry("app.distribution", App.distribution, "app.distribution"),
+                Entry("app.deploy_folder", App.deploy_folder, "app.deploy_folder"),
                 Entry("app.on_table_change", App.on_table_change, "app.on_table_change"),
                 Entry("app.on_object_created", App.on_object_created, "app.on_object_created"),
                 Entry("app.on_object_removed", App.on_object_removed, "app.on_object_removed"),
@@ -127,6 +139,15 @@ SECTIONS: tuple[Section, ...] = (
         Entry("TableCache", TableCache, "TableCache"),
         Entry("ApiCache", ApiCache, "ApiCache"),
         Entry("Throttle", Throttle, "Throttle"),
+        Entry("Behavior", Behavior, "Behavior"),
+        Entry("CachePolicy", CachePolicy, "CachePolicy"),
+        Entry("CACHING_OPTIMIZED", CACHING_OPTIMIZED, options=False),
+        Entry("CACHING_DISABLED", CACHING_DISABLED, options=False),
+        Entry("AllExcept", AllExcept, "AllExcept"),
+        Entry("BucketOrigin", BucketOrigin, "BucketOrigin"),
+        Entry("ApiOrigin", ApiOrigin, "ApiOrigin"),
+        Entry("HttpOrigin", HttpOrigin, "HttpOrigin"),
+        Entry("ErrorResponse", ErrorResponse, "ErrorResponse"),
     )),
     Section("Resources", "What the declarations return. Their options are the declaring method's (a test checks "
             "that each `app.<kind>(...)` takes every field of its resource).", (
@@ -137,6 +158,7 @@ SECTIONS: tuple[Section, ...] = (
                 Entry("IdentityPool", IdentityPool, options=False),
                 Entry("Email", Email, options=False),
                 Entry("RestApi", RestApi, options=False),
+                Entry("Distribution", Distribution, options=False),
             )),
     Section("In a handler: `ctx`", "A handler is `handler(req, ctx)`: `req` is a `Request` (an `AuthRequest` on a "
             "route that is not public), `ctx` a `Context`.", (
@@ -206,7 +228,7 @@ PLATFORM_ONLY = frozenset({
     "Table.key_of", "Table.home_region", "App.regions", "KeyAttr.dynamo_type", "PasswordPolicy.problems",
     "UserPool.custom_scopes",
     "Route.accepted_scopes", "Mailer.with_sender", "TablePort.key_item",
-    "TablePort.page",
+    "TablePort.page", "CachePolicy.caching", "Distribution.all_behaviors", "Distribution.origins",
 })
 
 # the type names signatures use, as they are defined

@@ -162,7 +162,7 @@ def test_every_app_reports_the_same_groups_of_figures() -> None:
     from tests.conftest import OTHER
     with TestClient(OTHER) as client:
         figures = client.runtime.stats()["apps"]["other"]
-        assert set(figures) == {"apis", "regions", "table_caches", "triggers"}
+        assert set(figures) == {"apis", "distributions", "regions", "table_caches", "triggers"}
         assert figures["table_caches"] == figures["triggers"] == figures["regions"] == {}
 
 

@@ -30,7 +30,8 @@ def test_each_kind_has_a_module_per_provider(cls: type[graph.Resource]) -> None:
 
 
 def test_the_kinds_are_the_ones_the_graph_declares() -> None:
-    assert sorted(c.kind for c in KINDS) == ["bucket", "email", "identity_pool", "object_trigger", "rest_api",
+    assert sorted(c.kind for c in KINDS) == ["bucket", "bucket_deployment", "distribution", "email", "identity_pool",
+                                              "object_trigger", "rest_api",
                                                "table", "table_trigger", "user_pool"]
 
 

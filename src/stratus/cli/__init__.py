@@ -1,6 +1,7 @@
 """The ``stratus`` command: thin commands over the providers, one module per group.
 
-    local   up, stats, flush-cache, mail      a system on this machine
+    local   up, stats, flush-cache, dead-letters, redrive, logs, region, invalidate, mail, endpoints
+                                              a system on this machine
     aws     synth, deploy, destroy            the same apps on AWS
     demo    demo                              each app toured as its clients use it
 

@@ -1,4 +1,5 @@
-"""``stratus up``, ``stats``, ``flush-cache``, ``dead-letters``, ``redrive``, ``logs``, ``region`` and ``mail``: a system on this
+"""``stratus up``, ``stats``, ``flush-cache``, ``dead-letters``, ``redrive``, ``logs``, ``region``, ``invalidate`` and
+``mail``: a system on this
 machine."""
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def register(sub: Any) -> None:
                     help="refuse new connections past this many open ones, with a 503 (default: 1000)")
     up.set_defaults(run=_up)
 
-    stats = sub.add_parser("stats", help="show per-app request, latency, throttling, cache and trigger figures",
+    stats = sub.add_parser("stats", help="show per-app request, latency, throttling, cache, trigger and edge figures",
                            description="Read the running system's figures (requests, latency percentiles, "
                                        "throttled requests, response and table cache hit ratios, and each "
                                        "trigger's delivered, retried and dead-lettered events).")
@@ -99,6 +100,17 @@ def register(sub: Any) -> None:
     region.add_argument("region", help="one of its regions (us-east-1, eu-west-1, ...)")
     region.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
     region.set_defaults(run=_region)
+
+    inv = sub.add_parser("invalidate", help="drop paths from a distribution's edge cache",
+                         description="Drop the answers a running distribution keeps for PATHs (a CloudFront "
+                                     "invalidation): each starts with /, and may end with * for every path that "
+                                     "starts so (/*, /posts/*); every query string of a path goes too. At most 3,000 "
+                                     "paths, 15 of them with *. Done when the command returns.")
+    inv.add_argument("app", help="the app")
+    inv.add_argument("distribution", help="its distribution")
+    inv.add_argument("paths", nargs="+", metavar="PATH", help="a path, or a path ending in * (quote it in the shell)")
+    inv.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state folder (default: .stratus)")
+    inv.set_defaults(run=_invalidate)
 
 
 def register_mail(sub: Any) -> None:
@@ -218,6 +230,13 @@ def _stats(args: argparse.Namespace) -> int:
         print()
         table([("app/trigger", "delivered", "retried", "dead-lettered", "dead letters", "oldest waiting s"),
                *triggers])
+    edges = [(f"{app}/{d}", str(f["requests"]), f"{f['hit_ratio'] * 100:.1f}", str(f["origin_requests"]),
+              str(f["collapsed"]), _size(f["bytes_to_viewers"]), _size(f["bytes_from_origin"]))
+             for app, a in doc["apps"].items() for d, f in a.get("distributions", {}).items()]
+    if edges:
+        print()
+        table([("app/distribution", "requests", "hit %", "origin requests", "collapsed", "to viewers",
+                "from origin"), *edges])
     regions = [(f"{app}/{r}", "paused" if f["paused"] else "", t, str(g["pending"]), f"{g['lag_seconds']:.3f}",
                 "-" if g["p50_lag_ms"] is None else str(g["p50_lag_ms"]))
                for app, a in doc["apps"].items() for r, f in a.get("regions", {}).items()
@@ -226,6 +245,24 @@ def _stats(args: argparse.Namespace) -> int:
         print()
         table([("app/region", "replication", "table", "changes on the way", "lag s", "p50 lag ms"), *regions])
     return 0
+
+
+def _invalidate(args: argparse.Namespace) -> int:
+    doc = _admin(args.data_dir, "POST", "/_stratus/invalidate",
+                 body={"app": args.app, "distribution": args.distribution, "paths": args.paths})
+    n = doc["removed"]
+    print(f"invalidation {doc['id']} of {args.app}/{args.distribution}: {doc['status']}, "
+          f"{len(doc['paths'])} path{'' if len(doc['paths']) == 1 else 's'}, {n} cached answer{'' if n == 1 else 's'} "
+          "dropped")
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
 
 
 def _region(args: argparse.Namespace) -> int:

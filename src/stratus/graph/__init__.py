@@ -20,6 +20,8 @@ fails the same way in both places.
     storage     Bucket
     api         RestApi, Route, ApiCache, Throttle
     messaging   Email
+    edge        Distribution, Behavior, CachePolicy, BucketOrigin, ApiOrigin, HttpOrigin, ErrorResponse,
+                BucketDeployment
     triggers    TableTrigger, ObjectTrigger: handlers events call (a table's changes, a bucket's objects)
     app         App, which ties them together
 """
@@ -29,11 +31,26 @@ from .api import METHODS, PARAM, PARAM_SEGMENT, ApiCache, Handler, RestApi, Rout
 from .app import App
 from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KEY_TYPES, KeyAttr, Table, TableCache
+from .edge import (
+    CACHING_DISABLED,
+    CACHING_OPTIMIZED,
+    AllExcept,
+    ApiOrigin,
+    Behavior,
+    BucketDeployment,
+    BucketOrigin,
+    CachePolicy,
+    Distribution,
+    ErrorResponse,
+    HttpOrigin,
+)
 from .messaging import Email
 from .storage import Bucket, bucket_placeholder, placeholder_names
 from .triggers import ObjectTrigger, TableTrigger
 
-__all__ = ["ApiCache", "App", "Bucket", "Email", "Handler", "HostedSignIn", "IdentityPool", "KEY_TYPES", "KeyAttr",
-           "METHODS", "ObjectTrigger", "PARAM", "PARAM_SEGMENT", "PasswordPolicy", "Resource", "RestApi", "Route",
-           "Table", "TableCache", "TableTrigger", "Throttle", "Usable", "UserPool", "bucket_placeholder",
-           "check_name", "placeholder_names"]
+__all__ = ["AllExcept", "ApiCache", "ApiOrigin", "App", "Behavior", "Bucket", "BucketDeployment", "BucketOrigin",
+           "CACHING_DISABLED", "CACHING_OPTIMIZED", "CachePolicy", "Distribution", "Email", "ErrorResponse",
+           "Handler", "HostedSignIn", "HttpOrigin", "IdentityPool", "KEY_TYPES", "KeyAttr", "METHODS",
+           "ObjectTrigger", "PARAM", "PARAM_SEGMENT", "PasswordPolicy", "Resource", "RestApi", "Route", "Table",
+           "TableCache", "TableTrigger", "Throttle", "Usable", "UserPool", "bucket_placeholder", "check_name",
+           "placeholder_names"]

@@ -11,6 +11,7 @@ from ._base import Resource, check_name
 from .api import ApiCache, Handler, RestApi, Throttle
 from .auth import HostedSignIn, IdentityPool, PasswordPolicy, UserPool
 from .data import KeyAttr, Table, TableCache
+from .edge import Behavior, BucketDeployment, Distribution, ErrorResponse
 from .messaging import Email
 from .storage import Bucket
 from .triggers import ObjectTrigger, TableTrigger, Trigger, trigger_name
@@ -206,6 +207,54 @@ class App:
           an identity the account has verified in SES, once.
         """
         return self.add(Email(name, sender))
+
+    def distribution(self, name: str, *, default: Behavior, behaviors: Iterable[Behavior] = (),
+                     default_root_object: str = "", error_responses: Iterable[ErrorResponse] = (),
+                     logs: Bucket | None = None, logs_prefix: str = "", cache_bytes: int = 256 * 1024 * 1024,
+                     disk_bytes: int = 4 * 1024**3) -> Distribution:
+        """Declare a caching edge (a CloudFront distribution) serving viewers from the app's buckets, REST APIs or
+        any web server.
+
+        Locally it is served at the root of its own HTTPS origin (a port of its own, ``endpoints.json``'s
+        ``apps.<app>.distributions.<name>.url``), with a cache in memory and on disk; on AWS a CloudFront
+        distribution (TLS 1.2 at least, HTTPS only, a response headers policy with HSTS and the usual security
+        headers). ``stratus invalidate`` drops cached paths; ``stratus stats`` shows its hit ratio and traffic.
+
+        - ``name``: its name in the app.
+        - ``default``: the ``Behavior`` for requests no other behavior's path pattern fits.
+        - ``behaviors``: ``Behavior`` s with path patterns, tried in order before the default.
+        - ``default_root_object``: the object viewers get for ``/`` (``"index.html"``); default none.
+        - ``error_responses``: ``ErrorResponse`` s: a page (and status) for an origin's error status.
+        - ``logs``: a bucket of the app for access logs in CloudFront's standard format (gzip files named
+          ``<prefix><id>.YYYY-MM-DD-HH.<unique>.gz``); default none.
+        - ``logs_prefix``: the logs' key prefix (``"edge/"``).
+        - ``cache_bytes``: what the local cache may keep in memory (small answers); default 256 MiB.
+        - ``disk_bytes``: what it may keep on disk (answers of 1 MiB and more); default 4 GiB. Either bound drops
+          the least recently used answers first. (CloudFront's own cache is not sized; these are local only.)
+        """
+        return self.add(Distribution(name, default, tuple(behaviors), default_root_object, tuple(error_responses),
+                                     logs, logs_prefix, cache_bytes=cache_bytes, disk_bytes=disk_bytes))
+
+    def deploy_folder(self, name: str, *, bucket: Bucket, source: str, distribution: Distribution | None = None,
+                      cache_control: Mapping[str, str] | None = None) -> BucketDeployment:
+        """Declare a folder of the app copied into a bucket (CDK's ``BucketDeployment``): a static site's files.
+
+        Locally it is copied at ``stratus up`` and again whenever a file changes while it runs; on AWS by
+        CloudFormation, at each deploy. Each file gets its ``Content-Type`` (from its name) and a
+        ``Cache-Control``; files gone from the folder are deleted from the bucket; the paths that changed are
+        invalidated in ``distribution``.
+
+        - ``name``: its name in the app.
+        - ``bucket``: the declared ``Bucket`` it is copied into (at the bucket's root).
+        - ``source``: the folder, relative to the app's folder (``"site"``).
+        - ``distribution``: the ``Distribution`` that serves the bucket, whose cache the changed paths are dropped
+          from; default none.
+        - ``cache_control``: ``{file pattern: Cache-Control}`` tried in order (``{"*.html": "no-cache"}``); a file
+          no pattern fits gets ``public, max-age=31536000, immutable`` when its name is fingerprinted
+          (``site.1a2b3c4d.css``: 8 or more hex digits before the extension), ``public, max-age=60`` for HTML,
+          else ``public, max-age=3600``.
+        """
+        return self.add(BucketDeployment(name, bucket, source, distribution, tuple((cache_control or {}).items())))
 
     def on_table_change(self, table: Table, *, kinds: Iterable[str] = ("INSERT", "MODIFY", "REMOVE"),
                         uses: Iterable[Resource] = (), timeout: float = 3.0,

@@ -64,6 +64,8 @@ class FrontDoor:
         self._waiting: dict[str, int] = {}
         self.signed: dict[str, Asgi] = {}
         self.on_shutdown: list[Callable[[], None]] = []
+        self.on_shutdown_async: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.by_port: dict[int, Asgi] = {}  # what a listening port of its own serves (a distribution's edge)
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []  # loops that run while it serves
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -90,7 +92,16 @@ class FrontDoor:
         except HttpError as exc:
             await send_json(send, exc.status, exc.body(), exc.headers)
 
+    def serve_port(self, port: int, app: Asgi) -> None:
+        """Serve every request that comes in on listening port ``port`` with ``app`` (a distribution at its root)."""
+        self.by_port[port] = app
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.by_port:
+            server = scope.get("server")
+            own = self.by_port.get(server[1]) if server else None
+            if own is not None:
+                return await own(scope, receive, send)
         host = header(scope, b"host")
         if host is not None and virtual_bucket(host) is not None:  # <bucket>.localhost: S3 in virtual-hosted style
             return await self.fallback(scope, receive, send)
@@ -163,6 +174,8 @@ class FrontDoor:
                 for task in self._tasks:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+                for close in self.on_shutdown_async:
+                    await close()
                 for stop in self.on_shutdown:
                     stop()
                 await send({"type": "lifespan.shutdown.complete"})

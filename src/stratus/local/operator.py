@@ -6,6 +6,7 @@
     POST /_stratus/clock        {"advance": seconds}   only with a manual clock (``--manual-clock``)
     GET  /_stratus/dead-letters?app=APP                the triggers' dead letters (``stratus dead-letters``)
     POST /_stratus/redrive      {"app", "trigger", "ids"?}  send them again (``stratus redrive``)
+    POST /_stratus/invalidate   {"app", "distribution", "paths"}  drop cached paths (``stratus invalidate``)
     GET  /_stratus/logs?app=&trigger=&since=           the triggers' recent calls (``stratus logs``)
 
 All but the health probe need the operator's token (``Authorization: Bearer <operator_token>``,
@@ -52,6 +53,8 @@ class Triggers(Protocol):
                     ) -> list[dict[str, Any]]: ...
 
     def replication(self, app: str, region: str, paused: bool) -> dict[str, Any]: ...
+
+    def invalidate(self, app: str, distribution: str, paths: list[str]) -> dict[str, Any]: ...
 
 
 class Operations:
@@ -116,6 +119,17 @@ class Operations:
                 raise BadRequest('send {"app": APP, "region": REGION, "action": "pause" or "resume"}') from None
             return await send_json(send, 200, await _off_loop(self.triggers.replication, app, region,
                                                                       action == "pause"))
+        if path == "/_stratus/invalidate" and method == "POST":
+            try:
+                req = orjson.loads(await read_body(receive, 1024 * 1024, header(scope, b"content-length")))
+                app, dist, paths = req["app"], req["distribution"], req["paths"]
+                if not isinstance(app, str) or not isinstance(dist, str) or not isinstance(paths, list) \
+                        or not all(isinstance(p, str) for p in paths):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                raise BadRequest('send {"app": APP, "distribution": NAME, "paths": ["/path", "/prefix*", ...]}') \
+                    from None
+            return await send_json(send, 200, self.triggers.invalidate(app, dist, paths))
         if path == "/_stratus/clock" and isinstance(self.clock, ManualClock):
             if method == "POST":
                 try:

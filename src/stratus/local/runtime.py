@@ -36,6 +36,7 @@ from .frontdoor import FrontDoor
 from .operator import Operations
 from .protocols.principals import Credentials
 from .services.apigateway.router import Gateways
+from .services.cloudfront.edge import Edge
 from .services.cognito_identity.model import IdentityStore
 from .services.cognito_identity.wire import CognitoIdentityWire
 from .services.cognito_idp.model import UserPoolStore
@@ -198,6 +199,7 @@ class LocalRuntime:
         self.frontdoor = FrontDoor(self.services.s3)
         self.frontdoor.mount("_api", self.services.apigateway)
         self.subscriptions: dict[str, Subscription] = {}  # every trigger's delivery, by "<app>/<trigger>"
+        self.edges: dict[str, Edge] = {}  # every distribution's edge, by "<app>/<distribution>"
         self.frontdoor.mount("_stratus", Operations(self.stats, self.flush, lambda: sorted(self.apps), clock,
                                                     self.services.credentials.operator_token, endpoint, self))
         self.frontdoor.serve_json(self.services.cognito_idp, self.services.pools["cognito-idp"])
@@ -293,6 +295,17 @@ class LocalRuntime:
             raise NotFound(f"app {app!r} has no global table, so no regions to pause or resume")
         (engines.replication.pause if paused else engines.replication.resume)(region)
         return {"regions": engines.replication.stats()}
+
+    def invalidate(self, app: str, distribution: str, paths: list[str]) -> dict[str, Any]:
+        """Drop ``paths`` (CloudFront invalidation paths) from a distribution's cache, at once; the invalidation."""
+        if app not in self.apps:
+            raise NotFound(f"no app named {app!r} is running (running: {', '.join(sorted(self.apps))})")
+        edge = self.edges.get(f"{app}/{distribution}")
+        if edge is None:
+            names = sorted(k.split("/", 1)[1] for k in self.edges if k.startswith(f"{app}/"))
+            raise NotFound(f"app {app!r} has no distribution named {distribution!r} (distributions: "
+                           f"{', '.join(names) or 'none'})")
+        return edge.invalidation(paths)
 
     def close(self) -> None:
         """Let running handlers finish, then stop the pools (on shutdown)."""

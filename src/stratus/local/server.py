@@ -63,7 +63,8 @@ class UpOptions:
 
 
 # what the server (or a launcher, up.log) puts in a data dir: a folder holding only these, all its owner's, is one
-OWN = {"endpoints.json", "admin-credentials.json", "tls", "keys", "outbox", "apps", "s3", "up.lock", "up.log"}
+OWN = {"endpoints.json", "admin-credentials.json", "tls", "keys", "outbox", "apps", "s3", "edge", "up.lock",
+       "up.log"}
 OWN_DATABASES = ("identity.db", "userpools.db")  # with their -wal and -shm files
 
 
@@ -261,21 +262,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     except OSError as exc:
         raise ConfigError(f"{endpoints_file} cannot be replaced: {exc.strerror}") from None
     tls = ensure_tls(data_dir / "tls")
-    family = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((opts.host, opts.port))
-    except socket.gaierror as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {opts.host}: {exc.strerror}; give --host an address of this machine") \
-            from exc
-    except OSError as exc:
-        sock.close()
-        fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "give --host an address of this machine"
-        raise ConfigError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}; {fix}") from exc
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    sock = _listen(opts.host, opts.port)
     port = sock.getsockname()[1]
     # listening on every address: advertise loopback, which the certificate covers
     shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(opts.host, opts.host)
@@ -284,6 +271,16 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     mailer: Mailer = SmtpMailer(opts.smtp, clock) if opts.smtp else OutboxMailer(data_dir / "outbox", clock)
     runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
                            options=Options(opts.table_cache, opts.api_cache, opts.throttle))
+    sockets = [sock]
+    for n, (_, edge) in enumerate(sorted(runtime.edges.items()), start=1):  # each distribution at its own root
+        try:  # the port after the system's, when it is free, so a site's address stays the same from run to run
+            edge_sock = _listen(opts.host, port + n if opts.port and port + n <= 65535 else 0)
+        except ConfigError:
+            edge_sock = _listen(opts.host, 0)
+        sockets.append(edge_sock)
+        edge_port = edge_sock.getsockname()[1]
+        edge.url = f"https://{f'[{shown}]' if ':' in shown else shown}:{edge_port}"
+        runtime.frontdoor.serve_port(edge_port, edge)
     doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
     doc["pid"] = os.getpid()
     interrupts.stop_if_noted()
@@ -296,6 +293,8 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
         announce(f"stratus is up at {endpoint} (CA: {tls.ca_file})")
         for name, entry in doc["apps"].items():
             announce(f"  {name}: {entry.get('api', '(no api)')}")
+            for dist, facts in entry.get("distributions", {}).items():
+                announce(f"  {name}/{dist}: {facts['url']}")
         announce(f"endpoints: {endpoints_file}")
 
     # a client's address is the connection's, as on AWS, unless the operator names a proxy it trusts to say
@@ -328,13 +327,34 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
                      on_stopped=forget_endpoints)
     try:
         interrupts.stop_if_noted()
-        server.run(sockets=[sock])
+        server.run(sockets=sockets)
     finally:
         forget_endpoints()
-        sock.close()
+        for each in sockets:
+            each.close()
         if server.started:
             announce(f"stratus stopped; its state stays in {data_dir}")
     return server.stop_status()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (0: any free port); a one-line error when it cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except socket.gaierror as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}: {exc.strerror}; give --host an address of this machine") \
+            from exc
+    except OSError as exc:
+        sock.close()
+        fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "give --host an address of this machine"
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; {fix}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _quiet_on_broken_pipe(announce: Callable[[str], None]) -> Callable[[str], None]:

@@ -149,6 +149,15 @@ class Credentials:
             self._roles[name] = self._role_keys[key_id] = cred
         return self._roles[name]
 
+    def service(self, service: str, source_arn: str) -> Credential:
+        """The key pair an AWS service uses to act for a resource of the account (the edge reading a bucket through
+        origin access control for the distribution ``source_arn``): derived as a role's is, named by the service."""
+        role = self.role(f"service:{service}:{source_arn}", [])
+        found = Credential(role.access_key_id, role.secret_access_key,
+                           principal=ServicePrincipal(service, source_arn))
+        self._roles[f"service:{service}:{source_arn}"] = self._role_keys[found.access_key_id] = found
+        return found
+
     def add_issuer(self, lookup: Callable[[str], Credential | None]) -> None:
         self._issuers.append(lookup)
 

@@ -486,3 +486,18 @@ class ChunkedDecoder:
                 raise SigV4Error("InvalidRequest", "An aws-chunked trailer signature is malformed.")
         if self._signed and self._stage != "signed":
             raise SigV4Error("SignatureDoesNotMatch", _MISMATCH)
+
+
+def sign_headers(cred: Credential, method: str, host: str, raw_path: str, headers: dict[str, str], region: str,
+                 service: str, now: float, payload: str = EMPTY_SHA256_HASH) -> dict[str, str]:
+    """``headers`` (lowercased names) and what SigV4 adds to sign a request with ``cred`` at ``now``, every header
+    signed, as botocore's ``S3SigV4Auth`` signs one (``raw_path``: the path and query as sent)."""
+    amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    signed = {**headers, "host": host, "x-amz-date": amz_date, "x-amz-content-sha256": payload}
+    path, _, query = raw_path.partition("?")
+    signature = _signature(signing_key(cred.secret_access_key, amz_date[:8], region, service), scope, amz_date,
+                           method, path, query, {k: [v] for k, v in signed.items()}, payload)
+    signed["authorization"] = (f"AWS4-HMAC-SHA256 Credential={cred.access_key_id}/{scope}, "
+                               f"SignedHeaders={';'.join(sorted(signed))}, Signature={signature}")
+    return signed

@@ -504,6 +504,17 @@ class ObjectStore:
         self._drop_blobs(dropped)
         return meta
 
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str,
+                  headers: dict[str, str] | None = None) -> ObjectMeta:
+        """Write a small object the platform itself makes (a deployed site's file, an access log), with its event."""
+        w = self.writer()
+        try:
+            w.write(data)
+        except BaseException:
+            w.abort()
+            raise
+        return self.commit(bucket, key, w.finish(), content_type, {}, "ObjectCreated:Put", headers=headers)
+
     def commit_now(self, bucket: str, key: str, blob: Blob, content_type: str, metadata: dict[str, str], kind: str,
                    headers: dict[str, str] | None = None, if_none_match: bool = False, if_match: str | None = None,
                    tags: dict[str, str] | None = None, attrs: dict[str, Any] | None = None
