@@ -33,12 +33,17 @@ from urllib.parse import quote
 
 from stratus import (
     ApiCache,
+    ApiOrigin,
     App,
     AuthRequest,
     BadRequest,
+    Behavior,
+    BucketOrigin,
+    CachePolicy,
     ConditionFailed,
     Conflict,
     Context,
+    ErrorResponse,
     Forbidden,
     Mail,
     NotFound,
@@ -57,6 +62,24 @@ welcomed = app.table("welcomed", partition_key="id")  # the welcome mail's idemp
 photos = app.bucket("photos")
 mail = app.email("mail", sender="hello@myblog.example")
 api = app.rest_api("api", authorizer=authors, title="MyBlog.com", cache=ApiCache(ttl=30))
+site = app.bucket("site")  # the site's pages, private: only the distribution reads them
+logs = app.bucket("logs")  # the distribution's access logs
+edge = app.distribution(
+    "site",
+    default=Behavior(BucketOrigin(site)),  # pages and assets: as long as each file's Cache-Control says
+    behaviors=[
+        # the API under /api/* (the prefix taken off): answers kept 5 s unless they say otherwise, per query and
+        # per caller (an author's Authorization is in the key, so no one is served another's answer)
+        Behavior(ApiOrigin(api, strip="/api"), path="/api/*", methods="all",
+                 cache=CachePolicy(min_ttl=0, default_ttl=5, max_ttl=60, headers=("Authorization",),
+                                   query_strings="all")),
+        Behavior(BucketOrigin(photos), path="/thumbnails/*"),  # thumbnails never change: a new photo, a new name
+    ],
+    default_root_object="index.html",
+    # a missing page: the bucket says 403 (the edge may not list it) or 404; viewers get the site's own page
+    error_responses=[ErrorResponse(403, "/404.html", 404), ErrorResponse(404, "/404.html", 404)],
+    logs=logs, logs_prefix="edge/")
+app.deploy_folder("site", bucket=site, source="site", distribution=edge)
 
 FEED = "feed"
 MAX_PHOTO = 10 * 1024 * 1024

@@ -1,5 +1,6 @@
-"""MyBlog.com's part of ``stratus demo``: a reader subscribes, an author writes a post with a photo, a reader far
-away reads it from the other region.
+"""MyBlog.com's part of ``stratus demo``: a reader opens the site through the edge and subscribes with its form, an
+author writes a post with a photo, a reader far away reads it from the other region, and an edit reaches readers
+through the edge once its paths are invalidated.
 
 Each step is what a reader's browser or an author's client would do: plain HTTPS for the API, boto3's
 ``cognito-idp`` to sign in, a form upload (presigned POST) for the photo. The waits for what happens
@@ -32,6 +33,8 @@ class BlogEndpoints:
     user_pool_id: str
     client_id: str
     bucket: str
+    site: str  # the distribution's URL
+    site_bucket: str
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> BlogEndpoints:
@@ -41,7 +44,8 @@ class BlogEndpoints:
             raise Invalid("regions.<region>.api")
         return cls(api=text(entry, "api"), regions={name: r["api"] for name, r in regions.items()},
                    user_pool_id=text(entry, "user_pool_id"), client_id=text(entry, "user_pool_client_id"),
-                   bucket=text(entry, "buckets.photos"))
+                   bucket=text(entry, "buckets.photos"), site=text(entry, "distributions.site.url"),
+                   site_bucket=text(entry, "buckets.site"))
 
 
 def endpoints(entry: dict[str, Any]) -> BlogEndpoints:
@@ -97,13 +101,29 @@ def tour(tour: Tour, target: Target, app: str = "blog") -> None:
     idp, admin = target.client("cognito-idp"), target.admin("cognito-idp")
     s3 = target.admin("s3")
     api = target.https(blog.api)
+    site = target.https(blog.site)
     run = uuid.uuid4().hex[:6]
     reader, author = f"reader-{run}@example.com", f"author-{run}@example.com"
     state: dict[str, Any] = {}
     print("MyBlog.com (apps/blog)")
     try:
-        tour.step("reader: subscribe with an email address (POST /subscribe, no sign-in)",
-                  lambda: expect(api.call("POST", "/subscribe", {"email": reader})[0] == 202, "not subscribed"))
+        def home() -> None:
+            target.invalidate(app, "site", ["/index.html"])  # a tour run before on this system left it cached
+            results = []
+            for _ in range(2):
+                status, page = site.raw("GET", "/")
+                expect(status == 200 and b"MyBlog.com" in page, f"the home page answered {status}")
+                results.append(site.last_headers.get("x-cache", ""))
+            expect(results == ["Miss from cloudfront", "Hit from cloudfront"], f"X-Cache was {results}")
+        tour.step("reader: open the home page through the edge: a miss, then a hit (X-Cache)", home)
+
+        def direct() -> None:
+            reader_of = target.https(target.object_url(blog.site_bucket, "index.html"))
+            status, body = reader_of.raw("GET", "")
+            expect(status == 403 and b"AccessDenied" in body, f"a direct read of the site's bucket answered {status}")
+        tour.step("anyone: read the site's bucket directly: refused, 403 AccessDenied (only the edge may)", direct)
+        tour.step("reader: subscribe with the site's form (POST /api/subscribe through the edge, no sign-in)",
+                  lambda: expect(site.call("POST", "/api/subscribe", {"email": reader})[0] == 202, "not subscribed"))
         if target.outbox is not None:
             outbox = target.outbox
 
@@ -164,6 +184,30 @@ def tour(tour: Tour, target: Target, app: str = "blog") -> None:
         tour.step("reader: the post is first in the list (GET /posts, newest first)",
                   lambda: expect(api.call("GET", "/posts", headers={"cache-control": "max-age=0"})[1]["posts"][0]
                                  ["slug"] == state["slug"], "not first"))
+
+        def listed(title: str) -> Callable[[], None]:
+            def check() -> None:
+                status, doc = site.call("GET", "/api/posts")
+                expect(status == 200 and doc["posts"][0]["title"] == title,
+                       f"the edge lists {doc['posts'][0]['title'] if status == 200 else status!r}, not {title!r}")
+            return check
+        tour.step("reader: the list through the edge (GET /api/posts, kept 5 s there)",
+                  listed(f"Hello from the demo {run}"))
+
+        def edit() -> None:
+            status, post = api.call("PATCH", f"/posts/{state['slug']}", {"title": f"Hello again {run}"},
+                                    state["token"])
+            expect(status == 200, f"the edit answered {status}: {post}")
+        tour.step("author: change the post's title (PATCH /posts/{slug})", edit)
+        tour.step("reader: the edge still lists the old title (kept there, and in the API's stage cache)",
+                  listed(f"Hello from the demo {run}"))
+
+        def invalidate() -> None:
+            target.flush_api_cache(app, blog.api)
+            target.invalidate(app, "site", ["/api/posts*"])
+        tour.step("operator: flush the API's stage cache, invalidate /api/posts* at the edge (stratus flush-cache, "
+                  "stratus invalidate; FlushStageCache, CreateInvalidation on AWS)", invalidate)
+        tour.step("reader: the edge serves the new title at once", listed(f"Hello again {run}"))
         others = [r for r, url in blog.regions.items() if url != blog.api]
         for region in others:
             tour.step(f"reader in {region}: the post has replicated there (time: the wait)",

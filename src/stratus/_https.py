@@ -33,7 +33,13 @@ class HttpsJson:
         sent = {"content-type": "application/json", **(headers or {})}
         if token:
             sent["authorization"] = f"Bearer {token}"
-        data = None if body is None else json.dumps(body).encode()
+        status, raw = self.raw(method, path, None if body is None else json.dumps(body).encode(), sent)
+        return status, json.loads(raw) if raw else None
+
+    def raw(self, method: str, path: str, data: bytes | None = None,
+            sent: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """(status, body as sent); the answer's headers are in ``last_headers``."""
+        sent = sent or {}
         if time.monotonic() - self.last_used > IDLE_REUSE:  # the server may have closed it meanwhile: a new one
             self.conn.close()
         try:
@@ -48,7 +54,7 @@ class HttpsJson:
         self.last_used = time.monotonic()
         raw = resp.read()
         self.last_headers = {k.lower(): v for k, v in resp.getheaders()}
-        return resp.status, json.loads(raw) if raw else None
+        return resp.status, raw
 
 
 def post_form(url: str, fields: dict[str, str], data: bytes, content_type: str, ca_file: str | None,

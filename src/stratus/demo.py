@@ -189,6 +189,43 @@ class Target:
         """An HTTPS JSON client for a REST API of the target."""
         return HttpsJson(base_url, self.ca_file)
 
+    def object_url(self, bucket: str, key: str) -> str:
+        """Where a bucket's object is read directly, without credentials (S3's own address on AWS)."""
+        if self.endpoint_url is not None:
+            return f"{self.endpoint_url}/{bucket}/{key}"
+        return f"https://{bucket}.s3.{self.region}.amazonaws.com/{key}"
+
+    def flush_api_cache(self, app: str, api_url: str) -> None:
+        """Empty the stage cache of the REST API at ``api_url`` (``stratus flush-cache`` locally, FlushStageCache on
+        AWS), with the operator's rights."""
+        if self.endpoint_url is not None:
+            status, doc = HttpsJson(self.endpoint_url, self.ca_file).call(
+                "POST", "/_stratus/cache/flush", headers={"authorization": f"Bearer {self.doc.get('operator_token', '')}",
+                                                          "x-stratus-app": app})
+            if status != 200:
+                raise AssertionError(f"the flush answered {status}: {doc}")
+            return
+        host, _, stage = api_url.removeprefix("https://").partition("/")
+        self.client("apigateway").flush_stage_cache(restApiId=host.split(".", 1)[0], stageName=stage.strip("/"))
+
+    def invalidate(self, app: str, name: str, paths: list[str]) -> str:
+        """Drop ``paths`` from distribution ``name`` of ``app``'s cache, done when this returns: ``stratus invalidate``
+        locally, CreateInvalidation (and its waiter) on AWS, with the operator's rights. What it reported."""
+        if self.endpoint_url is not None:
+            status, doc = HttpsJson(self.endpoint_url, self.ca_file).call(
+                "POST", "/_stratus/invalidate", {"app": app, "distribution": name, "paths": paths},
+                headers={"authorization": f"Bearer {self.doc.get('operator_token', '')}"})
+            if status != 200:
+                raise AssertionError(f"the invalidation answered {status}: {doc}")
+            return f"{doc['id']}: {doc['status']}"
+        dist_id = text(self.app(app), f"distributions.{name}.id")
+        cloudfront = self.client("cloudfront")
+        made = cloudfront.create_invalidation(DistributionId=dist_id, InvalidationBatch={
+            "Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": str(time.time_ns())})
+        inv = made["Invalidation"]["Id"]
+        cloudfront.get_waiter("invalidation_completed").wait(DistributionId=dist_id, Id=inv)
+        return f"{inv}: Completed"
+
     def confirmation(self, idp: Any, who: str, email: str, pool_id: str, client_id: str) -> list[Step]:
         """The steps that confirm ``email``'s sign-up: with the mailed code, or as an admin where no mail is read."""
         if self.outbox is None:

@@ -529,5 +529,5 @@ def test_a_sigkill_in_a_burst_of_500_subscribes_leaves_one_welcome_per_acknowled
 def test_the_api_tells_clients_of_both_regions_in_endpoints_json(blog: Blog) -> None:
     entry = blog.app
     assert entry["api"] == entry["regions"]["us-east-1"]["api"] != entry["regions"]["eu-west-1"]["api"]
-    assert set(entry["buckets"]) == {"photos"} and entry["user_pool_id"] and entry["user_pool_client_id"]
+    assert set(entry["buckets"]) == {"photos", "site", "logs"} and entry["user_pool_id"] and entry["user_pool_client_id"]
     assert entry["regions"]["eu-west-1"]["apis"] == {"api": entry["regions"]["eu-west-1"]["api"]}

@@ -718,17 +718,18 @@ def test_a_global_table_is_a_table_v2_with_its_replicas_in_a_stack_of_its_home_r
     doc = json.loads(render(blog.doc["Outputs"]["StratusEndpoints"]["Value"]))
     entry = doc["apps"]["blog"]
     assert entry["regions"] == {"us-east-1": {"apis": entry["apis"], "api": entry["api"]}}
-    assert set(entry["buckets"]) == {"photos"} and entry["user_pool_id"] and entry["user_pool_client_id"]
+    assert set(entry["buckets"]) == {"photos", "site", "logs"} and entry["user_pool_id"] and entry["user_pool_client_id"]
 
 
 def test_the_thumbnailer_may_write_only_under_its_declared_prefix(blog: Synth) -> None:
     fn = trigger_function(blog, "make-thumbnail")
+    photos = json.loads(render(blog.doc["Outputs"]["StratusEndpoints"]["Value"]))["apps"]["blog"]["buckets"]["photos"]
     statements = statements_of_role(blog, blog.doc["Resources"][fn]["Properties"]["Role"]["Fn::GetAtt"][0])
     writes = [st for st in statements if "s3:PutObject" in as_list(st["Action"])]
     assert len(writes) == 1 and [render(r) for r in as_list(writes[0]["Resource"])] == \
-        [f"ARN<{only(blog, 'AWS::S3::Bucket')}>/thumbnails/*"]
+        [f"ARN{photos[3:]}/thumbnails/*"]
     reads = [st for st in statements if "s3:GetObject" in as_list(st["Action"])]
-    assert [render(r) for r in as_list(reads[0]["Resource"])] == [f"ARN<{only(blog, 'AWS::S3::Bucket')}>/*"]
+    assert [render(r) for r in as_list(reads[0]["Resource"])] == [f"ARN{photos[3:]}/*"]
 
 
 def test_pillow_goes_in_as_its_linux_arm64_build(blog: Synth) -> None:
