@@ -50,7 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import boto3  # noqa: E402
 import botocore.config  # noqa: E402
-from _common import HERE, ROOT, cpu_seconds, machine  # noqa: E402
+from _common import HERE, ROOT, cpu_seconds, machine, stop  # noqa: E402
 
 from stratus.local.system import RunningSystem  # noqa: E402
 
@@ -110,12 +110,7 @@ def _peer(cmd: list[str], env: dict[str, str], port: int, log: Path, timeout: fl
         yield client, proc.pid
     finally:
         if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 @contextmanager

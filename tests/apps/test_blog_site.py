@@ -102,6 +102,17 @@ def test_a_changed_page_is_deployed_again_and_invalidated(site: tuple[Blog, Path
     assert shown.status_code == 404 and "Nothing here, sorry" in shown.text  # the error page's copy went too
 
 
+def test_a_site_folder_gone_for_a_moment_deletes_nothing(site: tuple[Blog, Path]) -> None:
+    blog, folder = site
+    (folder / "site").rename(folder / "site.moved")
+    try:
+        time.sleep(2.5)  # the watcher looks every second
+        assert blog.http.get(url(blog) + "/favicon.svg").status_code == 200
+        assert blog.s3().head_object(Bucket=blog.app["buckets"]["site"], Key="favicon.svg")["ContentLength"] > 0
+    finally:
+        (folder / "site.moved").rename(folder / "site")
+
+
 def test_the_api_is_served_under_api_with_a_short_lifetime(site: tuple[Blog, Path]) -> None:
     blog, _ = site
     first = blog.http.get(url(blog) + "/api/posts?limit=5")

@@ -10,6 +10,7 @@ import asyncio
 import gzip
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -669,3 +671,130 @@ def test_the_bucket_policy_is_written_as_cdk_writes_it(edge: Edge, s3: Any) -> N
         "Action": "s3:GetObject", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
         "Resource": f"arn:aws:s3:::{bucket}/*",
         "Condition": {"StringEquals": {"AWS:SourceArn": ep["apps"]["edgy"]["distributions"]["cdn"]["arn"]}}}]
+
+
+# -- hits answered at the protocol (one write, no request object): the same answers as the usual way
+
+def test_a_hit_at_the_protocol_is_the_answer_the_usual_way_gives(edge: Edge) -> None:
+    serve(edge, "/fast/page", headers={"cache-control": "max-age=600", "content-type": "text/plain",
+                                       "x-content-type-options": "nosniff", "x-frame-options": "SAMEORIGIN"},
+          body=b"fast", etag='"f1"')
+    assert cache(edge.get("/fast/page")) == "Miss"
+    fast = edge.get("/fast/page")
+    usual = edge.get("/fast/page", headers={"if-none-match": '"other"'})  # a condition: answered the usual way
+    assert fast.content == usual.content == b"fast"
+
+    def shown(r: httpx.Response) -> list[tuple[str, str]]:
+        return sorted((k, v) for k, v in r.headers.multi_items() if k not in ("x-amz-cf-id", "date", "age"))
+    assert shown(fast) == shown(usual)
+    for r in (fast, usual):  # the response headers policy's replace the origin's (its override)
+        assert r.headers.get_list("x-content-type-options") == ["nosniff"]
+        assert r.headers.get_list("x-frame-options") == ["DENY"]
+        assert "date" in r.headers and r.headers["age"] == "0"
+
+
+def _pipelined(edge: Edge, requests: list[str]) -> list[bytes]:
+    """Send ``requests`` (paths) in one write on one connection; the answers' bodies, in the order they came."""
+    import socket
+    import ssl
+    host, port = edge.url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=edge.ep["ca_file"])
+    wire = "".join(f"GET {p} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: identity\r\n\r\n" for p in requests)
+    with socket.create_connection((host, int(port)), timeout=15) as sock, \
+            context.wrap_socket(sock, server_hostname=host) as tls:
+        tls.sendall(wire.encode())
+        data, bodies = b"", []
+        while len(bodies) < len(requests):
+            chunk = tls.recv(65536)
+            assert chunk, "the connection closed early"
+            data += chunk
+            while b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+                if len(rest) < length:
+                    break
+                bodies.append(rest[:length])
+                data = rest[length:]
+    return bodies
+
+
+def test_pipelined_requests_are_answered_in_order_hits_and_misses_alike(edge: Edge) -> None:
+    serve(edge, "/pipe/hit", headers={"cache-control": "max-age=600"}, body=b"one")
+    serve(edge, "/pipe/slow", headers={"cache-control": "max-age=600"}, body=b"two", delay=0.3)
+    edge.get("/pipe/hit")
+    assert _pipelined(edge, ["/pipe/hit", "/pipe/slow", "/pipe/hit", "/pipe/hit"]) == [b"one", b"two", b"one", b"one"]
+
+
+def test_a_client_that_reads_nothing_of_its_pipelined_hits_holds_little_memory(edge: Edge) -> None:
+    import socket
+    import ssl
+    serve(edge, "/pipe/big", headers={"cache-control": "max-age=600", "content-type": "image/png"},
+          body=os.urandom(20_000))
+    edge.get("/pipe/big")
+    host, port = edge.url.removeprefix("https://").split(":")
+
+    def rss() -> int:
+        status = Path(f"/proc/{edge.system.proc.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+    before = rss()
+    context = ssl.create_default_context(cafile=edge.ep["ca_file"])
+    one = f"GET /pipe/big HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    sock = socket.create_connection((host, int(port)), timeout=15)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    with context.wrap_socket(sock, server_hostname=host) as tls:
+        tls.settimeout(0.5)
+        try:
+            for _ in range(200):  # 10,000 requests for 200 MB of answers, none of it read
+                tls.sendall(one * 50)
+        except (TimeoutError, OSError):
+            pass  # the server stopped reading: what the client sends waits in its own buffers
+        time.sleep(1)
+        grown = rss() - before
+    assert grown < 40 * 1024 * 1024, f"the server grew {grown:,} bytes for one client"
+    assert edge.get("/pipe/big").status_code == 200  # and serves others meanwhile and after
+
+
+# -- what a review found, kept found
+
+def test_a_304_that_says_no_cache_serves_once_and_keeps_nothing(edge: Edge) -> None:
+    serve(edge, "/r304", headers={"cache-control": "max-age=10"}, body=b"body", etag='"x"')
+    edge.get("/r304")
+    edge.advance(11)
+    serve(edge, "/r304", headers={"cache-control": "no-cache"}, body=b"body", etag='"x"')
+    r = edge.get("/r304")
+    assert (r.status_code, r.text, cache(r)) == (200, "body", "RefreshHit")
+    r = edge.get("/r304")
+    assert (r.status_code, r.text, cache(r)) == (200, "body", "Miss")
+
+
+def test_a_key_is_charged_for_its_size_and_a_huge_one_is_not_kept(edge: Edge) -> None:
+    serve(edge, "/keyed/mem", headers={"cache-control": "max-age=600"}, body=b"m")
+    assert edge.cli("invalidate", "edgy", "cdn", "/*").returncode == 0  # an empty cache: nothing evicted meanwhile
+    before = edge.stats()["cache"]["memory_bytes"]
+    for i in range(10):
+        edge.get("/keyed/mem", headers={"x-variant": f"{i}" + "v" * 10_000})
+    assert edge.stats()["cache"]["memory_bytes"] - before >= 100_000
+    huge = {"x-variant": "h" * 20_000}
+    edge.get("/keyed/mem", headers=huge)
+    assert cache(edge.get("/keyed/mem", headers=huge)) == "Miss"  # served, never kept
+
+
+def test_what_a_web_origin_is_sent(edge: Edge) -> None:
+    serve(edge, "/off/sent", body=b"s")
+    r = edge.get("/off/sent", headers={"user-agent": b"caf\xc3\xa9", "x-forwarded-for": "203.0.113.7",
+                                       "accept-encoding": "gzip, br"})
+    assert r.status_code == 200
+    sent = edge.origin.last("/off/sent")
+    assert sent["accept-encoding"] == "identity"  # the edge compresses for viewers itself
+    assert sent["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"  # appended to, as CloudFront does
+    serve(edge, "/cached/sent", headers={"cache-control": "max-age=600"})
+    edge.get("/cached/sent", headers={"cookie": "a=1", "accept-language": "fr", "authorization": "Bearer x"})
+    sent = edge.origin.last("/cached/sent")  # a caching behavior: the key's parts only (none here)
+    assert "cookie" not in sent and "accept-language" not in sent and "authorization" not in sent
+
+
+def test_a_410_is_kept_and_kept_errors_say_so(edge: Edge) -> None:
+    serve(edge, "/gone", status=410, body=b"gone")
+    assert cache(edge.get("/gone")) == "Error"
+    r = edge.get("/gone")
+    assert (r.status_code, cache(r), edge.origin.count("/gone")) == (410, "Error", 1)

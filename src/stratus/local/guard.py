@@ -27,6 +27,7 @@ timed, so a client may send them as slowly as it likes, one connection at a time
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -38,10 +39,16 @@ MAX_CONNECTIONS = 1000
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
 
 
+# a listening port's answer to a request it can give whole at once (a distribution's cache hit), or None: called
+# with the method, the URL as sent, the headers (lowercased names), the client's address and the Date header
+FastPath = Callable[[bytes, bytes, list[tuple[bytes, bytes]], str, list[tuple[bytes, bytes]]], "bytes | None"]
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     head_limit = HEAD_LIMIT
     head_timeout = HEAD_TIMEOUT
     max_connections = MAX_CONNECTIONS
+    fast_paths: dict[int, FastPath] = {}  # by listening port
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -54,6 +61,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._body_fed = 0         # body bytes the parser found in the piece being fed
         self._ended = False        # a request ended in the piece being fed
         self._began = False        # and another began after it (pipelining)
+        self._answered = False     # the request now being read was answered whole by a fast path
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.server_state.connections) >= self.max_connections:
@@ -106,7 +114,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         self._body_fed += len(body)
         self._after_chunk_header, self._trailer_bytes = False, 0
-        super().on_body(body)
+        if not self._answered:
+            super().on_body(body)
 
     def on_chunk_complete(self) -> None:
         self._after_chunk_header, self._trailer_bytes = False, 0
@@ -114,11 +123,38 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes, self._tail = False, 0, b""
         self._stop_head_timer()
+        if self._fast():
+            return
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if self._answered:
+            self._answered = False
+        else:
+            super().on_message_complete()
         self._in_head, self._ended = True, True  # what comes next is another request's head
+
+    def _fast(self) -> bool:
+        """Answer the request whole, in one write, when its port has a fast path that can (a cache hit), no earlier
+        answer is under way and the connection stays open; True when it did."""
+        port = self.server[1] if self.fast_paths and self.server else None
+        fast = self.fast_paths.get(port) if port is not None else None
+        # not while the client reads nothing of what it was sent (its answers wait the usual way, and its reading
+        # stops), nor behind an answer still under way
+        if fast is None or self.flow.write_paused or self._busy() or self.pipeline \
+                or self.parser.get_http_version() != "1.1" or not self.parser.should_keep_alive():
+            return False
+        method = self.parser.get_method()
+        if method not in (b"GET", b"HEAD"):
+            return False
+        answer = fast(method, self.url, self.headers, self.client[0] if self.client else "",
+                      self.server_state.default_headers)
+        if answer is None:
+            return False
+        self._answered = True
+        self.transport.write(answer)
+        self.on_response_complete()  # counted, keep-alive timer armed, as after any answer
+        return True
 
     # -- helpers
 
@@ -168,7 +204,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
 
 def guarded_protocol(head_limit: int = HEAD_LIMIT, head_timeout: float = HEAD_TIMEOUT,
-                     max_connections: int = MAX_CONNECTIONS) -> type[GuardedHttpProtocol]:
-    """The protocol class for uvicorn, with these limits."""
+                     max_connections: int = MAX_CONNECTIONS,
+                     fast_paths: dict[int, FastPath] | None = None) -> type[GuardedHttpProtocol]:
+    """The protocol class for uvicorn, with these limits, and ``fast_paths`` by listening port."""
     return type("GuardedHttpProtocol", (GuardedHttpProtocol,),
-                {"head_limit": head_limit, "head_timeout": head_timeout, "max_connections": max_connections})
+                {"head_limit": head_limit, "head_timeout": head_timeout, "max_connections": max_connections,
+                 "fast_paths": fast_paths if fast_paths is not None else {}})

@@ -35,7 +35,7 @@ from ..clock import Clock, ManualClock, SystemClock
 from ..errors import ConfigError
 from ..graph import App
 from ..ports.mailer import Mailer
-from .guard import HEAD_TIMEOUT, MAX_CONNECTIONS, guarded_protocol
+from .guard import HEAD_TIMEOUT, MAX_CONNECTIONS, FastPath, guarded_protocol
 from .infra.files import write_atomic
 from .runtime import LocalRuntime, Options
 from .services.s3.model import valid_bucket_name
@@ -272,6 +272,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     runtime = LocalRuntime(apps, data_dir, endpoint=endpoint, clock=clock, mailer=mailer, region=opts.region,
                            options=Options(opts.table_cache, opts.api_cache, opts.throttle))
     sockets = [sock]
+    fast_paths: dict[int, FastPath] = {}  # each distribution's port: its cache hits answered at the protocol
     for n, (_, edge) in enumerate(sorted(runtime.edges.items()), start=1):  # each distribution at its own root
         try:  # the port after the system's, when it is free, so a site's address stays the same from run to run
             edge_sock = _listen(opts.host, port + n if opts.port and port + n <= 65535 else 0)
@@ -281,6 +282,7 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
         edge_port = edge_sock.getsockname()[1]
         edge.url = f"https://{f'[{shown}]' if ':' in shown else shown}:{edge_port}"
         runtime.frontdoor.serve_port(edge_port, edge)
+        fast_paths[edge_port] = edge.fast_hit
     doc: dict[str, Any] = runtime.endpoints(tls.ca_file)
     doc["pid"] = os.getpid()
     interrupts.stop_if_noted()
@@ -301,7 +303,8 @@ def serve(apps: list[App], opts: UpOptions, announce: Callable[[str], None] = pr
     # otherwise (aws:SourceIp decides policies: a header must not be able to choose it)
     config = uvicorn.Config(runtime.frontdoor, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
                             log_level=opts.log_level, access_log=False, lifespan="on", loop="auto",
-                            http=guarded_protocol(head_timeout=opts.head_timeout, max_connections=opts.max_connections),
+                            http=guarded_protocol(head_timeout=opts.head_timeout, max_connections=opts.max_connections,
+                                                 fast_paths=fast_paths),
                             ws="none", server_header=False, timeout_keep_alive=30,
                             proxy_headers=bool(opts.trusted_proxies),
                             forwarded_allow_ips=list(opts.trusted_proxies) or None)

@@ -11,6 +11,10 @@ from ..services.s3.deploy import FolderDeployment
 
 class BucketDeploymentKind(LocalKind[BucketDeployment, FolderDeployment]):
     def build(self, app: AppEngines, decl: BucketDeployment) -> FolderDeployment:
+        from ...graph import Distribution
+        if any(d.logs is decl.bucket for d in app.app.of_kind(Distribution)):
+            raise ConfigError(f"deployment {decl.name!r}: bucket {decl.bucket.name!r} holds a distribution's access "
+                              "logs, which each copy would delete: deploy into a bucket of its own")
         if app.app.folder is None:
             raise ConfigError(f"deployment {decl.name!r}: app {app.name!r} was not loaded from a folder")
         bucket = app.engine(decl.bucket, f"deployment {decl.name!r}: its bucket {decl.bucket!r}, which")

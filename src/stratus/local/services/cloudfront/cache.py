@@ -90,10 +90,14 @@ class Entry:
     stale_while_revalidate: float = 0.0
     stale_if_error: float = 0.0
     variants: dict[str, Body] = field(default_factory=dict)  # compressed copies, by coding
+    # a hit's answer head as sent, by coding ("" for none), made at its first hit; emptied when the headers change
+    wire: dict[str, bytes] = field(default_factory=dict)
+    compressible: bool | None = None  # whether its type and size may be compressed (decided once)
+    meta: int = 0  # bytes its key and headers take (charged with its body)
 
     @property
     def size(self) -> int:
-        return self.body.size + sum(v.size for v in self.variants.values()) + OVERHEAD
+        return self.body.size + sum(v.size for v in self.variants.values()) + self.meta + OVERHEAD
 
     @property
     def on_disk(self) -> bool:
@@ -137,7 +141,8 @@ class EdgeCache:
         """Keep ``entry`` under ``key`` (replacing what was there); False when it is too big to keep (the caller
         discards it once it is sent)."""
         self.drop(key)
-        if not self.fits(entry.body.size):
+        entry.meta = len(key) + sum(len(k) + len(v) for k, v in entry.headers.items())
+        if not self.fits(entry.body.size + entry.meta):
             return False
         tier = entry.on_disk
         self._tiers[tier][key] = entry
@@ -165,6 +170,13 @@ class EdgeCache:
         while self._bytes[tier] > limit and entries:
             self.evictions += 1
             self.drop(next(iter(entries)))  # the least recently used
+
+    def remove(self, key: str, entry: Entry) -> None:
+        """Take ``entry`` out from under ``key`` without letting its body go (it is still being sent)."""
+        tier = self._where.get(key)
+        if tier is not None and self._tiers[tier][key] is entry:
+            del self._where[key], self._tiers[tier][key]
+            self._bytes[tier] -= entry.size
 
     def drop(self, key: str) -> Entry | None:
         tier = self._where.pop(key, None)

@@ -41,20 +41,27 @@ from ...infra.asgi import Receive, Scope, Send
 from . import policy as rules
 from .cache import Body, EdgeCache, Entry
 from .logs import AccessLog, LogLine
-from .origins import Answer, Collector, Origin, OriginError
+from .origins import Answer, Collector, InProcess, Origin, OriginError
 
 READ = frozenset({"GET", "HEAD", "OPTIONS"})
 ALL = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"})
 MAX_URL = 8192
+MAX_KEY = 16 * 1024  # an answer whose key is longer (a huge header or cookie in it) is served but not kept
 MAX_BODY = 10 * 1024 * 1024  # what the edge passes on to an origin in one request body (API Gateway's own limit)
 SECURITY_HEADERS = (("strict-transport-security", "max-age=63072000; includeSubDomains; preload"),
                     ("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"),
                     ("referrer-policy", "strict-origin-when-cross-origin"), ("x-xss-protection", "1; mode=block"))
+_CONDITIONS = frozenset({"if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"})
+# the response headers policy's, which replace an origin's of the same name (as its override does on AWS)
+_POLICY_HEADERS = frozenset(k for k, _ in SECURITY_HEADERS)
 # viewer headers never passed to an origin (the edge speaks for itself on these)
 _NOT_FORWARDED = frozenset({"host", "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
                             "proxy-connection", "proxy-authorization", "content-length", "if-none-match",
                             "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range",
                             "accept-encoding", "via", "x-forwarded-for", "expect"})
+# what a request carries that the hit path leaves to the usual way (a range, a condition, a body)
+_SLOW_HEADERS = frozenset({b"range", b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since",
+                           b"if-range", b"content-length", b"transfer-encoding", b"expect", b"connection"})
 # what of an origin's answer the edge sets itself
 _OWN_HEADERS = frozenset({"age", "x-cache", "via", "x-amz-cf-pop", "x-amz-cf-id", "content-length"})
 
@@ -120,6 +127,7 @@ class Viewer:
     client: str
     started: float
     cf_id: str
+    uri: str = ""  # the path as asked for (the access log's), when the default root object stands for it
 
     def first(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (lowercase), or ``default``."""
@@ -144,9 +152,10 @@ class Edge:
         self.counters = Counters()
         self.errors = {e.status: e for e in decl.error_responses}
         # the recent invalidations, numbered: what a fetch begun before one brings back is not kept when it covers it
-        self.invalidations: list[tuple[int, float, tuple[str, ...]]] = []
+        self.invalidations: list[tuple[int, float, frozenset[str], tuple[str, ...]]] = []
         self._invalidation_seq = 0
         self._cf_ids = self._invalidation_ids = 0
+        self._behavior_of: dict[str, int] = {}
         self._cf_prefix = secrets.token_urlsafe(30)[:40]
 
     # -- the viewer's side
@@ -164,9 +173,11 @@ class Edge:
         client = scope.get("client") or ("", 0)
         viewer = Viewer(scope["method"], raw_path, query, headers, client[0], time.monotonic(), cf_id)
         if self.decl.default_root_object and raw_path == "/":
-            viewer.raw_path = "/" + self.decl.default_root_object
+            viewer.raw_path, viewer.uri = "/" + self.decl.default_root_object, "/"
         if len(raw_path) + len(query) > MAX_URL:
             return await self._own_error(send, viewer, 414, "The URL is too long.")
+        if not raw_path.startswith("/"):
+            return await self._own_error(send, viewer, 400, "Bad request.")
         index = next(i for i, b in enumerate(self.behaviors) if not b.path or rules.path_matches(b.path, raw_path))
         behavior = self.behaviors[index]
         allowed = READ if behavior.methods == "read" else ALL
@@ -186,6 +197,8 @@ class Edge:
             body = await _read_body(receive, declared)
         except ValueError:
             return await self._own_error(send, viewer, 413, "The request body is too large.")
+        except ConnectionAbortedError:
+            return
         parts = rules.key_parts(behavior.cache, viewer.query, viewer.headers)
         try:
             answer = await self._from_origin(index, behavior, viewer, parts, body=body)
@@ -203,8 +216,9 @@ class Edge:
         now = self.clock.now()
         entry = self.cache.get(key)
         compress = behavior.cache.compress
-        if entry is not None and now < entry.expires:
-            return await self._send(send, viewer, entry, "Hit", from_cache=True, key=key, compress=compress)
+        if entry is not None and now < entry.expires:  # a kept error is reported as one, as CloudFront does
+            return await self._send(send, viewer, entry, "Hit" if entry.status < 400 else "Error", from_cache=True,
+                                    key=key, compress=compress)
         if entry is not None and now < entry.expires + entry.stale_while_revalidate:
             self._share(key, lambda: self._fetch(key, index, behavior, viewer, parts, entry))  # in the background
             self.counters.stale_served += 1
@@ -217,7 +231,7 @@ class Edge:
         finally:
             fetch.users -= 1
         try:
-            result = "Hit" if joined and not fetched.error else fetched.result
+            result = "Hit" if joined and fetched.entry.status < 400 else fetched.result
             if joined:
                 self.counters.collapsed += 1
             await self._send(send, viewer, fetched.entry, result, from_cache=result != "Miss" or joined,
@@ -234,7 +248,18 @@ class Edge:
             return found, True
         task = asyncio.get_running_loop().create_task(make())
         fetch = self.fetches[key] = Fetch(task)
-        task.add_done_callback(lambda _: self.fetches.pop(key, None) if self.fetches.get(key) is fetch else None)
+
+        def settle(_: object) -> None:
+            if self.fetches.get(key) is fetch:
+                self.fetches.pop(key)
+            if task.cancelled():
+                return
+            if task.exception() is not None:  # retrieved, so it is not reported as never retrieved
+                return
+            fetched = task.result()
+            if not fetched.kept and fetch.users == 0 and fetched.users == 0:  # nobody waits for it (a background
+                fetched.entry.discard()                                        # refresh, an error page not kept)
+        task.add_done_callback(settle)
         return fetch, False
 
     async def _fetch(self, key: str, index: int, behavior: Behavior, viewer: Viewer, parts: rules.KeyParts,
@@ -256,6 +281,8 @@ class Edge:
             body = error_page(exc.status, exc.message, viewer.cf_id)
             entry = Entry(viewer.raw_path, exc.status, {"content-type": "text/html", "server": "CloudFront"},
                           Body(len(body), data=body), started, started)
+            if stale is not None:  # the stale copy stays (for the next try, or stale-while-revalidate)
+                return Fetched(entry, "Error", kept=False, error=True)
             life = rules.lifetime(exc.status, {}, behavior.cache, started, self._error_ttl(exc.status))
             return self._keep(key, entry, life, seq, "Error", error=True)
         now = self.clock.now()
@@ -264,9 +291,10 @@ class Edge:
             merged = {**stale.headers, **{k: v for k, v in answer.headers.items() if k in (
                 "cache-control", "expires", "etag", "last-modified", "date")}}
             life = rules.lifetime(200, merged, behavior.cache, now)
-            if life.ttl is None:
-                return Fetched(stale, "RefreshHit", kept=False)  # served this once, not kept any more
-            stale.headers, stale.stored = merged, now
+            if life.ttl is None:  # served this once, and kept no more (let go once it is sent)
+                self.cache.remove(key, stale)
+                return Fetched(stale, "RefreshHit", kept=False)
+            stale.headers, stale.stored, stale.wire = merged, now, {}
             stale.expires = now + life.ttl
             stale.stale_while_revalidate, stale.stale_if_error = life.stale_while_revalidate, life.stale_if_error
             return Fetched(stale, "RefreshHit", kept=True)
@@ -289,7 +317,7 @@ class Edge:
     def _keep(self, key: str, entry: Entry, life: rules.Lifetime, seq: int, result: str,
               error: bool = False) -> Fetched:
         """Keep what a fetch begun after invalidation ``seq`` brought, for as long as ``life`` says."""
-        if life.ttl is None or self._invalidated_since(entry.path, seq):
+        if life.ttl is None or len(key) > MAX_KEY or self._invalidated_since(entry.path, seq):
             self.cache.drop(key)  # what was there is older than what the origin just said
             return Fetched(entry, result, kept=False, error=error)
         entry.expires = entry.stored + life.ttl
@@ -302,22 +330,29 @@ class Edge:
         return None if found is None else float(found.ttl)
 
     def _invalidated_since(self, path: str, seq: int) -> bool:
-        return any(n > seq and any(rules.invalidates(p, path) for p in paths) for n, _, paths in self.invalidations)
+        return any(n > seq and rules.covered(path, exact, prefixes) for n, _, exact, prefixes in self.invalidations)
 
     async def _from_origin(self, index: int, behavior: Behavior, viewer: Viewer, parts: rules.KeyParts,
                            extra: dict[str, str] | None = None, body: bytes = b"") -> Answer:
         origin = self.origins[index]
         headers: dict[str, str] = {}
-        if not hasattr(origin, "credential") or origin.credential is None:  # an API or web server: the viewer's
-            for name, values in viewer.headers.items():                      # headers but Host, and Authorization
-                if name not in _NOT_FORWARDED and (name != "authorization" or viewer.method not in ("GET", "HEAD")
+        forward_all = isinstance(origin, InProcess) and origin.credential is None or not behavior.cache.caching
+        passed = not (viewer.method in ("GET", "HEAD") and behavior.cache.caching)  # nothing kept: the origin
+        skipped = _NOT_FORWARDED - _CONDITIONS if passed else _NOT_FORWARDED  # answers a condition or range itself
+        if forward_all:  # an API, or a web server behind a behavior that keeps nothing: every viewer header but
+            for name, values in viewer.headers.items():  # Host (AllViewerExceptHostHeader), Authorization only
+                if name not in skipped and (name != "authorization" or viewer.method not in ("GET", "HEAD")
                                                    or name in {h.lower() for h in behavior.cache.headers}):
                     headers[name] = ", ".join(values) if name != "cookie" else "; ".join(values)
-        else:  # a bucket: what the cache key holds, and nothing of the viewer's credentials
-            headers.update({k: v for k, v in parts.headers if k != "authorization"})
+        else:  # a bucket, or a web server behind a caching behavior: what the cache key holds, nothing else
+            headers.update({k: v for k, v in parts.headers if not (k == "authorization" and isinstance(
+                origin, InProcess))})  # (a bucket gets the edge's signature instead)
             if parts.cookies:
                 headers["cookie"] = "; ".join(f"{k}={v}" for k, v in parts.cookies)
-        headers["x-forwarded-for"] = viewer.client
+        # the edge compresses for viewers itself: an origin sends the bytes as they are
+        headers["accept-encoding"] = "identity"
+        forwarded = viewer.first("x-forwarded-for")
+        headers["x-forwarded-for"] = f"{forwarded}, {viewer.client}" if forwarded else viewer.client
         headers["via"] = self.via
         headers["x-amz-cf-id"] = viewer.cf_id
         headers.setdefault("user-agent", "Amazon CloudFront")
@@ -333,13 +368,105 @@ class Edge:
         self.counters.bytes_from_origin += answer.body.size
         return answer
 
+    # -- the hit path, at the protocol: a fresh answer in memory, sent in one write with no request object made
+
+    def fast_hit(self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: str,
+                 date: list[tuple[bytes, bytes]]) -> bytes | None:
+        """The whole answer to a GET or HEAD that is a plain hit (fresh, in memory, status 200, no range or
+        condition, its compressed copy made if the viewer takes one); None for anything else, which then goes the
+        usual way. ``headers`` as the parser gives them (lowercased names); ``date`` the server's Date header."""
+        accept = b""
+        for name, value in headers:
+            if name in _SLOW_HEADERS:
+                return None
+            if name == b"accept-encoding":
+                accept = value
+        raw_path, _, query = url.partition(b"?")
+        try:
+            path, qs = raw_path.decode("ascii"), query.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        if not path.startswith("/") or len(url) > MAX_URL:
+            return None
+        asked = path
+        if self.decl.default_root_object and path == "/":
+            path = "/" + self.decl.default_root_object
+        index = self._behavior_index(path)
+        behavior = self.behaviors[index]
+        policy = behavior.cache
+        if not policy.caching:
+            return None
+        if policy.headers or policy.cookies != "none" or policy.query_strings != "none":
+            named: dict[str, list[str]] = {}
+            for name, value in headers:
+                named.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+            key = rules.cache_key(index, path, rules.key_parts(policy, qs, named))
+        else:
+            key = f"{index}\n{path}"
+        entry = self.cache.get(key)
+        now = self.clock.now()
+        if entry is None or entry.status != 200 or now >= entry.expires or entry.body.data is None:
+            return None
+        coding = ""
+        if policy.compress and accept:
+            if entry.compressible is None:
+                entry.compressible = rules.compressible(entry.headers.get("content-type"), entry.body.size,
+                                                        entry.headers.get("content-encoding"))
+            if entry.compressible:
+                coding = rules.accepted_encoding(accept.decode("latin-1")) or ""
+        body = entry.variants.get(coding) if coding else entry.body
+        if body is None or body.data is None:
+            return None  # its compressed copy is made the usual way first
+        head = entry.wire.get(coding)
+        if head is None:
+            head = entry.wire[coding] = self._wire_head(entry, coding, body.size)
+        self.counters.requests += 1
+        self.counters.hits += 1
+        self._cf_ids += 1
+        cf_id = f"{self._cf_prefix}{self._cf_ids:016x}=="
+        sent = 0 if method == b"HEAD" else body.size
+        self.counters.bytes_to_viewers += sent
+        if self.log is not None:
+            viewer = Viewer(method.decode(), path, qs, {k.decode("latin-1"): [v.decode("latin-1")]
+                                                         for k, v in headers}, client, time.monotonic(), cf_id, asked)
+            self.log.add(self._line(viewer, 200, sent, "Hit", entry.headers.get("content-type", "-"), body.size))
+        own = b"".join(b"%s: %s\r\n" % pair for pair in date)
+        tail = b"age: %d\r\nx-amz-cf-id: %s\r\n\r\n" % (max(0, int(now - entry.stored)), cf_id.encode())
+        return head + own + tail + (body.data if sent else b"")
+
+    def _behavior_index(self, path: str) -> int:
+        """The first behavior whose pattern fits ``path`` (remembered for the paths seen most)."""
+        found = self._behavior_of.get(path)
+        if found is None:
+            found = next(i for i, b in enumerate(self.behaviors) if not b.path or rules.path_matches(b.path, path))
+            if len(self._behavior_of) >= 10_000:
+                self._behavior_of.clear()
+            self._behavior_of[path] = found
+        return found
+
+    def _wire_head(self, entry: Entry, coding: str, length: int) -> bytes:
+        """The status line and the headers a hit on ``entry`` always carries (all but Date, Age and the request
+        id), as ``_send`` makes them."""
+        headers = {k: v for k, v in entry.headers.items() if k not in _OWN_HEADERS and k not in _POLICY_HEADERS}
+        if coding:
+            headers["content-encoding"] = coding
+            headers["vary"] = _vary(headers.get("vary"))
+            if "etag" in headers and not headers["etag"].startswith("W/"):
+                headers["etag"] = "W/" + headers["etag"]
+        headers.setdefault("accept-ranges", "bytes")
+        lines = [f"{k}: {v}" for k, v in _pairs(headers)]
+        lines += ["x-cache: Hit from cloudfront", f"via: {self.via}", f"x-amz-cf-pop: {self.pop}",
+                  *(f"{k}: {v}" for k, v in SECURITY_HEADERS), f"content-length: {length}"]
+        return ("HTTP/1.1 200 OK\r\n" + "".join(line + "\r\n" for line in lines)).encode("latin-1", "replace")
+
     # -- answers
 
     async def _send(self, send: Send, viewer: Viewer, entry: Entry, result: str, from_cache: bool,
                     key: str | None = None, compress: bool = False) -> None:
         """Answer with ``entry`` (kept under ``key``, if it is kept); ``compress``: the behavior compresses."""
+        unkept: Body | None = None  # a compressed copy made for this answer alone
         status, body = entry.status, entry.body
-        headers = {k: v for k, v in entry.headers.items() if k not in _OWN_HEADERS}
+        headers = {k: v for k, v in entry.headers.items() if k not in _OWN_HEADERS}  # (and the policy's, below)
         error = self.errors.get(status)
         if error is not None and error.page is not None and viewer.raw_path != error.page:
             page = await self._page(viewer, error.page)
@@ -363,9 +490,11 @@ class Edge:
             status, body, first, last = 304, Body(0, data=b""), 0, -1
         elif compress and status == 200 and entry.status == 200 and (coding := self._coding(viewer, entry, headers)):
             variant = entry.variants.get(coding) or await self._compressed(entry, coding, key)
+            if entry.variants.get(coding) is not variant:
+                unkept = variant  # made for this answer alone: let go once it is sent
             body, first, last = variant, 0, variant.size - 1
             headers["content-encoding"] = coding
-            headers["vary"] = "Accept-Encoding"
+            headers["vary"] = _vary(headers.get("vary"))
             if "etag" in headers and not headers["etag"].startswith("W/"):
                 headers["etag"] = "W/" + headers["etag"]
         if status == 200 and "accept-ranges" not in headers and entry.status == 200:
@@ -376,29 +505,34 @@ class Edge:
         if from_cache and result in ("Hit", "RefreshHit"):
             own.append(("age", str(max(0, int(now - entry.stored)))))
         length = max(0, last - first + 1)
-        out = [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers.items()]
+        out = [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in _pairs(headers)
+               if k not in _POLICY_HEADERS]
         out += [(k.encode(), v.encode("latin-1", "replace")) for k, v in (*own, *SECURITY_HEADERS)]
         out.append((b"content-length", str(length).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        sent = 0
-        if viewer.method != "HEAD" and length and status not in (204, 304):
-            if body.data is not None:
-                await send({"type": "http.response.body", "body": body.read(None, first, last)})
-                sent = length
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            sent = 0
+            if viewer.method != "HEAD" and length and status not in (204, 304):
+                if body.data is not None:
+                    await send({"type": "http.response.body", "body": body.read(None, first, last)})
+                    sent = length
+                else:
+                    fd = body.open()
+                    try:
+                        loop = asyncio.get_running_loop()
+                        pieces = body.chunks(fd, first, last, 1024 * 1024)
+                        while (piece := await loop.run_in_executor(None, next, pieces, None)) is not None:
+                            await send({"type": "http.response.body", "body": piece, "more_body": True})
+                            sent += len(piece)
+                    finally:
+                        if fd is not None:
+                            os.close(fd)
+                    await send({"type": "http.response.body", "body": b""})
             else:
-                fd = body.open()
-                try:
-                    loop = asyncio.get_running_loop()
-                    pieces = body.chunks(fd, first, last)
-                    while (piece := await loop.run_in_executor(None, next, pieces, None)) is not None:
-                        await send({"type": "http.response.body", "body": piece, "more_body": True})
-                        sent += len(piece)
-                finally:
-                    if fd is not None:
-                        os.close(fd)
                 await send({"type": "http.response.body", "body": b""})
-        else:
-            await send({"type": "http.response.body", "body": b""})
+        finally:
+            if unkept is not None:
+                unkept.discard()
         self._count(result)
         self.counters.bytes_to_viewers += sent
         if self.log is not None:
@@ -423,8 +557,10 @@ class Edge:
             etag = headers.get("etag", "").removeprefix("W/")
             return bool(etag) and any(t.strip().removeprefix("W/") in (etag, "*") for t in ",".join(tags).split(","))
         since = rules.http_date(viewer.first("if-modified-since"))
+        if since is None:
+            return False
         modified = rules.http_date(headers.get("last-modified"))
-        return since is not None and modified is not None and modified <= since
+        return modified is not None and modified <= since
 
     @staticmethod
     def _coding(viewer: Viewer, entry: Entry, headers: dict[str, str]) -> str | None:
@@ -447,7 +583,12 @@ class Edge:
         finally:
             if fd is not None:
                 os.close(fd)
-        body = Body(len(data), data=data)
+        if entry.on_disk:  # an answer kept on disk keeps its compressed copies there too (its tier's bound)
+            path = self.cache.new_file()
+            await asyncio.get_running_loop().run_in_executor(None, path.write_bytes, data)
+            body = Body(len(data), file=path)
+        else:
+            body = Body(len(data), data=data)
         if key is not None and self.cache.get(key) is entry:
             self.cache.add_variant(key, coding, body)
         return body
@@ -473,7 +614,8 @@ class Edge:
         await self._send(send, viewer, entry, "Error", from_cache=False)
 
     def _line(self, viewer: Viewer, status: int, sent: int, result: str, content_type: str, length: int) -> LogLine:
-        return LogLine(self.clock.now(), self.pop, sent, viewer.client, viewer.method, self.domain, viewer.raw_path,
+        return LogLine(self.clock.now(), self.pop, sent, viewer.client, viewer.method, self.domain,
+                       viewer.uri or viewer.raw_path,
                        status, viewer.first("referer", "-") or "-",
                        viewer.first("user-agent", "-") or "-", viewer.query or "-",
                        "; ".join(viewer.headers.get("cookie", [])) or "-", result, viewer.cf_id,
@@ -503,9 +645,10 @@ class Edge:
     def invalidate(self, paths: list[str]) -> int:
         """Drop every kept answer the invalidation paths cover (each path already checked); how many."""
         self._invalidation_seq += 1
+        exact, prefixes = rules.split_invalidation(paths)
         self.invalidations = [i for i in self.invalidations if i[1] > time.monotonic() - 600][-100:]
-        self.invalidations.append((self._invalidation_seq, time.monotonic(), tuple(paths)))
-        return self.cache.drop_where(lambda e: any(rules.invalidates(p, e.path) for p in paths))
+        self.invalidations.append((self._invalidation_seq, time.monotonic(), exact, prefixes))
+        return self.cache.drop_where(lambda e: rules.covered(e.path, exact, prefixes))
 
     def stats(self) -> dict[str, Any]:
         c = self.counters
@@ -518,14 +661,33 @@ class Edge:
                 "cache": self.cache.stats()}
 
 
+def _vary(origin: str | None) -> str:
+    """The origin's ``Vary`` with ``Accept-Encoding`` added (a compressed answer varies by it)."""
+    if not origin:
+        return "Accept-Encoding"
+    names = [v.strip() for v in origin.split(",")]
+    return origin if any(n.lower() == "accept-encoding" for n in names) else f"{origin}, Accept-Encoding"
+
+
+def _pairs(headers: dict[str, str]) -> list[tuple[str, str]]:
+    """Kept headers as lines: each ``Set-Cookie`` its own (they are kept joined by newlines)."""
+    out = []
+    for k, v in headers.items():
+        if k == "set-cookie":
+            out += [(k, one) for one in v.split("\n")]
+        else:
+            out.append((k, v))
+    return out
+
+
 async def _read_body(receive: Receive, declared: str) -> bytes:
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise ValueError
     chunks, size = [], 0
     while True:
         msg = await receive()
-        if msg["type"] == "http.disconnect":
-            break
+        if msg["type"] == "http.disconnect":  # the viewer left mid-body: nothing incomplete goes on
+            raise ConnectionAbortedError
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:

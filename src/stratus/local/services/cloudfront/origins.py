@@ -100,8 +100,8 @@ def _kept_headers(raw: list[tuple[bytes, bytes]] | list[tuple[str, str]]) -> dic
     for k, v in raw:
         name = (k.decode("latin-1") if isinstance(k, bytes) else k).lower()
         value = v.decode("latin-1") if isinstance(v, bytes) else v
-        if name not in HOP_BY_HOP:
-            out[name] = f"{out[name]}, {value}" if name in out and name != "set-cookie" else value
+        if name not in HOP_BY_HOP:  # several Set-Cookie lines are kept apart (joined by a newline, never in one)
+            out[name] = f"{out[name]}{chr(10) if name == 'set-cookie' else ', '}{value}" if name in out else value
     return out
 
 
@@ -195,9 +195,10 @@ class Http:
     async def fetch(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes,
                     collector: Collector, timeout: float = 30.0) -> Answer:
         url = self.base + self.origin_path + raw_path + (f"?{query}" if query else "")
+        sent = [(k.encode("latin-1", "replace"), v.encode("latin-1", "replace"))
+                for k, v in {**headers, "host": self.host}.items()]  # bytes as they came: httpx would want ASCII
         try:
-            request = self.client.build_request(method, httpx.URL(url), headers={**headers, "host": self.host},
-                                                content=body or None)
+            request = self.client.build_request(method, httpx.URL(url), headers=sent, content=body or None)
             response = await self.client.send(request, stream=True)
             try:
                 async for piece in response.aiter_raw():
@@ -210,7 +211,7 @@ class Http:
         except TooLarge as exc:
             collector.discard()
             raise OriginError(502, str(exc)) from None
-        except (httpx.HTTPError, OSError) as exc:
+        except Exception as exc:  # unreachable, refused, a broken answer: the viewer gets the edge's 502
             collector.discard()
             raise OriginError(502, f"the origin could not be reached: {type(exc).__name__}") from None
         return Answer(response.status_code, _kept_headers(response.headers.raw), collector.done())

@@ -15,7 +15,7 @@ from ....graph.edge import AllExcept, CachePolicy, KeyPart
 # what CloudFront keeps of an answer by default (others only with an explicit lifetime from the origin)
 CACHEABLE = frozenset({200, 203, 300, 301, 410})
 CACHEABLE_WITH_LIFETIME = frozenset({204, 302, 307, 308})
-CACHEABLE_ERRORS = frozenset({400, 403, 404, 405, 414, 500, 501, 502, 503, 504})  # 416 never
+CACHEABLE_ERRORS = frozenset({400, 403, 404, 405, 410, 414, 500, 501, 502, 503, 504})  # 416 never
 ERRORS_NO_STORE_STOPS = frozenset({404, 410, 414, 501})  # no-store/no-cache/private stop caching these errors only
 MIN_COMPRESS, MAX_COMPRESS = 1_000, 10_000_000
 COMPRESSIBLE = frozenset({
@@ -236,6 +236,18 @@ def check_invalidation_path(path: str) -> str:
     if "*" in path[:-1]:
         raise ValueError(f"invalidation path {path!r}: * is allowed only as the last character")
     return path
+
+
+def split_invalidation(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Invalidation paths as what they cover: the exact paths, and the prefixes of those ending in ``*``."""
+    return (frozenset(p for p in paths if not p.endswith("*")),
+            tuple(sorted({p[:-1] for p in paths if p.endswith("*")})))
+
+
+def covered(path: str, exact: frozenset[str], prefixes: tuple[str, ...]) -> bool:
+    """Whether an invalidation (``split_invalidation``'s parts) covers a cached path: a set lookup and at most 15
+    prefixes, so thousands of paths cost no more per entry than a few."""
+    return path in exact or (bool(prefixes) and path.startswith(prefixes))
 
 
 def invalidates(path_pattern: str, path: str) -> bool:

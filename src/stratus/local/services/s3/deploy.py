@@ -14,12 +14,14 @@ import mimetypes
 import os
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from ....errors import ConfigError, ServiceError
 from ....graph.edge import cache_control_for
 from .model import ObjectStore
 
 MAX_FILES = 10_000
+SAFE = "/~!$&'()*+,;=:@"  # what a path keeps as it is: the rest is percent-encoded, as a browser asks for it
 MAX_FILE = 100 * 1024 * 1024
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html",
          ".svg": "image/svg+xml", ".json": "application/json", ".webmanifest": "application/manifest+json",
@@ -44,8 +46,13 @@ class FolderDeployment:
 
     def files(self) -> list[tuple[str, Path, int, int]]:
         """Every file to copy: its key, path, size and modification time; hidden files and links left out."""
+        if not self.folder.is_dir():  # gone or renamed: nothing is copied (and nothing deleted) until it is back
+            raise ConfigError(f"deployment source {self.folder} is not a folder")
         found = []
-        for root, dirs, names in os.walk(self.folder):
+
+        def fail(exc: OSError) -> None:  # a folder that cannot be read is not an empty one
+            raise exc
+        for root, dirs, names in os.walk(self.folder, onerror=fail):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d)))
             for name in sorted(names):
                 path = Path(root, name)
@@ -62,7 +69,7 @@ class FolderDeployment:
     def sync(self) -> list[str]:
         """Copy what differs and delete what is gone; the paths changed (``/key``)."""
         files = self.files()
-        self._seen = tuple((key, size, mtime) for key, _, size, mtime in files)
+        seen = tuple((key, size, mtime) for key, _, size, mtime in files)
         changed = []
         for key, path, _, _ in files:
             data = path.read_bytes()
@@ -75,7 +82,7 @@ class FolderDeployment:
                 same = False
             if not same:
                 self.store.put_bytes(self.bucket, key, data, ctype, {"cache-control": cache})
-                changed.append("/" + key)
+                changed.append("/" + quote(key, safe=SAFE))
         wanted = {key for key, *_ in files}
         after = ""
         while True:
@@ -83,11 +90,12 @@ class FolderDeployment:
             for meta in listing.objects:
                 if meta.key not in wanted:
                     self.store.delete(self.bucket, meta.key)
-                    changed.append("/" + meta.key)
+                    changed.append("/" + quote(meta.key, safe=SAFE))
             if not listing.truncated or listing.last is None:
                 break
             after = listing.last
         self.copies += 1
+        self._seen = seen  # only once all went through: a copy that failed half-way is tried again
         return changed
 
     async def watch(self, interval: float = 1.0) -> None:
