@@ -798,3 +798,27 @@ def test_a_410_is_kept_and_kept_errors_say_so(edge: Edge) -> None:
     assert cache(edge.get("/gone")) == "Error"
     r = edge.get("/gone")
     assert (r.status_code, cache(r), edge.origin.count("/gone")) == (410, "Error", 1)
+
+
+def test_a_request_after_a_hit_on_one_connection_is_not_cut_by_the_idle_timer(edge: Edge) -> None:
+    """A hit answered at the protocol arms the keep-alive timer (30 s); a request that follows it in the same piece,
+    still sending its body, must not be closed by it."""
+    import socket
+    import ssl
+    serve(edge, "/pipe/first", headers={"cache-control": "max-age=600"}, body=b"first")
+    serve(edge, "/off/upload", body=b"uploaded")
+    edge.get("/pipe/first")
+    host, port = edge.url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=edge.ep["ca_file"])
+    with socket.create_connection((host, int(port)), timeout=60) as sock, \
+            context.wrap_socket(sock, server_hostname=host) as tls:
+        tls.sendall(f"GET /pipe/first HTTP/1.1\r\nHost: {host}\r\n\r\nPOST /off/upload HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Content-Length: 10\r\n\r\n12345".encode())
+        time.sleep(32)  # past the keep-alive timeout, the body half sent
+        tls.sendall(b"67890")
+        data = b""
+        while not data.endswith(b"uploaded"):
+            chunk = tls.recv(65536)
+            assert chunk, f"the connection was closed: {data[:300]!r}"
+            data += chunk
+    assert b"first" in data and b"uploaded" in data

@@ -125,6 +125,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._stop_head_timer()
         if self._fast():
             return
+        # a fast answer earlier in this piece armed the keep-alive timer, which must not run while this request is
+        # answered (data_received, which cancels it otherwise, has not run since)
+        self._unset_keepalive_if_required()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -141,7 +144,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         fast = self.fast_paths.get(port) if port is not None else None
         # not while the client reads nothing of what it was sent (its answers wait the usual way, and its reading
         # stops), nor behind an answer still under way
-        if fast is None or self.flow.write_paused or self._busy() or self.pipeline \
+        if fast is None or self.flow.write_paused or self._busy() or self.pipeline or self.transport.is_closing() \
+                or self.config.proxy_headers \
                 or self.parser.get_http_version() != "1.1" or not self.parser.should_keep_alive():
             return False
         method = self.parser.get_method()

@@ -379,7 +379,7 @@ class Edge:
         for name, value in headers:
             if name in _SLOW_HEADERS:
                 return None
-            if name == b"accept-encoding":
+            if name == b"accept-encoding" and not accept:  # the first, as the usual way reads it
                 accept = value
         raw_path, _, query = url.partition(b"?")
         try:
@@ -427,8 +427,10 @@ class Edge:
         sent = 0 if method == b"HEAD" else body.size
         self.counters.bytes_to_viewers += sent
         if self.log is not None:
-            viewer = Viewer(method.decode(), path, qs, {k.decode("latin-1"): [v.decode("latin-1")]
-                                                         for k, v in headers}, client, time.monotonic(), cf_id, asked)
+            named_all: dict[str, list[str]] = {}
+            for k, v in headers:
+                named_all.setdefault(k.decode("latin-1"), []).append(v.decode("latin-1"))
+            viewer = Viewer(method.decode(), path, qs, named_all, client, time.monotonic(), cf_id, asked)
             self.log.add(self._line(viewer, 200, sent, "Hit", entry.headers.get("content-type", "-"), body.size))
         own = b"".join(b"%s: %s\r\n" % pair for pair in date)
         tail = b"age: %d\r\nx-amz-cf-id: %s\r\n\r\n" % (max(0, int(now - entry.stored)), cf_id.encode())
@@ -439,9 +441,10 @@ class Edge:
         found = self._behavior_of.get(path)
         if found is None:
             found = next(i for i, b in enumerate(self.behaviors) if not b.path or rules.path_matches(b.path, path))
-            if len(self._behavior_of) >= 10_000:
-                self._behavior_of.clear()
-            self._behavior_of[path] = found
+            if len(path) <= 256:  # (at most 10,000 short paths: a few MB whatever viewers ask for)
+                if len(self._behavior_of) >= 10_000:
+                    self._behavior_of.clear()
+                self._behavior_of[path] = found
         return found
 
     def _wire_head(self, entry: Entry, coding: str, length: int) -> bytes:

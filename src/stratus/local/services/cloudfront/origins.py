@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -95,11 +96,19 @@ class Collector:
                 self.path.unlink()
 
 
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what no header value may hold (a line break splits the answer)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+
+
 def _kept_headers(raw: list[tuple[bytes, bytes]] | list[tuple[str, str]]) -> dict[str, str]:
+    """An origin's headers as kept (names lowercased, hop-by-hop ones gone); ``OriginError`` 502 for a header no
+    HTTP answer may carry (a control character, a line break), which would otherwise be cached and sent on."""
     out: dict[str, str] = {}
     for k, v in raw:
         name = (k.decode("latin-1") if isinstance(k, bytes) else k).lower()
         value = v.decode("latin-1") if isinstance(v, bytes) else v
+        if not _TOKEN.match(name) or _UNSAFE.search(value):
+            raise OriginError(502, "the origin sent a header no answer may carry")
         if name not in HOP_BY_HOP:  # several Set-Cookie lines are kept apart (joined by a newline, never in one)
             out[name] = f"{out[name]}{chr(10) if name == 'set-cookie' else ', '}{value}" if name in out else value
     return out
@@ -169,7 +178,11 @@ class InProcess:
             collector.discard()
             raise OriginError(502, "the origin's answer is larger than the edge takes" if collector.too_large
                               else "the origin sent no answer")
-        headers = _kept_headers(start.get("headers", []))
+        try:
+            headers = _kept_headers(start.get("headers", []))
+        except OriginError:
+            collector.discard()
+            raise
         if self.credential is not None:
             # The local S3 endpoint sandboxes the documents it serves itself (it shares its origin with the APIs and
             # operations); S3 keeps no such header on an object, and the edge serves from an origin of its own.
@@ -214,7 +227,12 @@ class Http:
         except Exception as exc:  # unreachable, refused, a broken answer: the viewer gets the edge's 502
             collector.discard()
             raise OriginError(502, f"the origin could not be reached: {type(exc).__name__}") from None
-        return Answer(response.status_code, _kept_headers(response.headers.raw), collector.done())
+        try:
+            headers = _kept_headers(response.headers.raw)
+        except OriginError:
+            collector.discard()
+            raise
+        return Answer(response.status_code, headers, collector.done())
 
     async def close(self) -> None:
         await self.client.aclose()
