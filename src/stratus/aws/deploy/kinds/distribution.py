@@ -4,8 +4,8 @@ CloudFront's counterpart.
     BucketOrigin   the bucket through origin access control (``S3BucketOrigin.with_origin_access_control``): the
                    edge signs as ``cloudfront.amazonaws.com`` and the bucket's policy lets it read only when
                    ``AWS:SourceArn`` is this distribution: ``s3:GetObject`` only, as CDK writes it and as the
-                   local edge is allowed. A missing object is then S3's 403 on AWS (the local S3 endpoint says 404
-                   to a caller that may read the key): declare error responses for both.
+                   local edge is allowed. A missing object is then S3's 403, on both: declare an error response
+                   for 403.
     ApiOrigin      the REST API's stage (``RestApiOrigin``), every viewer header but ``Host`` forwarded (the
                    managed ``AllViewerExceptHostHeader`` origin request policy); ``strip`` is a CloudFront Function
                    (JS 2.0) on the behavior's viewer requests, shared by every behavior stripping the same prefix.

@@ -402,8 +402,17 @@ class S3Endpoint(ObjectOps, Listings, Cors, PostUploads, Tags):  # Object Lock a
 
     def _authorize_read(self, v: Verified, req: S3Request, action: str, obj_arn: str) -> None:
         """A read's authorization, as S3 words a refusal: a caller that may list the bucket is told when the key is
-        not there (NoSuchKey); any other is told AccessDenied either way."""
+        not there (NoSuchKey); any other is told AccessDenied either way, even one that may read the key, which
+        would otherwise learn by a 404 which keys exist (a distribution's origin access, allowed s3:GetObject only;
+        a user whose s3:ListBucket is conditioned on s3:prefix, which a read does not carry)."""
         if self._allowed(v, req, action, obj_arn):
+            if self._allowed(v, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}"):
+                return
+            try:
+                self.store.head(req.bucket, req.key, req.query.get("versionId"))
+            except ServiceError as missing:
+                if missing.status == 404:
+                    raise ServiceError("AccessDenied", "Access Denied", 403) from None
             return
         if self._allowed(v, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}"):
             try:
