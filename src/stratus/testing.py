@@ -31,7 +31,7 @@ import orjson
 
 from .clock import ManualClock
 from .errors import ConfigError
-from .graph import App, RestApi, UserPool
+from .graph import App, Distribution, RestApi, UserPool
 from .loader import load_app
 from .local.runtime import LocalRuntime, Options
 from .local.services.cognito_idp.model import Tokens, UserPoolService
@@ -76,7 +76,8 @@ class ApiClient:
     """Calls one REST API of a ``TestClient``'s apps, by path below the API's base URL."""
 
     def __init__(self, client: TestClient, base_url: str) -> None:
-        self.client, self.base_path = client, urlsplit(base_url).path
+        parts = urlsplit(base_url)
+        self.client, self.base_path, self.port = client, parts.path, parts.port or 443
 
     def request(self, method: str, path: str, *, json: Any = None, body: bytes | str | None = None,
                 headers: dict[str, str] | None = None, query: dict[str, Any] | None = None,
@@ -90,7 +91,8 @@ class ApiClient:
         if user is not None:
             sent.setdefault("authorization", f"Bearer {user.access_token}")
         raw = body.encode() if isinstance(body, str) else (body or b"")
-        return self.client.request(method, self.base_path + path, raw, sent, urlencode(query or {}, doseq=True))
+        return self.client.request(method, self.base_path + path, raw, sent, urlencode(query or {}, doseq=True),
+                                   port=self.port)
 
     def get(self, path: str, **kw: Any) -> TestResponse:
         return self.request("GET", path, **kw)
@@ -130,6 +132,9 @@ class TestClient:
             if self._own_dir:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
             raise
+        for n, (_, edge) in enumerate(sorted(self.runtime.edges.items()), start=1):  # each its own port, as served
+            edge.url = f"{ENDPOINT}:{8443 + n}"
+            self.runtime.frontdoor.serve_port(8443 + n, edge)
         self._loop = asyncio.new_event_loop()
 
     def __enter__(self) -> TestClient:
@@ -172,6 +177,12 @@ class TestClient:
             raise ConfigError(f"app {engines.name!r} is not served in {region!r} (its regions: "
                               f"{', '.join(engines.app.regions) or 'only its own, with no global table'})")
         return ApiClient(self, self.runtime.services.apigateway.url(engines.name, gateway.api, region))
+
+    def distribution(self, name: str | None = None, *, app: str | None = None) -> ApiClient:
+        """A client for a distribution's edge (the app's only one unless named), by path from its root: its cache,
+        behaviors and origins as ``stratus up`` serves them, answers with ``x-cache`` and the rest."""
+        edge = self._one(app, Distribution, name)
+        return ApiClient(self, edge.url)
 
     def user_pool(self, name: str | None = None, *, app: str | None = None) -> UserPoolService:
         """A running user pool (the app's only one unless named), for what a test needs beyond ``user``."""
@@ -216,17 +227,18 @@ class TestClient:
     # -- one request through the front door
 
     def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-                query: str = "") -> TestResponse:
-        return self._loop.run_until_complete(self._request(method.upper(), path, body, headers or {}, query))
+                query: str = "", port: int = 443) -> TestResponse:
+        """One request through the front door (on ``port``: a distribution's, or the system's own)."""
+        return self._loop.run_until_complete(self._request(method.upper(), path, body, headers or {}, query, port))
 
     async def _request(self, method: str, path: str, body: bytes, headers: dict[str, str],
-                       query: str) -> TestResponse:
+                       query: str, port: int = 443) -> TestResponse:
         raw_path = quote(path, safe="/%:@!$&'()*+,;=-._~")
         hdrs = [(b"host", urlsplit(ENDPOINT).netloc.encode()), (b"content-length", str(len(body)).encode())]
         hdrs += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
                  "scheme": "https", "path": path, "raw_path": raw_path.encode(), "query_string": query.encode(),
-                 "root_path": "", "headers": hdrs, "client": ("127.0.0.1", 50000), "server": ("stratus.test", 443)}
+                 "root_path": "", "headers": hdrs, "client": ("127.0.0.1", 50000), "server": ("stratus.test", port)}
         sent = False
         out = TestResponse(0, {}, b"")
 

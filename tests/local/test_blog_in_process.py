@@ -126,3 +126,17 @@ def _frames() -> bytes:
     out = io.BytesIO()
     frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
     return out.getvalue()
+
+
+def test_the_site_through_its_distribution_in_process(blog: TestClient) -> None:
+    site = blog.distribution()
+    first, again = site.get("/"), site.get("/")
+    assert first.status == again.status == 200 and b"MyBlog.com" in first.body
+    assert (first.headers["x-cache"], again.headers["x-cache"]) == ("Miss from cloudfront", "Hit from cloudfront")
+    assert first.headers["cache-control"] == "public, max-age=60"
+    author = blog.user(groups=("authors",))
+    assert blog.api().post("/posts", json={"title": "Edge", "body": "b"}, user=author).status == 201
+    listed = site.get("/api/posts", query={"limit": 5})
+    assert listed.status == 200 and listed.json()["posts"][0]["title"] == "Edge"
+    missing = site.get("/no/such/page")
+    assert missing.status == 404 and b"Page not found" in missing.body  # the bucket's 403, as the site's page
