@@ -53,6 +53,7 @@ class WebOrigin:
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
+        self.down = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path (with query), headers
         self.lock = threading.Lock()
         origin = self
@@ -61,6 +62,9 @@ class WebOrigin:
             protocol_version = "HTTP/1.1"
 
             def _answer(self, body_too: bool) -> None:
+                if origin.down:  # a connection kept open from before: dropped unanswered, as by a dead server
+                    self.close_connection = True
+                    return
                 with origin.lock:
                     origin.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
                 length = int(self.headers.get("content-length") or 0)
@@ -111,6 +115,7 @@ class WebOrigin:
             return [h for _, p, h in self.requests if p.split("?", 1)[0] == path][-1]
 
     def close(self) -> None:
+        self.down = True
         self.server.shutdown()
         self.server.server_close()
 
@@ -121,6 +126,7 @@ class Edge:
     origin: WebOrigin
     url: str
     http: httpx.Client
+    second: WebOrigin  # the origin of /down/*
 
     @property
     def ep(self) -> dict[str, Any]:
@@ -155,16 +161,18 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     shutil.copytree(FIXTURE, app)
     (app / "content" / "files" / "big.bin").write_bytes(BIG)
     (app / "content" / "files" / "huge.bin").write_bytes(HUGE)
-    os.environ["EDGE_TEST_ORIGIN"] = origin.url
+    second = WebOrigin()  # stopped by a test: an origin that goes down
+    os.environ["EDGE_TEST_ORIGIN"], os.environ["EDGE_TEST_ORIGIN_2"] = origin.url, second.url
     try:
         system = start(tmp_path_factory.mktemp("edge"), app, extra=["--manual-clock"])
     finally:
-        del os.environ["EDGE_TEST_ORIGIN"]
+        del os.environ["EDGE_TEST_ORIGIN"], os.environ["EDGE_TEST_ORIGIN_2"]
     url = system.endpoints["apps"]["edgy"]["distributions"]["cdn"]["url"]
     with httpx.Client(verify=trust(system.endpoints), timeout=30) as client:
-        yield Edge(system, origin, url, client)
+        yield Edge(system, origin, url, client, second)
     system.stop()
     origin.close()
+    second.close()
 
 
 def serve(edge: Edge, path: str, **route: Any) -> None:
@@ -445,6 +453,19 @@ def test_stale_if_error_while_the_origin_is_down(edge: Edge) -> None:
     edge.advance(60)  # past the stale-if-error window: the edge's own 504
     r = edge.get("/sie/page")
     assert (r.status_code, cache(r)) == (504, "Error")
+
+
+def test_stale_if_error_while_the_origin_is_stopped(edge: Edge) -> None:
+    edge.second.routes["/down/page"] = Route(headers={"cache-control": "max-age=10, stale-if-error=60"},
+                                             body=b"kept")
+    assert edge.get("/down/page").text == "kept"
+    edge.second.close()  # down: its port refuses connections now
+    edge.advance(20)
+    r = edge.get("/down/page")
+    assert (r.status_code, r.text, cache(r)) == (200, "kept", "Hit")
+    edge.advance(60)  # past the window: the edge's own 502
+    r = edge.get("/down/page")
+    assert (r.status_code, cache(r)) == (502, "Error") and "The request could not be satisfied" in r.text
 
 
 def test_a_5xx_from_the_origin_serves_the_stale_copy(edge: Edge) -> None:
