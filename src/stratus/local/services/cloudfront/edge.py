@@ -389,9 +389,9 @@ class Edge:
         if not path.startswith("/") or len(url) > MAX_URL:
             return None
         asked = path
+        index = self._behavior_index(asked)  # matched on the path as asked for, as the usual way does
         if self.decl.default_root_object and path == "/":
             path = "/" + self.decl.default_root_object
-        index = self._behavior_index(path)
         behavior = self.behaviors[index]
         policy = behavior.cache
         if not policy.caching:
