@@ -843,3 +843,32 @@ def test_a_request_after_a_hit_on_one_connection_is_not_cut_by_the_idle_timer(ed
             assert chunk, f"the connection was closed: {data[:300]!r}"
             data += chunk
     assert b"first" in data and b"uploaded" in data
+
+
+def test_concurrent_first_requests_share_one_compression(edge: Edge) -> None:
+    body = b"word " * 400_000  # 2 MB of text: kept on disk, compressed off the event loop
+    serve(edge, "/zip/shared.txt", headers={"content-type": "text/plain", "cache-control": "max-age=600"}, body=body)
+    edge.get("/zip/shared.txt", headers={"accept-encoding": "identity"})  # kept, uncompressed
+
+    async def many() -> list[httpx.Response]:
+        async with httpx.AsyncClient(verify=trust(edge.ep), timeout=30) as client:
+            return await asyncio.gather(*(client.get(edge.url + "/zip/shared.txt", headers={"accept-encoding": "gzip"})
+                                          for _ in range(20)))
+    answers = asyncio.run(many())
+    assert all(r.headers["content-encoding"] == "gzip" and r.content == body for r in answers)
+    assert len({r.headers["content-length"] for r in answers}) == 1
+
+
+def test_a_viewer_text_in_an_access_log_line_is_bounded(edge: Edge, s3: Any) -> None:
+    serve(edge, "/logged/long", headers={"cache-control": "max-age=600"})
+    edge.get("/logged/long", headers={"cookie": "c=" + "x" * 60_000, "user-agent": "long-ua"})
+    ep = edge.ep
+    bucket = ep["apps"]["edgy"]["buckets"]["logs"]
+    deadline, row = time.monotonic() + 20, None
+    while row is None and time.monotonic() < deadline:
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="cdn/").get("Contents", []):
+            text = gzip.decompress(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()).decode()
+            row = next((line for line in text.splitlines() if "long-ua" in line), row)
+        time.sleep(0.5)
+    assert row is not None
+    assert len(row.split("\t")[12]) <= 3 * 4096  # the cookie field: at most 4,096 characters, URL-encoded

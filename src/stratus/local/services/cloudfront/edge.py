@@ -156,6 +156,7 @@ class Edge:
         self._invalidation_seq = 0
         self._cf_ids = self._invalidation_ids = 0
         self._behavior_of: dict[str, int] = {}
+        self._compressing: dict[tuple[int, str], asyncio.Future[Body]] = {}  # compressions under way
         self._cf_prefix = secrets.token_urlsafe(30)[:40]
 
     # -- the viewer's side
@@ -573,8 +574,16 @@ class Edge:
         return rules.accepted_encoding(viewer.first("accept-encoding"))
 
     async def _compressed(self, entry: Entry, coding: str, key: str | None) -> Body:
-        """The entry's body compressed with ``coding``, made now (off the loop when it is big), and kept beside it
-        when the entry is kept (under ``key``)."""
+        """The entry's body compressed with ``coding``, made once however many viewers ask for it at the same time
+        (off the loop when it is big), and kept beside it when the entry is kept (under ``key``)."""
+        making = self._compressing.get((id(entry), coding))
+        if making is None:
+            making = self._compressing[(id(entry), coding)] = asyncio.ensure_future(
+                self._compress(entry, coding, key))
+            making.add_done_callback(lambda _: self._compressing.pop((id(entry), coding), None))
+        return await asyncio.shield(making)
+
+    async def _compress(self, entry: Entry, coding: str, key: str | None) -> Body:
         fd = entry.body.open()
 
         def make() -> bytes:

@@ -21,12 +21,13 @@ FIELDS = ("date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-ste
           "cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type "
           "cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type "
           "sc-content-type sc-content-len sc-range-start sc-range-end")
-MAX_LINES = 100_000  # lines held before a file is written regardless of the interval
+MAX_HELD = 8 * 1024 * 1024  # bytes of lines held before a file is written regardless of the interval
+MAX_FIELD = 4096  # what a line keeps of a viewer's own text (a referer, a user agent, cookies, a query)
 
 
 def _field(value: str) -> str:
-    """A value as CloudFront writes one: URL-encoded, ``-`` for none."""
-    return quote(value, safe="/:;=,._-~()!*'@&+$") if value and value != "-" else "-"
+    """A value as CloudFront writes one: URL-encoded, ``-`` for none; at most ``MAX_FIELD`` characters of it."""
+    return quote(value[:MAX_FIELD], safe="/:;=,._-~()!*'@&+$") if value and value != "-" else "-"
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,26 @@ class AccessLog:
                  interval: float = 5.0) -> None:
         self.distribution_id, self.prefix, self.put, self.interval = distribution_id, prefix, put, interval
         self._lines: list[LogLine] = []
+        self._held = 0  # about how many bytes the held lines take
         self.files = 0
 
     def add(self, line: LogLine) -> None:
         self._lines.append(line)
-        if len(self._lines) >= MAX_LINES:
-            self.flush()
+        self._held += 200 + min(len(line.referer) + len(line.user_agent) + len(line.cookie) + len(line.query),
+                                4 * MAX_FIELD)
+        if self._held >= MAX_HELD:  # written now, off the event loop when there is one
+            lines, self._lines, self._held = self._lines, [], 0
+            try:
+                asyncio.get_running_loop().run_in_executor(None, self._write, lines)
+            except RuntimeError:
+                self._write(lines)
 
     def flush(self) -> int:
         """Write what is held, a file per hour the lines fall in; how many files."""
-        lines, self._lines = self._lines, []
+        lines, self._lines, self._held = self._lines, [], 0
+        return self._write(lines)
+
+    def _write(self, lines: list[LogLine]) -> int:
         hours: dict[str, list[str]] = {}
         for line in lines:
             hour = dt.datetime.fromtimestamp(line.at, dt.UTC).strftime("%Y-%m-%d-%H")
