@@ -613,20 +613,25 @@ def test_figures(edge: Edge) -> None:
     assert shown.returncode == 0 and "edgy/cdn" in shown.stdout and "hit %" in shown.stdout
 
 
-def test_access_logs_in_the_standard_format(edge: Edge, s3: Any) -> None:
-    serve(edge, "/logged", headers={"cache-control": "max-age=600"})
-    edge.get("/logged?x=1", headers={"user-agent": "log test/1.0", "referer": "https://example.com/"})
-    ep = edge.ep
-    bucket = ep["apps"]["edgy"]["buckets"]["logs"]
-    dist_id = ep["apps"]["edgy"]["distributions"]["cdn"]["id"]
-    deadline, lines = time.monotonic() + 20, []
+def access_log(edge: Edge, s3: Any, wanted: str) -> tuple[list[str], list[str]]:
+    """The log bucket's files (keys) and their lines, once a line holds ``wanted`` (within 20 s)."""
+    bucket = edge.ep["apps"]["edgy"]["buckets"]["logs"]
+    deadline, keys, lines = time.monotonic() + 20, [], []
     while time.monotonic() < deadline:
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="cdn/").get("Contents", [])]
         lines = [line for k in keys for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read())
                  .decode().splitlines()]
-        if any("/logged" in line for line in lines):
+        if any(wanted in line for line in lines):
             break
         time.sleep(0.5)
+    return keys, lines
+
+
+def test_access_logs_in_the_standard_format(edge: Edge, s3: Any) -> None:
+    serve(edge, "/logged", headers={"cache-control": "max-age=600"})
+    edge.get("/logged?x=1", headers={"user-agent": "log test/1.0", "referer": "https://example.com/"})
+    dist_id = edge.ep["apps"]["edgy"]["distributions"]["cdn"]["id"]
+    keys, lines = access_log(edge, s3, "/logged")
     assert all(k.startswith(f"cdn/{dist_id}.") and k.endswith(".gz") for k in keys)
     assert lines[0] == "#Version: 1.0" and lines[1].startswith("#Fields: date time x-edge-location sc-bytes")
     row = next(line for line in lines if "/logged" in line).split("\t")
@@ -862,13 +867,5 @@ def test_concurrent_first_requests_share_one_compression(edge: Edge) -> None:
 def test_a_viewer_text_in_an_access_log_line_is_bounded(edge: Edge, s3: Any) -> None:
     serve(edge, "/logged/long", headers={"cache-control": "max-age=600"})
     edge.get("/logged/long", headers={"cookie": "c=" + "x" * 60_000, "user-agent": "long-ua"})
-    ep = edge.ep
-    bucket = ep["apps"]["edgy"]["buckets"]["logs"]
-    deadline, row = time.monotonic() + 20, None
-    while row is None and time.monotonic() < deadline:
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix="cdn/").get("Contents", []):
-            text = gzip.decompress(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()).decode()
-            row = next((line for line in text.splitlines() if "long-ua" in line), row)
-        time.sleep(0.5)
-    assert row is not None
+    row = next(line for line in access_log(edge, s3, "long-ua")[1] if "long-ua" in line)
     assert len(row.split("\t")[12]) <= 3 * 4096  # the cookie field: at most 4,096 characters, URL-encoded

@@ -31,14 +31,15 @@ import httpx
 from stratus.local.system import RunningSystem
 
 
-def address(ep: dict[str, Any]) -> tuple[str, int]:
-    host, port = ep["aws_endpoint"].removeprefix("https://").rsplit(":", 1)
+def address(ep: dict[str, Any], url: str | None = None) -> tuple[str, int]:
+    """Where the system (or ``url`` of it: a distribution's) listens."""
+    host, port = (url or ep["aws_endpoint"]).removeprefix("https://").rsplit(":", 1)
     return host.strip("[]"), int(port)
 
 
-def tls(ep: dict[str, Any], timeout: float = 10.0) -> ssl.SSLSocket:
-    """A TLS connection to the system, on which anything may be written."""
-    host, port = address(ep)
+def tls(ep: dict[str, Any], timeout: float = 10.0, url: str | None = None) -> ssl.SSLSocket:
+    """A TLS connection to the system (to ``url`` of it), on which anything may be written."""
+    host, port = address(ep, url)
     raw = socket.create_connection((host, port), timeout=timeout)
     return ssl.create_default_context(cafile=ep["ca_file"]).wrap_socket(raw, server_hostname=host)
 
@@ -57,10 +58,11 @@ def read_all(conn: ssl.SSLSocket, limit: int = 1 << 20) -> bytes:
     return out
 
 
-def raw_request(ep: dict[str, Any], method: str, target: str, headers: str = "") -> bytes:
-    """The answer to a request sent exactly as given (no client library normalizes its path), to its end."""
-    host = ep["aws_endpoint"].removeprefix("https://")
-    with tls(ep) as conn:
+def raw_request(ep: dict[str, Any], method: str, target: str, headers: str = "", url: str | None = None) -> bytes:
+    """The answer to a request sent exactly as given (no client library normalizes its path), to its end; to ``url``
+    (a distribution's) rather than the system's endpoint."""
+    host = (url or ep["aws_endpoint"]).removeprefix("https://")
+    with tls(ep, url=url) as conn:
         conn.sendall(f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
         return read_all(conn)
 

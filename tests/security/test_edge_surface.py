@@ -4,14 +4,13 @@ dropped connection, another bucket's object, or an original the edge may not ser
 
 from __future__ import annotations
 
-import socket
-import ssl
 from collections.abc import Iterator
 
 import pytest
 
 from tests.apps.test_blog import Blog, jpeg, until
 from tests.conftest import ROOT, start
+from tests.security.conftest import raw_request
 
 BLOG = ROOT / "apps" / "blog"
 
@@ -29,17 +28,9 @@ def blog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Blog, dict[
 
 
 def raw(blog: Blog, target: str, headers: str = "") -> tuple[int, bytes]:
-    """A request sent as written (no client tidies its path): (status, body)."""
-    url = blog.app["distributions"]["site"]["url"]
-    host, port = url.removeprefix("https://").split(":")
-    context = ssl.create_default_context(cafile=blog.ep["ca_file"])
-    with socket.create_connection((host, int(port)), timeout=10) as sock, \
-            context.wrap_socket(sock, server_hostname=host) as tls:
-        tls.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := tls.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    """A request to the site sent as written (no client tidies its path): (status, body)."""
+    answer = raw_request(blog.ep, "GET", target, headers, url=blog.app["distributions"]["site"]["url"])
+    head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from ...graph import Distribution
 from ...graph.edge import ApiOrigin, BucketOrigin, HttpOrigin
 from ..runtime import AppEngines, LocalKind
-from ..services.cloudfront.edge import Edge, distribution_id
+from ..services.cloudfront.edge import Edge, distribution_arn, distribution_id
 from ..services.cloudfront.logs import AccessLog
 from ..services.cloudfront.origins import Http, InProcess, Origin
 
@@ -34,7 +34,7 @@ class DistributionKind(LocalKind[Distribution, Edge]):
     def build(self, app: AppEngines, decl: Distribution) -> Edge:
         rt = app.runtime
         services = rt.services
-        arn = f"arn:aws:cloudfront::000000000000:distribution/{distribution_id(app.name, decl.name)}"
+        arn = distribution_arn(app.name, decl.name)
         made: dict[Any, Origin] = {}
         for origin in decl.origins:
             where = f"distribution {decl.name!r}: its origin"

@@ -139,24 +139,24 @@ class Credentials:
     def role(self, name: str, policies: Sequence[dict[str, Any]]) -> Credential:
         """The key pair of the platform's role ``name``, allowed ``policies``: derived from the operator's secret and
         the name, so it is the same after a restart (a form it signed stays good for as long as it says)."""
+        return self._derived(name, lambda: Role(f"arn:aws:iam::{ACCOUNT}:role/{name}", policies))
+
+    def service(self, service: str, source_arn: str) -> Credential:
+        """The key pair an AWS service uses to act for a resource of the account (the edge reading a bucket through
+        origin access control for the distribution ``source_arn``): derived as a role's is, named by the service."""
+        return self._derived(f"service:{service}:{source_arn}", lambda: ServicePrincipal(service, source_arn))
+
+    def _derived(self, name: str, principal: Callable[[], Principal]) -> Credential:
+        """The platform's key pair named ``name`` (made once, kept by name and by key id) for ``principal()``."""
         if name not in self._roles:
             def derive(purpose: str) -> bytes:
                 return hmac.new(self.admin.secret_access_key.encode(), f"role:{name}:{purpose}".encode(),
                                 hashlib.sha256).digest()
             key_id = "AKIA" + base64.b32encode(derive("id")).decode()[:16]
             secret = base64.urlsafe_b64encode(derive("secret")).decode()[:40]
-            cred = Credential(key_id, secret, principal=Role(f"arn:aws:iam::{ACCOUNT}:role/{name}", policies))
+            cred = Credential(key_id, secret, principal=principal())
             self._roles[name] = self._role_keys[key_id] = cred
         return self._roles[name]
-
-    def service(self, service: str, source_arn: str) -> Credential:
-        """The key pair an AWS service uses to act for a resource of the account (the edge reading a bucket through
-        origin access control for the distribution ``source_arn``): derived as a role's is, named by the service."""
-        role = self.role(f"service:{service}:{source_arn}", [])
-        found = Credential(role.access_key_id, role.secret_access_key,
-                           principal=ServicePrincipal(service, source_arn))
-        self._roles[f"service:{service}:{source_arn}"] = self._role_keys[found.access_key_id] = found
-        return found
 
     def add_issuer(self, lookup: Callable[[str], Credential | None]) -> None:
         self._issuers.append(lookup)

@@ -38,6 +38,7 @@ from ....clock import Clock
 from ....errors import BadRequest
 from ....graph.edge import Behavior, Distribution
 from ...infra.asgi import Receive, Scope, Send
+from ...protocols.principals import ACCOUNT
 from . import policy as rules
 from .cache import Body, EdgeCache, Entry
 from .logs import AccessLog, LogLine
@@ -71,6 +72,11 @@ def distribution_id(app: str, name: str) -> str:
     every run."""
     digest = base64.b32encode(hashlib.sha256(f"{app}/{name}".encode()).digest()).decode()
     return "E" + digest[:13]
+
+
+def distribution_arn(app: str, name: str) -> str:
+    """The ARN of an app's distribution, which its buckets' policies name (``AWS:SourceArn``)."""
+    return f"arn:aws:cloudfront::{ACCOUNT}:distribution/{distribution_id(app, name)}"
 
 
 def error_page(status: int, message: str, cf_id: str) -> bytes:
@@ -112,7 +118,6 @@ class Fetched:
     entry: Entry
     result: str  # Miss | RefreshHit | Hit (a stale copy on an origin error) | Error
     kept: bool
-    error: bool = False  # the edge's own error (the origin failed)
     users: int = field(default=0)
 
 
@@ -143,7 +148,7 @@ class Edge:
         self.app, self.decl, self.origins, self.clock, self.pop, self.log = app, decl, origins, clock, pop, log
         self.behaviors = decl.all_behaviors
         self.id = distribution_id(app, decl.name)
-        self.arn = f"arn:aws:cloudfront::000000000000:distribution/{self.id}"
+        self.arn = distribution_arn(app, decl.name)
         self.domain = f"d{hashlib.sha256(self.id.encode()).hexdigest()[:13]}.cloudfront.net"
         self.via = f"1.1 {hashlib.sha256(self.id.encode()).hexdigest()[:32]}.cloudfront.net (CloudFront)"
         self.url = ""  # set once its port is bound
@@ -179,7 +184,7 @@ class Edge:
             return await self._own_error(send, viewer, 414, "The URL is too long.")
         if not raw_path.startswith("/"):
             return await self._own_error(send, viewer, 400, "Bad request.")
-        index = next(i for i, b in enumerate(self.behaviors) if not b.path or rules.path_matches(b.path, raw_path))
+        index = self._behavior_index(raw_path)
         behavior = self.behaviors[index]
         allowed = READ if behavior.methods == "read" else ALL
         if viewer.method not in allowed:
@@ -283,9 +288,9 @@ class Edge:
             entry = Entry(viewer.raw_path, exc.status, {"content-type": "text/html", "server": "CloudFront"},
                           Body(len(body), data=body), started, started)
             if stale is not None:  # the stale copy stays (for the next try, or stale-while-revalidate)
-                return Fetched(entry, "Error", kept=False, error=True)
+                return Fetched(entry, "Error", kept=False)
             life = rules.lifetime(exc.status, {}, behavior.cache, started, self._error_ttl(exc.status))
-            return self._keep(key, entry, life, seq, "Error", error=True)
+            return self._keep(key, entry, life, seq, "Error")
         now = self.clock.now()
         if answer.status == 304 and stale is not None:
             answer.body.discard()
@@ -315,16 +320,15 @@ class Edge:
         reached (or timed out), only within the copy's ``stale-if-error``."""
         return stale.status < 400 and (answered or now < stale.expires + stale.stale_if_error)
 
-    def _keep(self, key: str, entry: Entry, life: rules.Lifetime, seq: int, result: str,
-              error: bool = False) -> Fetched:
+    def _keep(self, key: str, entry: Entry, life: rules.Lifetime, seq: int, result: str) -> Fetched:
         """Keep what a fetch begun after invalidation ``seq`` brought, for as long as ``life`` says."""
         if life.ttl is None or len(key) > MAX_KEY or self._invalidated_since(entry.path, seq):
             self.cache.drop(key)  # what was there is older than what the origin just said
-            return Fetched(entry, result, kept=False, error=error)
+            return Fetched(entry, result, kept=False)
         entry.expires = entry.stored + life.ttl
         entry.stale_while_revalidate, entry.stale_if_error = life.stale_while_revalidate, life.stale_if_error
         kept = self.cache.put(key, entry)
-        return Fetched(entry, result, kept=kept, error=error)
+        return Fetched(entry, result, kept=kept)
 
     def _error_ttl(self, status: int) -> float | None:
         found = self.errors.get(status)
@@ -453,10 +457,7 @@ class Edge:
         id), as ``_send`` makes them."""
         headers = {k: v for k, v in entry.headers.items() if k not in _OWN_HEADERS and k not in _POLICY_HEADERS}
         if coding:
-            headers["content-encoding"] = coding
-            headers["vary"] = _vary(headers.get("vary"))
-            if "etag" in headers and not headers["etag"].startswith("W/"):
-                headers["etag"] = "W/" + headers["etag"]
+            _encoded(headers, coding)
         headers.setdefault("accept-ranges", "bytes")
         lines = [f"{k}: {v}" for k, v in _pairs(headers)]
         lines += ["x-cache: Hit from cloudfront", f"via: {self.via}", f"x-amz-cf-pop: {self.pop}",
@@ -497,10 +498,7 @@ class Edge:
             if entry.variants.get(coding) is not variant:
                 unkept = variant  # made for this answer alone: let go once it is sent
             body, first, last = variant, 0, variant.size - 1
-            headers["content-encoding"] = coding
-            headers["vary"] = _vary(headers.get("vary"))
-            if "etag" in headers and not headers["etag"].startswith("W/"):
-                headers["etag"] = "W/" + headers["etag"]
+            _encoded(headers, coding)
         if status == 200 and "accept-ranges" not in headers and entry.status == 200:
             headers["accept-ranges"] = "bytes"
         now = self.clock.now()
@@ -608,7 +606,7 @@ class Edge:
     async def _page(self, viewer: Viewer, path: str) -> Entry | None:
         """An error response's page, fetched through the distribution as any GET (and kept as one)."""
         page_viewer = Viewer("GET", path, "", {}, viewer.client, viewer.started, viewer.cf_id)
-        index = next(i for i, b in enumerate(self.behaviors) if not b.path or rules.path_matches(b.path, path))
+        index = self._behavior_index(path)
         behavior = self.behaviors[index]
         parts = rules.key_parts(behavior.cache, "", {})
         key = rules.cache_key(index, path, parts)
@@ -671,6 +669,14 @@ class Edge:
                 "bytes_to_viewers": c.bytes_to_viewers, "bytes_from_origin": c.bytes_from_origin,
                 "origin_requests": c.origin_requests, "collapsed": c.collapsed, "stale_served": c.stale_served,
                 "cache": self.cache.stats()}
+
+
+def _encoded(headers: dict[str, str], coding: str) -> None:
+    """Mark an answer's headers as compressed with ``coding``: its encoding, ``Vary``, a weak ETag."""
+    headers["content-encoding"] = coding
+    headers["vary"] = _vary(headers.get("vary"))
+    if "etag" in headers and not headers["etag"].startswith("W/"):
+        headers["etag"] = "W/" + headers["etag"]
 
 
 def _vary(origin: str | None) -> str:

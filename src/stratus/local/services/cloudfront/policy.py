@@ -248,11 +248,3 @@ def covered(path: str, exact: frozenset[str], prefixes: tuple[str, ...]) -> bool
     """Whether an invalidation (``split_invalidation``'s parts) covers a cached path: a set lookup and at most 15
     prefixes, so thousands of paths cost no more per entry than a few."""
     return path in exact or (bool(prefixes) and path.startswith(prefixes))
-
-
-def invalidates(path_pattern: str, path: str) -> bool:
-    """Whether an invalidation path covers a cached path (every query string of it): the same path, or with a
-    trailing ``*`` every path that starts with what comes before it."""
-    if path_pattern.endswith("*"):
-        return path.startswith(path_pattern[:-1])
-    return path == path_pattern
